@@ -51,6 +51,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "not_found": ("未找到{what}:{key}", "No {what} found: {key}"),
     "forbidden": ("无权执行此操作", "You are not allowed to do this"),
     "bad_input": ("输入有误,共 {count} 处问题", "Bad input: {count} problem(s)"),
+    "database_error": ("数据库错误:{reason}", "Database error: {reason}"),
     "bad_policy": ("政策配置有误:{reason}", "Bad policy configuration: {reason}"),
 }
 

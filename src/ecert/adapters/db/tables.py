@@ -1,0 +1,122 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations under ``migrations/`` create it;
+a test checks that the migrated schema matches this metadata."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+registrations = Table(
+    "registrations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("registration_no", String(20), nullable=False, unique=True),
+    Column("province_code", String(2), nullable=False, index=True),
+    Column("name", Text, nullable=False),
+    # Code points outside basic CJK (U+20BB7 …): the certificate renderer needs a fallback font.
+    Column("name_rare_chars", Text, nullable=True),
+    Column("gender", String(1), nullable=False),
+    Column("birth_date", Date, nullable=False, index=True),
+    Column("id_number", String(18), nullable=False, index=True),
+    Column("employer_name", Text, nullable=False),
+    Column("employer_uscc", String(18), nullable=False, index=True),
+    Column("status", String(16), nullable=False, server_default="active"),
+    Column("status_reason", Text, nullable=True),
+    Column("status_basis", Text, nullable=True),
+    Column("status_effective", Date, nullable=True),
+    Column("ce_hours", Integer, nullable=True),
+    # Bumped whenever data printed on a certificate changes (R-CHG-1): certificates carry the
+    # version they were issued from, so a newer version supersedes them.
+    Column("data_version", Integer, nullable=False, server_default="1"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+specialty_registrations = Table(
+    "specialty_registrations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("registration_id", Integer, ForeignKey("registrations.id", ondelete="CASCADE"), nullable=False),
+    Column("specialty", String(16), nullable=False),
+    Column("valid_until", Date, nullable=False, index=True),
+    # Stored: valid / lapsed / cancelled. renewable and expired are derived (rules.lapse).
+    Column("state", String(16), nullable=False, server_default="valid"),
+    Column("lapse_reason", String(16), nullable=True),
+    # The sweep date on which the lapse was recorded (the state itself is derived from the dates).
+    Column("lapse_recorded_on", Date, nullable=True),
+    UniqueConstraint("registration_id", "specialty", name="uq_specialty_registrations_reg_specialty"),
+)
+
+holder_images = Table(
+    "holder_images",
+    metadata,
+    Column("registration_id", Integer, ForeignKey("registrations.id", ondelete="CASCADE"), primary_key=True),
+    Column("kind", String(16), primary_key=True),  # signature | photo
+    Column("content_type", String(32), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+renewal_applications = Table(
+    "renewal_applications",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("registration_id", Integer, ForeignKey("registrations.id", ondelete="CASCADE"), nullable=False),
+    Column("specialty", String(16), nullable=False),
+    Column("applied_on", Date, nullable=False),
+    Column("status", String(16), nullable=False, server_default="pending"),
+    Column("ce_hours", Integer, nullable=True),
+    Column("committed", Boolean, nullable=False),
+    Column("decided_by", Text, nullable=True),
+    Column("decided_at", DateTime(timezone=True), nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    # One pending application per specialty, enforced by the database so that two arriving at
+    # once cannot both be stored (R-REN-1; issue "Renewal, changes, revocation").
+    Index(
+        "uq_renewal_pending",
+        "registration_id",
+        "specialty",
+        unique=True,
+        sqlite_where=text("status = 'pending'"),
+        postgresql_where=text("status = 'pending'"),
+    ),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("subject", Text, nullable=True),
+    Column("payload", Text, nullable=False),  # canonical JSON
+    # Hash chain: hash = sha256(prev_hash || canonical event). Any edit or deletion breaks it (R-ACC-1).
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False, unique=True),
+)

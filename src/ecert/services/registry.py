@@ -1,0 +1,71 @@
+"""Registry use cases: show a holder (contract.md ``holder show``), store a signature image."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime
+from typing import Any
+
+from ecert.domain import provinces
+from ecert.domain.errors import BadInput, NotFound, problem
+from ecert.domain.model import Registration
+from ecert.domain.policy import Policy
+from ecert.domain.rules.age import age_limit_date
+from ecert.domain.rules.lapse import specialty_state
+from ecert.domain.rules.scope import in_rollout
+from ecert.services.unit_of_work import SqlUnitOfWork
+
+IMAGE_MAGIC = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
+
+
+def holder_view(reg: Registration, today: date, policy: Policy) -> dict[str, Any]:
+    birth = reg.person.birth_date
+    return {
+        "registration_no": reg.registration_no,
+        "name": reg.person.name,
+        "province": provinces.abbreviation(reg.province_code),
+        "province_code": reg.province_code,
+        "status": reg.status.value,
+        "age65_date": age_limit_date(birth, policy).isoformat(),
+        "in_rollout": in_rollout(reg.province_code, today, policy),
+        "specialties": [
+            {
+                "specialty": s.specialty,
+                "valid_until": s.valid_until.isoformat(),
+                "state": specialty_state(s, birth, today, policy).value,
+            }
+            for s in reg.specialties
+        ],
+        "employer": {"name": reg.employer.name, "uscc": reg.employer.uscc},
+        "has_signature": reg.has_signature,
+    }
+
+
+def get_registration(uow: SqlUnitOfWork, registration_no: str) -> Registration:
+    reg = uow.registry.get(registration_no.strip())
+    if reg is None:
+        raise NotFound("注册编号", registration_no)
+    return reg
+
+
+def show_holder(uow: SqlUnitOfWork, registration_no: str, *, today: date, policy: Policy) -> dict[str, Any]:
+    with uow:
+        return holder_view(get_registration(uow, registration_no), today, policy)
+
+
+def set_signature(uow: SqlUnitOfWork, registration_no: str, data: bytes, *, now: datetime, actor: str) -> bool:
+    """Store the holder's signature image (PNG/JPEG). Needed before any certificate (R-USE-4)."""
+    ctype = next((t for magic, t in IMAGE_MAGIC.items() if data.startswith(magic)), None)
+    if ctype is None:
+        raise BadInput([problem("签名图像应为 PNG 或 JPEG", "The signature image must be PNG or JPEG")])
+    if len(data) > 2 * 1024 * 1024:
+        raise BadInput([problem("签名图像超过 2 MB", "The signature image is larger than 2 MB")])
+    digest = hashlib.sha256(data).hexdigest()
+    with uow:
+        get_registration(uow, registration_no)
+        changed = uow.registry.put_image(registration_no, "signature", ctype, data, digest, now)
+        uow.audit.append(
+            at=now, actor=actor, action="holder.set_signature", subject=registration_no, payload={"sha256": digest}
+        )
+        uow.commit()
+    return changed

@@ -1,0 +1,110 @@
+"""A synthetic registry for demos and benchmarks: valid ID numbers and credit codes, all ten
+specialties, ages spread up to 65, some names with rare characters (𠮷, 䶮, 𪚥). Deterministic by seed.
+
+Rows have the import columns of contract.md and go through the same import path as a real file.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import date, timedelta
+
+from ecert.domain import ids, provinces
+from ecert.domain.dates import add_years
+from ecert.domain.model import SPECIALTIES, Gender
+
+HEADER: tuple[str, ...] = (
+    "registration_no",
+    "name",
+    "gender",
+    "birth_date",
+    "id_number",
+    "employer_name",
+    "employer_uscc",
+    "specialty",
+    "valid_until",
+    "ce_hours",
+)
+SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡"
+    "余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯"
+    "龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+)
+GIVEN = (
+    "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国志红文斌宇浩凯鹏飞辉云"
+    "峰亮成龙海波鑫晨欣怡佳琪子涵雨轩博文梓萱俊杰"
+)
+# Rare characters real registries contain: Extension B (𠮷 U+20BB7, 𪚥 U+2A6A5), Extension A (䶮 U+4DAE),
+# and basic-block characters that are uncommon in names (喆, 堃, 龑).
+RARE = ["𠮷", "䶮", "𪚥", "喆", "堃", "龑", "昇", "珺"]
+CITIES = ["华建", "中恒", "宏达", "东方", "长城", "新源", "远大", "金石", "鼎盛", "国泰", "正道", "安澜"]
+KINDS = ["建设集团有限公司", "建筑工程有限公司", "市政工程有限公司", "交通建设有限公司", "水利水电工程局有限公司"]
+# Pilot provinces first, so that small demos have holders who can download from 2021-02-01 on.
+PILOT = ["浙", "京", "沪", "琼"]
+ABBRS = list(provinces.PROVINCES)
+
+
+def _name(rng: random.Random, i: int) -> str:
+    surname = SURNAMES[rng.randrange(len(SURNAMES))]
+    if i % 50 == 7:  # about 2% with a rare character
+        return surname + RARE[(i // 50) % len(RARE)]
+    given = GIVEN[rng.randrange(len(GIVEN))]
+    if rng.random() < 0.6:
+        given += GIVEN[rng.randrange(len(GIVEN))]
+    return surname + given
+
+
+def generate_rows(holders: int, *, today: date, seed: int = 2021) -> Iterator[list[str]]:
+    """Yield import rows (one per specialty) for ``holders`` holders, relative to ``today``."""
+    rng = random.Random(seed)
+    n_employers = max(3, holders // 20)
+    employers: list[tuple[str, str, str]] = []
+    for e in range(n_employers):
+        abbr = PILOT[e % 4] if e < 8 else ABBRS[rng.randrange(len(ABBRS))]
+        code = provinces.code_of_abbreviation(abbr)
+        assert code is not None
+        area6 = f"{code}0100"
+        org9 = f"{rng.randrange(10**8):08d}" + str(rng.randrange(10))
+        uscc = ids.make_uscc(area6, org9)
+        name = f"{provinces.name(code)}{CITIES[e % len(CITIES)]}{KINDS[(e // len(CITIES)) % len(KINDS)]}"
+        if e >= len(CITIES) * len(KINDS):
+            name = f"{provinces.name(code)}{CITIES[e % len(CITIES)]}第{e}{KINDS[e % len(KINDS)]}"
+        employers.append((name, uscc, code))
+    for i in range(holders):
+        abbr = PILOT[i % 4] if i < 40 or rng.random() < 0.3 else ABBRS[rng.randrange(len(ABBRS))]
+        code = provinces.code_of_abbreviation(abbr)
+        assert code is not None
+        emp_name, emp_uscc, emp_code = employers[rng.randrange(n_employers)]
+        gender = Gender.MALE if rng.random() < 0.8 else Gender.FEMALE
+        # Ages 26 … 65; every 97th holder is within a year of 65 so the age cap shows up.
+        age_days = rng.randrange(26 * 365, 64 * 365) if i % 97 else rng.randrange(64 * 365, 65 * 365)
+        birth = today - timedelta(days=age_days)
+        if i % 1000 == 11:
+            birth = date(birth.year - (birth.year % 4), 2, 29)  # leap-day births (R-DATE-2)
+            if (today.year - birth.year) >= 65:
+                birth = date(birth.year + 4, 2, 29)
+        # Area digits and sequence together encode i, so ID numbers are unique up to 1,000,000 holders.
+        age65 = add_years(birth, 65)
+        id_number = ids.make_id_number(f"{code}{(i // 100) % 10_000:04d}", birth, i % 100, gender)
+        year_reg = 2005 + (i // 100_000) % 90
+        year_q = max(2004, year_reg - rng.randrange(4))
+        reg_no = ids.make_registration_no(abbr, emp_code, year_q, year_reg, i % 100_000)
+        name = _name(rng, i)
+        ce = str(rng.randrange(60, 200)) if rng.random() < 0.7 else ""
+        k = 1 + (rng.random() < 0.35) + (rng.random() < 0.1)
+        for s in rng.sample(SPECIALTIES, k):
+            # Validity never runs past the 65th birthday (R-REN-5).
+            valid_until = min(today + timedelta(days=rng.randrange(-400, 3 * 365)), age65)
+            yield [
+                reg_no,
+                name,
+                gender.value,
+                birth.isoformat(),
+                id_number,
+                emp_name,
+                emp_uscc,
+                s,
+                valid_until.isoformat(),
+                ce,
+            ]
