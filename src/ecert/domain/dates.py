@@ -24,6 +24,15 @@ def add_years(d: date, years: int) -> date:
         return d.replace(year=d.year + years, day=28)
 
 
+def anniversary_after(d: date, years: int) -> date:
+    """The day a period of ``years`` full years starting on ``d`` is over: same month and day,
+    and for 29 Feb in a common year, 1 March (so the period keeps all its days)."""
+    try:
+        return d.replace(year=d.year + years)
+    except ValueError:  # 29 Feb into a common year
+        return d.replace(year=d.year + years, month=3, day=1)
+
+
 def birthday(birth_date: date, age: int) -> date:
     """The day on which a person born on ``birth_date`` reaches ``age`` (R-DATE-2)."""
     return add_years(birth_date, age)

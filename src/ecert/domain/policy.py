@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -60,7 +60,7 @@ def _bad(key: str, why: str) -> EcertError:
 
 def _date(section: Mapping[str, Any], key: str, where: str) -> date:
     v = section.get(key)
-    if isinstance(v, date):
+    if isinstance(v, date) and not isinstance(v, datetime):  # a TOML datetime is not a calendar date
         return v
     if isinstance(v, str):
         try:
@@ -84,6 +84,8 @@ def _province_codes(value: Any, where: str) -> frozenset[str] | None:
         raise _bad(where, 'expected "*" or a non-empty list of provinces')
     codes = set()
     for p in value:
+        if not isinstance(p, str):
+            raise _bad(where, f"expected province names, got {p!r}")
         code = p if p in provinces.PROVINCE_CODES else provinces.code_of_abbreviation(str(p))
         if code is None:
             raise _bad(where, f"unknown province {p!r}")
@@ -137,7 +139,7 @@ def parse_policy(data: Mapping[str, Any]) -> Policy:
         )
 
     cap = usage.get("specialty_cap", "earliest")
-    if cap not in {c.value for c in SpecialtyCap}:
+    if not isinstance(cap, str) or cap not in {c.value for c in SpecialtyCap}:
         raise _bad("usage.specialty_cap", f'expected "earliest" or "latest", got {cap!r}')
 
     raw_offsets = usage.get("province_offset_days", {})

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, and_, exists, func, select, text, update
 
 from ecert.adapters.db.tables import holder_images, registrations, renewal_applications, specialty_registrations
 from ecert.domain.model import (
+    SPECIALTIES,
     Employer,
     Gender,
     LapseReason,
@@ -24,6 +25,8 @@ from ecert.domain.model import (
     SpecialtyRegistration,
     SpecialtyState,
 )
+
+SPECIALTY_ORDER = {name: i for i, name in enumerate(SPECIALTIES)}
 
 STAGING = "import_rows"
 STAGING_COLUMNS: tuple[str, ...] = (
@@ -291,14 +294,20 @@ class SqlRegistry:
             employer=Employer(name=row.employer_name, uscc=row.employer_uscc),
             status=RegistrationStatus(row.status),
             specialties=tuple(
-                SpecialtyRegistration(
-                    specialty=s.specialty,
-                    valid_until=s.valid_until,
-                    stored_state=SpecialtyState(s.state),
-                    lapse_reason=LapseReason(s.lapse_reason) if s.lapse_reason else None,
-                    pending_application=bool(s.pending),
+                sorted(
+                    (
+                        SpecialtyRegistration(
+                            specialty=s.specialty,
+                            valid_until=s.valid_until,
+                            stored_state=SpecialtyState(s.state),
+                            lapse_reason=LapseReason(s.lapse_reason) if s.lapse_reason else None,
+                            pending_application=bool(s.pending),
+                        )
+                        for s in specs
+                    ),
+                    # The ministry's order of the ten specialties, the same on every database.
+                    key=lambda s: SPECIALTY_ORDER.get(s.specialty, len(SPECIALTY_ORDER)),
                 )
-                for s in specs
             ),
             has_signature=has_sig > 0,
             ce_hours=row.ce_hours,

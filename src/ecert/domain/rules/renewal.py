@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from ecert.domain.dates import add_years
+from ecert.domain.dates import anniversary_after
 from ecert.domain.errors import RuleRefusal
 from ecert.domain.model import Registration, RegistrationStatus, SpecialtyState
 from ecert.domain.policy import Policy
@@ -69,11 +69,12 @@ def check_renewal_application(
 def renewed_validity_end(approval_date: date, birth_date: date, policy: Policy) -> date:
     """R-REN-5: approval + 3 years − 1 day, or the 65th birthday itself if that comes sooner.
 
-    "+3 years" uses the same anniversary rule as R-DATE-2 (29 Feb → 28 Feb). Refused on or after
-    the 65th birthday.
+    The validity covers three full years: it ends the day before the third anniversary of the
+    approval. For an approval on 29 Feb the anniversary in a common year is 1 March, so the last
+    day is 28 Feb (not 27 Feb). Refused on or after the 65th birthday.
     """
     limit = age_limit_date(birth_date, policy)
     if approval_date >= limit:
         raise RuleRefusal("age_limit", rule="R-REN-5", params={"age65_date": limit.isoformat()})
-    end = add_years(approval_date, policy.validity_years) - timedelta(days=1)
+    end = anniversary_after(approval_date, policy.validity_years) - timedelta(days=1)
     return min(end, limit)

@@ -1,0 +1,87 @@
+"""Shared fixtures. Database tests run on SQLite always and on PostgreSQL too when
+ECERT_TEST_DATABASE_URL is set (.ci/run sets it). Each test gets its own empty database:
+a fresh SQLite file, or a fresh PostgreSQL schema dropped afterwards — no shared state."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from typer.testing import CliRunner
+
+from ecert.adapters.db.engine import make_engine, upgrade
+from ecert.bootstrap import App, bootstrap
+from ecert.config import Settings
+
+PG_URL = os.environ.get("ECERT_TEST_DATABASE_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ecert.db'}"
+        return
+    assert PG_URL is not None
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in PG_URL else "?"
+    try:
+        yield f"{PG_URL}{sep}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    eng = make_engine(db_url)
+    upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def make_app(engine: Engine, db_url: str) -> Any:
+    def factory(today: date, policy_file: Path | None = None) -> App:
+        return bootstrap(Settings(database_url=db_url, today_override=today, policy_file=policy_file), engine=engine)
+
+    return factory
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+@pytest.fixture
+def ecert(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Run the ``ecert`` CLI in-process: ``ecert("holder", "show", X, "--json", today="2021-03-01")``."""
+    from ecert.entrypoints.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+
+    def run(*args: str, today: str | None = None, lang: str | None = None, input: str | None = None) -> CliResult:
+        env = {"ECERT_DATABASE_URL": db_url, "ECERT_TODAY": today or "", "ECERT_LANG": lang or ""}
+        runner = CliRunner()
+        res = runner.invoke(cli, list(args), env=env, input=input, catch_exceptions=False)
+        return CliResult(res.exit_code, res.stdout, res.stderr)
+
+    return run
