@@ -342,8 +342,10 @@ def import_table(
                 staged, row_probs, row_images = validate_row(rownum, values, today, base)
                 for p in row_probs:
                     probs.add(p)
-                # Once a row is bad nothing will be imported: stop loading, keep checking the rest.
-                if staged is not None and not probs.total:
+                # Rows that pass their own checks are staged even after a bad row, so that the
+                # cross-row checks still run and the report names every bad row; a bad file is
+                # rolled back whole anyway.
+                if staged is not None:
                     images += row_images
                     batch.append(staged)
                     if len(batch) >= BATCH:
@@ -355,24 +357,41 @@ def import_table(
             probs.add(Problem(exc.message_zh, exc.message_en, row=exc.row))
         if not probs.total and n_rows == 0:
             probs.add(problem("文件中没有数据行", "The file has no data rows", row=2))
-        if probs.total:
-            raise BadInput(probs.items, total=probs.total)
         reg.stage_rows(batch)
         reg.stage_index()
         for c in reg.staged_conflicts(MAX_DETAILS):
             probs.add(_conflict_problem(c))
         if probs.total:
+            probs.items.sort(key=lambda p: (p.row or 0, p.column or ""))
             raise BadInput(probs.items, total=probs.total)
-        counts = reg.merge_staged(now)
+        image_regs = {img.registration_no for img in images}
+        existed = reg.existing_numbers(image_regs)
+        counts = reg.merge_staged(now, watch=image_regs)
+        updated, unchanged = counts.updated, counts.unchanged
         for img in images:
             data = img.path.read_bytes()
-            reg.put_image(img.registration_no, img.kind, img.content_type, data, hashlib.sha256(data).hexdigest(), now)
+            # A new signature or photo is printed data (R-CHG-1) for a registration that existed
+            # before; one created by this import starts at version 1 with its images.
+            is_old = img.registration_no in existed
+            already = img.registration_no in counts.changed_watched
+            changed = reg.put_image(
+                img.registration_no,
+                img.kind,
+                img.content_type,
+                data,
+                hashlib.sha256(data).hexdigest(),
+                now,
+                bump_version=is_old and not already,
+            )
+            if changed and is_old and not already:
+                counts.changed_watched.add(img.registration_no)
+                updated, unchanged = updated + 1, unchanged - 1
         reg.stage_close()
         result = ImportResult(
             rows=n_rows,
             imported=counts.imported,
-            updated=counts.updated,
-            unchanged=counts.unchanged,
+            updated=updated,
+            unchanged=unchanged,
             sha256=digest,
             encoding=table.encoding,
         )

@@ -7,7 +7,7 @@ Every statement here runs unchanged on SQLite (≥ 3.39) and PostgreSQL: ``ON CO
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -66,11 +66,12 @@ class Conflict:
     other: str  # the first row number, or the other registration number
 
 
-@dataclass(frozen=True)
+@dataclass
 class MergeCounts:
     imported: int
     updated: int
     unchanged: int
+    changed_watched: set[str] = field(default_factory=set)  # watched numbers whose data changed
 
 
 class SqlRegistry:
@@ -169,7 +170,19 @@ class SqlRegistry:
         out.sort(key=lambda c: (c.row, c.column))
         return out[:limit]
 
-    def merge_staged(self, now: datetime) -> MergeCounts:
+    def existing_numbers(self, numbers: set[str]) -> set[str]:
+        out: set[str] = set()
+        items = sorted(numbers)
+        for i in range(0, len(items), 5000):
+            chunk = items[i : i + 5000]
+            out.update(
+                self.conn.execute(
+                    select(registrations.c.registration_no).where(registrations.c.registration_no.in_(chunk))
+                ).scalars()
+            )
+        return out
+
+    def merge_staged(self, now: datetime, watch: set[str] | None = None) -> MergeCounts:
         """Upsert staged rows into the registry, set-based. Registrations whose printed data or
         specialties change get ``data_version + 1`` (R-CHG-1); unchanged ones are not rewritten."""
         firsts = f"(SELECT MIN(rownum) FROM {STAGING} GROUP BY registration_no)"
@@ -227,12 +240,34 @@ class SqlRegistry:
                 "WHERE specialty_registrations.valid_until <> excluded.valid_until"
             )
         )
+        changed_watched: set[str] = set()
+        items = sorted(watch or ())
+        for i in range(0, len(items), 5000):
+            chunk = items[i : i + 5000]
+            changed_watched.update(
+                self.conn.execute(
+                    select(registrations.c.registration_no).where(
+                        registrations.c.registration_no.in_(chunk),
+                        registrations.c.id.in_(text("SELECT id FROM import_changed")),
+                    )
+                ).scalars()
+            )
         if self.dialect != "postgresql":
             self.conn.execute(text("DROP TABLE IF EXISTS import_changed"))
-        return MergeCounts(imported=total - existing, updated=updated, unchanged=existing - updated)
+        return MergeCounts(
+            imported=total - existing, updated=updated, unchanged=existing - updated, changed_watched=changed_watched
+        )
 
     def put_image(
-        self, registration_no: str, kind: str, content_type: str, data: bytes, sha256: str, now: datetime
+        self,
+        registration_no: str,
+        kind: str,
+        content_type: str,
+        data: bytes,
+        sha256: str,
+        now: datetime,
+        *,
+        bump_version: bool = True,
     ) -> bool:
         """Store a signature or photo; True if it changed (a new signature image is printed data)."""
         reg_id = self.conn.execute(
@@ -254,11 +289,12 @@ class SqlRegistry:
                 .where(holder_images.c.registration_id == reg_id, holder_images.c.kind == kind)
                 .values(**values)
             )
-        self.conn.execute(
-            update(registrations)
-            .where(registrations.c.id == reg_id)
-            .values(data_version=registrations.c.data_version + 1, updated_at=now)
-        )
+        if bump_version:
+            self.conn.execute(
+                update(registrations)
+                .where(registrations.c.id == reg_id)
+                .values(data_version=registrations.c.data_version + 1, updated_at=now)
+            )
         return True
 
     # ---------------------------------------------------------------- reads

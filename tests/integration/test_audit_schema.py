@@ -1,0 +1,182 @@
+"""Audit log (R-ACC-1: append-only, tamper-evident) and schema (migrations == tables.metadata; ``ecert init``)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, delete, func, inspect, select, update
+
+from ecert.adapters.db.audit import GENESIS, AuditLog
+from ecert.adapters.db.engine import current_revision, make_engine, upgrade
+from ecert.adapters.db.tables import audit_events, metadata
+from ecert.domain.ids import make_id_number, make_registration_no, make_uscc
+from ecert.domain.model import Gender
+
+HEADER = [
+    "registration_no",
+    "name",
+    "gender",
+    "birth_date",
+    "id_number",
+    "employer_name",
+    "employer_uscc",
+    "specialty",
+    "valid_until",
+]
+
+
+def write_registry(path: Path, n: int = 2, employer: str = "某建设公司") -> Path:
+    uscc = make_uscc("330100", "MA4DE5F6G")
+    with path.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(HEADER)
+        for i in range(1, n + 1):
+            birth = date(1980, 1, i)
+            idn = make_id_number("330102", birth, i, Gender.MALE)
+            reg = make_registration_no("浙", "33", 2010, 2012, i)
+            w.writerow([reg, "张伟", "男", birth.isoformat(), idn, employer, uscc, "建筑工程", "2021-07-10"])
+    return path
+
+
+def events(engine: Engine) -> list[Any]:
+    with engine.connect() as conn:
+        return list(conn.execute(select(audit_events).order_by(audit_events.c.id)))
+
+
+def verify(engine: Engine) -> int | None:
+    with engine.connect() as conn:
+        return AuditLog(conn).verify()
+
+
+def test_import_writes_an_audit_event__R_ACC_1(ecert: Any, engine: Engine, tmp_path: Path) -> None:
+    path = write_registry(tmp_path / "reg.csv")
+    res = ecert("import", str(path), "--json", today="2021-03-01")
+    assert res.exit_code == 0, res.stdout
+    [ev] = events(engine)
+    assert ev.action == "registry.import"
+    assert ev.subject == "reg.csv"
+    assert ev.actor
+    assert ev.prev_hash == GENESIS
+    payload = json.loads(ev.payload)
+    assert (payload["imported"], payload["updated"], payload["rows"]) == (2, 0, 2)
+    at = ev.at if ev.at.tzinfo else ev.at.replace(tzinfo=UTC)
+    assert at.astimezone(UTC).date() in (date(2021, 2, 28), date(2021, 3, 1))  # ECERT_TODAY, recorded in UTC
+
+
+def test_bad_import_writes_no_audit_event__R_ACC_1(ecert: Any, engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(",".join(HEADER) + "\n" + "x,张伟,男,1980-01-01,1,e,u,建筑工程,2021-01-01\n", encoding="utf-8")
+    assert ecert("import", str(path), "--json", today="2021-03-01").exit_code == 2
+    assert events(engine) == []
+
+
+def test_audit_chain_verifies_and_an_edited_event_is_found__R_ACC_1(ecert: Any, engine: Engine, tmp_path: Path) -> None:
+    assert ecert("import", str(write_registry(tmp_path / "a.csv")), "--json", today="2021-03-01").exit_code == 0
+    assert ecert("import", str(write_registry(tmp_path / "b.csv", 3, "另一公司")), today="2021-03-02").exit_code == 0
+    assert ecert("sweep", "--json", today="2021-07-11").json()["lapsed"] == 3
+    assert ecert("sweep", "--json", today="2021-07-12").json()["lapsed"] == 0
+    evs = events(engine)
+    assert [e.action for e in evs] == ["registry.import", "registry.import", "registry.sweep"]
+    assert [e.prev_hash for e in evs[1:]] == [e.hash for e in evs[:-1]]
+    assert verify(engine) is None
+
+    middle = evs[1]
+    forged = json.loads(middle.payload)
+    forged["imported"] = 0
+    with engine.begin() as conn:
+        conn.execute(
+            update(audit_events)
+            .where(audit_events.c.id == middle.id)
+            .values(payload=json.dumps(forged, sort_keys=True))
+        )
+    assert verify(engine) == middle.id
+    with engine.begin() as conn:
+        conn.execute(update(audit_events).where(audit_events.c.id == middle.id).values(payload=middle.payload))
+    assert verify(engine) is None
+
+
+def test_audit_chain_detects_a_deleted_event_and_an_edited_actor__R_ACC_1(
+    ecert: Any, engine: Engine, tmp_path: Path
+) -> None:
+    for i, name in enumerate(("a.csv", "b.csv", "c.csv"), start=1):
+        res = ecert("import", str(write_registry(tmp_path / name, i)), "--json", today="2021-03-01")
+        assert res.exit_code == 0
+    _first, second, third = events(engine)
+    with engine.begin() as conn:
+        conn.execute(update(audit_events).where(audit_events.c.id == third.id).values(actor="someone else"))
+    assert verify(engine) == third.id
+    with engine.begin() as conn:
+        conn.execute(update(audit_events).where(audit_events.c.id == third.id).values(actor=third.actor))
+        conn.execute(delete(audit_events).where(audit_events.c.id == second.id))
+    assert verify(engine) == third.id
+
+
+def test_audit_append_through_the_unit_of_work_verifies_on_both_databases__R_ACC_1(make_app: Any) -> None:
+    app = make_app(date(2021, 3, 1))
+    with app.uow() as uow:
+        for i in range(3):
+            uow.audit.append(
+                at=datetime(2021, 3, 1, 8, i, tzinfo=UTC),
+                actor="tester",
+                action="test.event",
+                subject=f"S{i}",
+                payload={"n": i, "name": "𠮷", "nested": {"b": [1, 2]}},
+            )
+        uow.commit()
+    with app.uow() as uow:
+        assert uow.audit.verify() is None
+        assert uow.connection.execute(select(func.count()).select_from(audit_events)).scalar_one() == 3
+
+
+# ---------------------------------------------------------------------------------------------- schema
+
+
+def test_migrations_produce_exactly_the_table_metadata(engine: Engine) -> None:
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []
+
+
+def test_migrated_schema_has_every_table_and_index(engine: Engine) -> None:
+    insp = inspect(engine)
+    assert set(metadata.tables) <= set(insp.get_table_names())
+    for name, table in metadata.tables.items():
+        expected = {ix.name for ix in table.indexes}
+        assert expected <= {ix["name"] for ix in insp.get_indexes(name)}, name
+
+
+def test_init_twice_is_fine(ecert: Any, db_url: str) -> None:
+    first = ecert("init", "--json")
+    assert first.exit_code == 0, first.stdout + first.stderr
+    head = first.json()["schema"]
+    assert first.json()["previous"] is None
+    second = ecert("init", "--json")
+    assert second.exit_code == 0, second.stdout + second.stderr
+    assert (second.json()["schema"], second.json()["previous"]) == (head, head)
+    human = ecert("init")
+    assert human.exit_code == 0
+    eng = make_engine(db_url)
+    try:
+        assert current_revision(eng) == head
+        assert upgrade(eng) == (head, head)
+        with eng.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+    finally:
+        eng.dispose()
+
+
+def test_command_on_an_uninitialised_database_prints_one_json_error__contract_global(
+    ecert: Any, db_url: str, request: pytest.FixtureRequest
+) -> None:
+    """No ``engine`` fixture: the schema was never created. ``--json`` must still print one JSON object."""
+    for args in (("holder", "show", make_registration_no("浙", "33", 2010, 2012, 1), "--json"), ("sweep", "--json")):
+        res = ecert(*args, today="2021-03-01")
+        assert res.exit_code == 1, res.stdout
+        assert res.json()["error"]["code"] == "database_error"
