@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Engine
 
+from ecert.adapters import keystore
 from ecert.adapters.clock import Clock
 from ecert.adapters.db.engine import make_engine
 from ecert.config import Settings, load_policy
 from ecert.domain.policy import Policy
 from ecert.services.unit_of_work import SqlUnitOfWork
+
+if TYPE_CHECKING:
+    from ecert.services.ports import DocumentServices
+    from ecert.services.verification import PdfSignatureChecker
 
 
 @dataclass
@@ -19,6 +26,7 @@ class App:
     settings: Settings
     clock: Clock
     policy: Policy
+    keys: keystore.KeySettings
     _engine: Engine | None = field(default=None, repr=False)
 
     @cached_property
@@ -28,12 +36,37 @@ class App:
     def uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine)
 
+    @cached_property
+    def documents(self) -> DocumentServices:
+        """Renderer, seal and QR signer; built on first use (loading keys and fonts costs time)."""
+        from ecert.adapters.renderer import ReportLabRenderer
+        from ecert.adapters.sealing import Ed25519QrSigner, PadesSealer
+        from ecert.adapters.signing.keys import load_signer
+        from ecert.services.ports import DocumentServices
 
-def bootstrap(settings: Settings, engine: Engine | None = None) -> App:
+        return DocumentServices(
+            renderer=ReportLabRenderer(),
+            sealer=PadesSealer(load_signer(keystore.seal_config(self.keys)), tsa_url=self.keys.tsa_url),
+            qr=Ed25519QrSigner(keystore.qr_private_key(self.keys), self.keys.base_url),
+        )
+
+    @cached_property
+    def qr_public_keys(self) -> dict[str, Ed25519PublicKey]:
+        return keystore.qr_public_keys(self.keys)
+
+    @cached_property
+    def signature_checker(self) -> PdfSignatureChecker:
+        from ecert.adapters.sealing import PdfSignatureChecker as Checker
+
+        return Checker(keystore.trust_roots(self.keys))
+
+
+def bootstrap(settings: Settings, engine: Engine | None = None, keys: keystore.KeySettings | None = None) -> App:
     """Validate the policy at start (a bad policy file fails here, not mid-request)."""
     return App(
         settings=settings,
         clock=Clock(settings.today_override),
         policy=load_policy(settings.policy_file),
+        keys=keys or keystore.key_settings_from_env(),
         _engine=engine,
     )

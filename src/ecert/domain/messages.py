@@ -48,6 +48,15 @@ CATALOG: dict[str, tuple[str, str]] = {
         "试点地区不再补发或更换纸质注册证书,以电子证书为准",
         "Paper certificates are no longer reissued or replaced in rollout regions; the e-certificate prevails",
     ),
+    "unsupported_character": (
+        "姓名或企业名称含有证书字体无法显示的字符 {chars},不能生成证书",
+        "The name or employer contains characters no certificate font covers: {chars}",
+    ),
+    "keys_missing": (
+        "缺少{what}:{path}(请先运行 ecert init)",
+        "Missing {what}: {path} (run ecert init first)",
+    ),
+    "bad_keys": ("密钥配置有误:{reason}", "Bad key configuration: {reason}"),
     "not_found": ("未找到{what}:{key}", "No {what} found: {key}"),
     "forbidden": ("无权执行此操作", "You are not allowed to do this"),
     "bad_input": ("输入有误,共 {count} 处问题", "Bad input: {count} problem(s)"),

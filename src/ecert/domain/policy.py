@@ -49,6 +49,9 @@ class Policy:
     ce_hours_required: int
     age_limit_years: int
     province_offset_days: Mapping[str, int] = field(default_factory=dict)
+    certificate_type_code: str = "11100000000013338W000"
+    issuer_uscc: str = "11100000000013338W"
+    identifier_version: str = "001"
 
     def offset_days_for(self, province_code: str) -> int:
         return self.province_offset_days.get(province_code, self.usage_offset_days)
@@ -74,6 +77,13 @@ def _int(section: Mapping[str, Any], key: str, where: str, lo: int, hi: int) -> 
     v = section.get(key)
     if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
         raise _bad(f"{where}.{key}", f"expected an integer in {lo}..{hi}, got {v!r}")
+    return v
+
+
+def _code(section: Mapping[str, Any], key: str, default: str) -> str:
+    v = section.get(key, default)
+    if not isinstance(v, str) or not v or not all(c.isdigit() or "A" <= c <= "Z" for c in v):
+        raise _bad(f"certificate.{key}", f"expected upper-case letters and digits, got {v!r}")
     return v
 
 
@@ -151,6 +161,13 @@ def parse_policy(data: Mapping[str, Any]) -> Policy:
         assert codes is not None
         offsets[next(iter(codes))] = _int(raw_offsets, key, "usage.province_offset_days", 1, 3660)
 
+    cert = _section(data, "certificate")
+    type_code = _code(cert, "type_code", "11100000000013338W000")
+    issuer = _code(cert, "issuer_uscc", "11100000000013338W")
+    version = _code(cert, "identifier_version", "001")
+    if len(version) != 3 or not version.isdigit():
+        raise _bad("certificate.identifier_version", "expected 3 digits")
+
     policy = Policy(
         batches=tuple(batches),
         paper_void_from=_date(rollout, "paper_void_from", "rollout"),
@@ -163,6 +180,9 @@ def parse_policy(data: Mapping[str, Any]) -> Policy:
         ce_hours_required=_int(renewal, "ce_hours_required", "renewal", 0, 10000),
         age_limit_years=_int(age, "limit_years", "age", 18, 120),
         province_offset_days=offsets,
+        certificate_type_code=type_code,
+        issuer_uscc=issuer,
+        identifier_version=version,
     )
     if policy.lapse_start <= policy.transitional_deadline:
         # R-REN-2/R-REN-3: lapsing starts only once the transitional period for expired ones is over.

@@ -7,7 +7,9 @@ object is printed on stdout, errors included; without it, people get text on std
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -16,18 +18,19 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 
+from ecert.adapters import keystore
 from ecert.adapters.db.engine import upgrade
-from ecert.adapters.importing.readers import Table
 from ecert.bootstrap import App, bootstrap
 from ecert.config import load_settings
 from ecert.domain import provinces
-from ecert.domain.errors import EcertError
+from ecert.domain.errors import BadInput, EcertError, problem
+from ecert.services import changes, issuance, verification
 from ecert.services import registry as registry_service
-from ecert.services.registry_import import ProgressFn, import_registry, import_table
+from ecert.services.demo import DEFAULT_SIGNATURES, seed_demo
+from ecert.services.registry_import import ProgressFn, import_registry
 from ecert.services.sweep import sweep as run_sweep
-from ecert.services.synthetic import HEADER, generate_rows
 
 cli = typer.Typer(
     name="ecert",
@@ -38,6 +41,12 @@ cli = typer.Typer(
 )
 holder_cli = typer.Typer(help="持证人 / holders", no_args_is_help=True)
 cli.add_typer(holder_cli, name="holder")
+cert_cli = typer.Typer(help="电子证书 / e-certificates", no_args_is_help=True)
+cli.add_typer(cert_cli, name="cert")
+change_cli = typer.Typer(help="变更注册 / change registration", no_args_is_help=True)
+cli.add_typer(change_cli, name="change")
+keys_cli = typer.Typer(help="密钥 / keys", no_args_is_help=True)
+cli.add_typer(keys_cli, name="keys")
 
 
 class State:
@@ -89,9 +98,14 @@ def errors() -> Iterator[None]:
         yield
     except EcertError as err:
         fail(err)
-    except OperationalError as exc:
+    except DBAPIError as exc:
         msg = str(exc.orig) if exc.orig else str(exc)
-        fail(EcertError("database_error", params={"reason": msg}))
+        if "no such table" in msg or "does not exist" in msg:
+            msg += " — ecert init?"
+        fail(EcertError("database_error", params={"reason": msg.strip().splitlines()[0]}))
+    finally:
+        if STATE.app is not None and "engine" in STATE.app.__dict__:
+            STATE.app.engine.dispose()
 
 
 @cli.callback()
@@ -134,9 +148,20 @@ def init(json_out: bool = typer.Option(False, "--json")) -> None:
     STATE.json = json_out
     with errors():
         before, after = upgrade(app().engine)
+        notices = keystore.ensure_keys(app().keys)
+        for n in notices:
+            typer.echo(n, err=True)
+        db = app().engine.url.render_as_string(hide_password=True)
         emit(
-            {"schema": after, "previous": before, "database": app().engine.url.render_as_string(hide_password=True)},
-            f"数据库已就绪 / schema ready: {after} ({app().engine.url.render_as_string(hide_password=True)})",
+            {
+                "schema": after,
+                "previous": before,
+                "database": db,
+                "demo_keys": app().keys.is_demo,
+                "keys_dir": str(app().keys.keys_dir),
+                "notices": notices,
+            },
+            f"数据库已就绪 / schema ready: {after} ({db})",
         )
 
 
@@ -167,6 +192,9 @@ def import_cmd(
 def demo(
     holders: int = typer.Option(200, "--holders", min=1, max=2_000_000, help="How many synthetic holders"),
     seed: int = typer.Option(2021, "--seed"),
+    signatures: int = typer.Option(
+        DEFAULT_SIGNATURES, "--signatures", min=0, help="Synthetic signature images for this many holders"
+    ),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """init + a synthetic DEMO registry (valid ID numbers and credit codes, rare-character names)."""
@@ -174,24 +202,17 @@ def demo(
     with errors():
         a = app()
         upgrade(a.engine)
+        for n in keystore.ensure_keys(a.keys):
+            typer.echo(n, err=True)
         today = a.clock.today()
-        rows = enumerate(generate_rows(holders, today=today, seed=seed), start=2)
-        table = Table(header=list(HEADER), rows=rows, encoding="synthetic")
         progress, stop = _progress("demo")
         try:
-            result = import_table(
-                a.uow(),
-                table,
-                base=Path.cwd(),
-                source=f"demo:{holders}:{seed}",
-                digest="",
-                today=today,
-                now=a.clock.now(),
-                actor="demo",
-                progress=progress,
+            demo_result = seed_demo(
+                a.uow, holders, seed=seed, today=today, now=a.clock.now(), signatures=signatures, progress=progress
             )
         finally:
             stop()
+        result = demo_result.imported
         with a.uow() as uow:
             sample = uow.registry.sample_numbers(8)
             regs, specs = uow.registry.count()
@@ -201,6 +222,7 @@ def demo(
             "holders": regs,
             "specialty_registrations": specs,
             "imported": result.imported,
+            "signatures_added": demo_result.signatures_added,
             "updated": result.updated,
             "sample_registration_nos": sample,
             "today": today.isoformat(),
@@ -241,8 +263,6 @@ def holder_set_signature(
         try:
             data = file.read_bytes()
         except OSError as exc:
-            from ecert.domain.errors import BadInput, problem
-
             raise BadInput([problem(f"无法读取文件:{exc}", f"Cannot read the file: {exc}")]) from exc
         changed = registry_service.set_signature(a.uow(), registration_no, data, now=a.clock.now(), actor="cli")
         emit({"registration_no": registration_no, "changed": changed}, "签名图像已保存 / signature stored")
@@ -257,6 +277,122 @@ def sweep(json_out: bool = typer.Option(False, "--json")) -> None:
         result = run_sweep(a.uow(), today=a.clock.today(), now=a.clock.now(), policy=a.policy)
         d = result.as_dict()
         emit(d, f"失效处理 / sweep {d['today']}: lapsed {d['lapsed']} of {d['checked']} checked")
+
+
+def actor_name(explicit: str | None) -> str:
+    return explicit or os.environ.get("ECERT_ACTOR") or f"cli:{getpass.getuser()}"
+
+
+@cert_cli.command("preview")
+def cert_preview(
+    registration_no: str = typer.Argument(..., metavar="REG_NO"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """The usage window a download would get today (R-USE-1, R-USE-2), or the refusal."""
+    STATE.json = json_out
+    with errors():
+        a = app()
+        window = issuance.preview(a.uow(), registration_no, today=a.clock.today(), policy=a.policy)
+        view = issuance.window_view(window)
+        emit(view, f"使用有效期 / usage window: {view['usage_from']} — {view['usage_until']}")
+
+
+@cert_cli.command("issue")
+def cert_issue(
+    registration_no: str = typer.Argument(..., metavar="REG_NO"),
+    confirm: bool = typer.Option(False, "--confirm", help="I have seen and confirm the usage window (R-USE-1)"),
+    out: Path = typer.Option(..., "--out", help="Where to write the sealed PDF"),
+    actor: str | None = typer.Option(None, "--actor", help="Who confirms (default env ECERT_ACTOR, else cli:USER)"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Confirm the usage window and issue the sealed certificate PDF."""
+    STATE.json = json_out
+    with errors():
+        a = app()
+        issued = issuance.issue(
+            a.uow(),
+            registration_no,
+            confirm=confirm,
+            actor=actor_name(actor),
+            today=a.clock.today(),
+            now=a.clock.now(),
+            policy=a.policy,
+            docs=a.documents,
+            out=out,
+        )
+        d = issued.as_dict()
+        emit(d, f"已签发 / issued {d['serial']} → {out} (使用有效期 {d['usage_from']} — {d['usage_until']})")
+
+
+def _emit_verdict(result: verification.VerificationResult) -> None:
+    d = result.as_dict(lang())
+    human = f"{d['status']}: " + "; ".join(d["reasons"])
+    emit(d, human)
+
+
+@cli.command("verify")
+def verify_cmd(
+    file: Path = typer.Argument(..., metavar="FILE.pdf"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Verify a certificate PDF: seal, integrity, QR binding, registry state, usage window."""
+    STATE.json = json_out
+    with errors():
+        a = app()
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            raise BadInput([problem(f"无法读取文件:{exc}", f"Cannot read the file: {exc}")]) from exc
+        result = verification.verify_pdf(
+            a.uow(),
+            data,
+            check_signature=a.signature_checker,
+            keys=a.qr_public_keys,
+            today=a.clock.today(),
+            now=a.clock.now(),
+            policy=a.policy,
+        )
+        _emit_verdict(result)
+
+
+@cli.command("verify-qr")
+def verify_qr_cmd(
+    text: str = typer.Argument(..., metavar="TEXT", help="What a scanner read from the QR code"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Verify what a scanner read from a certificate's QR code."""
+    STATE.json = json_out
+    with errors():
+        a = app()
+        result = verification.verify_qr(a.uow(), text, keys=a.qr_public_keys, today=a.clock.today(), policy=a.policy)
+        _emit_verdict(result)
+
+
+@change_cli.command("employer")
+def change_employer_cmd(
+    registration_no: str = typer.Argument(..., metavar="REG_NO"),
+    name: str = typer.Option(..., "--name", help="New employer name"),
+    uscc: str = typer.Option(..., "--uscc", help="New employer's unified social credit code"),
+    actor: str | None = typer.Option(None, "--actor"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Change of employer (变更注册): supersedes earlier certificates (R-CHG-1)."""
+    STATE.json = json_out
+    with errors():
+        a = app()
+        d = changes.change_employer(
+            a.uow(), registration_no, name=name, uscc=uscc, actor=actor_name(actor), now=a.clock.now()
+        )
+        emit(d, f"已变更聘用企业 / employer changed: {d['employer']['name']}")
+
+
+@keys_cli.command("export-root")
+def keys_export_root(out: Path = typer.Option(..., "--out", help="PEM file to write")) -> None:
+    """Write the trust root (PEM) relying parties and tools (pdfsig, Acrobat, pyHanko) need."""
+    with errors():
+        pem = keystore.root_pem(app().keys)
+        out.write_bytes(pem)
+        typer.echo(f"{out}", err=True)
 
 
 def main() -> None:

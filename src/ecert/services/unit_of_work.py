@@ -9,6 +9,7 @@ from typing import Self
 from sqlalchemy import Connection, Engine
 
 from ecert.adapters.db.audit import AuditLog
+from ecert.adapters.db.certificates import SqlCertificates
 from ecert.adapters.db.registry import SqlRegistry
 
 
@@ -22,6 +23,7 @@ class SqlUnitOfWork:
         self._conn.begin()
         self.registry = SqlRegistry(self._conn)
         self.audit = AuditLog(self._conn)
+        self.certificates = SqlCertificates(self._conn)
         return self
 
     def __exit__(

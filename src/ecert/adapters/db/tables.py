@@ -120,3 +120,25 @@ audit_events = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False, unique=True),
 )
+
+certificates = Table(
+    "certificates",
+    metadata,
+    # 16 Base32 characters of 80 random bits: not guessable, not enumerable (R-DOC-4).
+    Column("serial", String(16), primary_key=True),
+    Column("registration_id", Integer, ForeignKey("registrations.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("registration_no", String(20), nullable=False),
+    # The registry data version printed; a newer version supersedes this certificate (R-CHG-1).
+    Column("data_version", Integer, nullable=False),
+    Column("identifier", String(120), nullable=False, unique=True),
+    Column("usage_from", Date, nullable=False),
+    Column("usage_until", Date, nullable=False),
+    Column("issue_date", Date, nullable=False),
+    Column("content_digest", String(64), nullable=False),
+    Column("seal_key_id", String(64), nullable=False),  # SHA-256 of the seal certificate
+    Column("qr_kid", String(8), nullable=False),
+    # R-USE-1: who confirmed which window, when.
+    Column("confirmed_by", Text, nullable=False),
+    Column("confirmed_at", DateTime(timezone=True), nullable=False),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+)

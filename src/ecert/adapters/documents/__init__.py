@@ -1,0 +1,56 @@
+"""The certificate document: layout, fonts, QR code and the visible seal (R-DOC-1, R-DOC-2, R-DOC-4, R-DOC-5).
+
+``CertificateRenderer`` is the adapter the services use (``ecert.services.ports.Renderer``); it renders
+the *unsigned* PDF — the signing adapter adds the PAdES seal signature afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ecert.adapters.documents.fonts import FontFilesMissing, FontSet, default_fonts
+from ecert.adapters.documents.layout import cn_date, render_certificate
+from ecert.adapters.documents.qr import draw_qr, qr_matrix
+from ecert.adapters.documents.seal_image import draw_seal
+from ecert.domain.certificate import CertificateContent
+
+__all__ = [
+    "CertificateRenderer",
+    "FontFilesMissing",
+    "FontSet",
+    "cn_date",
+    "default_fonts",
+    "draw_qr",
+    "draw_seal",
+    "qr_matrix",
+    "render_certificate",
+]
+
+
+class CertificateRenderer:
+    """Renders certificates with one FontSet (default: the Debian fonts, loaded once per process)."""
+
+    def __init__(self, fonts: FontSet | None = None) -> None:
+        self.fonts = fonts if fonts is not None else default_fonts()
+
+    def missing_characters(self, text: str) -> list[str]:
+        """Code points (``"U+2A6A5"``) of ``text`` that no certificate font covers, each once."""
+        return self.fonts.missing(text)
+
+    def render(
+        self,
+        content: CertificateContent,
+        *,
+        qr_text: str,
+        signature_image: bytes,
+        photo: bytes | None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> bytes:
+        return render_certificate(
+            content,
+            qr_text=qr_text,
+            signature_image=signature_image,
+            photo=photo,
+            fonts=self.fonts,
+            metadata=metadata,
+        )

@@ -1,0 +1,679 @@
+"""The 一级建造师 electronic registration certificate page (R-DOC-1, R-DOC-5), as an unsigned PDF.
+
+One A4 portrait page: a double-rule frame with guilloché rosettes at the corners, the title, the
+usage window at the top right, the field table (photo beside the personal data, one row per printed
+specialty, up to ten), the signature image with its date beside a blank box for the handwritten
+signature a printed copy needs, the verification QR code, the issuer with the red seal over it, and
+the e-licence identifier. The signing step adds the PAdES signature afterwards (R-DOC-2).
+
+All text is real text in embedded TrueType subsets with a working ToUnicode map, so ``pdftotext``
+gives back every field exactly — rare name characters included (see :mod:`.fonts`). Output is
+deterministic: the same inputs give the same bytes.
+
+Geometry is in millimetres from the top-left corner of the page (``_Y`` turns that into PDF space).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import threading
+import zlib
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from PIL import Image, ImageOps
+from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
+from reportlab.pdfbase import pdfdoc  # type: ignore[import-untyped]
+from reportlab.pdfbase.pdfmetrics import stringWidth  # type: ignore[import-untyped]
+from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
+
+from ecert.adapters.documents.fonts import DCT_DONE, FLATE_DONE, FontSet, default_fonts
+from ecert.adapters.documents.qr import draw_qr
+from ecert.adapters.documents.seal_image import draw_seal, draw_static_form
+from ecert.domain.certificate import TITLE, CertificateContent
+
+MM = 72 / 25.4
+PAGE_W, PAGE_H = float(A4[0]), float(A4[1])
+COLON = "："  # full-width colon, as Chinese typesetting has it (U+FF1A)
+MAX_SPECIALTIES = 10
+
+# Colours (RGB 0..1).
+INK = (0.08, 0.08, 0.1)
+LABEL_INK = (0.2, 0.24, 0.32)
+FRAME = (0.12, 0.27, 0.45)  # deep blue of the frame and ornaments
+ORNAMENT = (0.36, 0.5, 0.68)
+RULE = (0.35, 0.4, 0.48)  # table lines
+LABEL_BG = (0.925, 0.94, 0.965)
+HINT = (0.55, 0.58, 0.62)
+
+# Content box (mm).
+LEFT, RIGHT = 20.0, 190.0
+WIDTH = RIGHT - LEFT
+LABEL_W = 34.0  # label column
+PHOTO_W = 36.0  # photo column beside the first four rows
+SPEC_DATE_W = 62.0  # 有效期至 column of the specialty rows
+SIG_LABEL_W = 26.0  # 个人签名 label cell
+
+VALUE_SIZE = 11.5
+LABEL_SIZE = 10.5
+
+
+def _Y(top_mm: float) -> float:  # capitalised: reads as a coordinate transform
+    return PAGE_H - top_mm * MM
+
+
+def cn_date(d: date) -> str:
+    """``2025年03月01日``: the form every date on the certificate is printed in."""
+    return f"{d.year:04d}年{d.month:02d}月{d.day:02d}日"
+
+
+def usage_window_text(content: CertificateContent) -> str:
+    return f"使用有效期{COLON}{cn_date(content.usage_from)}至{cn_date(content.usage_until)}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Text with the fallback chain.
+
+
+def draw_text(
+    c: Any,
+    fonts: FontSet,
+    text: str,
+    x: float,
+    y: float,
+    size: float,
+    *,
+    align: str = "left",
+    max_width: float | None = None,
+    color: tuple[float, float, float] = INK,
+    min_size: float = 6.0,
+    char_space: float = 0.0,
+    bold: bool = False,
+    fixed: bool = False,
+) -> float:
+    """Draw ``text`` at baseline ``y`` (points), each character in the first font that has it.
+
+    ``align`` is left/centre/right about ``x``. Text wider than ``max_width`` is drawn smaller (not
+    below ``min_size``). ``fixed`` marks text whose non-ASCII characters are the same on every
+    certificate (labels, dates): it is drawn with the main font's fixed instance, whose subset is
+    then cached (:func:`.fonts.load_font`). Returns the font size used.
+    """
+    runs = [(fonts.fixed, text)] if fixed and fonts.fixed_covers(text) else fonts.runs(text)
+    width = sum(stringWidth(part, font, size) for font, part in runs) + char_space * len(text)
+    if max_width is not None and width > max_width:
+        size = max(min_size, size * max_width / width)
+        width = sum(stringWidth(part, font, size) for font, part in runs) + char_space * len(text)
+    if align == "centre":
+        x -= width / 2
+    elif align == "right":
+        x -= width
+    # Fallback fonts are Ming faces, lighter than the main Hei: stroke them a little to match its weight.
+    fallback = any(font not in (fonts.main, fonts.fixed) for font, _ in runs)
+    local_state = bold or char_space or fallback
+    if local_state:
+        c.saveState()  # render mode, line width and char spacing are graphics state: keep them local
+        c.setLineWidth(size * (0.028 if bold else 0.012))
+    t = c.beginText(x, y)
+    t.setFillColorRGB(*color)
+    if char_space:
+        t.setCharSpace(char_space)
+    if bold or fallback:
+        t.setStrokeColorRGB(*color)
+    if bold:  # faux bold: fill and stroke the glyphs (the CJK fonts here have no bold face)
+        t.setTextRenderMode(2)
+    for font, part in runs:
+        if fallback and not bold:
+            t.setTextRenderMode(0 if font in (fonts.main, fonts.fixed) else 2)
+        t.setFont(font, size)
+        t.textOut(part)
+    c.drawText(t)
+    if local_state:
+        c.restoreState()
+    return size
+
+
+# ---------------------------------------------------------------------------------------------
+# Static vector art: frame and ornaments, built once.
+
+
+def _rosette_ops(cx: float, cy: float, r: float, petals: int = 12, rings: int = 3) -> str:
+    """A guilloché-like rosette: rotated ellipses around (cx, cy), drawn as Bézier arcs."""
+    k = 0.5522847498
+    ops: list[str] = []
+    for ring in range(rings):
+        a = r * (1 - 0.16 * ring)  # semi-major axis
+        b = a * 0.32
+        off = a * 0.52  # ellipse centre offset from the rosette centre
+        phase = math.pi / petals * ring
+        for i in range(petals):
+            t = 2 * math.pi * i / petals + phase
+            ct, st = math.cos(t), math.sin(t)
+            ex, ey = cx + off * ct, cy + off * st
+
+            def p(u: float, v: float, ex: float = ex, ey: float = ey, ct: float = ct, st: float = st) -> str:
+                return f"{ex + u * ct - v * st:.2f} {ey + u * st + v * ct:.2f}"
+
+            half = a / 2
+            ops.append(f"{p(half, 0)} m")
+            ops.append(f"{p(half, k * b)} {p(k * half, b)} {p(0, b)} c")
+            ops.append(f"{p(-k * half, b)} {p(-half, k * b)} {p(-half, 0)} c")
+            ops.append(f"{p(-half, -k * b)} {p(-k * half, -b)} {p(0, -b)} c")
+            ops.append(f"{p(k * half, -b)} {p(half, -k * b)} {p(half, 0)} c")
+    ops.append("S")
+    return "\n".join(ops)
+
+
+def _frame_ops() -> str:
+    """Outer heavy rule, inner fine rule with concave corners, corner rosettes, title ornament."""
+    fr = " ".join(f"{v:.3f}" for v in FRAME)
+    orn = " ".join(f"{v:.3f}" for v in ORNAMENT)
+    o = 8.0 * MM
+    i = 11.0 * MM
+    notch = 7.0 * MM
+    w, h = PAGE_W, PAGE_H
+    ops = [f"q {fr} RG {fr} rg 2.2 w", f"{o:.2f} {o:.2f} {w - 2 * o:.2f} {h - 2 * o:.2f} re S"]
+    # Inner rule: a rectangle whose corners are quarter circles cut inwards.
+    k = 0.5522847498 * notch
+    x0, y0, x1, y1 = i, i, w - i, h - i
+    ops.append("0.7 w")
+    ops.append(f"{x0 + notch:.2f} {y0:.2f} m {x1 - notch:.2f} {y0:.2f} l")
+    ops.append(f"{x1 - notch:.2f} {y0 + k:.2f} {x1 - k:.2f} {y0 + notch:.2f} {x1:.2f} {y0 + notch:.2f} c")
+    ops.append(f"{x1:.2f} {y1 - notch:.2f} l")
+    ops.append(f"{x1 - k:.2f} {y1 - notch:.2f} {x1 - notch:.2f} {y1 - k:.2f} {x1 - notch:.2f} {y1:.2f} c")
+    ops.append(f"{x0 + notch:.2f} {y1:.2f} l")
+    ops.append(f"{x0 + notch:.2f} {y1 - k:.2f} {x0 + k:.2f} {y1 - notch:.2f} {x0:.2f} {y1 - notch:.2f} c")
+    ops.append(f"{x0:.2f} {y0 + notch:.2f} l")
+    ops.append(f"{x0 + k:.2f} {y0 + notch:.2f} {x0 + notch:.2f} {y0 + k:.2f} {x0 + notch:.2f} {y0:.2f} c h S")
+    # A third, hairline rule just inside the heavy one.
+    g = o + 1.1 * MM
+    ops.append(f"0.35 w {g:.2f} {g:.2f} {w - 2 * g:.2f} {h - 2 * g:.2f} re S")
+    # Corner rosettes, centred on the inner rule's corners.
+    ops.append(f"{orn} RG 0.22 w")
+    for cx, cy in ((x0, y0), (x1, y0), (x0, y1), (x1, y1)):
+        ops.append(_rosette_ops(cx, cy, 5.4 * MM, petals=14, rings=2))
+    # Small rosettes at the middle of the top and bottom edges.
+    for cy in ((o + i) / 2, h - (o + i) / 2):
+        ops.append(_rosette_ops(w / 2, cy, 3.0 * MM, petals=10, rings=2))
+    ops.append("Q")
+    return "\n".join(ops)
+
+
+def _title_rule_ops(y: float) -> str:
+    """A double rule under the title with a diamond in the middle, at ``y`` points."""
+    fr = " ".join(f"{v:.3f}" for v in FRAME)
+    cx = PAGE_W / 2
+    half = 58 * MM
+    d = 1.6 * MM
+    return (
+        f"q {fr} RG {fr} rg 0.6 w {cx - half:.2f} {y:.2f} m {cx - d * 2:.2f} {y:.2f} l S "
+        f"{cx + d * 2:.2f} {y:.2f} m {cx + half:.2f} {y:.2f} l S "
+        f"0.3 w {cx - half:.2f} {y - 1.2:.2f} m {cx - d * 2:.2f} {y - 1.2:.2f} l S "
+        f"{cx + d * 2:.2f} {y - 1.2:.2f} m {cx + half:.2f} {y - 1.2:.2f} l S "
+        f"{cx:.2f} {y + d:.2f} m {cx + d:.2f} {y - 0.6:.2f} l {cx:.2f} {y - d - 1.2:.2f} l "
+        f"{cx - d:.2f} {y - 0.6:.2f} l h f Q"
+    )
+
+
+# Vertical plan (mm from the top).
+USAGE_Y = 21.5
+TITLE_Y = 36.0
+TITLE_RULE_Y = 41.5
+TABLE_TOP = 49.0
+TABLE_BOTTOM_MAX = 219.0
+QR_TOP = 228.0
+QR_SIZE = 35.0
+ISSUER_Y = 242.0
+ISSUE_DATE_Y = 250.5
+IDENT_Y = 277.5
+SERIAL_Y = 281.6
+
+
+def _page_art() -> tuple[str, tuple[float, float, float, float]]:
+    return _frame_ops() + "\n" + _title_rule_ops(_Y(TITLE_RULE_Y)), (0.0, 0.0, PAGE_W, PAGE_H)
+
+
+WATERMARK = (0.86, 0.9, 0.95)
+WATERMARK_CENTRE_Y = 128.0  # mm from the top: behind the middle of the table
+
+
+def _watermark() -> tuple[str, tuple[float, float, float, float]]:
+    """A faint guilloché medallion: bands of phase-shifted wavy rings, like a security background."""
+    cx, cy = PAGE_W / 2, _Y(WATERMARK_CENTRE_Y)
+    ops = [f"q {WATERMARK[0]:.3f} {WATERMARK[1]:.3f} {WATERMARK[2]:.3f} RG 0.35 w 1 j"]
+    steps = 360
+    for r0, amp, waves, curves in ((58.0, 7.0, 30, 9), (38.0, 6.0, 20, 7), (20.0, 5.0, 12, 6)):
+        for i in range(curves):
+            phase = 2 * math.pi * i / curves
+            pts = []
+            for k in range(steps + 1):
+                t = 2 * math.pi * k / steps
+                r = (r0 + amp * math.sin(waves * t + phase)) * MM
+                pts.append(f"{cx + r * math.cos(t):.1f} {cy + r * math.sin(t):.1f}")
+            ops.append(pts[0] + " m " + " l ".join(pts[1:]) + " l S")
+    ops.append("Q")
+    r = 66 * MM
+    return "\n".join(ops), (cx - r, cy - r, cx + r, cy + r)
+
+
+# ---------------------------------------------------------------------------------------------
+# Images: prepared once per distinct input (signature images and photos repeat across issuances).
+
+MAX_IMAGE_PX = 1200  # longest side kept: 300 dpi over 100 mm, more than any box on the page
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedImage:
+    """An image ready to embed: encoded stream bytes and the entries of its XObject dictionary."""
+
+    name: str
+    width: int
+    height: int
+    color_space: str
+    data: bytes
+    dct: bool  # JPEG passed through (DCTDecode) rather than Flate-compressed samples
+    smask: bytes | None  # Flate-compressed 8-bit alpha, same size
+
+
+_IMAGES: OrderedDict[bytes, PreparedImage] = OrderedDict()
+_IMAGES_LOCK = threading.Lock()
+_IMAGES_MAX = 128
+
+
+def prepare_image(data: bytes, what: str = "image") -> PreparedImage:
+    """Decode and encode a PNG/JPEG for embedding; cached by content. ``ValueError`` if unreadable.
+
+    RGB/grey JPEGs without EXIF rotation are embedded as they are (no re-encoding); anything
+    else is decoded, turned upright (EXIF), reduced to at most ``MAX_IMAGE_PX`` and Flate-compressed,
+    alpha becoming a soft mask.
+    """
+    key = hashlib.sha256(data).digest()
+    with _IMAGES_LOCK:
+        hit = _IMAGES.get(key)
+        if hit is not None:
+            _IMAGES.move_to_end(key)
+            return hit
+    try:
+        prepared = _prepare(data, "EcertImg" + key.hex()[:16])
+    except Exception as exc:  # PIL raises many types for bad data (OSError, SyntaxError, DecompressionBombError …)
+        raise ValueError(f"the {what} is not a readable PNG or JPEG image: {exc}") from exc
+    with _IMAGES_LOCK:
+        _IMAGES[key] = prepared
+        while len(_IMAGES) > _IMAGES_MAX:
+            _IMAGES.popitem(last=False)
+    return prepared
+
+
+def _prepare(data: bytes, name: str) -> PreparedImage:
+    im: Image.Image = Image.open(io.BytesIO(data))
+    if im.format not in ("PNG", "JPEG"):
+        raise ValueError(f"unsupported image format {im.format}")
+    orientation = im.getexif().get(0x0112, 1)
+    if im.format == "JPEG" and im.mode in ("RGB", "L") and orientation == 1 and max(im.size) <= MAX_IMAGE_PX:
+        cs = "DeviceRGB" if im.mode == "RGB" else "DeviceGray"
+        return PreparedImage(name, im.width, im.height, cs, data, True, None)
+    im.load()
+    im = ImageOps.exif_transpose(im) or im
+    if max(im.size) > MAX_IMAGE_PX:
+        im.thumbnail((MAX_IMAGE_PX, MAX_IMAGE_PX), Image.Resampling.LANCZOS)
+    alpha: Image.Image | None = None
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        im = im.convert("RGBA") if im.mode in ("P", "PA") else im
+        alpha = im.getchannel("A")
+        if alpha.getextrema() == (255, 255):
+            alpha = None
+    if im.mode.startswith("I"):  # 16/32-bit grey: scale to 8 bits rather than clip
+        im = im.point(lambda v: v / 256).convert("L")
+    base = im.convert("L") if im.mode in ("L", "LA", "1") else im.convert("RGB")
+    cs = "DeviceGray" if base.mode == "L" else "DeviceRGB"
+    smask = zlib.compress(alpha.tobytes(), 1) if alpha is not None else None
+    return PreparedImage(name, base.width, base.height, cs, zlib.compress(base.tobytes(), 1), False, smask)
+
+
+def draw_image_fit(c: Any, img: PreparedImage, x: float, y: float, w: float, h: float) -> None:
+    """Draw ``img`` as large as fits in the box (points, lower-left x, y), centred, aspect kept."""
+    doc = c._doc
+    internal = doc.getXObjectName(img.name)
+    if internal not in doc.idToObject:
+        stream = pdfdoc.PDFStream(content=img.data, filters=[DCT_DONE if img.dct else FLATE_DONE])
+        d = stream.dictionary
+        d["Type"] = pdfdoc.PDFName("XObject")
+        d["Subtype"] = pdfdoc.PDFName("Image")
+        d["Width"] = img.width
+        d["Height"] = img.height
+        d["ColorSpace"] = pdfdoc.PDFName(img.color_space)
+        d["BitsPerComponent"] = 8
+        if img.smask is not None:
+            mask = pdfdoc.PDFStream(content=img.smask, filters=[FLATE_DONE])
+            md = mask.dictionary
+            md["Type"] = pdfdoc.PDFName("XObject")
+            md["Subtype"] = pdfdoc.PDFName("Image")
+            md["Width"] = img.width
+            md["Height"] = img.height
+            md["ColorSpace"] = pdfdoc.PDFName("DeviceGray")
+            md["BitsPerComponent"] = 8
+            d["SMask"] = doc.Reference(mask, doc.getXObjectName(img.name + "m"))
+        doc.Reference(stream, internal)
+    scale = min(w / img.width, h / img.height)
+    dw, dh = img.width * scale, img.height * scale
+    c.saveState()
+    c.transform(dw, 0, 0, dh, x + (w - dw) / 2, y + (h - dh) / 2)
+    c.doForm(img.name)
+    c.restoreState()
+
+
+# ---------------------------------------------------------------------------------------------
+# The document.
+
+
+class _Info(pdfdoc.PDFInfo):  # type: ignore[misc]
+    """Document information dictionary with custom keys and a creation date from the content."""
+
+    def __init__(self, extra: Mapping[str, str], created: str) -> None:
+        super().__init__()
+        self.extra = dict(extra)
+        self.created = created
+
+    def digest(self, md5object: Any) -> None:
+        # The file ID is derived from this digest; include the custom entries so that different
+        # certificates get different IDs while the same input still gives the same bytes.
+        super().digest(md5object)
+        for k in sorted(self.extra):
+            md5object.update(k.encode("utf-8") + b"\0" + self.extra[k].encode("utf-8") + b"\0")
+
+    def format(self, document: Any) -> bytes:
+        d: dict[str, Any] = {
+            "Title": pdfdoc.PDFString(self.title),
+            "Author": pdfdoc.PDFString(self.author),
+            "Subject": pdfdoc.PDFString(self.subject),
+            "Keywords": pdfdoc.PDFString(self.keywords),
+            "Creator": pdfdoc.PDFString(self.creator),
+            "Producer": pdfdoc.PDFString(self.producer),
+            "CreationDate": pdfdoc.PDFString(self.created),
+            "ModDate": pdfdoc.PDFString(self.created),
+            "Trapped": pdfdoc.PDFName(self.trapped),
+        }
+        for k, v in self.extra.items():
+            d[k] = pdfdoc.PDFString(v)
+        out: bytes = pdfdoc.PDFDictionary(d).format(document)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Rows:
+    """Row heights (mm), shrunk together when the specialties would push the table past its band."""
+
+    field: float
+    spec_head: float
+    spec: float
+    sig: float
+    sig_date: float
+
+    @classmethod
+    def fit(cls, n_specs: int, band: float) -> _Rows:
+        big = cls(field=12.0, spec_head=8.5, spec=10.0, sig=26.0, sig_date=10.5)
+        need = big.total(n_specs)
+        if need <= band:
+            return big
+        f = band / need
+        return cls(big.field * f, big.spec_head * f, big.spec * f, big.sig * f, big.sig_date * f)
+
+    def total(self, n_specs: int) -> float:
+        return 7 * self.field + self.spec_head + n_specs * self.spec + self.sig + self.sig_date
+
+
+def _baseline(top: float, h: float, size: float) -> float:
+    """Baseline (points) that centres CJK text of ``size`` points vertically in a row (mm)."""
+    return _Y(top + h / 2) - size * 0.36
+
+
+class _Page:
+    def __init__(self, c: Any, fonts: FontSet) -> None:
+        self.c = c
+        self.fonts = fonts
+
+    def text(self, text: str, x_mm: float, y_pt: float, size: float, **kw: Any) -> float:
+        return draw_text(self.c, self.fonts, text, x_mm * MM, y_pt, size, **kw)
+
+    def label(self, text: str, x: float, top: float, w: float, h: float) -> None:
+        size = LABEL_SIZE
+        self.text(
+            text,
+            x + w / 2,
+            _baseline(top, h, size),
+            size,
+            align="centre",
+            max_width=(w - 3) * MM,
+            color=LABEL_INK,
+            fixed=True,
+        )
+
+    def value(
+        self, text: str, x: float, top: float, w: float, h: float, *, size: float = VALUE_SIZE, fixed: bool = False
+    ) -> None:
+        self.text(text, x + 3.5, _baseline(top, h, size), size, max_width=(w - 6) * MM, fixed=fixed)
+
+
+def render_certificate(
+    content: CertificateContent,
+    *,
+    qr_text: str,
+    signature_image: bytes,
+    photo: bytes | None,
+    fonts: FontSet | None = None,
+    metadata: Mapping[str, str] | None = None,
+) -> bytes:
+    """The unsigned certificate PDF (A4 portrait, one page) for ``content``.
+
+    ``signature_image`` and ``photo`` are PNG or JPEG bytes (``ValueError`` if not). ``metadata``
+    entries become custom keys of the document information dictionary (besides Title, Author,
+    Subject, Keywords). Raises ``RuleRefusal("unsupported_character")`` if a character to print has
+    no glyph in any font, and ``ValueError`` for more than ten specialties.
+    """
+    fs = fonts if fonts is not None else default_fonts()
+    if len(content.specialties) > MAX_SPECIALTIES:
+        raise ValueError(f"at most {MAX_SPECIALTIES} specialties fit on the certificate")
+    fs.ensure_covered(
+        "".join((content.name, content.gender, content.employer_name, content.registration_no, content.issuer))
+        + "".join(s.specialty for s in content.specialties)
+        + content.identifier
+        + content.serial
+        + content.id_number_masked
+        + content.employer_uscc
+    )
+    signature = prepare_image(signature_image, "signature image")
+    portrait = prepare_image(photo, "photo") if photo is not None else None
+    with _RENDER_LOCK:  # ReportLab keeps per-document font state in objects shared by all documents
+        return _render(content, qr_text, signature, portrait, fs, dict(metadata or {}))
+
+
+_RENDER_LOCK = threading.Lock()
+
+
+def _render(
+    content: CertificateContent,
+    qr_text: str,
+    signature: PreparedImage,
+    portrait: PreparedImage | None,
+    fs: FontSet,
+    metadata: dict[str, str],
+) -> bytes:
+    buf = io.BytesIO()
+    c = Canvas(
+        buf, pagesize=A4, invariant=1, pageCompression=1, lang="zh-CN", initialFontName=fs.fixed, initialFontSize=10
+    )
+    info = _Info(metadata, f"D:{content.issue_date:%Y%m%d}000000+08'00'")
+    info.title = TITLE
+    info.author = content.issuer
+    info.subject = f"一级建造师电子注册证书 {content.registration_no} {content.name}"
+    info.keywords = content.identifier
+    info.creator = "ecert"
+    info.producer = "ecert (ReportLab)"
+    c._doc.info = info
+    p = _Page(c, fs)
+
+    draw_static_form(c, "page-art:v1", _page_art)
+
+    # Usage window, top right (R-DOC-1).
+    p.text(usage_window_text(content), RIGHT - 4, _Y(USAGE_Y), 10.0, align="right", fixed=True)
+    p.text(TITLE, PAGE_W / 2 / MM, _Y(TITLE_Y), 23.0, align="centre", bold=True, char_space=1.2, fixed=True)
+
+    rows = _Rows.fit(len(content.specialties), TABLE_BOTTOM_MAX - TABLE_TOP)
+    _table(p, content, signature, portrait, TABLE_TOP, rows)
+
+    # Bottom block: QR (left), issuer with the seal over it (right), identifier (bottom).
+    draw_qr(c, qr_text, LEFT * MM, _Y(QR_TOP + QR_SIZE), QR_SIZE * MM)
+    p.text("扫码验证", LEFT + QR_SIZE / 2, _Y(QR_TOP + QR_SIZE + 4.0), 9.5, align="centre", color=LABEL_INK, fixed=True)
+    issuer_cx = 142.0
+    p.text(f"发证机关{COLON}{content.issuer}", issuer_cx, _Y(ISSUER_Y), 11.5, align="centre", fixed=True)
+    p.text(
+        f"发证日期{COLON}{cn_date(content.issue_date)}", issuer_cx, _Y(ISSUE_DATE_Y), 11.5, align="centre", fixed=True
+    )
+    # The seal covers the end of the issuer's name and the date, as a stamp does.
+    draw_seal(c, (issuer_cx + 12) * MM, _Y((ISSUER_Y + ISSUE_DATE_Y) / 2 - 1.5), 21.0 * MM, fonts=fs)
+    p.text(
+        f"电子证照标识{COLON}{content.identifier}",
+        LEFT,
+        _Y(IDENT_Y),
+        8.0,
+        color=LABEL_INK,
+        max_width=WIDTH * MM,
+        fixed=True,
+    )
+    p.text(f"证书编号{COLON}{content.serial}", LEFT, _Y(SERIAL_Y), 8.0, color=LABEL_INK, fixed=True)
+
+    c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+def _table(
+    p: _Page,
+    content: CertificateContent,
+    signature: PreparedImage,
+    portrait: PreparedImage | None,
+    top0: float,
+    rows: _Rows,
+) -> None:
+    c = p.c
+    fh = rows.field
+    value_x = LEFT + LABEL_W
+    photo_x = RIGHT - PHOTO_W
+    spec_date_x = RIGHT - SPEC_DATE_W
+    n = len(content.specialties)
+    sig_w = (WIDTH - LABEL_W - SIG_LABEL_W) / 2
+    box_x = value_x + sig_w + SIG_LABEL_W  # the handwritten-signature box
+
+    tops = [top0 + i * fh for i in range(8)]  # seven field rows; tops[7] is the specialty header
+    spec_top = tops[7] + rows.spec_head
+    sig_top = spec_top + n * rows.spec
+    sig_date_top = sig_top + rows.sig
+    bottom = sig_date_top + rows.sig_date
+
+    # Label cell backgrounds, then the grid, in one path each.
+    bg = [(LEFT, t, LABEL_W, fh) for t in tops[:7]]
+    bg += [
+        (LEFT, tops[7], LABEL_W, rows.spec_head + n * rows.spec),
+        (value_x, tops[7], WIDTH - LABEL_W, rows.spec_head),
+        (LEFT, sig_top, LABEL_W, rows.sig + rows.sig_date),
+        (value_x + sig_w, sig_top, SIG_LABEL_W, rows.sig + rows.sig_date),
+    ]
+    ops = [f"q {LABEL_BG[0]:.3f} {LABEL_BG[1]:.3f} {LABEL_BG[2]:.3f} rg"]
+    ops += [f"{x * MM:.2f} {_Y(t + h):.2f} {w * MM:.2f} {h * MM:.2f} re" for x, t, w, h in bg]
+    ops.append("f Q")
+    c.addLiteral("\n".join(ops))
+    # The security background goes over the label tint and under the grid and the text.
+    draw_static_form(c, "watermark:v1", _watermark)
+    ops = ["q"]
+    lines: list[tuple[float, float, float, float]] = []  # x0, y0, x1, y1 in mm
+    for i, t in enumerate(tops[1:], start=1):
+        lines.append((LEFT, t, photo_x if i < 4 else RIGHT, t))
+    for i in range(n):
+        t = spec_top + i * rows.spec
+        lines.append((value_x, t, RIGHT, t))
+    lines += [
+        (LEFT, sig_top, RIGHT, sig_top),
+        (LEFT, sig_date_top, value_x + sig_w, sig_date_top),
+        (value_x, top0, value_x, bottom),
+        (photo_x, top0, photo_x, tops[4]),
+        (spec_date_x, tops[7], spec_date_x, sig_top),
+        (value_x + sig_w, sig_top, value_x + sig_w, bottom),
+        (box_x, sig_top, box_x, bottom),
+    ]
+    ops.append(f"{RULE[0]:.3f} {RULE[1]:.3f} {RULE[2]:.3f} RG 0.5 w")
+    ops += [f"{x0 * MM:.2f} {_Y(y0):.2f} m {x1 * MM:.2f} {_Y(y1):.2f} l" for x0, y0, x1, y1 in lines]
+    ops.append("S")
+    ops.append(f"{FRAME[0]:.3f} {FRAME[1]:.3f} {FRAME[2]:.3f} RG 1.1 w")
+    ops.append(f"{LEFT * MM:.2f} {_Y(bottom):.2f} {WIDTH * MM:.2f} {(bottom - top0) * MM:.2f} re S Q")
+    c.addLiteral("\n".join(ops))
+
+    # Personal data beside the photo.
+    vw = photo_x - value_x
+    p.label("姓名", LEFT, tops[0], LABEL_W, fh)
+    p.value(content.name, value_x, tops[0], vw, fh, size=VALUE_SIZE + 1.5)
+    p.label("性别", LEFT, tops[1], LABEL_W, fh)
+    p.value(content.gender, value_x, tops[1], vw, fh)
+    p.label("出生日期", LEFT, tops[2], LABEL_W, fh)
+    p.value(cn_date(content.birth_date), value_x, tops[2], vw, fh, fixed=True)
+    p.label("身份证号", LEFT, tops[3], LABEL_W, fh)
+    p.value(content.id_number_masked, value_x, tops[3], vw, fh, fixed=True)
+    p.label("注册编号", LEFT, tops[4], LABEL_W, fh)
+    p.value(content.registration_no, value_x, tops[4], WIDTH - LABEL_W, fh)
+    p.label("聘用企业", LEFT, tops[5], LABEL_W, fh)
+    p.value(content.employer_name, value_x, tops[5], WIDTH - LABEL_W, fh)
+    p.label("统一社会信用代码", LEFT, tops[6], LABEL_W, fh)
+    p.value(content.employer_uscc, value_x, tops[6], WIDTH - LABEL_W, fh, fixed=True)
+
+    _photo(p, portrait, photo_x, top0, PHOTO_W, 4 * fh)
+
+    # Specialties, one row each.
+    p.label("注册专业", LEFT, tops[7], LABEL_W, rows.spec_head + n * rows.spec)
+    p.label("专业", value_x, tops[7], spec_date_x - value_x, rows.spec_head)
+    p.label("有效期至", spec_date_x, tops[7], SPEC_DATE_W, rows.spec_head)
+    for i, s in enumerate(content.specialties):
+        t = spec_top + i * rows.spec
+        p.value(s.specialty, value_x, t, spec_date_x - value_x, rows.spec)
+        p.value(cn_date(s.valid_until), spec_date_x, t, SPEC_DATE_W, rows.spec, fixed=True)
+
+    # Signature image and its date; beside them the box for the handwritten signature (R-DOC-5).
+    p.label("签名图像", LEFT, sig_top, LABEL_W, rows.sig)
+    pad = 2.0
+    draw_image_fit(
+        c,
+        signature,
+        (value_x + pad) * MM,
+        _Y(sig_top + rows.sig - pad),
+        (sig_w - 2 * pad) * MM,
+        (rows.sig - 2 * pad) * MM,
+    )
+    p.label("签名日期", LEFT, sig_date_top, LABEL_W, rows.sig_date)
+    p.value(cn_date(content.issue_date), value_x, sig_date_top, sig_w, rows.sig_date, fixed=True)
+    p.label("个人签名", value_x + sig_w, sig_top, SIG_LABEL_W, rows.sig + rows.sig_date)
+    p.text(
+        "打印件须本人在此手写签名", (box_x + RIGHT) / 2, _Y(bottom - 2.2), 6.5, align="centre", color=HINT, fixed=True
+    )
+
+
+def _photo(p: _Page, portrait: PreparedImage | None, x: float, top: float, w: float, h: float) -> None:
+    """The photo, or an empty dashed frame labelled 照片, in a 3:4 box centred in the cell (mm)."""
+    bw = min(w - 7, (h - 5) * 0.75)
+    bh = bw / 0.75
+    bx = x + (w - bw) / 2
+    bt = top + (h - bh) / 2
+    if portrait is not None:
+        draw_image_fit(p.c, portrait, bx * MM, _Y(bt + bh), bw * MM, bh * MM)
+        return
+    p.c.addLiteral(
+        f"q {RULE[0]:.3f} {RULE[1]:.3f} {RULE[2]:.3f} RG 0.5 w [2 2] 0 d "
+        f"{bx * MM:.2f} {_Y(bt + bh):.2f} {bw * MM:.2f} {bh * MM:.2f} re S Q"
+    )
+    p.text("照片", bx + bw / 2, _baseline(bt, bh, 10.0), 10.0, align="centre", color=HINT, fixed=True)
+
+
+def specialty_rows(content: CertificateContent) -> Sequence[tuple[str, str]]:
+    """The specialty rows as printed: (specialty, validity date)."""
+    return [(s.specialty, cn_date(s.valid_until)) for s in content.specialties]

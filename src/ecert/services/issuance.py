@@ -1,0 +1,195 @@
+"""Preview and issue e-certificates (R-USE-1, R-USE-2, R-USE-4, R-DOC-1…4).
+
+``issue`` is one transaction: the confirmation, the issuance record and the audit event are
+committed together, after the sealed PDF exists; the file is moved into place only after the
+commit. A crash at any point leaves no record without a document and no document without a record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from ecert.adapters.db.certificates import CertificateRecord
+from ecert.adapters.qr_token import serial_from_bytes
+from ecert.domain import ids
+from ecert.domain.certificate import CertificateContent, PrintedSpecialty, mask_id_number
+from ecert.domain.errors import RuleRefusal
+from ecert.domain.model import Registration, UsageWindow
+from ecert.domain.policy import Policy
+from ecert.domain.rules.usage import usage_window
+from ecert.services.ports import DocumentServices
+from ecert.services.registry import get_registration
+from ecert.services.unit_of_work import SqlUnitOfWork
+
+
+@dataclass(frozen=True)
+class IssuedCertificate:
+    serial: str
+    identifier: str
+    usage_from: date
+    usage_until: date
+    specialties: tuple[PrintedSpecialty, ...]
+    qr: str
+    pdf: bytes
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "serial": self.serial,
+            "identifier": self.identifier,
+            "usage_from": self.usage_from.isoformat(),
+            "usage_until": self.usage_until.isoformat(),
+            "specialties": [
+                {"specialty": s.specialty, "valid_until": s.valid_until.isoformat()} for s in self.specialties
+            ],
+            "qr": self.qr,
+        }
+
+
+def window_view(window: UsageWindow) -> dict[str, Any]:
+    return {
+        "usage_from": window.usage_from.isoformat(),
+        "usage_until": window.usage_until.isoformat(),
+        "specialties": [
+            {"specialty": s.specialty, "valid_until": s.valid_until.isoformat()} for s in window.specialties
+        ],
+    }
+
+
+def preview(uow: SqlUnitOfWork, registration_no: str, *, today: date, policy: Policy) -> UsageWindow:
+    """R-USE-1: the window a download would get today, to be shown before confirming."""
+    with uow:
+        reg = get_registration(uow, registration_no)
+        return usage_window(reg, today, policy)
+
+
+def new_serial() -> str:
+    """80 random bits as 16 Base32 characters (R-DOC-4: not guessable, not enumerable)."""
+    return serial_from_bytes(secrets.token_bytes(10))
+
+
+def build_content(
+    reg: Registration, window: UsageWindow, *, serial: str, today: date, data_version: int, policy: Policy
+) -> CertificateContent:
+    identifier = ids.make_elicence_id(
+        policy.certificate_type_code, policy.issuer_uscc, serial, policy.identifier_version
+    )
+    return CertificateContent(
+        serial=serial,
+        identifier=identifier,
+        registration_no=reg.registration_no,
+        name=reg.person.name,
+        gender=reg.person.gender.value,
+        birth_date=reg.person.birth_date,
+        id_number_masked=mask_id_number(reg.person.id_number),
+        employer_name=reg.employer.name,
+        employer_uscc=reg.employer.uscc,
+        specialties=tuple(PrintedSpecialty(s.specialty, s.valid_until) for s in window.specialties),
+        usage_from=window.usage_from,
+        usage_until=window.usage_until,
+        issue_date=today,
+        data_version=data_version,
+    )
+
+
+def issue(
+    uow: SqlUnitOfWork,
+    registration_no: str,
+    *,
+    confirm: bool,
+    actor: str,
+    today: date,
+    now: datetime,
+    policy: Policy,
+    docs: DocumentServices,
+    out: Path | None = None,
+) -> IssuedCertificate:
+    """Confirm the usage window and issue a sealed certificate (R-USE-1, R-USE-2)."""
+    with uow:
+        reg = get_registration(uow, registration_no)
+        window = usage_window(reg, today, policy)  # raises the R-USE-4 refusal, in its order
+        if not confirm:
+            raise RuleRefusal("confirmation_required", rule="R-USE-1")
+        missing = docs.renderer.missing_characters(reg.person.name + reg.employer.name)
+        if missing:
+            raise RuleRefusal("unsupported_character", rule="R-DOC-1", params={"chars": " ".join(missing)})
+        images = uow.certificates.images(reg.registration_no)
+        if "signature" not in images:  # also checked by the rules; the image must really be there
+            raise RuleRefusal("signature_missing", rule="R-USE-4")
+        serial = new_serial()
+        content = build_content(
+            reg,
+            window,
+            serial=serial,
+            today=today,
+            data_version=uow.certificates.data_version(reg.registration_no),
+            policy=policy,
+        )
+        digest = content.digest()
+        token = docs.qr.token(serial, reg.registration_no, window.usage_from, window.usage_until, digest)
+        qr_text = docs.qr.url(token)
+        pdf = docs.renderer.render(
+            content,
+            qr_text=qr_text,
+            signature_image=images["signature"],
+            photo=images.get("photo"),
+            metadata={"EcertContent": content.canonical_json().decode("utf-8"), "EcertQR": qr_text},
+        )
+        sealed = docs.sealer.seal(pdf, now)
+        uow.certificates.add(
+            CertificateRecord(
+                serial=serial,
+                registration_no=reg.registration_no,
+                data_version=content.data_version,
+                identifier=content.identifier,
+                usage_from=window.usage_from,
+                usage_until=window.usage_until,
+                issue_date=today,
+                content_digest=digest.hex(),
+                seal_key_id=docs.sealer.key_id,
+                qr_kid=docs.qr.kid,
+                confirmed_by=actor,
+                confirmed_at=now,
+                issued_at=now,
+            )
+        )
+        uow.audit.append(
+            at=now,
+            actor=actor,
+            action="certificate.issue",
+            subject=reg.registration_no,
+            payload={
+                "serial": serial,
+                "identifier": content.identifier,
+                "confirmed_window": [window.usage_from.isoformat(), window.usage_until.isoformat()],
+                "data_version": content.data_version,
+                "content_digest": digest.hex(),
+            },
+        )
+        tmp: Path | None = None
+        if out is not None:
+            tmp = out.with_name(f".{out.name}.{serial}.tmp")
+            tmp.write_bytes(sealed)
+        try:
+            uow.commit()
+        except BaseException:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+            raise
+        if tmp is not None and out is not None:
+            os.replace(tmp, out)
+    return IssuedCertificate(
+        serial=serial,
+        identifier=content.identifier,
+        usage_from=window.usage_from,
+        usage_until=window.usage_until,
+        specialties=content.specialties,
+        qr=qr_text,
+        pdf=sealed,
+    )

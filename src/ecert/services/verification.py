@@ -1,0 +1,271 @@
+"""Verification of a certificate PDF or a scanned QR text (R-DOC-2, R-DOC-4, R-USE-3, R-CHG-1, R-CHG-3).
+
+Always returns a :class:`VerificationResult`; a bad, forged, truncated or hostile input is a verdict
+with reasons, never an exception. The status is the first that applies in this order:
+
+``indeterminate`` (cannot decide: not a PDF, no record) → ``tampered`` (signature broken, content
+changed after signing, QR not bound to the document) → ``untrusted`` (not sealed by a trusted seal
+root, unknown QR key) → ``revoked`` (registration revoked, cancelled or suspended) → ``superseded``
+(printed data changed since issue) → ``not_yet_valid`` / ``expired`` (today outside the usage
+window) → ``valid``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from ecert.adapters.pdf_inspect import signed_metadata
+from ecert.adapters.qr_token import TokenClaims, TokenError, decode
+from ecert.domain.certificate import CertificateContent, mask_id_number
+from ecert.domain.model import RegistrationStatus
+from ecert.domain.policy import Policy
+from ecert.services.registry import holder_view
+from ecert.services.unit_of_work import SqlUnitOfWork
+
+REASONS: dict[str, tuple[str, str]] = {
+    "not_pdf": ("文件不是可读取的 PDF 文档", "The file is not a readable PDF document"),
+    "not_signed": ("文件没有电子签章", "The document carries no digital seal"),
+    "signature_broken": (
+        "电子签章校验失败:签章后的内容被改动",
+        "The seal does not verify: content changed after sealing",
+    ),
+    "modified_after_signing": ("签章后文档被增补修改", "The document was modified after it was sealed"),
+    "untrusted_signer": (
+        "签章证书不是受信任的住建部印章证书",
+        "The seal certificate does not chain to a trusted seal root",
+    ),
+    "no_content": ("文档中没有证书数据", "The document has no certificate data"),
+    "qr_malformed": ("二维码内容不是本系统的验证码", "The QR text is not an ecert verification code"),
+    "qr_bad_signature": ("二维码签名校验失败(已被篡改)", "The QR code's signature does not verify (tampered)"),
+    "qr_unknown_key": ("二维码由未知密钥签发", "The QR code was signed with an unknown key"),
+    "qr_not_bound": ("二维码与文档内容不一致", "The QR code does not belong to this document"),
+    "no_record": ("登记库中没有此证书的签发记录", "The registry has no issuance record for this certificate"),
+    "record_mismatch": ("证书内容与签发记录不一致", "The certificate does not match its issuance record"),
+    "revoked": ("注册已{status_zh}", "The registration has been {status}"),
+    "superseded": (
+        "证书信息已变更,此证书已被更新的证书取代;以登记库当前信息为准",
+        "The registry data changed after issue: this certificate is superseded; the current data prevail",
+    ),
+    "expired": ("已超过使用有效期(至 {until})", "Past its usage window (until {until})"),
+    "not_yet_valid": ("尚未到使用有效期(自 {since})", "Before its usage window (from {since})"),
+    "valid": ("证书有效", "The certificate is valid"),
+}
+STATUS_ZH = {"revoked": "撤销", "cancelled": "注销", "suspended": "暂停"}
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    params: dict[str, str] = field(default_factory=dict)
+
+    def text(self, lang: str) -> str:
+        zh, en = REASONS[self.code]
+        return (en if lang == "en" else zh).format(**self.params)
+
+
+@dataclass
+class VerificationResult:
+    """status: contract.md ``verify.status``; reasons: why, in words; checks: each check's outcome
+    (None = not reached); holder: the registry's current data (R-CHG-3), ID number masked."""
+
+    status: str
+    reasons: list[Reason]
+    checks: dict[str, bool | None]
+    serial: str | None = None
+    registration_no: str | None = None
+    usage_from: date | None = None
+    usage_until: date | None = None
+    holder: dict[str, Any] | None = None
+    content: CertificateContent | None = None
+
+    def as_dict(self, lang: str = "zh") -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "reasons": [r.text(lang) for r in self.reasons],
+            "serial": self.serial,
+            "registration_no": self.registration_no,
+            "usage_from": self.usage_from.isoformat() if self.usage_from else None,
+            "usage_until": self.usage_until.isoformat() if self.usage_until else None,
+            "checks": self.checks,
+            "current": self.holder,
+        }
+
+
+@dataclass(frozen=True)
+class SignatureVerdict:
+    """What the PDF signature check found (adapter-neutral)."""
+
+    readable: bool
+    signed: bool
+    intact: bool
+    trusted: bool
+    modified_after_signing: bool
+
+
+PdfSignatureChecker = Callable[[bytes, datetime], SignatureVerdict]
+
+CHECKS = ("signature", "unmodified", "trusted", "qr_token", "bound", "record", "current", "window")
+
+
+def _checks() -> dict[str, bool | None]:
+    return dict.fromkeys(CHECKS)
+
+
+def _token_failure(exc: TokenError) -> tuple[str, Reason]:
+    if exc.code == "bad_signature":
+        return "tampered", Reason("qr_bad_signature")
+    if exc.code == "unknown_key":
+        return "untrusted", Reason("qr_unknown_key")
+    return "indeterminate", Reason("qr_malformed")
+
+
+def _online(
+    uow: SqlUnitOfWork,
+    result: VerificationResult,
+    claims: TokenClaims,
+    full_digest: bytes | None,
+    *,
+    today: date,
+    policy: Policy,
+) -> VerificationResult:
+    """Compare with the issuance record and the registry's current state (R-CHG-1, R-CHG-3)."""
+    with uow:
+        record = uow.certificates.get(claims.serial)
+        if record is None:
+            result.checks["record"] = False
+            result.status, result.reasons = "indeterminate", [Reason("no_record")]
+            return result
+        matches = (
+            record.registration_no == claims.registration_no
+            and (record.usage_from, record.usage_until) == (claims.usage_from, claims.usage_until)
+            and bytes.fromhex(record.content_digest)[:16] == claims.digest16
+            and (full_digest is None or record.content_digest == full_digest.hex())
+        )
+        result.checks["record"] = matches
+        if not matches:
+            result.status, result.reasons = "tampered", [Reason("record_mismatch")]
+            return result
+        reg = uow.registry.get(record.registration_no)
+        current_version = uow.certificates.data_version(record.registration_no)
+    assert reg is not None  # a record's registration cannot vanish (foreign key, cascade)
+    view = holder_view(reg, today, policy)
+    view["id_number"] = mask_id_number(reg.person.id_number)
+    view.pop("has_signature", None)
+    result.holder = view
+    if reg.status is not RegistrationStatus.ACTIVE:
+        result.checks["current"] = False
+        s = reg.status.value
+        result.status = "revoked"
+        result.reasons = [Reason("revoked", {"status": s, "status_zh": STATUS_ZH.get(s, s)})]
+        return result
+    if record.data_version < current_version:
+        result.checks["current"] = False
+        result.status, result.reasons = "superseded", [Reason("superseded")]
+        return result
+    result.checks["current"] = True
+    if today < record.usage_from:
+        result.checks["window"] = False
+        result.status, result.reasons = (
+            "not_yet_valid",
+            [Reason("not_yet_valid", {"since": record.usage_from.isoformat()})],
+        )
+        return result
+    if today > record.usage_until:
+        result.checks["window"] = False
+        result.status, result.reasons = "expired", [Reason("expired", {"until": record.usage_until.isoformat()})]
+        return result
+    result.checks["window"] = True
+    result.status, result.reasons = "valid", [Reason("valid")]
+    return result
+
+
+def verify_qr(
+    uow: SqlUnitOfWork, text: str, *, keys: dict[str, Ed25519PublicKey], today: date, policy: Policy
+) -> VerificationResult:
+    """What a scanner read from the QR code → the verdict (R-DOC-4)."""
+    result = VerificationResult(status="indeterminate", reasons=[], checks=_checks())
+    try:
+        claims = decode(text, keys)
+    except TokenError as exc:
+        result.checks["qr_token"] = False
+        result.status, reason = _token_failure(exc)
+        result.reasons = [reason]
+        return result
+    result.checks["qr_token"] = True
+    result.serial, result.registration_no = claims.serial, claims.registration_no
+    result.usage_from, result.usage_until = claims.usage_from, claims.usage_until
+    return _online(uow, result, claims, None, today=today, policy=policy)
+
+
+def verify_pdf(
+    uow: SqlUnitOfWork,
+    pdf: bytes,
+    *,
+    check_signature: PdfSignatureChecker,
+    keys: dict[str, Ed25519PublicKey],
+    today: date,
+    now: datetime,
+    policy: Policy,
+) -> VerificationResult:
+    """Offline checks on the document, then the online state (R-DOC-2, R-CHG-1)."""
+    result = VerificationResult(status="indeterminate", reasons=[], checks=_checks())
+    sig = check_signature(pdf, now)
+    if not sig.readable:
+        result.status, result.reasons = "indeterminate", [Reason("not_pdf")]
+        return result
+    if not sig.signed:
+        result.checks["signature"] = False
+        result.status, result.reasons = "untrusted", [Reason("not_signed")]
+        return result
+    result.checks["signature"] = sig.intact
+    if not sig.intact:
+        result.status, result.reasons = "tampered", [Reason("signature_broken")]
+        return result
+    result.checks["unmodified"] = not sig.modified_after_signing
+    if sig.modified_after_signing:
+        result.status, result.reasons = "tampered", [Reason("modified_after_signing")]
+        return result
+    result.checks["trusted"] = sig.trusted
+    if not sig.trusted:
+        result.status, result.reasons = "untrusted", [Reason("untrusted_signer")]
+        return result
+    meta = signed_metadata(pdf)
+    content: CertificateContent | None = None
+    try:
+        if meta is not None:
+            content = CertificateContent.from_dict(json.loads(meta["EcertContent"]))
+    except (KeyError, ValueError, TypeError):
+        content = None
+    if meta is None or content is None or "EcertQR" not in meta:
+        result.status, result.reasons = "indeterminate", [Reason("no_content")]
+        return result
+    result.content = content
+    result.serial, result.registration_no = content.serial, content.registration_no
+    result.usage_from, result.usage_until = content.usage_from, content.usage_until
+    try:
+        claims = decode(meta["EcertQR"], keys)
+    except TokenError as exc:
+        result.checks["qr_token"] = False
+        result.status, reason = _token_failure(exc)
+        result.reasons = [reason]
+        return result
+    result.checks["qr_token"] = True
+    digest = hashlib.sha256(content.canonical_json()).digest()
+    bound = (
+        claims.digest16 == digest[:16]
+        and claims.serial == content.serial
+        and claims.registration_no == content.registration_no
+        and (claims.usage_from, claims.usage_until) == (content.usage_from, content.usage_until)
+    )
+    result.checks["bound"] = bound
+    if not bound:
+        result.status, result.reasons = "tampered", [Reason("qr_not_bound")]
+        return result
+    return _online(uow, result, claims, digest, today=today, policy=policy)
