@@ -39,13 +39,13 @@ class App:
     @cached_property
     def documents(self) -> DocumentServices:
         """Renderer, seal and QR signer; built on first use (loading keys and fonts costs time)."""
-        from ecert.adapters.renderer import ReportLabRenderer
+        from ecert.adapters.documents import CertificateRenderer
         from ecert.adapters.sealing import Ed25519QrSigner, PadesSealer
         from ecert.adapters.signing.keys import load_signer
         from ecert.services.ports import DocumentServices
 
         return DocumentServices(
-            renderer=ReportLabRenderer(),
+            renderer=CertificateRenderer(),
             sealer=PadesSealer(load_signer(keystore.seal_config(self.keys)), tsa_url=self.keys.tsa_url),
             qr=Ed25519QrSigner(keystore.qr_private_key(self.keys), self.keys.base_url),
         )

