@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, insert, select
 
-from ecert.adapters.db.tables import registrations, renewal_applications
+from ecert.adapters.db.tables import registrations, renewal_applications, renewal_items
 from ecert.domain.ids import make_id_number, make_registration_no, make_uscc
 from ecert.domain.model import Gender
 from ecert.domain.provinces import code_of_abbreviation
@@ -140,14 +140,24 @@ def test_pending_renewal_shows_expired_instead_of_lapsed__R_REN_3(ecert: Any, en
     reg_no = import_holder(ecert, tmp_path, [("建筑工程", "2021-07-10"), ("公路工程", "2021-07-10")])
     with engine.begin() as conn:
         reg_id = conn.execute(select(registrations.c.id).where(registrations.c.registration_no == reg_no)).scalar_one()
-        conn.execute(
-            insert(renewal_applications).values(
+        app_id = conn.execute(
+            insert(renewal_applications)
+            .values(
                 registration_id=reg_id,
-                specialty="建筑工程",
                 applied_on=date(2021, 7, 1),
                 status="pending",
                 committed=True,
                 created_at=datetime(2021, 7, 1, 9, 0),
+            )
+            .returning(renewal_applications.c.id)
+        ).scalar_one()
+        conn.execute(
+            insert(renewal_items).values(
+                application_id=app_id,
+                registration_id=reg_id,
+                specialty="建筑工程",
+                status="pending",
+                previous_valid_until=date(2021, 7, 10),
             )
         )
     assert states(ecert, reg_no, "2021-08-01") == {"建筑工程": "expired", "公路工程": "lapsed"}

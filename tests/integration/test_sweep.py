@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
-from ecert.adapters.db.tables import registrations, renewal_applications, specialty_registrations
+from ecert.adapters.db.tables import registrations, renewal_applications, renewal_items, specialty_registrations
 from ecert.domain.ids import make_id_number, make_registration_no, make_uscc
 from ecert.domain.model import Gender, LapseReason, Registration, SpecialtyState
 from ecert.domain.provinces import code_of_abbreviation
@@ -84,13 +84,18 @@ def stored(engine: Engine) -> dict[tuple[str, str], tuple[str, str | None]]:
 
 
 def add_pending_application(engine: Engine, reg_no: str, specialty: str, applied_on: date) -> int:
+    """A pending application written straight into the tables (the renewal service has its own tests)."""
     with engine.begin() as conn:
         reg_id = conn.execute(select(registrations.c.id).where(registrations.c.registration_no == reg_no)).scalar_one()
+        until = conn.execute(
+            select(specialty_registrations.c.valid_until).where(
+                specialty_registrations.c.registration_id == reg_id, specialty_registrations.c.specialty == specialty
+            )
+        ).scalar_one()
         app_id: int = conn.execute(
             insert(renewal_applications)
             .values(
                 registration_id=reg_id,
-                specialty=specialty,
                 applied_on=applied_on,
                 status="pending",
                 committed=True,
@@ -99,6 +104,15 @@ def add_pending_application(engine: Engine, reg_no: str, specialty: str, applied
             )
             .returning(renewal_applications.c.id)
         ).scalar_one()
+        conn.execute(
+            insert(renewal_items).values(
+                application_id=app_id,
+                registration_id=reg_id,
+                specialty=specialty,
+                status="pending",
+                previous_valid_until=until,
+            )
+        )
     return app_id
 
 
@@ -185,6 +199,7 @@ def test_pending_renewal_application_holds_the_lapse__R_REN_3(ecert: Any, engine
     # Rejected: nothing holds it any more, the next sweep lapses it.
     with engine.begin() as conn:
         conn.execute(update(renewal_applications).where(renewal_applications.c.id == app_id).values(status="rejected"))
+        conn.execute(update(renewal_items).where(renewal_items.c.application_id == app_id).values(status="rejected"))
     assert run_sweep(ecert, "2021-08-02")["lapsed"] == 1
     assert stored(engine)[(reg_no_of(1), "建筑工程")][0] == "lapsed"
 
@@ -275,8 +290,8 @@ def test_sweep_persists_exactly_what_the_lapse_rule_says__R_LAPSE_1_R_REN_3(
     final = after
     with engine.connect() as conn:
         pending = conn.execute(
-            select(registrations.c.registration_no, renewal_applications.c.specialty).join(
-                registrations, registrations.c.id == renewal_applications.c.registration_id
+            select(registrations.c.registration_no, renewal_items.c.specialty).join(
+                registrations, registrations.c.id == renewal_items.c.registration_id
             )
         ).all()
     still_held = 0

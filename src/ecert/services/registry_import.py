@@ -33,7 +33,7 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
     "specialty",
     "valid_until",
 )
-OPTIONAL_COLUMNS: tuple[str, ...] = ("signature_image", "photo", "ce_hours")
+OPTIONAL_COLUMNS: tuple[str, ...] = ("signature_image", "photo", "ce_hours", "email")
 BATCH = 20_000
 MAX_DETAILS = 10_000  # problems listed; the total is always counted
 MAX_IMAGE_BYTES = 2 * 1024 * 1024
@@ -187,6 +187,11 @@ def validate_row(
                     column="ce_hours",
                 )
             )
+    email = v.get("email", "").strip() or None
+    if email is not None and (len(email) > 254 or email.count("@") != 1 or "." not in email.split("@")[1]):
+        probs.append(
+            problem(f"电子邮箱格式不正确:“{email}”", f"Not an e-mail address: {email!r}", row=row, column="email")
+        )
     if reg is not None:
         for kind, col in (("signature", "signature_image"), ("photo", "photo")):
             value = v.get(col, "").strip()
@@ -214,6 +219,7 @@ def validate_row(
             specialty,
             valid_until.isoformat(),
             ce_hours,
+            email,
         ),
         [],
         images,

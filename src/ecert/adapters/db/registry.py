@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, exists, func, select, text, update
 
-from ecert.adapters.db.tables import holder_images, registrations, renewal_applications, specialty_registrations
+from ecert.adapters.db.tables import holder_images, registrations, renewal_items, specialty_registrations
 from ecert.domain.model import (
     SPECIALTIES,
     Employer,
@@ -43,6 +43,7 @@ STAGING_COLUMNS: tuple[str, ...] = (
     "specialty",
     "valid_until",
     "ce_hours",
+    "email",
 )
 # Columns that must agree across all rows of one registration (one row per specialty).
 PERSON_COLUMNS: tuple[str, ...] = (
@@ -53,6 +54,7 @@ PERSON_COLUMNS: tuple[str, ...] = (
     "employer_name",
     "employer_uscc",
     "ce_hours",
+    "email",
 )
 # Printed on the certificate: a change bumps data_version and so supersedes certificates (R-CHG-1).
 PRINTED_COLUMNS: tuple[str, ...] = ("name", "gender", "birth_date", "id_number", "employer_name", "employer_uscc")
@@ -96,7 +98,7 @@ class SqlRegistry:
                 " name TEXT NOT NULL, name_rare_chars TEXT, gender VARCHAR(1) NOT NULL,"
                 f" birth_date {date_t} NOT NULL, id_number VARCHAR(18) NOT NULL, employer_name TEXT NOT NULL,"
                 f" employer_uscc VARCHAR(18) NOT NULL, specialty VARCHAR(16) NOT NULL, valid_until {date_t} NOT NULL,"
-                " ce_hours INTEGER)" + (" ON COMMIT DROP" if pg else "")
+                " ce_hours INTEGER, email TEXT)" + (" ON COMMIT DROP" if pg else "")
             )
         )
 
@@ -214,20 +216,22 @@ class SqlRegistry:
         )
         updated = self.conn.execute(text("SELECT COUNT(*) FROM import_changed")).scalar_one()
         # Also rewrites ce_hours etc. for changed ones; unchanged rows are left alone (no churn).
-        set_cols = ", ".join(f"{c} = excluded.{c}" for c in (*PRINTED_COLUMNS, "name_rare_chars", "ce_hours"))
+        set_cols = ", ".join(f"{c} = excluded.{c}" for c in (*PRINTED_COLUMNS, "name_rare_chars", "ce_hours", "email"))
         self.conn.execute(
             text(
-                "INSERT INTO registrations (registration_no, province_code, name, name_rare_chars, gender, birth_date,"
-                " id_number, employer_name, employer_uscc, ce_hours, status, data_version, created_at, updated_at) "
+                "INSERT INTO registrations (registration_no, province_code, name, name_rare_chars, gender,"
+                " birth_date, id_number, employer_name, employer_uscc, ce_hours, email, status, data_version,"
+                " created_at, updated_at) "
                 "SELECT s.registration_no, s.province_code, s.name, s.name_rare_chars, s.gender, s.birth_date,"
-                " s.id_number, s.employer_name, s.employer_uscc, s.ce_hours, 'active', 1, :now, :now "
+                " s.id_number, s.employer_name, s.employer_uscc, s.ce_hours, s.email, 'active', 1, :now, :now "
                 f"FROM {STAGING} s WHERE s.rownum IN {firsts} "
                 f"ON CONFLICT (registration_no) DO UPDATE SET {set_cols}, "
                 "data_version = registrations.data_version + "
                 "CASE WHEN registrations.id IN (SELECT id FROM import_changed) THEN 1 ELSE 0 END, "
                 "updated_at = excluded.updated_at "
                 "WHERE registrations.id IN (SELECT id FROM import_changed) "
-                "OR registrations.ce_hours IS DISTINCT FROM excluded.ce_hours"
+                "OR registrations.ce_hours IS DISTINCT FROM excluded.ce_hours "
+                "OR registrations.email IS DISTINCT FROM excluded.email"
             ).bindparams(now=now),
         )
         self.conn.execute(
@@ -307,9 +311,9 @@ class SqlRegistry:
         pending = (
             exists()
             .where(
-                renewal_applications.c.registration_id == specialty_registrations.c.registration_id,
-                renewal_applications.c.specialty == specialty_registrations.c.specialty,
-                renewal_applications.c.status == "pending",
+                renewal_items.c.registration_id == specialty_registrations.c.registration_id,
+                renewal_items.c.specialty == specialty_registrations.c.specialty,
+                renewal_items.c.status == "pending",
             )
             .label("pending")
         )
@@ -377,7 +381,7 @@ class SqlRegistry:
         ).rowcount
         ended = 0
         if today >= lapse_start:
-            ra = renewal_applications
+            ra = renewal_items
             held = exists().where(
                 and_(ra.c.registration_id == sr.c.registration_id, ra.c.specialty == sr.c.specialty),
                 ra.c.status == "pending",

@@ -48,6 +48,7 @@ registrations = Table(
     Column("status_basis", Text, nullable=True),
     Column("status_effective", Date, nullable=True),
     Column("ce_hours", Integer, nullable=True),
+    Column("email", Text, nullable=True),  # for renewal reminders (optional import column)
     # Bumped whenever data printed on a certificate changes (R-CHG-1): certificates carry the
     # version they were issued from, so a newer version supersedes them.
     Column("data_version", Integer, nullable=False, server_default="1"),
@@ -85,20 +86,34 @@ renewal_applications = Table(
     "renewal_applications",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("registration_id", Integer, ForeignKey("registrations.id", ondelete="CASCADE"), nullable=False),
-    Column("specialty", String(16), nullable=False),
+    Column("registration_id", Integer, ForeignKey("registrations.id", ondelete="CASCADE"), nullable=False, index=True),
     Column("applied_on", Date, nullable=False),
     Column("status", String(16), nullable=False, server_default="pending"),
     Column("ce_hours", Integer, nullable=True),
-    Column("committed", Boolean, nullable=False),
+    Column("committed", Boolean, nullable=False),  # R-REN-4: the holder's commitment
+    Column("applied_by", Text, nullable=True),
     Column("decided_by", Text, nullable=True),
     Column("decided_at", DateTime(timezone=True), nullable=True),
     Column("reason", Text, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
-    # One pending application per specialty, enforced by the database so that two arriving at
-    # once cannot both be stored (R-REN-1; issue "Renewal, changes, revocation").
+)
+
+# One row per specialty of an application. The partial unique index makes "one pending
+# application per specialty" a database fact, so two applications arriving at once cannot both
+# be stored (R-REN-1).
+renewal_items = Table(
+    "renewal_items",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("application_id", Integer, ForeignKey("renewal_applications.id", ondelete="CASCADE"), nullable=False),
+    Column("registration_id", Integer, ForeignKey("registrations.id", ondelete="CASCADE"), nullable=False),
+    Column("specialty", String(16), nullable=False),
+    Column("status", String(16), nullable=False, server_default="pending"),
+    Column("previous_valid_until", Date, nullable=False),
+    Column("new_valid_until", Date, nullable=True),
+    Index("ix_renewal_items_application", "application_id"),
     Index(
-        "uq_renewal_pending",
+        "uq_renewal_item_pending",
         "registration_id",
         "specialty",
         unique=True,
@@ -141,4 +156,34 @@ certificates = Table(
     Column("confirmed_by", Text, nullable=False),
     Column("confirmed_at", DateTime(timezone=True), nullable=False),
     Column("issued_at", DateTime(timezone=True), nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),  # holder | reviewer | admin
+    Column("province_code", String(2), nullable=True),  # reviewers: their province (R-REN-6)
+    Column("registration_no", String(20), nullable=True),  # holders: their registration (R-ACC-1)
+    Column("password_hash", Text, nullable=False),  # argon2id
+    Column("disabled", Boolean, nullable=False, server_default="0"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+reminders = Table(
+    "reminders",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("registration_id", Integer, ForeignKey("registrations.id", ondelete="CASCADE"), nullable=False),
+    Column("specialty", String(16), nullable=False),
+    # One reminder per renewal window: the window is identified by the validity end it renews.
+    Column("valid_until", Date, nullable=False),
+    Column("window_opens", Date, nullable=False),
+    Column("email", Text, nullable=True),
+    Column("queued_on", Date, nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text, nullable=True),
+    UniqueConstraint("registration_id", "specialty", "valid_until", name="uq_reminders_window"),
 )
