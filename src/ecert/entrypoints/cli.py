@@ -7,29 +7,22 @@ object is printed on stdout, errors included; without it, people get text on std
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
-import sys
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
 
 import typer
-from sqlalchemy.exc import DBAPIError
 
 from ecert.adapters import keystore
 from ecert.adapters.db.engine import upgrade
-from ecert.bootstrap import App, bootstrap
-from ecert.config import load_settings
 from ecert.domain import provinces
-from ecert.domain.errors import BadInput, EcertError, problem
+from ecert.domain.errors import BadInput, problem
+from ecert.entrypoints.cli_common import STATE, actor_name, app, emit, errors, lang, progress_bar
+from ecert.entrypoints.cli_workflows import renewal_cli, user_cli
 from ecert.services import changes, issuance, verification
 from ecert.services import registry as registry_service
 from ecert.services.demo import DEFAULT_SIGNATURES, seed_demo
-from ecert.services.registry_import import ProgressFn, import_registry
+from ecert.services.registry_import import import_registry
 from ecert.services.sweep import sweep as run_sweep
 
 cli = typer.Typer(
@@ -47,65 +40,8 @@ change_cli = typer.Typer(help="变更注册 / change registration", no_args_is_h
 cli.add_typer(change_cli, name="change")
 keys_cli = typer.Typer(help="密钥 / keys", no_args_is_help=True)
 cli.add_typer(keys_cli, name="keys")
-
-
-class State:
-    db: str | None = None
-    lang: str | None = None
-    policy: str | None = None
-    json: bool = False
-    app: App | None = None
-
-
-STATE = State()
-
-
-def app() -> App:
-    if STATE.app is None:
-        STATE.app = bootstrap(load_settings(STATE.db, STATE.lang, STATE.policy))
-    return STATE.app
-
-
-def lang() -> str:
-    return app().settings.lang if STATE.app else ("en" if (STATE.lang or "").startswith("en") else "zh")
-
-
-def emit(obj: dict[str, Any], human: str | None = None) -> None:
-    if STATE.json or human is None:
-        typer.echo(json.dumps(obj, ensure_ascii=False, default=str))
-    else:
-        typer.echo(human)
-
-
-def fail(err: EcertError) -> NoReturn:
-    body = err.as_dict(lang())
-    if STATE.json:
-        typer.echo(json.dumps(body, ensure_ascii=False))
-    else:
-        typer.echo(f"ecert: {err.message(lang())} [{err.code}]", err=True)
-        for d in body["error"].get("details", [])[:200]:
-            where = " ".join(f"{k}={d[k]}" for k in ("row", "column") if k in d)
-            typer.echo(f"  {where}: {d['message']}", err=True)
-        extra = len(body["error"].get("details", [])) - 200
-        if extra > 0:
-            typer.echo(f"  … (+{extra}; use --json for all)", err=True)
-    raise typer.Exit(err.exit_code)
-
-
-@contextmanager
-def errors() -> Iterator[None]:
-    try:
-        yield
-    except EcertError as err:
-        fail(err)
-    except DBAPIError as exc:
-        msg = str(exc.orig) if exc.orig else str(exc)
-        if "no such table" in msg or "does not exist" in msg:
-            msg += " — ecert init?"
-        fail(EcertError("database_error", params={"reason": msg.strip().splitlines()[0]}))
-    finally:
-        if STATE.app is not None and "engine" in STATE.app.__dict__:
-            STATE.app.engine.dispose()
+cli.add_typer(renewal_cli, name="renewal")
+cli.add_typer(user_cli, name="user")
 
 
 @cli.callback()
@@ -117,29 +53,6 @@ def main_options(
     policy: str | None = typer.Option(None, "--policy", help="Policy override file (TOML); env ECERT_POLICY_FILE"),
 ) -> None:
     STATE.db, STATE.lang, STATE.policy, STATE.app = db, lang_opt, policy, None
-
-
-def _progress(label: str) -> tuple[ProgressFn | None, Callable[[], None]]:
-    """A progress bar on a terminal (stderr), nothing when piped."""
-    if not sys.stderr.isatty():
-        return None, lambda: None
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    bar = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.fields[rows]:,} rows"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        transient=True,
-    )
-    task = bar.add_task(label, total=None, rows=0)
-    bar.start()
-
-    def update(rows: int, done: int, total: int) -> None:
-        bar.update(task, completed=done, total=total or None, rows=rows)
-
-    return update, bar.stop
 
 
 @cli.command()
@@ -175,7 +88,7 @@ def import_cmd(
     with errors():
         a = app()
         upgrade(a.engine)
-        progress, stop = _progress(file.name)
+        progress, stop = progress_bar(file.name)
         try:
             result = import_registry(
                 a.uow(), file, today=a.clock.today(), now=a.clock.now(), actor="cli", progress=progress
@@ -205,7 +118,7 @@ def demo(
         for n in keystore.ensure_keys(a.keys):
             typer.echo(n, err=True)
         today = a.clock.today()
-        progress, stop = _progress("demo")
+        progress, stop = progress_bar("demo")
         try:
             demo_result = seed_demo(
                 a.uow, holders, seed=seed, today=today, now=a.clock.now(), signatures=signatures, progress=progress
@@ -277,10 +190,6 @@ def sweep(json_out: bool = typer.Option(False, "--json")) -> None:
         result = run_sweep(a.uow(), today=a.clock.today(), now=a.clock.now(), policy=a.policy)
         d = result.as_dict()
         emit(d, f"失效处理 / sweep {d['today']}: lapsed {d['lapsed']} of {d['checked']} checked")
-
-
-def actor_name(explicit: str | None) -> str:
-    return explicit or os.environ.get("ECERT_ACTOR") or f"cli:{getpass.getuser()}"
 
 
 @cert_cli.command("preview")

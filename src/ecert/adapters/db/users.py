@@ -1,0 +1,44 @@
+"""Accounts (R-ACC-1): holders, provincial reviewers, ministry admins. Passwords as argon2id hashes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, insert, select
+
+from ecert.adapters.db.tables import users
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    role: str  # holder | reviewer | admin
+    province_code: str | None
+    registration_no: str | None
+    password_hash: str
+    disabled: bool
+
+
+class SqlUsers:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def get(self, username: str) -> User | None:
+        row = self.conn.execute(select(users).where(users.c.username == username)).one_or_none()
+        if row is None:
+            return None
+        return User(row.username, row.role, row.province_code, row.registration_no, row.password_hash, row.disabled)
+
+    def add(self, user: User, now: datetime) -> None:
+        self.conn.execute(
+            insert(users).values(
+                username=user.username,
+                role=user.role,
+                province_code=user.province_code,
+                registration_no=user.registration_no,
+                password_hash=user.password_hash,
+                disabled=user.disabled,
+                created_at=now.astimezone(UTC),
+            )
+        )

@@ -1,0 +1,104 @@
+"""``ecert renewal …`` and ``ecert user add`` (contract.md)."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from ecert.domain.errors import BadInput, problem
+from ecert.entrypoints.cli_common import STATE, actor_name, app, emit, errors
+from ecert.services import accounts, renewal
+
+renewal_cli = typer.Typer(help="延续注册 / renewal registration", no_args_is_help=True)
+user_cli = typer.Typer(help="账号 / accounts", no_args_is_help=True)
+
+
+@renewal_cli.command("apply")
+def renewal_apply(
+    registration_no: str = typer.Argument(..., metavar="REG_NO"),
+    specialty: list[str] = typer.Option(..., "--specialty", help="Specialty to renew (repeat for several)"),
+    commit_ce: bool = typer.Option(
+        False, "--commit-ce", help="The holder commits to having met the continuing-education requirement (R-REN-4)"
+    ),
+    ce_hours: int | None = typer.Option(None, "--ce-hours", help="Continuing-education hours, if known"),
+    actor: str | None = typer.Option(None, "--actor"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Apply for renewal of one or more specialties (R-REN-1 … R-REN-4)."""
+    STATE.json = json_out
+    with errors():
+        a = app()
+        d = renewal.apply_renewal(
+            a.uow(),
+            registration_no,
+            specialty,
+            committed=commit_ce,
+            ce_hours=ce_hours,
+            actor=actor_name(actor),
+            today=a.clock.today(),
+            now=a.clock.now(),
+            policy=a.policy,
+        )
+        emit(d, f"已受理延续注册申请 / application {d['application_id']} pending")
+
+
+@renewal_cli.command("decide")
+def renewal_decide(
+    application_id: int = typer.Argument(..., metavar="APP_ID"),
+    approve: bool = typer.Option(False, "--approve"),
+    reject: bool = typer.Option(False, "--reject"),
+    reason: str | None = typer.Option(None, "--reason"),
+    reviewer: str = typer.Option(..., "--reviewer", help="The reviewer's account (R-REN-6: own province only)"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Approve or reject a renewal application (R-REN-5, R-REN-6)."""
+    STATE.json = json_out
+    with errors():
+        if approve == reject:
+            raise BadInput([problem("请指定 --approve 或 --reject 之一", "Give exactly one of --approve or --reject")])
+        a = app()
+        d = renewal.decide_renewal(
+            a.uow(),
+            application_id,
+            approve=approve,
+            reason=reason,
+            reviewer=reviewer,
+            today=a.clock.today(),
+            now=a.clock.now(),
+            policy=a.policy,
+        )
+        emit(d, f"申请 {d['application_id']}: {d['status']}")
+
+
+@user_cli.command("add")
+def user_add(
+    name: str = typer.Argument(..., metavar="NAME"),
+    role: str = typer.Option(..., "--role", help="holder | reviewer | admin"),
+    registration_no: str | None = typer.Option(None, "--registration-no"),
+    province: str | None = typer.Option(None, "--province", help="浙 or 33"),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Create an account (password hashed with argon2id)."""
+    STATE.json = json_out
+    with errors():
+        if not password_stdin:
+            raise BadInput([problem("请用 --password-stdin 提供密码", "Give the password with --password-stdin")])
+        password = sys.stdin.readline().rstrip("\r\n")
+        a = app()
+        user = accounts.add_user(
+            a.uow(),
+            name,
+            role=role,
+            password=password,
+            registration_no=registration_no,
+            province=province,
+            actor=actor_name(None),
+            now=a.clock.now(),
+        )
+        emit(
+            {"username": user.username, "role": user.role, "province_code": user.province_code,
+             "registration_no": user.registration_no},
+            f"已创建账号 / account created: {user.username} ({user.role})",
+        )  # fmt: skip

@@ -1,0 +1,100 @@
+"""Accounts: add a user (contract ``ecert user add``), check a password, resolve a reviewer (R-REN-6)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from ecert.adapters.db.users import User
+from ecert.domain import provinces
+from ecert.domain.errors import BadInput, EcertError, NotFound, problem
+from ecert.services.registry import get_registration
+from ecert.services.unit_of_work import SqlUnitOfWork
+
+ROLES = ("holder", "reviewer", "admin")
+USERNAME = re.compile(r"^[A-Za-z0-9_.@\-\u4e00-\u9fff]{2,64}$")
+MIN_PASSWORD = 8
+# argon2id with the library's current defaults (RFC 9106 low-memory profile).
+_hasher = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_password(user: User, password: str) -> bool:
+    try:
+        return _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def add_user(
+    uow: SqlUnitOfWork,
+    username: str,
+    *,
+    role: str,
+    password: str,
+    registration_no: str | None = None,
+    province: str | None = None,
+    actor: str,
+    now: datetime,
+) -> User:
+    probs = []
+    if not USERNAME.match(username):
+        probs.append(
+            problem("用户名应为 2–64 个字母、数字或汉字", "Username: 2-64 letters, digits or CJK", column="name")
+        )
+    if role not in ROLES:
+        probs.append(problem(f"角色应为 {'/'.join(ROLES)}", f"Role must be one of {', '.join(ROLES)}", column="role"))
+    if len(password) < MIN_PASSWORD:
+        probs.append(
+            problem(
+                f"密码至少 {MIN_PASSWORD} 位",
+                f"Password must have at least {MIN_PASSWORD} characters",
+                column="password",
+            )
+        )
+    if role == "holder" and not registration_no:
+        probs.append(
+            problem(
+                "持证人账号需要 --registration-no", "A holder account needs --registration-no", column="registration_no"
+            )
+        )
+    if role == "reviewer" and not province:
+        probs.append(problem("审核人员账号需要 --province", "A reviewer account needs --province", column="province"))
+    if probs:
+        raise BadInput(probs)
+    province_code = provinces.normalize_province(province) if province else None
+    with uow:
+        reg_no = None
+        if registration_no:
+            reg_no = get_registration(uow, registration_no).registration_no
+        if uow.users.get(username) is not None:
+            raise BadInput([problem(f"用户名 {username} 已存在", f"Username {username} is taken", column="name")])
+        user = User(username, role, province_code, reg_no, hash_password(password), False)
+        uow.users.add(user, now)
+        uow.audit.append(
+            at=now,
+            actor=actor,
+            action="user.add",
+            subject=username,
+            payload={"role": role, "province_code": province_code, "registration_no": reg_no},
+        )
+        uow.commit()
+    return user
+
+
+def reviewer_for(uow: SqlUnitOfWork, username: str, province_code: str) -> User:
+    """R-REN-6: a reviewer acts only within their province; a ministry admin anywhere."""
+    user = uow.users.get(username)
+    if user is None or user.disabled:
+        raise NotFound("用户", username)
+    if user.role == "admin":
+        return user
+    if user.role != "reviewer" or user.province_code != province_code:
+        raise EcertError("forbidden", rule="R-REN-6")
+    return user
