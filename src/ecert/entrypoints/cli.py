@@ -17,9 +17,11 @@ from ecert.adapters import keystore
 from ecert.adapters.db.engine import upgrade
 from ecert.domain import provinces
 from ecert.domain.errors import BadInput, problem
+from ecert.entrypoints.cli_changes import change_cli, changes_commands
 from ecert.entrypoints.cli_common import STATE, actor_name, app, emit, errors, lang, progress_bar
+from ecert.entrypoints.cli_reminders import reminders_cli
 from ecert.entrypoints.cli_workflows import renewal_cli, user_cli
-from ecert.services import changes, issuance, verification
+from ecert.services import issuance, verification
 from ecert.services import registry as registry_service
 from ecert.services.demo import DEFAULT_SIGNATURES, seed_demo
 from ecert.services.registry_import import import_registry
@@ -36,12 +38,14 @@ holder_cli = typer.Typer(help="持证人 / holders", no_args_is_help=True)
 cli.add_typer(holder_cli, name="holder")
 cert_cli = typer.Typer(help="电子证书 / e-certificates", no_args_is_help=True)
 cli.add_typer(cert_cli, name="cert")
-change_cli = typer.Typer(help="变更注册 / change registration", no_args_is_help=True)
-cli.add_typer(change_cli, name="change")
 keys_cli = typer.Typer(help="密钥 / keys", no_args_is_help=True)
 cli.add_typer(keys_cli, name="keys")
 cli.add_typer(renewal_cli, name="renewal")
 cli.add_typer(user_cli, name="user")
+cli.add_typer(change_cli, name="change")
+for command in changes_commands:
+    cli.command(command.name)(command.fn)
+cli.add_typer(reminders_cli, name="reminders")
 
 
 @cli.callback()
@@ -275,24 +279,6 @@ def verify_qr_cmd(
         a = app()
         result = verification.verify_qr(a.uow(), text, keys=a.qr_public_keys, today=a.clock.today(), policy=a.policy)
         _emit_verdict(result)
-
-
-@change_cli.command("employer")
-def change_employer_cmd(
-    registration_no: str = typer.Argument(..., metavar="REG_NO"),
-    name: str = typer.Option(..., "--name", help="New employer name"),
-    uscc: str = typer.Option(..., "--uscc", help="New employer's unified social credit code"),
-    actor: str | None = typer.Option(None, "--actor"),
-    json_out: bool = typer.Option(False, "--json"),
-) -> None:
-    """Change of employer (变更注册): supersedes earlier certificates (R-CHG-1)."""
-    STATE.json = json_out
-    with errors():
-        a = app()
-        d = changes.change_employer(
-            a.uow(), registration_no, name=name, uscc=uscc, actor=actor_name(actor), now=a.clock.now()
-        )
-        emit(d, f"已变更聘用企业 / employer changed: {d['employer']['name']}")
 
 
 @keys_cli.command("export-root")
