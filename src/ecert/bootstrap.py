@@ -41,12 +41,17 @@ class App:
         """Renderer, seal and QR signer; built on first use (loading keys and fonts costs time)."""
         from ecert.adapters.documents import CertificateRenderer
         from ecert.adapters.sealing import Ed25519QrSigner, PadesSealer
-        from ecert.adapters.signing.keys import load_signer
+        from ecert.adapters.signing.keys import SealKeyError, load_signer
+        from ecert.domain.errors import EcertError
         from ecert.services.ports import DocumentServices
 
+        try:
+            signer = load_signer(keystore.seal_config(self.keys))
+        except SealKeyError as exc:  # names the file, never the secret
+            raise EcertError("bad_keys", params={"reason": str(exc)}) from exc
         return DocumentServices(
             renderer=CertificateRenderer(),
-            sealer=PadesSealer(load_signer(keystore.seal_config(self.keys)), tsa_url=self.keys.tsa_url),
+            sealer=PadesSealer(signer, tsa_url=self.keys.tsa_url),
             qr=Ed25519QrSigner(keystore.qr_private_key(self.keys), self.keys.base_url),
         )
 

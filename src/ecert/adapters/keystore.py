@@ -73,6 +73,8 @@ def key_settings_from_env(env: dict[str, str] | None = None) -> KeySettings:
             pw = e.get("ECERT_SEAL_PKCS12_PASSWORD")
             seal = SealKeyConfig.pkcs12(Path(e["ECERT_SEAL_PKCS12"]), pw.encode() if pw else None, chain)
         elif e.get("ECERT_SEAL_KEY") or e.get("ECERT_SEAL_CERT"):
+            if not (e.get("ECERT_SEAL_KEY") and e.get("ECERT_SEAL_CERT")):
+                raise ValueError("ECERT_SEAL_KEY and ECERT_SEAL_CERT go together: set both")
             pw = e.get("ECERT_SEAL_KEY_PASSWORD")
             seal = SealKeyConfig.pem(
                 Path(e.get("ECERT_SEAL_KEY", "")),

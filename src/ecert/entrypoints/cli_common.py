@@ -37,7 +37,10 @@ def app() -> App:
 
 
 def lang() -> str:
-    return app().settings.lang if STATE.app else ("en" if (STATE.lang or "").startswith("en") else "zh")
+    if STATE.app:
+        return app().settings.lang
+    wanted = STATE.lang or os.environ.get("ECERT_LANG") or ""
+    return "en" if wanted.lower().startswith("en") else "zh"
 
 
 def emit(obj: dict[str, Any], human: str | None = None) -> None:
