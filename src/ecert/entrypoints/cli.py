@@ -8,6 +8,7 @@ object is printed on stdout, errors included; without it, people get text on std
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from ecert.entrypoints.cli_changes import change_cli, changes_commands
 from ecert.entrypoints.cli_common import STATE, actor_name, app, emit, errors, lang, progress_bar
 from ecert.entrypoints.cli_reminders import reminders_cli
 from ecert.entrypoints.cli_workflows import renewal_cli, user_cli
-from ecert.services import issuance, verification
+from ecert.services import history, issuance, verification
 from ecert.services import registry as registry_service
 from ecert.services.demo import DEFAULT_SIGNATURES, seed_demo
 from ecert.services.registry_import import import_registry
@@ -157,13 +158,17 @@ def demo(
 @holder_cli.command("show")
 def holder_show(
     registration_no: str = typer.Argument(..., metavar="REG_NO"),
+    with_history: bool = typer.Option(False, "--history", help="Add the audit history of the registration"),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """A holder's registration, specialties and their states today."""
+    """A holder's registration, specialties and their states today; ``--history`` adds the audit events."""
     STATE.json = json_out
     with errors():
         a = app()
-        view = registry_service.show_holder(a.uow(), registration_no, today=a.clock.today(), policy=a.policy)
+        if with_history:
+            view = history.show_holder_with_history(a.uow(), registration_no, today=a.clock.today(), policy=a.policy)
+        else:
+            view = registry_service.show_holder(a.uow(), registration_no, today=a.clock.today(), policy=a.policy)
         emit(view, json.dumps(view, ensure_ascii=False, indent=2))
 
 
@@ -288,6 +293,39 @@ def keys_export_root(out: Path = typer.Option(..., "--out", help="PEM file to wr
         pem = keystore.root_pem(app().keys)
         out.write_bytes(pem)
         typer.echo(f"{out}", err=True)
+
+
+@cli.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8000, "--port"),
+    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes (sessions live in the database)"),
+) -> None:
+    """The web service: public QR verification at /v/…, holder portal, authority console, REST API."""
+    import uvicorn
+
+    with errors():
+        a = app()
+        upgrade(a.engine)
+        for n in keystore.ensure_keys(a.keys):
+            typer.echo(n, err=True)
+        typer.echo(f"ecert: http://{host}:{port}/  (API: /api/docs, OpenAPI: /openapi.json)", err=True)
+    # Settings reach the workers through the environment (uvicorn imports the factory in each).
+    if STATE.db:
+        os.environ["ECERT_DATABASE_URL"] = STATE.db
+    if STATE.lang:
+        os.environ["ECERT_LANG"] = STATE.lang
+    if STATE.policy:
+        os.environ["ECERT_POLICY_FILE"] = STATE.policy
+    uvicorn.run(
+        "ecert.entrypoints.web.app:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        proxy_headers=True,
+    )
 
 
 def main() -> None:

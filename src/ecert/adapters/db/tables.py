@@ -187,3 +187,23 @@ reminders = Table(
     Column("last_error", Text, nullable=True),
     UniqueConstraint("registration_id", "specialty", "valid_until", name="uq_reminders_window"),
 )
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    # SHA-256 of the random cookie value: a database leak gives no usable session.
+    Column("token_hash", String(64), primary_key=True),
+    Column("username", String(64), nullable=False, index=True),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    # Fixed-window counters shared by every web process (login throttling, R-ACC-1).
+    Column("key", String(200), primary_key=True),
+    Column("window_start", DateTime(timezone=True), nullable=False),
+    Column("count", Integer, nullable=False),
+)

@@ -1,0 +1,126 @@
+"""FastAPI application factory: middleware (security headers, metrics, request log), error
+mapping, templates and the routers of each area (public, holder, authority, ops)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from ecert.bootstrap import App
+from ecert.domain.errors import EcertError
+from ecert.entrypoints.web import metrics
+from ecert.entrypoints.web.deps import WebContext, current_user
+from ecert.entrypoints.web.errors import http_status
+from ecert.entrypoints.web.i18n import request_lang, translator
+from ecert.entrypoints.web.sessions import SessionStore
+
+HERE = Path(__file__).parent
+log = logging.getLogger("ecert.web")
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+
+def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    lang = request_lang(request)
+    user = context.pop("user", None)
+    if user is None and "user" not in context:
+        try:
+            user = current_user(request)
+        except Exception:  # a broken session never breaks a page
+            user = None
+    from ecert.entrypoints.web.deps import session_of
+
+    session = session_of(request) if user is not None else None
+    response = templates.TemplateResponse(
+        request,
+        name,
+        {"lang": lang, "t": translator(lang), "user": user, "csrf": session.csrf_token if session else "", **context},
+        status_code=status_code,
+    )
+    if request.query_params.get("lang") in ("zh", "en"):
+        response.set_cookie("lang", request_lang(request), samesite="lax", httponly=True, max_age=365 * 86400)
+    return response
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def create_app(core: App) -> FastAPI:
+    api = FastAPI(
+        title="ecert — 一级建造师电子注册证书",
+        version="1",
+        description="Issue, renew and verify the electronic registration certificates of first-class constructors.",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    api.state.ctx = WebContext(core=core, sessions=SessionStore(core.engine))
+    api.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    @api.middleware("http")
+    async def headers_and_metrics(request: Request, call_next: Any) -> Response:
+        start = time.perf_counter()
+        response: Response = await call_next(request)
+        for k, v in SECURITY_HEADERS.items():
+            response.headers.setdefault(k, v)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        elapsed = time.perf_counter() - start
+        metrics.observe_request(request.method, path, response.status_code, elapsed)
+        log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "path": path,
+                "status": response.status_code,
+                "ms": round(elapsed * 1000, 2),
+            },
+        )
+        return response
+
+    @api.exception_handler(EcertError)
+    async def ecert_error(request: Request, exc: EcertError) -> Response:
+        lang = request_lang(request)
+        status = http_status(exc)
+        if _is_api(request):
+            return JSONResponse(exc.as_dict(lang), status_code=status)
+        if exc.code == "unauthenticated":
+            from fastapi.responses import RedirectResponse
+
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        return render(request, "error.html", status_code=status, error=exc.as_dict(lang)["error"])
+
+    from ecert.entrypoints.web import routes_authority, routes_holder, routes_ops, routes_public
+
+    api.include_router(routes_ops.router)
+    api.include_router(routes_public.router)
+    api.include_router(routes_holder.router)
+    api.include_router(routes_authority.router)
+    return api
+
+
+def create_app_from_env() -> FastAPI:
+    """For ``uvicorn --factory`` (``ecert serve`` with several workers): settings from the environment."""
+    from ecert.bootstrap import bootstrap
+    from ecert.config import load_settings
+
+    return create_app(bootstrap(load_settings()))

@@ -1,0 +1,26 @@
+"""Prometheus metrics (``/metrics``): requests, latencies, certificates issued, verifications by verdict."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+REGISTRY = CollectorRegistry()
+REQUESTS = Counter("ecert_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=REGISTRY)
+LATENCY = Histogram(
+    "ecert_http_request_seconds",
+    "HTTP request latency",
+    ["route"],
+    buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+    registry=REGISTRY,
+)
+ISSUED = Counter("ecert_certificates_issued_total", "Certificates issued over the web", registry=REGISTRY)
+VERIFICATIONS = Counter("ecert_verifications_total", "Verifications by verdict", ["kind", "status"], registry=REGISTRY)
+
+
+def observe_request(method: str, route: str, status: int, seconds: float) -> None:
+    REQUESTS.labels(method, route, str(status)).inc()
+    LATENCY.labels(route).observe(seconds)
+
+
+def render_latest() -> bytes:
+    return generate_latest(REGISTRY)

@@ -1,0 +1,274 @@
+"""Public verification (no login, R-DOC-4, R-DOC-5, R-CHG-3) and sign-in.
+
+What the QR code opens: ``/v/<token>`` — the verdict first (in colour and words), then the holder's
+name, masked ID number, registration number, employer, specialties, the usage window and the
+signature image to compare with the handwritten one. Rate-limited per client; a forged or
+truncated token is a "cannot verify" verdict, never a 500.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from ecert.domain.errors import BadInput, EcertError, problem
+from ecert.entrypoints.web import metrics
+from ecert.entrypoints.web.app import render
+from ecert.entrypoints.web.deps import COOKIE, check_csrf, ctx, session_of
+from ecert.entrypoints.web.i18n import STATUS_WORDS, request_lang
+from ecert.entrypoints.web.sessions import RateLimiter
+from ecert.services import accounts, verification
+
+router = APIRouter()
+MAX_PDF = 5 * 1024 * 1024
+GENUINE = {"valid", "expired", "not_yet_valid", "superseded", "revoked"}
+
+
+class ClientBuckets:
+    """Token buckets per client address for the public pages: ``ECERT_VERIFY_RATE`` requests a
+    minute (default 120, burst the same). Per process; bounded in size."""
+
+    def __init__(self, per_minute: float, max_clients: int = 100_000) -> None:
+        self.rate = per_minute / 60.0
+        self.burst = per_minute
+        self.max_clients = max_clients
+        self.buckets: dict[str, tuple[float, float]] = {}
+        self.lock = threading.Lock()
+
+    def allow(self, client: str) -> bool:
+        now = time.monotonic()
+        with self.lock:
+            tokens, last = self.buckets.get(client, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            if len(self.buckets) >= self.max_clients and client not in self.buckets:
+                self.buckets.clear()  # a flood of addresses must not grow memory without bound
+            if tokens < 1:
+                self.buckets[client] = (tokens, now)
+                return False
+            self.buckets[client] = (tokens - 1, now)
+            return True
+
+
+BUCKETS = ClientBuckets(float(os.environ.get("ECERT_VERIFY_RATE", "120")))
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _limit(request: Request) -> None:
+    if not BUCKETS.allow(_client(request)):
+        raise EcertError("rate_limited")
+
+
+def _verdict_context(request: Request, result: verification.VerificationResult, token: str | None) -> dict[str, Any]:
+    lang = request_lang(request)
+    d = result.as_dict(lang)
+    zh, en = STATUS_WORDS.get(result.status, STATUS_WORDS["indeterminate"])
+    return {
+        "result": d,
+        "verdict": en if lang == "en" else zh,
+        "status": result.status,
+        "token": token if result.status in GENUINE else None,
+        "content": result.content,
+    }
+
+
+def _verify_token(request: Request, text: str) -> verification.VerificationResult:
+    core = ctx(request).core
+    result = verification.verify_qr(
+        core.uow(), text, keys=core.qr_public_keys, today=core.clock.today(), policy=core.policy
+    )
+    metrics.VERIFICATIONS.labels("qr", result.status).inc()
+    return result
+
+
+@router.get("/", include_in_schema=False)
+def index(request: Request) -> Response:
+    return render(request, "index.html")
+
+
+@router.get("/v/{token}", include_in_schema=False)
+@router.get("/V/{token}", include_in_schema=False)
+def verify_page(request: Request, token: str) -> Response:
+    _limit(request)
+    result = _verify_token(request, token)
+    return render(request, "verify_result.html", **_verdict_context(request, result, token))
+
+
+@router.get("/v/{token}/signature.png", include_in_schema=False)
+def signature_image(request: Request, token: str) -> Response:
+    """R-DOC-5: the holder's signature image, for a genuine token only."""
+    _limit(request)
+    result = _verify_token(request, token)
+    if result.status not in GENUINE or result.registration_no is None:
+        raise EcertError("not_found", params={"what": "签名图像", "key": "-"})
+    with ctx(request).core.uow() as uow:
+        image = uow.certificates.images(result.registration_no).get("signature")
+    if image is None:
+        raise EcertError("not_found", params={"what": "签名图像", "key": "-"})
+    media = "image/png" if image.startswith(b"\x89PNG") else "image/jpeg"
+    return Response(image, media_type=media, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/verify", include_in_schema=False)
+def upload_form(request: Request) -> Response:
+    return render(request, "verify_upload.html")
+
+
+async def _read_pdf(file: UploadFile) -> bytes:
+    data = await file.read(MAX_PDF + 1)
+    if len(data) > MAX_PDF:
+        raise BadInput([problem("文件超过 5 MB", "The file is larger than 5 MB", column="file")])
+    return data
+
+
+def _verify_pdf(request: Request, data: bytes) -> verification.VerificationResult:
+    core = ctx(request).core
+    result = verification.verify_pdf(
+        core.uow(),
+        data,
+        check_signature=core.signature_checker,
+        keys=core.qr_public_keys,
+        today=core.clock.today(),
+        now=core.clock.now(),
+        policy=core.policy,
+    )
+    metrics.VERIFICATIONS.labels("pdf", result.status).inc()
+    return result
+
+
+@router.post("/verify", include_in_schema=False)
+async def upload_verify(request: Request, file: UploadFile = File(...)) -> Response:  # noqa: B008
+    _limit(request)
+    data = await _read_pdf(file)
+    from starlette.concurrency import run_in_threadpool
+
+    result = await run_in_threadpool(_verify_pdf, request, data)
+    token = None
+    if result.status in GENUINE and result.content is not None:
+        token = None  # the PDF page shows no signature link: the QR page has it
+    return render(request, "verify_result.html", **_verdict_context(request, result, token))
+
+
+# ------------------------------------------------------------------------------------------ API
+
+
+@router.get("/api/v1/verify/{token}", tags=["verification"])
+def api_verify_token(request: Request, token: str) -> JSONResponse:
+    """Verify what a scanner read from the QR code (the token or the whole URL)."""
+    _limit(request)
+    return JSONResponse(_verify_token(request, token).as_dict(request_lang(request)))
+
+
+@router.post("/api/v1/verify/pdf", tags=["verification"])
+async def api_verify_pdf(request: Request, file: UploadFile = File(...)) -> JSONResponse:  # noqa: B008
+    """Verify a certificate PDF: seal, integrity, QR binding, registry state, usage window."""
+    _limit(request)
+    data = await _read_pdf(file)
+    from starlette.concurrency import run_in_threadpool
+
+    result = await run_in_threadpool(_verify_pdf, request, data)
+    return JSONResponse(result.as_dict(request_lang(request)))
+
+
+# ------------------------------------------------------------------------------------------ sign-in
+
+LOGIN_LIMIT = 5
+LOGIN_WINDOW = timedelta(minutes=15)
+
+
+def _login(request: Request, username: str, password: str) -> tuple[str, str, str]:
+    """Returns (cookie token, role, csrf). Throttled per user name and per client (R-ACC-1)."""
+    c = ctx(request)
+    limiter = RateLimiter(c.core.engine, limit=LOGIN_LIMIT, window=LOGIN_WINDOW)
+    keys = (f"login:user:{username[:64]}", f"login:ip:{_client(request)}")
+    if any(limiter.exceeded(k) for k in keys):
+        raise EcertError("rate_limited")
+    now = c.core.clock.now()
+    with c.core.uow() as uow:
+        user = uow.users.get(username)
+    ok = user is not None and not user.disabled and accounts.check_password(user, password)
+    with c.core.uow() as uow:
+        uow.audit.append(
+            at=now,
+            actor=username[:64],
+            action="auth.login" if ok else "auth.login_failed",
+            subject=None,
+            payload={"client": _client(request)},
+        )
+        uow.commit()
+    if not ok or user is None:
+        for k in keys:
+            limiter.hit(k)
+        raise EcertError("unauthenticated")
+    limiter.reset(keys[0])
+    token, session = c.sessions.create(user.username)
+    return token, user.role, session.csrf_token
+
+
+def _set_cookie(request: Request, response: Response, token: str) -> None:
+    secure = request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
+    response.set_cookie(COOKIE, token, httponly=True, samesite="lax", secure=secure, max_age=8 * 3600, path="/")
+
+
+def _home_for(role: str) -> str:
+    return {"holder": "/me", "reviewer": "/review", "admin": "/admin"}.get(role, "/")
+
+
+@router.get("/login", include_in_schema=False)
+def login_form(request: Request, next: str = "") -> Response:
+    return render(request, "login.html", next=next if next.startswith("/") and not next.startswith("//") else "")
+
+
+@router.post("/login", include_in_schema=False)
+def login_submit(
+    request: Request, username: str = Form(...), password: str = Form(...), next: str = Form("")
+) -> Response:
+    try:
+        token, role, _ = _login(request, username, password)
+    except EcertError as exc:
+        if exc.code not in ("unauthenticated", "rate_limited"):
+            raise
+        return render(request, "login.html", status_code=429 if exc.code == "rate_limited" else 401,
+                      error=exc.message(request_lang(request)), next=next)  # fmt: skip
+    target = next if next.startswith("/") and not next.startswith("//") else _home_for(role)
+    response = RedirectResponse(target, status_code=303)
+    _set_cookie(request, response, token)
+    return response
+
+
+@router.post("/logout", include_in_schema=False)
+def logout(request: Request, csrf: str = Form("")) -> Response:
+    if session_of(request) is not None:
+        check_csrf(request, csrf)
+        ctx(request).sessions.delete(request.cookies.get(COOKIE))
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+@router.post("/api/v1/session", tags=["session"])
+def api_login(request: Request, body: dict[str, str]) -> JSONResponse:
+    """Sign in; the session cookie is set and the CSRF token returned (send it as X-CSRF-Token)."""
+    username, password = str(body.get("username", "")), str(body.get("password", ""))
+    token, role, csrf = _login(request, username, password)
+    response = JSONResponse({"username": username, "role": role, "csrf_token": csrf})
+    _set_cookie(request, response, token)
+    return response
+
+
+@router.delete("/api/v1/session", tags=["session"])
+def api_logout(request: Request) -> JSONResponse:
+    if session_of(request) is not None:
+        check_csrf(request, None)
+        ctx(request).sessions.delete(request.cookies.get(COOKIE))
+    response = JSONResponse({"signed_out": True})
+    response.delete_cookie(COOKIE, path="/")
+    return response

@@ -1,0 +1,94 @@
+"""Server-side sessions in the database (the web tier stays stateless: any process serves any user)
+and fixed-window rate limits for login throttling (R-ACC-1)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, delete, insert, select, update
+
+from ecert.adapters.db.tables import rate_limits, web_sessions
+
+SESSION_TTL = timedelta(hours=8)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _aware(t: datetime) -> datetime:
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Session:
+    username: str
+    csrf_token: str
+
+
+class SessionStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def create(self, username: str) -> tuple[str, Session]:
+        token = secrets.token_urlsafe(32)
+        csrf = secrets.token_urlsafe(24)
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(web_sessions).values(
+                    token_hash=_hash(token),
+                    username=username,
+                    csrf_token=csrf,
+                    created_at=now,
+                    expires_at=now + SESSION_TTL,
+                )
+            )
+        return token, Session(username, csrf)
+
+    def get(self, token: str | None) -> Session | None:
+        if not token or len(token) > 100:
+            return None
+        with self.engine.connect() as conn:
+            row = conn.execute(select(web_sessions).where(web_sessions.c.token_hash == _hash(token))).one_or_none()
+        if row is None or _aware(row.expires_at) < datetime.now(UTC):
+            return None
+        return Session(row.username, row.csrf_token)
+
+    def delete(self, token: str | None) -> None:
+        if token:
+            with self.engine.begin() as conn:
+                conn.execute(delete(web_sessions).where(web_sessions.c.token_hash == _hash(token)))
+
+
+class RateLimiter:
+    """``hit(key)`` counts one event in the current window and says whether the limit is exceeded."""
+
+    def __init__(self, engine: Engine, *, limit: int, window: timedelta) -> None:
+        self.engine, self.limit, self.window = engine, limit, window
+
+    def hit(self, key: str) -> bool:
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            row = conn.execute(select(rate_limits).where(rate_limits.c.key == key).with_for_update()).one_or_none()
+            if row is None or _aware(row.window_start) + self.window <= now:
+                if row is None:
+                    conn.execute(insert(rate_limits).values(key=key, window_start=now, count=1))
+                else:
+                    conn.execute(update(rate_limits).where(rate_limits.c.key == key).values(window_start=now, count=1))
+                return False
+            conn.execute(update(rate_limits).where(rate_limits.c.key == key).values(count=rate_limits.c.count + 1))
+            return int(row._mapping["count"]) + 1 > self.limit
+
+    def exceeded(self, key: str) -> bool:
+        now = datetime.now(UTC)
+        with self.engine.connect() as conn:
+            row = conn.execute(select(rate_limits).where(rate_limits.c.key == key)).one_or_none()
+        return row is not None and _aware(row.window_start) + self.window > now and int(row._mapping["count"]) >= self.limit
+
+    def reset(self, key: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(rate_limits).where(rate_limits.c.key == key))
