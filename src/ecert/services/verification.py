@@ -20,7 +20,9 @@ from datetime import date, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import select
 
+from ecert.adapters.db.tables import registrations
 from ecert.adapters.pdf_inspect import signed_metadata
 from ecert.adapters.qr_token import TokenClaims, TokenError, decode
 from ecert.domain.certificate import CertificateContent, mask_id_number
@@ -48,7 +50,17 @@ REASONS: dict[str, tuple[str, str]] = {
     "qr_not_bound": ("二维码与文档内容不一致", "The QR code does not belong to this document"),
     "no_record": ("登记库中没有此证书的签发记录", "The registry has no issuance record for this certificate"),
     "record_mismatch": ("证书内容与签发记录不一致", "The certificate does not match its issuance record"),
-    "revoked": ("注册已{status_zh}", "The registration has been {status}"),
+    # The public part of a revocation or cancellation: legal basis and effective date only; the
+    # free-text reason stays in the registry (it may contain personal details).
+    "revoked": (
+        "注册已{status_zh}(依据:{basis};自 {effective} 起生效)",
+        "The registration has been {status} (legal basis: {basis}; effective {effective})",
+    ),
+    "revoked_no_basis": (
+        "注册已{status_zh}(自 {effective} 起生效)",
+        "The registration has been {status} (effective {effective})",
+    ),
+    "revoked_no_details": ("注册已{status_zh}", "The registration has been {status}"),
     "superseded": (
         "证书信息已变更,此证书已被更新的证书取代;以登记库当前信息为准",
         "The registry data changed after issue: this certificate is superseded; the current data prevail",
@@ -154,16 +166,26 @@ def _online(
             return result
         reg = uow.registry.get(record.registration_no)
         current_version = uow.certificates.data_version(record.registration_no)
+        basis, effective = uow.connection.execute(
+            select(registrations.c.status_basis, registrations.c.status_effective).where(
+                registrations.c.registration_no == record.registration_no
+            )
+        ).one()
     assert reg is not None  # a record's registration cannot vanish (foreign key, cascade)
     view = holder_view(reg, today, policy)
     view["id_number"] = mask_id_number(reg.person.id_number)
     view.pop("has_signature", None)
+    view["revocation"] = None  # set below for a revoked, cancelled or suspended registration
     result.holder = view
     if reg.status is not RegistrationStatus.ACTIVE:
         result.checks["current"] = False
         s = reg.status.value
+        eff = effective.isoformat() if effective else None
+        view["revocation"] = {"status": s, "basis": basis, "effective": eff}
+        params = {"status": s, "status_zh": STATUS_ZH.get(s, s), "basis": basis or "", "effective": eff or ""}
+        code = "revoked" if basis and eff else "revoked_no_basis" if eff else "revoked_no_details"
         result.status = "revoked"
-        result.reasons = [Reason("revoked", {"status": s, "status_zh": STATUS_ZH.get(s, s)})]
+        result.reasons = [Reason(code, params)]
         return result
     if record.data_version < current_version:
         result.checks["current"] = False

@@ -103,6 +103,7 @@ def verify_page(request: Request, token: str) -> Response:
 
 
 @router.get("/v/{token}/signature.png", include_in_schema=False)
+@router.get("/V/{token}/signature.png", include_in_schema=False)
 def signature_image(request: Request, token: str) -> Response:
     """R-DOC-5: the holder's signature image, for a genuine token only."""
     _limit(request)
