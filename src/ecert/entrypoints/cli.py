@@ -24,7 +24,7 @@ from ecert.entrypoints.cli_reminders import reminders_cli
 from ecert.entrypoints.cli_workflows import renewal_cli, user_cli
 from ecert.services import history, issuance, verification
 from ecert.services import registry as registry_service
-from ecert.services.demo import DEFAULT_SIGNATURES, seed_demo
+from ecert.services.demo import DEFAULT_SIGNATURES, DEMO_PASSWORD, ensure_demo_accounts, seed_demo
 from ecert.services.registry_import import import_registry
 from ecert.services.sweep import sweep as run_sweep
 
@@ -131,6 +131,7 @@ def demo(
         finally:
             stop()
         result = demo_result.imported
+        accounts_made = ensure_demo_accounts(a.uow, today=today, now=a.clock.now(), policy=a.policy)
         with a.uow() as uow:
             sample = uow.registry.sample_numbers(8)
             regs, specs = uow.registry.count()
@@ -143,6 +144,7 @@ def demo(
             "signatures_added": demo_result.signatures_added,
             "updated": result.updated,
             "sample_registration_nos": sample,
+            "accounts": accounts_made,
             "today": today.isoformat(),
         }
         human = (
@@ -150,6 +152,13 @@ def demo(
             f"持证人 holders: {regs:,}   注册专业 specialty registrations: {specs:,}   (today {today})\n"
             f"示例注册编号 sample registration numbers ({dict(by_province)}):\n  "
             + "\n  ".join(sample)
+            + "\n演示账号 DEMO accounts (password / 密码 "
+            + DEMO_PASSWORD
+            + "):\n  "
+            + "\n  ".join(
+                f"{x['username']:<22} {x['role']:<9} {x.get('registration_no') or x.get('province') or ''}"
+                for x in accounts_made
+            )
             + f"\n试一试 try: ecert holder show {sample[0]} --json"
         )
         emit(out, human)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from ecert.adapters.db.tables import holder_images, registrations
 from ecert.adapters.importing.readers import Table
 from ecert.adapters.synthetic_signature import signature_png
+from ecert.domain.policy import Policy
 from ecert.services.registry_import import ImportResult, ProgressFn, import_table
 from ecert.services.synthetic import HEADER, generate_rows
 from ecert.services.unit_of_work import SqlUnitOfWork
@@ -66,3 +67,59 @@ def seed_demo(
             added += 1
         uow.commit()
     return DemoResult(result, added)
+
+
+DEMO_PASSWORD = "demo-password-2021"  # DEMO accounts only; printed by `ecert demo`
+
+
+def ensure_demo_accounts(
+    make_uow: Callable[[], SqlUnitOfWork], *, today: date, now: datetime, policy: Policy
+) -> list[dict[str, str]]:
+    """One DEMO account of each role: a holder who can download today (if any), a reviewer of that
+    holder's province, a ministry admin. Idempotent: existing accounts are kept."""
+    from ecert.domain.errors import EcertError
+    from ecert.domain.provinces import abbreviation
+    from ecert.services.accounts import add_user
+    from ecert.services.issuance import preview
+
+    with make_uow() as uow:
+        candidates = uow.registry.sample_numbers(200)
+    holder_no: str | None = None
+    for no in candidates:
+        try:
+            preview(make_uow(), no, today=today, policy=policy)
+        except EcertError:
+            continue
+        holder_no = no
+        break
+    holder_no = holder_no or (candidates[0] if candidates else None)
+    wanted: list[dict[str, str]] = []
+    if holder_no:
+        province = abbreviation(provinces_code(holder_no))
+        wanted.append({"username": "demo-holder", "role": "holder", "registration_no": holder_no})
+        wanted.append({"username": "demo-reviewer", "role": "reviewer", "province": province})
+    wanted.append({"username": "demo-admin", "role": "admin"})
+    for w in wanted:
+        with make_uow() as uow:
+            exists = uow.users.get(w["username"]) is not None
+        if not exists:
+            add_user(
+                make_uow(),
+                w["username"],
+                role=w["role"],
+                password=DEMO_PASSWORD,
+                registration_no=w.get("registration_no"),
+                province=w.get("province"),
+                actor="demo",
+                now=now,
+            )
+        w["password"] = DEMO_PASSWORD
+    return wanted
+
+
+def provinces_code(registration_no: str) -> str:
+    from ecert.domain.provinces import code_of_abbreviation
+
+    code = code_of_abbreviation(registration_no[0])
+    assert code is not None
+    return code
