@@ -87,7 +87,11 @@ class RateLimiter:
         now = datetime.now(UTC)
         with self.engine.connect() as conn:
             row = conn.execute(select(rate_limits).where(rate_limits.c.key == key)).one_or_none()
-        return row is not None and _aware(row.window_start) + self.window > now and int(row._mapping["count"]) >= self.limit
+        return (
+            row is not None
+            and _aware(row.window_start) + self.window > now
+            and int(row._mapping["count"]) >= self.limit
+        )
 
     def reset(self, key: str) -> None:
         with self.engine.begin() as conn:
