@@ -1,0 +1,213 @@
+"""Benchmark: the web service under load (issue "web service", speed; issue "national scale").
+
+Starts ``ecert serve`` on PostgreSQL (a fresh schema) with a DEMO registry of ``--holders``
+holders, issues a set of certificates, then drives load from another process on 127.0.0.1 with
+``wrk`` (Debian package; bounded duration and connections) against
+
+(a) the public QR verification page ``/V/<token>`` (cycling over the issued tokens), and
+(b) confirm-and-download: ``POST /api/v1/me/certificates`` as a signed-in holder (each request
+    confirms the window and issues, seals and records a new certificate, with its audit event).
+
+Prints one JSON object per measurement (requests/s, p50/p99 latency in ms), and last one line
+``{"metric", "unit", "ecert", "baseline", "ratio"}`` for the QR page against the service's own
+``/healthz`` in the same run (the ceiling of the stack with no work).
+
+    .venv/bin/python bench/http.py [--holders 100000] [--seconds 15] [--workers 2] [--pg URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+from sqlalchemy import create_engine, text
+
+ECERT = str(Path(sys.executable).parent / "ecert")
+PASSWORD = "bench-password-1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wrk(url: str, *, seconds: int, connections: int, script: Path | None = None) -> dict[str, float]:
+    cmd = ["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "--latency", "--timeout", "5s"]
+    if script is not None:
+        cmd += ["-s", str(script)]
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+
+    def ms(label: str) -> float:
+        m = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if m is None:
+            return float("nan")
+        v, unit = float(m.group(1)), m.group(2)
+        return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
+
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    total = re.search(r"(\d+) requests in", out)
+    return {
+        "rps": float(rps.group(1)) if rps else 0.0,
+        "p50_ms": ms("50%"),
+        "p99_ms": ms("99%"),
+        "requests": float(total.group(1)) if total else 0.0,
+        "non_2xx": float(non2xx.group(1)) if non2xx else 0.0,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--holders", type=int, default=100_000)
+    ap.add_argument("--seconds", type=int, default=15)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--tokens", type=int, default=300)
+    ap.add_argument(
+        "--pg", default=os.environ.get("ECERT_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    )
+    args = ap.parse_args()
+    assert shutil.which("wrk"), "wrk is missing: run scripts/setup"
+
+    work = Path(tempfile.mkdtemp(prefix="ecert-bench-http-"))
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(args.pg)
+    with admin.begin() as c:
+        c.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in args.pg else "?"
+    url = f"{args.pg}{sep}options={quote(f'-csearch_path={schema}')}"
+    env = {
+        **os.environ,
+        "ECERT_DATABASE_URL": url,
+        "ECERT_KEYS_DIR": str(work / "keys"),
+        "ECERT_VERIFY_RATE": "100000000",  # the per-client limit would otherwise stop the load generator
+    }
+    server: subprocess.Popen[bytes] | None = None
+    try:
+        t0 = time.perf_counter()
+        subprocess.run([ECERT, "init"], env=env, check=True, capture_output=True)
+        subprocess.run(
+            [ECERT, "demo", "--holders", str(args.holders), "--signatures", str(args.tokens * 2), "--json"],
+            env=env, check=True, capture_output=True,
+        )  # fmt: skip
+        print(json.dumps({"seeded_holders": args.holders, "seed_s": round(time.perf_counter() - t0, 1)}), flush=True)
+
+        # Certificates to verify, issued through the real service code.
+        os.environ.update({k: env[k] for k in ("ECERT_DATABASE_URL", "ECERT_KEYS_DIR")})
+        from ecert.bootstrap import bootstrap
+        from ecert.config import load_settings
+        from ecert.domain.errors import EcertError
+        from ecert.services import accounts, issuance
+
+        core = bootstrap(load_settings())
+        with core.uow() as uow:
+            numbers = uow.registry.sample_numbers(args.tokens * 2)
+        tokens: list[str] = []
+        holder_no = None
+        for no in numbers:
+            try:
+                issued = issuance.issue(
+                    core.uow(), no, confirm=True, actor="bench", today=core.clock.today(), now=core.clock.now(),
+                    policy=core.policy, docs=core.documents,
+                )  # fmt: skip
+            except EcertError:
+                continue
+            holder_no = holder_no or no
+            tokens.append(issued.qr.split("/V/", 1)[1])
+            if len(tokens) >= args.tokens:
+                break
+        assert holder_no is not None and tokens, "no issuable demo holders"
+        accounts.add_user(
+            core.uow(), "bench-holder", role="holder", password=PASSWORD, registration_no=holder_no,
+            actor="bench", now=core.clock.now(),
+        )  # fmt: skip
+        core.engine.dispose()
+
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        server = subprocess.Popen(
+            [ECERT, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        for _ in range(100):
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        else:
+            raise SystemExit("the service did not come up")
+
+        paths = work / "paths.lua"
+        paths.write_text(
+            "local paths = {" + ",".join(f'"/V/{t}"' for t in tokens) + "}\n"
+            "local i = 0\n"
+            "request = function()\n  i = i % #paths + 1\n  return wrk.format('GET', paths[i])\nend\n",
+            encoding="utf-8",
+        )
+        with httpx.Client(base_url=base) as client:
+            assert "有效" in client.get(f"/V/{tokens[0]}").text
+            login = client.post("/api/v1/session", json={"username": "bench-holder", "password": PASSWORD}).json()
+            me = client.get("/api/v1/me").json()
+            cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
+        window = me.get("window") or {}
+        body = json.dumps(
+            {"confirm": True, "usage_from": window.get("usage_from"), "usage_until": window.get("usage_until")}
+        )
+        download = work / "download.lua"
+        download.write_text(
+            "wrk.method = 'POST'\n"
+            f"wrk.body = {json.dumps(body)}\n"
+            "wrk.headers['Content-Type'] = 'application/json'\n"
+            f"wrk.headers['Cookie'] = {json.dumps(cookie)}\n"
+            f"wrk.headers['X-CSRF-Token'] = {json.dumps(login['csrf_token'])}\n",
+            encoding="utf-8",
+        )
+
+        ceiling = wrk(f"{base}/healthz", seconds=args.seconds, connections=16)
+        print(json.dumps({"measure": "healthz (no work)", **ceiling}), flush=True)
+        qr = wrk(base, seconds=args.seconds, connections=16, script=paths)
+        print(json.dumps({"measure": "qr_page", "holders": args.holders, **qr}), flush=True)
+        dl = wrk(f"{base}/api/v1/me/certificates", seconds=args.seconds, connections=8, script=download)
+        print(json.dumps({"measure": "confirm_and_download", **dl}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "metric": "qr_page_rps",
+                    "unit": "req/s",
+                    "ecert": round(qr["rps"]),
+                    "baseline": round(ceiling["rps"]),
+                    "ratio": round(qr["rps"] / ceiling["rps"], 3),
+                }
+            ),
+            flush=True,
+        )
+    finally:
+        if server is not None:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+        with admin.begin() as c:
+            c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
