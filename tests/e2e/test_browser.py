@@ -1,0 +1,193 @@
+"""The whole holder → reviewer → public flow in a real browser (Debian's Chromium driven by
+Playwright; Playwright never downloads a browser of its own).
+
+A holder signs in, cannot download before confirming the usage window (R-USE-1), confirms and
+downloads; the test renders the PDF's page, decodes the QR code with zxing-cpp, opens that URL in
+the browser and sees 有效. After a reviewer approves a renewal, the same URL shows 已被更新
+(R-REN-6, R-CHG-1). Screenshots of the main pages are saved under ``artifacts/screenshots``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import httpx
+import pypdfium2 as pdfium
+import pytest
+import zxingcpp
+from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+ECERT = str(Path(sys.executable).parent / "ecert")
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--disable-quic",
+]  # fmt: skip
+TODAY = "2021-03-01"
+SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Site:
+    """An ``ecert serve`` process on 127.0.0.1 with its own clock (ECERT_TODAY) over a shared DB."""
+
+    def __init__(self, work: Path, env: dict[str, str], today: str) -> None:
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [ECERT, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            cwd=work, env={**env, "ECERT_TODAY": today}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.base}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        self.stop()
+        raise AssertionError("ecert serve did not come up")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> tuple[Path, dict[str, str], dict[str, str]]:
+    assert Path(CHROMIUM).exists(), "Chromium is missing: run scripts/setup (it installs Debian's chromium)"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("ECERT_")},
+        "ECERT_DATABASE_URL": f"sqlite:///{tmp_path / 'web.db'}",
+        "ECERT_KEYS_DIR": str(tmp_path / "keys"),
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
+    res = subprocess.run(
+        [ECERT, "demo", "--holders", "40", "--json"], cwd=tmp_path, env={**env, "ECERT_TODAY": TODAY},
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    demo = json.loads(res.stdout)
+    accounts = {a["role"]: a for a in demo["accounts"]}
+    return tmp_path, env, accounts
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def _shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def _login(page: Page, base: str, username: str, password: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("form[action='/login'] button")
+    page.wait_for_load_state()
+
+
+def test_holder_reviewer_public_flow_in_a_real_browser__R_USE_1_R_DOC_4_R_CHG_1(
+    work: tuple[Path, dict[str, str], dict[str, str]], browser: Browser
+) -> None:
+    tmp, env, accounts = work
+    holder, reviewer = accounts["holder"], accounts["reviewer"]
+    site = Site(tmp, env, TODAY)
+    try:
+        page = browser.new_page(accept_downloads=True, viewport={"width": 420, "height": 900})
+        page.goto(site.base + "/")
+        _shot(page, "01-home")
+        _login(page, site.base, holder["username"], holder["password"])
+        assert page.url.endswith("/me"), page.url
+        _shot(page, "02-holder-me")
+
+        # R-USE-1: without ticking the confirmation nothing is downloaded.
+        button = page.locator("form[action='/me/download'] button[type=submit]")
+        with pytest.raises(PlaywrightTimeout), page.expect_download(timeout=1500):
+            button.click()  # the browser refuses to submit: the checkbox is required
+        assert page.url.endswith("/me")
+
+        page.check("form[action='/me/download'] input[name=confirm]")
+        with page.expect_download() as dl:
+            button.click()
+        pdf = tmp / "c.pdf"
+        dl.value.save_as(pdf)
+        assert pdf.read_bytes().startswith(b"%PDF")
+
+        # The QR code on the rendered page, read by an independent decoder.
+        image = pdfium.PdfDocument(str(pdf))[0].render(scale=150 / 72).to_pil()
+        codes = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+        assert len(codes) == 1
+        qr_path = "/V/" + codes[0].text.split("/V/", 1)[1]
+
+        public = browser.new_page(viewport={"width": 390, "height": 844})  # a phone, not signed in
+        public.goto(site.base + qr_path)
+        assert public.inner_text(".verdict-word").strip() == "有效"
+        assert public.locator(".signature img").count() == 1  # R-DOC-5
+        _shot(public, "03-public-valid")
+        public.goto(site.base + qr_path + "?lang=en")
+        assert public.inner_text(".verdict-word").strip() == "Valid"
+        public.goto(site.base + "/V/" + "A" * 40)
+        assert public.inner_text(".verdict-word").strip() == "Cannot verify"
+        public.goto(site.base + qr_path + "?lang=zh")
+    finally:
+        site.stop()
+
+    # A renewal inside the window of the holder's earliest specialty, approved by the reviewer.
+    show = subprocess.run(
+        [ECERT, "holder", "show", holder["registration_no"], "--json"], cwd=tmp, env={**env, "ECERT_TODAY": TODAY},
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    specs = [s for s in json.loads(show.stdout)["specialties"] if s["state"] in ("valid", "renewable")]
+    spec = min(specs, key=lambda s: s["valid_until"])
+    day = max(date.fromisoformat(TODAY), date.fromisoformat(spec["valid_until"]) - timedelta(days=10)).isoformat()
+    applied = subprocess.run(
+        [ECERT, "renewal", "apply", holder["registration_no"], "--specialty", spec["specialty"], "--commit-ce",
+         "--json"],
+        cwd=tmp, env={**env, "ECERT_TODAY": day}, capture_output=True, text=True,
+    )  # fmt: skip
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    app_id = json.loads(applied.stdout)["application_id"]
+
+    later = Site(tmp, env, day)
+    try:
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        _login(page, later.base, reviewer["username"], reviewer["password"])
+        page.goto(later.base + "/review")
+        _shot(page, "04-reviewer-pending")
+        page.locator(f"form[action='/review/{app_id}'] button[value=approve]").click()
+        page.wait_for_load_state()
+        _shot(page, "05-reviewer-decided")
+        public = browser.new_page(viewport={"width": 390, "height": 844})
+        public.goto(later.base + qr_path)
+        assert public.inner_text(".verdict-word").strip() == "已被更新"
+        _shot(public, "06-public-superseded")
+    finally:
+        later.stop()
