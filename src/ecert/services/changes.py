@@ -69,15 +69,17 @@ def _parse_date(value: str, column: str, probs: list[Problem]) -> date | None:
         return None
 
 
+TEXT_LABELS = {"reason": ("理由", "The reason"), "basis": ("法律依据", "The legal basis")}
+
+
 def _required_text(value: str | None, column: str, probs: list[Problem]) -> str | None:
+    zh, en = TEXT_LABELS.get(column, (column, column))
     v = (value or "").strip()
     if not v:
-        probs.append(problem(f"{column} 不能为空", f"{column} must not be empty", column=column))
+        probs.append(problem(f"{zh}不能为空", f"{en} must not be empty", column=column))
         return None
     if len(v) > MAX_TEXT:
-        probs.append(
-            problem(f"{column} 过长(最多 {MAX_TEXT} 字)", f"{column} is too long (at most {MAX_TEXT})", column=column)
-        )
+        probs.append(problem(f"{zh}过长(最多 {MAX_TEXT} 字)", f"{en} is too long (at most {MAX_TEXT})", column=column))
         return None
     return v
 
@@ -104,12 +106,19 @@ def change_employer(
         changed = before != after
         version = uow.certificates.data_version(reg.registration_no)
         if changed:
-            version += 1
-            uow.connection.execute(
+            # Incremented in SQL: a concurrent bump (a renewal approved at the same moment) is
+            # never overwritten, so every change supersedes (R-CHG-1).
+            version = uow.connection.execute(
                 update(registrations)
                 .where(registrations.c.registration_no == reg.registration_no)
-                .values(employer_name=employer, employer_uscc=code, data_version=version, updated_at=now)
-            )
+                .values(
+                    employer_name=employer,
+                    employer_uscc=code,
+                    data_version=registrations.c.data_version + 1,
+                    updated_at=now,
+                )
+                .returning(registrations.c.data_version)
+            ).scalar_one()
             uow.audit.append(
                 at=now,
                 actor=actor,
@@ -249,8 +258,7 @@ def correct_personal(
         fields = [k for k in old if old[k] != new[k]]
         version = uow.certificates.data_version(reg.registration_no)
         if fields:
-            version += 1
-            uow.connection.execute(
+            version = uow.connection.execute(
                 update(r)
                 .where(r.c.registration_no == reg.registration_no)
                 .values(
@@ -259,10 +267,11 @@ def correct_personal(
                     gender=result_gender.value,
                     birth_date=result_birth,
                     id_number=result_id,
-                    data_version=version,
+                    data_version=r.c.data_version + 1,  # in SQL: no lost update (R-CHG-1)
                     updated_at=now,
                 )
-            )
+                .returning(r.c.data_version)
+            ).scalar_one()
             uow.audit.append(
                 at=now,
                 actor=actor,
@@ -322,6 +331,17 @@ def _end_registration(
     with uow:
         reg = get_registration(uow, registration_no)
         _require_active(reg, "R-LAPSE-1")
+        prev = uow.connection.execute(
+            select(r.c.status_reason, r.c.status_basis, r.c.status_effective).where(
+                r.c.registration_no == reg.registration_no
+            )
+        ).one()
+        before = {
+            "status": reg.status.value,
+            "reason": prev.status_reason,
+            "basis": prev.status_basis,
+            "effective": prev.status_effective.isoformat() if prev.status_effective else None,
+        }
         # Conditional on the state read above: of two concurrent requests only one updates a row.
         done = uow.connection.execute(
             update(r)
@@ -347,7 +367,7 @@ def _end_registration(
             action=f"registration.{'revoke' if status is RegistrationStatus.REVOKED else 'cancel'}",
             subject=reg.registration_no,
             payload={
-                "before": {"status": reg.status.value, "reason": None, "basis": None, "effective": None},
+                "before": before,
                 "after": after,
                 "data_version": uow.certificates.data_version(reg.registration_no),
             },

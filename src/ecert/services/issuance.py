@@ -108,13 +108,24 @@ def issue(
     policy: Policy,
     docs: DocumentServices,
     out: Path | None = None,
+    expected_window: tuple[date, date] | None = None,
 ) -> IssuedCertificate:
-    """Confirm the usage window and issue a sealed certificate (R-USE-1, R-USE-2)."""
+    """Confirm the usage window and issue a sealed certificate (R-USE-1, R-USE-2).
+
+    ``expected_window``: the window the holder saw and confirmed; if today's differs (the page was
+    open past midnight, the data changed) nothing is issued — the holder confirms the new one.
+    """
     with uow:
         reg = get_registration(uow, registration_no)
         window = usage_window(reg, today, policy)  # raises the R-USE-4 refusal, in its order
         if not confirm:
             raise RuleRefusal("confirmation_required", rule="R-USE-1")
+        if expected_window is not None and expected_window != (window.usage_from, window.usage_until):
+            raise RuleRefusal(
+                "confirmation_required",
+                rule="R-USE-1",
+                params={"usage_from": window.usage_from.isoformat(), "usage_until": window.usage_until.isoformat()},
+            )
         missing = docs.renderer.missing_characters(reg.person.name + reg.employer.name)
         if missing:
             raise RuleRefusal("unsupported_character", rule="R-DOC-1", params={"chars": " ".join(missing)})

@@ -111,6 +111,18 @@ def _check(fn: Callable[[], Any], row: int, probs: list[Problem]) -> Any:
 
 def _image(value: str, kind: str, base: Path, row: int, reg_no: str, probs: list[Problem]) -> _Image | None:
     path = (base / value).resolve()
+    # Image paths are relative to the import file and stay inside its folder: an import must not
+    # read other files of the server (nor tell whether they exist).
+    if not path.is_relative_to(base.resolve()):
+        probs.append(
+            problem(
+                f"图像路径须位于导入文件所在目录内:{value}",
+                f"Image paths must stay inside the import file's folder: {value}",
+                row=row,
+                column=kind,
+            )
+        )
+        return None
     try:
         size = path.stat().st_size
         with path.open("rb") as f:

@@ -67,7 +67,9 @@ def apply_renewal(
             )
             .returning(renewal_applications.c.id)
         ).scalar_one()
-        for name in names:
+        # One lock order on the unique index whatever the caller's order: two overlapping
+        # multi-specialty applications cannot deadlock, the second gets application_pending.
+        for name in sorted(names):
             spec = reg.specialty(name)
             assert spec is not None  # checked by the rule
             try:

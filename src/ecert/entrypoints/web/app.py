@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from ecert.bootstrap import App
-from ecert.domain.errors import EcertError
+from ecert.domain.errors import BadInput, EcertError, problem
 from ecert.entrypoints.web import metrics
 from ecert.entrypoints.web.deps import WebContext, current_user
 from ecert.entrypoints.web.errors import http_status
@@ -108,6 +109,19 @@ def create_app(core: App) -> FastAPI:
 
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         return render(request, "error.html", status_code=status, error=exc.as_dict(lang)["error"])
+
+    @api.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        """Malformed parameters or bodies are the contract's bad_input (400), named field by field."""
+        problems = [
+            problem(
+                f"参数有误:{'.'.join(str(p) for p in e.get('loc', ()))}:{e.get('msg', '')}",
+                f"Invalid {'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}",
+                column=".".join(str(p) for p in e.get("loc", ())[1:]) or None,
+            )
+            for e in exc.errors()[:50]
+        ]
+        return await ecert_error(request, BadInput(problems))
 
     from ecert.entrypoints.web import routes_authority, routes_holder, routes_ops, routes_public
 

@@ -1,7 +1,615 @@
-"""Authority console (reviewers, admins) and its API. See the issue "web service", part 3."""
+"""Authority console (reviewers, admins) and its API. See the issue "web service", part 3.
+
+Pages (zh-CN first, no JavaScript): ``/review`` (pending renewals, decide with a reason, R-REN-6),
+``/admin`` (registry search), ``/admin/holders/{reg_no}`` (change employer, revoke, cancel,
+R-CHG-1, R-LAPSE-1), ``/admin/import`` (upload with the row-level report), ``/admin/audit`` (the log
+and its hash chain, R-ACC-1). API under ``/api/v1``: the same use cases, JSON in and out, errors as
+``{"error": {"code", "message", "rule"}}``.
+
+Scoping: a reviewer sees and decides only their province (R-REN-6), checked here before anything
+else and again inside ``decide_renewal``; a ministry admin sees all. Holders get 403, anonymous
+callers 401 (pages: a redirect to the sign-in page). Every POST carries the session's CSRF token.
+Handlers only translate: the rules live in the services.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import json
+import os
+import re
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
+
+from ecert.adapters.db.users import User
+from ecert.domain import provinces
+from ecert.domain.errors import BadInput, EcertError, problem
+from ecert.entrypoints.web.app import render
+from ecert.entrypoints.web.deps import check_csrf, ctx, require_user
+from ecert.entrypoints.web.errors import http_status
+from ecert.entrypoints.web.i18n import request_lang
+from ecert.services import authority, changes, registry_import, renewal
+from ecert.services.registry_import import ImportResult
 
 router = APIRouter()
+STAFF = ("reviewer", "admin")
+MAX_IMPORT_BYTES = int(os.environ.get("ECERT_IMPORT_MAX_MB", "200")) * 1024 * 1024
+COPY_CHUNK = 1 << 20
+SAFE_NAME = re.compile(r"[^\w.\-]+")
+
+# Words for stored values, zh-CN first.
+WORDS: dict[str, dict[str, tuple[str, str]]] = {
+    "status": {
+        "active": ("正常", "Active"),
+        "cancelled": ("已注销", "Cancelled"),
+        "revoked": ("已撤销", "Revoked"),
+        "suspended": ("已暂停", "Suspended"),
+    },
+    "state": {
+        "valid": ("有效", "Valid"),
+        "renewable": ("可延续", "Renewable"),
+        "expired": ("已到期", "Expired"),
+        "lapsed": ("已失效", "Lapsed"),
+        "cancelled": ("已注销", "Cancelled"),
+    },
+    "application": {
+        "pending": ("待审核", "Pending"),
+        "approved": ("已批准", "Approved"),
+        "rejected": ("已驳回", "Rejected"),
+    },
+}
+
+
+def _words(lang: str) -> Callable[[str, str | None], str]:
+    def w(kind: str, value: str | None) -> str:
+        zh, en = WORDS.get(kind, {}).get(value or "", (value or "", value or ""))
+        return en if lang == "en" else zh
+
+    return w
+
+
+def _page(request: Request, name: str, user: User, status_code: int = 200, **context: Any) -> Response:
+    c = ctx(request).core
+    return render(
+        request,
+        name,
+        status_code=status_code,
+        user=user,
+        w=_words(request_lang(request)),
+        today=c.clock.today().isoformat(),
+        province_names=[(abbr, nm) for abbr, (_code, nm) in provinces.PROVINCES.items()],
+        **context,
+    )
+
+
+def _error_context(request: Request, exc: EcertError) -> dict[str, Any]:
+    lang = request_lang(request)
+    probs = exc.problems if isinstance(exc, BadInput) else []
+    return {
+        "error": {"code": exc.code, "message": exc.message(lang), "rule": exc.rule},
+        "problems": [{"row": p.row, "column": p.column, "message": p.message(lang)} for p in probs],
+        "problems_truncated": exc.total - len(probs) if isinstance(exc, BadInput) else 0,
+    }
+
+
+# ------------------------------------------------------------------------------------ access
+
+
+def staff(request: Request) -> User:
+    return require_user(request, *STAFF)
+
+
+def admin(request: Request) -> User:
+    return require_user(request, "admin")
+
+
+def csrf_header(request: Request) -> None:
+    """API calls send the session's CSRF token as ``X-CSRF-Token``."""
+    check_csrf(request, None)
+
+
+Staff = Annotated[User, Depends(staff)]
+Admin = Annotated[User, Depends(admin)]
+Csrf = Annotated[None, Depends(csrf_header)]
+
+
+def scope_of(user: User) -> str | None:
+    """The province a user may see: a reviewer's own (R-REN-6), every province (None) for an admin."""
+    return None if user.role == "admin" else user.province_code or "--"
+
+
+def check_scope(user: User, province_code: str) -> None:
+    if user.role != "admin" and user.province_code != province_code:
+        raise EcertError("forbidden", rule="R-REN-6")
+
+
+def _province_filter(user: User, province: str | None) -> str | None:
+    """An admin may narrow to one province (``浙`` or ``33``); a reviewer always sees their own."""
+    if user.role != "admin":
+        return scope_of(user)
+    return provinces.normalize_province(province) if province and province.strip() else None
+
+
+# ------------------------------------------------------------------------------------ JSON bodies
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def json_body(model: type[M]) -> Callable[[Request], Awaitable[M]]:
+    """Parse and validate a JSON body; malformed input is ``bad_input`` (400) naming each field,
+    as the contract has it, never FastAPI's own 422 shape."""
+
+    async def parse(request: Request) -> M:
+        try:
+            raw = await request.json()
+        except ValueError:
+            raise BadInput([problem("请求体不是有效的 JSON", "The request body is not valid JSON")]) from None
+        try:
+            return model.model_validate(raw)
+        except ValidationError as exc:
+            probs = []
+            for err in exc.errors():
+                where = ".".join(str(x) for x in err["loc"]) or None
+                probs.append(problem(f"{where}:{err['msg']}", f"{where}: {err['msg']}", column=where))
+            raise BadInput(probs) from None
+
+    return parse
+
+
+def _schema(model: type[BaseModel]) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
+
+
+class DecisionBody(BaseModel):
+    """``renewal decide``: approve, or reject with a reason (R-REN-6)."""
+
+    model_config = ConfigDict(extra="forbid")
+    approve: StrictBool
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class EmployerBody(BaseModel):
+    """变更注册: the new employer's name and unified social credit code (GB 32100)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(max_length=200)
+    uscc: str = Field(max_length=40)
+
+
+class RevocationBody(BaseModel):
+    """撤销 (R-LAPSE-1): reason, legal basis and effective date (YYYY-MM-DD, not after today)."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(max_length=2000)
+    basis: str = Field(max_length=2000)
+    effective: str = Field(max_length=10)
+
+
+class CancellationBody(BaseModel):
+    """注销 (R-LAPSE-1): reason and effective date; the legal basis is optional."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(max_length=2000)
+    basis: str | None = Field(default=None, max_length=2000)
+    effective: str = Field(max_length=10)
+
+
+# ------------------------------------------------------------------------------------ use cases
+
+
+def _decide(request: Request, user: User, application_id: int, approve: bool, reason: str | None) -> dict[str, Any]:
+    core = ctx(request).core
+    check_scope(user, authority.application_province(core.uow(), application_id))  # R-REN-6, before anything
+    return renewal.decide_renewal(
+        core.uow(),
+        application_id,
+        approve=approve,
+        reason=reason,
+        reviewer=user.username,
+        today=core.clock.today(),
+        now=core.clock.now(),
+        policy=core.policy,
+    )
+
+
+def _pending(request: Request, user: User, province: str | None, page: int) -> authority.Page:
+    core = ctx(request).core
+    return authority.pending_applications(
+        core.uow(),
+        province_code=_province_filter(user, province),
+        today=core.clock.today(),
+        policy=core.policy,
+        page=page,
+    )
+
+
+def _employer(request: Request, user: User, reg_no: str, name: str, uscc: str) -> dict[str, Any]:
+    core = ctx(request).core
+    return changes.change_employer(core.uow(), reg_no, name=name, uscc=uscc, actor=user.username, now=core.clock.now())
+
+
+def _end(
+    request: Request, user: User, reg_no: str, kind: str, reason: str, basis: str | None, effective: str
+) -> dict[str, Any]:
+    core = ctx(request).core
+    common: dict[str, Any] = {
+        "reason": reason,
+        "effective": effective,
+        "actor": user.username,
+        "today": core.clock.today(),
+        "now": core.clock.now(),
+    }
+    if kind == "revoke":
+        return changes.revoke(core.uow(), reg_no, basis=basis or "", **common)
+    return changes.cancel(core.uow(), reg_no, basis=basis, **common)
+
+
+def _safe_filename(name: str | None) -> str:
+    base = SAFE_NAME.sub("_", Path(name or "").name).strip("._")[:100]
+    return base or "upload.csv"
+
+
+def _import_upload(request: Request, user: User, upload: UploadFile | None) -> ImportResult:
+    """Save the upload in a private temporary directory and import it, all or nothing. Image columns
+    must be empty: an uploaded file travels without its images (see ``authority.image_reference_problems``)."""
+    if upload is None or not upload.filename:
+        raise BadInput([problem("请选择要导入的文件", "Choose a file to import", column="file")])
+    core = ctx(request).core
+    with tempfile.TemporaryDirectory(prefix="ecert-import-") as tmp:
+        path = Path(tmp) / _safe_filename(upload.filename)
+        size = 0
+        with path.open("wb") as out:
+            while chunk := upload.file.read(COPY_CHUNK):
+                size += len(chunk)
+                if size > MAX_IMPORT_BYTES:
+                    limit = MAX_IMPORT_BYTES // (1024 * 1024)
+                    raise BadInput(
+                        [problem(f"文件超过 {limit} MB", f"The file is larger than {limit} MB", column="file")]
+                    )
+                out.write(chunk)
+        image_probs = authority.image_reference_problems(path)
+        if image_probs:
+            raise BadInput(image_probs)
+        return registry_import.import_registry(
+            core.uow(), path, today=core.clock.today(), now=core.clock.now(), actor=user.username
+        )
+
+
+# ------------------------------------------------------------------------------------ review pages
+
+
+def _review_page(
+    request: Request,
+    user: User,
+    *,
+    province: str | None,
+    page: int,
+    status_code: int = 200,
+    decided: int | None = None,
+    **context: Any,
+) -> Response:
+    core = ctx(request).core
+    filt = _province_filter(user, province)
+    data = _pending(request, user, province, page)
+    outcome = None
+    if decided is not None:
+        try:
+            found = authority.application_outcome(core.uow(), decided)
+            check_scope(user, found["province_code"])
+            outcome = found
+        except EcertError:
+            outcome = None  # a stale or foreign link shows no note
+    scope_name = provinces.name(filt) if filt in provinces.CODE_TO_ABBR else None
+    return _page(
+        request,
+        "review.html",
+        user,
+        status_code=status_code,
+        apps=data.items,
+        pager=data,
+        province=provinces.abbreviation(filt) if filt and user.role == "admin" else "",
+        scope_name=scope_name,
+        outcome=outcome,
+        **context,
+    )
+
+
+@router.get("/review", include_in_schema=False)
+def review(request: Request, province: str = "", page: int = 1, decided: int | None = None) -> Response:
+    user = staff(request)
+    try:
+        return _review_page(request, user, province=province, page=page, decided=decided)
+    except BadInput as exc:  # an unknown province in the filter
+        return _review_page(
+            request, user, province=None, page=1, status_code=http_status(exc), **_error_context(request, exc)
+        )
+
+
+@router.post("/review/{application_id}", include_in_schema=False)
+def review_decide(
+    request: Request,
+    application_id: int,
+    decision: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+    province: Annotated[str, Form()] = "",
+    page: Annotated[int, Form()] = 1,
+) -> Response:
+    user = staff(request)
+    check_csrf(request, csrf)
+    try:
+        if decision not in ("approve", "reject"):
+            raise BadInput([problem("请选择批准或驳回", "Choose approve or reject", column="decision")])
+        _decide(request, user, application_id, decision == "approve", reason)
+    except EcertError as exc:
+        return _review_page(
+            request,
+            user,
+            province=province,
+            page=page,
+            status_code=http_status(exc),
+            failed_id=application_id,
+            reason=reason,
+            **_error_context(request, exc),
+        )
+    query = {"decided": str(application_id)}
+    if province:
+        query["province"] = province
+    return RedirectResponse(f"/review?{urlencode(query)}", status_code=303)
+
+
+# ------------------------------------------------------------------------------------ admin pages
+
+
+@router.get("/admin", include_in_schema=False)
+def admin_search(request: Request, q: str = "", page: int = 1) -> Response:
+    user = admin(request)
+    core = ctx(request).core
+    result = authority.search_registry(core.uow(), q, today=core.clock.today(), policy=core.policy, page=page)
+    return _page(request, "admin.html", user, q=q.strip(), holders=result.items, pager=result)
+
+
+def _holder_page(request: Request, user: User, reg_no: str, status_code: int = 200, **context: Any) -> Response:
+    core = ctx(request).core
+    holder = authority.holder_detail(core.uow(), reg_no, today=core.clock.today(), policy=core.policy)
+    return _page(request, "admin_holder.html", user, status_code=status_code, h=holder, **context)
+
+
+@router.get("/admin/holders/{reg_no}", include_in_schema=False)
+def admin_holder(request: Request, reg_no: str, done: str = "") -> Response:
+    user = admin(request)
+    return _holder_page(request, user, reg_no, done=done if done in ("employer", "revoke", "cancel") else "")
+
+
+def _holder_action(
+    request: Request, user: User, reg_no: str, action: str, run: Callable[[], Any], form: dict[str, str]
+) -> Response:
+    """Run a change; on success back to the holder with a note, on a refusal the page again with the
+    message and every problem beside the form, under the error's status."""
+    try:
+        run()
+    except EcertError as exc:
+        if exc.code == "not_found":
+            raise
+        return _holder_page(
+            request,
+            user,
+            reg_no,
+            status_code=http_status(exc),
+            failed=action,
+            form=form,
+            **_error_context(request, exc),
+        )
+    return RedirectResponse(f"/admin/holders/{quote(reg_no.strip())}?done={action}", status_code=303)
+
+
+@router.post("/admin/holders/{reg_no}/employer", include_in_schema=False)
+def admin_change_employer(
+    request: Request,
+    reg_no: str,
+    name: Annotated[str, Form()] = "",
+    uscc: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    user = admin(request)
+    check_csrf(request, csrf)
+    return _holder_action(
+        request,
+        user,
+        reg_no,
+        "employer",
+        lambda: _employer(request, user, reg_no, name, uscc),
+        {"name": name, "uscc": uscc},
+    )
+
+
+@router.post("/admin/holders/{reg_no}/revocation", include_in_schema=False)
+def admin_revoke(
+    request: Request,
+    reg_no: str,
+    reason: Annotated[str, Form()] = "",
+    basis: Annotated[str, Form()] = "",
+    effective: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    user = admin(request)
+    check_csrf(request, csrf)
+    return _holder_action(
+        request,
+        user,
+        reg_no,
+        "revoke",
+        lambda: _end(request, user, reg_no, "revoke", reason, basis, effective),
+        {"reason": reason, "basis": basis, "effective": effective},
+    )
+
+
+@router.post("/admin/holders/{reg_no}/cancellation", include_in_schema=False)
+def admin_cancel(
+    request: Request,
+    reg_no: str,
+    reason: Annotated[str, Form()] = "",
+    basis: Annotated[str, Form()] = "",
+    effective: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    user = admin(request)
+    check_csrf(request, csrf)
+    return _holder_action(
+        request,
+        user,
+        reg_no,
+        "cancel",
+        lambda: _end(request, user, reg_no, "cancel", reason, basis or None, effective),
+        {"reason": reason, "basis": basis, "effective": effective},
+    )
+
+
+@router.get("/admin/import", include_in_schema=False)
+def admin_import_form(request: Request) -> Response:
+    return _page(request, "admin_import.html", admin(request))
+
+
+@router.post("/admin/import", include_in_schema=False)
+def admin_import(
+    request: Request,
+    file: Annotated[UploadFile | None, File()] = None,
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    user = admin(request)
+    check_csrf(request, csrf)
+    filename = file.filename if file is not None else ""
+    try:
+        result = _import_upload(request, user, file)
+    except BadInput as exc:
+        return _page(
+            request,
+            "admin_import.html",
+            user,
+            status_code=http_status(exc),
+            filename=filename,
+            **_error_context(request, exc),
+        )
+    return _page(request, "admin_import.html", user, filename=filename, result=result.as_dict())
+
+
+@router.get("/admin/audit", include_in_schema=False)
+def admin_audit(request: Request, before_id: int | None = None) -> Response:
+    user = admin(request)
+    core = ctx(request).core
+    page = authority.audit_page(core.uow(), before_id=before_id)
+    for e in page["events"]:
+        e["payload_text"] = json.dumps(e["payload"], ensure_ascii=False, sort_keys=True)
+    chain = authority.audit_chain(core.uow())
+    return _page(request, "admin_audit.html", user, chain=chain, before_id=before_id, **page)
+
+
+# ------------------------------------------------------------------------------------ API
+
+
+@router.get("/api/v1/review/applications", tags=["authority"])
+def api_applications(
+    request: Request, user: Staff, province: str | None = None, page: Annotated[int, Query(ge=1)] = 1
+) -> JSONResponse:
+    """Pending renewal applications: a reviewer's province (R-REN-6); an admin's all, or ``province``."""
+    return JSONResponse(_pending(request, user, province, page).as_dict("applications"))
+
+
+@router.post(
+    "/api/v1/review/applications/{application_id}/decision",
+    tags=["authority"],
+    openapi_extra=_schema(DecisionBody),
+)
+def api_decide(
+    request: Request,
+    application_id: int,
+    user: Staff,
+    _csrf: Csrf,
+    body: Annotated[DecisionBody, Depends(json_body(DecisionBody))],
+) -> JSONResponse:
+    """``renewal decide``: ``{"application_id", "status", "specialties": [{"specialty", "valid_until"}]}``."""
+    return JSONResponse(_decide(request, user, application_id, body.approve, body.reason))
+
+
+@router.get("/api/v1/registry", tags=["authority"])
+def api_search(request: Request, user: Admin, q: str = "", page: Annotated[int, Query(ge=1)] = 1) -> JSONResponse:
+    """Registry search by registration number, name or ID number (exact or prefix), 50 a page."""
+    core = ctx(request).core
+    result = authority.search_registry(core.uow(), q, today=core.clock.today(), policy=core.policy, page=page)
+    return JSONResponse(result.as_dict("holders"))
+
+
+@router.get("/api/v1/registry/{reg_no}", tags=["authority"])
+def api_holder(request: Request, reg_no: str, user: Staff) -> JSONResponse:
+    """A holder's record (``holder show`` and more); reviewers only for their province (R-REN-6)."""
+    core = ctx(request).core
+    check_scope(user, authority.registration_province(core.uow(), reg_no))
+    return JSONResponse(authority.holder_detail(core.uow(), reg_no, today=core.clock.today(), policy=core.policy))
+
+
+@router.post("/api/v1/registry/{reg_no}/employer", tags=["authority"], openapi_extra=_schema(EmployerBody))
+def api_change_employer(
+    request: Request,
+    reg_no: str,
+    user: Admin,
+    _csrf: Csrf,
+    body: Annotated[EmployerBody, Depends(json_body(EmployerBody))],
+) -> JSONResponse:
+    """``change employer`` (变更注册, R-CHG-1): supersedes earlier certificates."""
+    return JSONResponse(_employer(request, user, reg_no, body.name, body.uscc))
+
+
+@router.post("/api/v1/registry/{reg_no}/revocation", tags=["authority"], openapi_extra=_schema(RevocationBody))
+def api_revoke(
+    request: Request,
+    reg_no: str,
+    user: Admin,
+    _csrf: Csrf,
+    body: Annotated[RevocationBody, Depends(json_body(RevocationBody))],
+) -> JSONResponse:
+    """``revoke`` (撤销, R-LAPSE-1)."""
+    return JSONResponse(_end(request, user, reg_no, "revoke", body.reason, body.basis, body.effective))
+
+
+@router.post("/api/v1/registry/{reg_no}/cancellation", tags=["authority"], openapi_extra=_schema(CancellationBody))
+def api_cancel(
+    request: Request,
+    reg_no: str,
+    user: Admin,
+    _csrf: Csrf,
+    body: Annotated[CancellationBody, Depends(json_body(CancellationBody))],
+) -> JSONResponse:
+    """注销 (R-LAPSE-1)."""
+    return JSONResponse(_end(request, user, reg_no, "cancel", body.reason, body.basis, body.effective))
+
+
+@router.post("/api/v1/registry/import", tags=["authority"])
+def api_import(
+    request: Request, user: Admin, _csrf: Csrf, file: Annotated[UploadFile | None, File()] = None
+) -> JSONResponse:
+    """``import``: CSV (UTF-8 or GB18030) or XLSX, all or nothing: ``{"imported", "updated", "rows"}``;
+    a bad file is 400 with ``details`` naming every bad row, column and reason."""
+    return JSONResponse(_import_upload(request, user, file).as_dict())
+
+
+@router.get("/api/v1/audit", tags=["authority"])
+def api_audit(
+    request: Request,
+    user: Admin,
+    limit: Annotated[int, Query(ge=1, le=authority.MAX_AUDIT_PAGE)] = authority.AUDIT_PAGE_SIZE,
+    before_id: int | None = None,
+    verify: bool = False,
+) -> JSONResponse:
+    """The latest audit events, newest first; ``next_before_id`` pages back. ``verify=true`` also
+    checks the whole hash chain (R-ACC-1): ``chain: {"intact", "first_broken_id", "events"}``."""
+    core = ctx(request).core
+    body = authority.audit_page(core.uow(), limit=limit, before_id=before_id)
+    if verify:
+        body["chain"] = authority.audit_chain(core.uow())
+    return JSONResponse(body)

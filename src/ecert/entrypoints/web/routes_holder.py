@@ -1,7 +1,408 @@
-"""Holder portal (我的证照) and its API. See the issue "web service", part 2."""
+"""Holder portal (我的证照) and its API. See the issue "web service", part 2.
+
+A holder sees and acts on their own registration only: the registration number always comes from
+the signed-in account, never from the request (R-ACC-1). The page shows the usage window a download
+would get today; the download needs the holder's confirmation of exactly that window, checked on the
+server (R-USE-1) — the ``required`` checkbox only helps the browser. The API under ``/api/v1/me``
+follows the same rules with the session cookie and the ``X-CSRF-Token`` header.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import Callable
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field, StrictBool
+
+from ecert.adapters.db.users import User
+from ecert.domain.dates import CST
+from ecert.domain.errors import BadInput, EcertError, RuleRefusal, problem
+from ecert.entrypoints.web import metrics
+from ecert.entrypoints.web.app import render
+from ecert.entrypoints.web.deps import check_csrf, ctx, require_user
+from ecert.entrypoints.web.errors import http_status
+from ecert.entrypoints.web.i18n import STATUS_WORDS, request_lang
+from ecert.services import holder_portal, issuance, renewal
+from ecert.services.issuance import IssuedCertificate
+
+MAX_CE_HOURS = 10_000
+
 
 router = APIRouter()
+
+
+# ------------------------------------------------------------------------------------------ words
+
+SPECIALTY_STATE_WORDS: dict[str, tuple[str, str]] = {
+    "valid": ("有效", "Valid"),
+    "renewable": ("有效(可申请延续注册)", "Valid (renewal open)"),
+    "expired": ("已到期", "Ended"),
+    "lapsed": ("已失效", "Lapsed"),
+    "cancelled": ("已注销", "Cancelled"),
+}
+APPLICATION_STATUS_WORDS: dict[str, tuple[str, str]] = {
+    "pending": ("待审核", "Pending"),
+    "approved": ("已批准", "Approved"),
+    "rejected": ("已驳回", "Rejected"),
+}
+REGISTRATION_STATUS_WORDS: dict[str, tuple[str, str]] = {
+    "active": ("有效", "Active"),
+    "cancelled": ("已注销", "Cancelled"),
+    "revoked": ("已撤销", "Revoked"),
+    "suspended": ("已暂停", "Suspended"),
+}
+
+
+def _word(table: dict[str, tuple[str, str]], key: str, lang: str) -> str:
+    zh, en = table.get(key, (key, key))
+    return en if lang == "en" else zh
+
+
+def _day(lang: str) -> Callable[[date | str | None], str]:
+    """使用有效期 is printed as ``YYYY年MM月DD日`` (English: ISO dates)."""
+
+    def fmt(d: date | str | None) -> str:
+        if d is None:
+            return ""
+        if isinstance(d, str):
+            d = date.fromisoformat(d)
+        return d.isoformat() if lang == "en" else f"{d.year}年{d.month:02d}月{d.day:02d}日"
+
+    return fmt
+
+
+def _words(request: Request) -> dict[str, Any]:
+    lang = request_lang(request)
+    return {
+        "day": _day(lang),
+        "cert_state": lambda s: _word(STATUS_WORDS, s, lang),
+        "spec_state": lambda s: _word(SPECIALTY_STATE_WORDS, s, lang),
+        "app_status": lambda s: _word(APPLICATION_STATUS_WORDS, s, lang),
+        "reg_status": lambda s: _word(REGISTRATION_STATUS_WORDS, s, lang),
+        "local_time": lambda t: t.astimezone(CST).strftime("%Y-%m-%d %H:%M") if t else "",
+    }
+
+
+# ------------------------------------------------------------------------------------------ who
+
+
+def _holder(request: Request) -> User:
+    """The signed-in holder (401 unauthenticated, 403 forbidden for other roles, R-ACC-1)."""
+    user = require_user(request, "holder")
+    if not user.registration_no:
+        raise EcertError("forbidden", rule="R-ACC-1")
+    return user
+
+
+def _holder_api_write(request: Request, user: Annotated[User, Depends(_holder)]) -> User:
+    """A holder's state-changing API call: the session's CSRF token in ``X-CSRF-Token``."""
+    check_csrf(request, None)
+    return user
+
+
+Holder = Annotated[User, Depends(_holder)]
+HolderWrite = Annotated[User, Depends(_holder_api_write)]
+
+
+def _reg_no(user: User) -> str:
+    assert user.registration_no is not None  # checked by _holder
+    return user.registration_no
+
+
+def _actor(user: User) -> str:
+    return f"holder:{user.username}"
+
+
+# ------------------------------------------------------------------------------------------ use cases
+
+
+def _download(
+    request: Request, user: User, *, confirmed: bool, usage_from: date | None, usage_until: date | None
+) -> IssuedCertificate:
+    """R-USE-4 refusals first (in their order), then R-USE-1: confirmed, and exactly today's window."""
+    core = ctx(request).core
+    today = core.clock.today()
+    window = issuance.preview(core.uow(), _reg_no(user), today=today, policy=core.policy)
+    if not confirmed:
+        raise RuleRefusal("confirmation_required", rule="R-USE-1")
+    holder_portal.check_confirmed_window(window, usage_from, usage_until)
+    issued = issuance.issue(
+        core.uow(),
+        _reg_no(user),
+        confirm=True,
+        actor=_actor(user),
+        today=today,
+        now=core.clock.now(),
+        policy=core.policy,
+        docs=core.documents,
+        expected_window=(window.usage_from, window.usage_until),
+    )
+    metrics.ISSUED.inc()
+    return issued
+
+
+def _pdf_response(issued: IssuedCertificate) -> Response:
+    return Response(
+        issued.pdf,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="ecert-{issued.serial}.pdf"',
+            "Cache-Control": "no-store",
+            "X-Ecert-Serial": issued.serial,
+        },
+    )
+
+
+def _apply(
+    request: Request, user: User, specialties: list[str], *, committed: bool, ce_hours: int | None
+) -> dict[str, Any]:
+    if not [s for s in specialties if s.strip()]:
+        raise BadInput([problem("请至少选择一个注册专业", "Choose at least one specialty", column="specialties")])
+    core = ctx(request).core
+    return renewal.apply_renewal(
+        core.uow(),
+        _reg_no(user),
+        specialties,
+        committed=committed,
+        ce_hours=ce_hours,
+        actor=_actor(user),
+        today=core.clock.today(),
+        now=core.clock.now(),
+        policy=core.policy,
+    )
+
+
+def _form_date(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        return None
+
+
+def _form_hours(value: str) -> int | None:
+    text = value.strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) > MAX_CE_HOURS:
+        zh, en = "继续教育学时应为不小于 0 的整数", "CE hours must be a whole number, 0 or more"
+        raise BadInput([problem(zh, en, column="ce_hours")])
+    return int(text)
+
+
+def _error_view(exc: EcertError, lang: str) -> dict[str, Any]:
+    body: dict[str, Any] = dict(exc.as_dict(lang)["error"])
+    body["window_changed"] = isinstance(exc, holder_portal.WindowChanged)
+    return body
+
+
+# ------------------------------------------------------------------------------------------ pages
+
+
+def _render_me(request: Request, user: User, *, status_code: int = 200, error: EcertError | None = None) -> Response:
+    core = ctx(request).core
+    today = core.clock.today()
+    lang = request_lang(request)
+    ov = holder_portal.overview(core.uow(), _reg_no(user), today=today, policy=core.policy)
+    certs = holder_portal.my_certificates(core.uow(), _reg_no(user), today=today)
+    return render(
+        request,
+        "me.html",
+        status_code=status_code,
+        user=user,
+        holder=ov.holder,
+        window=ov.window,
+        refusal=ov.refusal.as_dict(lang)["error"] if ov.refusal else None,
+        certificates=certs,
+        error=_error_view(error, lang) if error else None,
+        today=today,
+        **_words(request),
+    )
+
+
+@router.get("/me", include_in_schema=False)
+def me_page(request: Request, user: Holder) -> Response:
+    return _render_me(request, user)
+
+
+@router.post("/me/download", include_in_schema=False)
+def me_download(
+    request: Request,
+    user: Holder,
+    csrf: Annotated[str, Form()] = "",
+    confirm: Annotated[str, Form()] = "",
+    usage_from: Annotated[str, Form()] = "",
+    usage_until: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(request, csrf)
+    try:
+        issued = _download(
+            request,
+            user,
+            confirmed=bool(confirm),
+            usage_from=_form_date(usage_from),
+            usage_until=_form_date(usage_until),
+        )
+    except EcertError as exc:
+        return _render_me(request, user, status_code=http_status(exc), error=exc)
+    return _pdf_response(issued)
+
+
+def _render_renewal(
+    request: Request,
+    user: User,
+    *,
+    status_code: int = 200,
+    error: EcertError | None = None,
+    chosen: list[str] | None = None,
+    committed: bool = False,
+    ce_hours: str = "",
+) -> Response:
+    core = ctx(request).core
+    lang = request_lang(request)
+    ov = holder_portal.overview(core.uow(), _reg_no(user), today=core.clock.today(), policy=core.policy)
+    if chosen is None:
+        chosen = [s["specialty"] for s in ov.holder["specialties"] if s["state"] == "renewable"]
+    details = [p.message(lang) for p in error.problems] if isinstance(error, BadInput) else []
+    return render(
+        request,
+        "me_renewal.html",
+        status_code=status_code,
+        user=user,
+        holder=ov.holder,
+        chosen=chosen,
+        committed=committed,
+        ce_hours=ce_hours,
+        ce_required=core.policy.ce_hours_required,
+        window_days=core.policy.renewal_window_days,
+        transitional_deadline=core.policy.transitional_deadline,
+        today=core.clock.today(),
+        error=_error_view(error, lang) if error else None,
+        details=details,
+        **_words(request),
+    )
+
+
+@router.get("/me/renewal", include_in_schema=False)
+def me_renewal_form(request: Request, user: Holder) -> Response:
+    return _render_renewal(request, user)
+
+
+@router.post("/me/renewal", include_in_schema=False)
+def me_renewal_submit(
+    request: Request,
+    user: Holder,
+    csrf: Annotated[str, Form()] = "",
+    specialty: Annotated[list[str] | None, Form()] = None,
+    commit_ce: Annotated[str, Form()] = "",
+    ce_hours: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(request, csrf)
+    chosen = specialty or []
+    try:
+        result = _apply(request, user, chosen, committed=bool(commit_ce), ce_hours=_form_hours(ce_hours))
+    except EcertError as exc:
+        return _render_renewal(
+            request,
+            user,
+            status_code=http_status(exc),
+            error=exc,
+            chosen=chosen,
+            committed=bool(commit_ce),
+            ce_hours=ce_hours,
+        )
+    return RedirectResponse(f"/me/applications?applied={result['application_id']}", status_code=303)
+
+
+@router.get("/me/applications", include_in_schema=False)
+def me_applications(request: Request, user: Holder, applied: int | None = None) -> Response:
+    core = ctx(request).core
+    apps = holder_portal.my_applications(core.uow(), _reg_no(user))
+    just_applied = next((a for a in apps if a.application_id == applied), None)
+    return render(
+        request,
+        "me_applications.html",
+        user=user,
+        applications=apps,
+        just_applied=just_applied,
+        **_words(request),
+    )
+
+
+# ------------------------------------------------------------------------------------------ API
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "bad_input: malformed body"},
+    401: {"description": "unauthenticated: no valid session"},
+    403: {"description": "forbidden (not a holder) or csrf_failed (X-CSRF-Token missing or wrong)"},
+    409: {"description": 'a rule refused it: `{"error": {"code", "message", "rule"}}`'},
+}
+
+
+class DownloadRequest(BaseModel):
+    """R-USE-1: confirm the usage window shown by ``GET /api/v1/me`` (``window``)."""
+
+    confirm: StrictBool | None = Field(None, description="Must be true: the holder confirms the window")
+    usage_from: date | None = Field(None, description="The window's first day, as confirmed")
+    usage_until: date | None = Field(None, description="The window's last day, as confirmed")
+
+
+class RenewalRequest(BaseModel):
+    """R-REN-1…4: the specialties to renew and the continuing-education commitment."""
+
+    specialties: list[str] = Field(..., max_length=10, description="Specialties of the holder's registration")
+    commit_ce: StrictBool = Field(False, description="本人承诺已完成继续教育要求 (R-REN-4); must be true")
+    ce_hours: int | None = Field(None, ge=0, le=MAX_CE_HOURS, description="Continuing-education hours, optional")
+
+
+@router.get("/api/v1/me", tags=["holder"], responses=ERRORS)
+def api_me(request: Request, user: Holder) -> JSONResponse:
+    """The holder's current data (ID number masked) and the usage window a download would get today
+    (``window``), or why no download is possible (``refusal``, R-USE-4)."""
+    core = ctx(request).core
+    ov = holder_portal.overview(core.uow(), _reg_no(user), today=core.clock.today(), policy=core.policy)
+    return JSONResponse(ov.as_dict(request_lang(request)))
+
+
+@router.get("/api/v1/me/certificates", tags=["holder"], responses=ERRORS)
+def api_my_certificates(request: Request, user: Holder) -> JSONResponse:
+    """The certificates issued for the holder, newest first, each with its current state
+    (``valid``, ``expired``, ``not_yet_valid``, ``superseded``, ``revoked``)."""
+    core = ctx(request).core
+    rows = holder_portal.my_certificates(core.uow(), _reg_no(user), today=core.clock.today())
+    return JSONResponse({"certificates": [r.as_dict() for r in rows]})
+
+
+@router.post(
+    "/api/v1/me/certificates",
+    tags=["holder"],
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}, "description": "The sealed certificate PDF"}, **ERRORS},
+)
+def api_download(request: Request, user: HolderWrite, body: DownloadRequest) -> Response:
+    """Confirm the usage window and download a newly issued, sealed certificate (R-USE-1, R-USE-2).
+    ``409 confirmation_required`` unless ``confirm`` is true and the window is today's."""
+    issued = _download(
+        request,
+        user,
+        confirmed=body.confirm is True,
+        usage_from=body.usage_from,
+        usage_until=body.usage_until,
+    )
+    return _pdf_response(issued)
+
+
+@router.get("/api/v1/me/applications", tags=["holder"], responses=ERRORS)
+def api_my_applications(request: Request, user: Holder) -> JSONResponse:
+    """The holder's renewal applications, newest first, with their specialties and decisions."""
+    apps = holder_portal.my_applications(ctx(request).core.uow(), _reg_no(user))
+    return JSONResponse({"applications": [a.as_dict() for a in apps]})
+
+
+@router.post("/api/v1/me/applications", tags=["holder"], status_code=201, responses=ERRORS)
+def api_apply(request: Request, user: HolderWrite, body: RenewalRequest) -> JSONResponse:
+    """Apply for renewal (延续注册) of some of the holder's specialties: ``{"application_id", "status"}``."""
+    result = _apply(request, user, body.specialties, committed=body.commit_ce, ce_hours=body.ce_hours)
+    return JSONResponse(result, status_code=201)
