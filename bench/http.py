@@ -17,6 +17,12 @@ Prints one JSON object per measurement (requests/s, p50/p99 latency in ms), and 
 
 from __future__ import annotations
 
+import sys
+
+# This file is named like the standard library's ``http`` package (the issue names it so): drop
+# its own folder from the import path before anything imports ``http.client``.
+sys.path[:] = [p for p in sys.path if p not in ("", __import__("os").path.dirname(__file__))]
+
 import argparse
 import json
 import os
@@ -25,7 +31,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import uuid

@@ -136,5 +136,7 @@ def create_app_from_env() -> FastAPI:
     """For ``uvicorn --factory`` (``ecert serve`` with several workers): settings from the environment."""
     from ecert.bootstrap import bootstrap
     from ecert.config import load_settings
+    from ecert.entrypoints.web import logs
 
+    logs.configure()
     return create_app(bootstrap(load_settings()))
