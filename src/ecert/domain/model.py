@@ -84,6 +84,7 @@ class Registration:
     specialties: tuple[SpecialtyRegistration, ...] = ()
     has_signature: bool = False
     ce_hours: int | None = None
+    data_version: int = 1  # bumped by every change of printed data (R-CHG-1)
 
     def specialty(self, name: str) -> SpecialtyRegistration | None:
         return next((s for s in self.specialties if s.specialty == name), None)

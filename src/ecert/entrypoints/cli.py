@@ -22,7 +22,7 @@ from ecert.entrypoints.cli_changes import change_cli, changes_commands
 from ecert.entrypoints.cli_common import STATE, actor_name, app, emit, errors, lang, progress_bar
 from ecert.entrypoints.cli_reminders import reminders_cli
 from ecert.entrypoints.cli_workflows import renewal_cli, user_cli
-from ecert.services import history, issuance, verification
+from ecert.services import batch, history, issuance, verification
 from ecert.services import registry as registry_service
 from ecert.services.demo import DEFAULT_SIGNATURES, DEMO_PASSWORD, ensure_demo_accounts, seed_demo
 from ecert.services.registry_import import import_registry
@@ -249,6 +249,38 @@ def cert_issue(
         )
         d = issued.as_dict()
         emit(d, f"已签发 / issued {d['serial']} → {out} (使用有效期 {d['usage_from']} — {d['usage_until']})")
+
+
+@cert_cli.command("batch")
+def cert_batch(
+    file: Path = typer.Argument(..., metavar="FILE", help="Registration numbers, one a line"),
+    out_dir: Path = typer.Option(..., "--out-dir", help="Where to write the sealed PDFs"),
+    workers: int | None = typer.Option(None, "--workers", min=1, help="Processes (default: every core)"),
+    actor: str | None = typer.Option(None, "--actor"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Issue certificates for many registrations across all cores (authority drills, re-sealing)."""
+    STATE.json = json_out
+    with errors():
+        try:
+            numbers = file.read_text("utf-8").splitlines()
+        except OSError as exc:
+            raise BadInput([problem(f"无法读取文件:{exc}", f"Cannot read the file: {exc}")]) from exc
+        settings = app().settings  # each worker process bootstraps from the same settings
+        bar, stop = progress_bar("cert batch")
+        try:
+            result = batch.issue_batch(
+                settings,
+                numbers,
+                out_dir,
+                actor=actor_name(actor),
+                workers=workers,
+                progress=(lambda done, total: bar(done, done, total)) if bar else None,
+            )
+        finally:
+            stop()
+        d = result.as_dict()
+        emit(d, f"已签发 / issued {d['issued']}, 拒绝 / refused {sum(d['refused'].values())} {d['refused']}")
 
 
 def _emit_verdict(result: verification.VerificationResult) -> None:

@@ -165,13 +165,15 @@ def _online(
             result.status, result.reasons = "tampered", [Reason("record_mismatch")]
             return result
         reg = uow.registry.get(record.registration_no)
-        current_version = uow.certificates.data_version(record.registration_no)
-        basis, effective = uow.connection.execute(
-            select(registrations.c.status_basis, registrations.c.status_effective).where(
-                registrations.c.registration_no == record.registration_no
-            )
-        ).one()
-    assert reg is not None  # a record's registration cannot vanish (foreign key, cascade)
+        assert reg is not None  # a record's registration cannot vanish (foreign key, cascade)
+        basis, effective = None, None
+        if reg.status is not RegistrationStatus.ACTIVE:  # only then: the hot path stays at 3 queries
+            basis, effective = uow.connection.execute(
+                select(registrations.c.status_basis, registrations.c.status_effective).where(
+                    registrations.c.registration_no == record.registration_no
+                )
+            ).one()
+    current_version = reg.data_version
     view = holder_view(reg, today, policy)
     view["id_number"] = mask_id_number(reg.person.id_number)
     view.pop("has_signature", None)

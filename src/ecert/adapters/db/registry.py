@@ -303,8 +303,13 @@ class SqlRegistry:
 
     # ---------------------------------------------------------------- reads
     def get(self, registration_no: str) -> Registration | None:
+        has_sig = (
+            exists()
+            .where(holder_images.c.registration_id == registrations.c.id, holder_images.c.kind == "signature")
+            .label("has_sig")
+        )
         row = self.conn.execute(
-            select(registrations).where(registrations.c.registration_no == registration_no)
+            select(registrations, has_sig).where(registrations.c.registration_no == registration_no)
         ).one_or_none()
         if row is None:
             return None
@@ -322,11 +327,6 @@ class SqlRegistry:
             .where(specialty_registrations.c.registration_id == row.id)
             .order_by(specialty_registrations.c.id)
         ).all()
-        has_sig = self.conn.execute(
-            select(func.count())
-            .select_from(holder_images)
-            .where(holder_images.c.registration_id == row.id, holder_images.c.kind == "signature")
-        ).scalar_one()
         return Registration(
             registration_no=row.registration_no,
             province_code=row.province_code,
@@ -349,7 +349,8 @@ class SqlRegistry:
                     key=lambda s: SPECIALTY_ORDER.get(s.specialty, len(SPECIALTY_ORDER)),
                 )
             ),
-            has_signature=has_sig > 0,
+            has_signature=bool(row.has_sig),
+            data_version=row.data_version,
             ce_hours=row.ce_hours,
         )
 
