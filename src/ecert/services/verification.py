@@ -177,6 +177,7 @@ def _online(
     view = holder_view(reg, today, policy)
     view["id_number"] = mask_id_number(reg.person.id_number)
     view.pop("has_signature", None)
+    view.pop("age65_date", None)  # R-ACC-1: the public view shows no more than the certificate
     view["revocation"] = None  # set below for a revoked, cancelled or suspended registration
     result.holder = view
     if reg.status is not RegistrationStatus.ACTIVE:
