@@ -14,7 +14,9 @@ from sqlalchemy import select
 from ecert.adapters.db.tables import holder_images, registrations
 from ecert.adapters.importing.readers import Table
 from ecert.adapters.synthetic_signature import signature_png
+from ecert.domain.dates import add_years
 from ecert.domain.policy import Policy
+from ecert.domain.rules.age import age_limit_date
 from ecert.services.registry_import import ImportResult, ProgressFn, import_table
 from ecert.services.synthetic import HEADER, generate_rows
 from ecert.services.unit_of_work import SqlUnitOfWork
@@ -90,8 +92,12 @@ def ensure_demo_accounts(
             preview(make_uow(), no, today=today, policy=policy)
         except EcertError:
             continue
-        holder_no = no
-        break
+        with make_uow() as uow:
+            reg = uow.registry.get(no)
+        # A holder well short of 65, so that a renewal in the demo really extends the validity.
+        if reg is not None and age_limit_date(reg.person.birth_date, policy) > add_years(today, 4):
+            holder_no = no
+            break
     holder_no = holder_no or (candidates[0] if candidates else None)
     wanted: list[dict[str, str]] = []
     if holder_no:
