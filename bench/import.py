@@ -1,15 +1,17 @@
 """Benchmark: registry import at scale (issue "registry", 1,000,000 rows; issue "national scale").
 
-Writes a synthetic CSV of N rows (default 1,000,000), then runs the real ``ecert import`` in a
+Writes a synthetic CSV of N rows (default 1,000,000; or, with ``--holders H``, every row of H holders,
+about 1.45 rows a holder), then runs the real ``ecert import`` in a
 child process on SQLite and (if reachable) PostgreSQL, and measures wall time and the child's peak
 resident memory. Then ``ecert sweep`` on the imported registry. A row-at-a-time ORM baseline
 (one SELECT + INSERT per row through a Session, the obvious way) runs on a sample in the same run,
 and the ratio compares rows per second.
 
-    .venv/bin/python bench/import.py [--rows 1000000] [--baseline-rows 20000] [--pg URL|--no-pg]
+    .venv/bin/python bench/import.py [--rows 1000000 | --holders 1000000] [--baseline-rows 20000]
+                                     [--pg URL|--no-pg] [--no-sqlite]
 
-Prints one JSON object per measurement, and last one line
-``{"metric", "unit", "ecert", "baseline", "ratio"}`` (rows/s on SQLite, higher is better).
+Prints one JSON object per measurement (rows and holders both), and last one line per database
+``{"metric", "unit", "ecert", "baseline", "ratio"}`` (rows/s, higher is better).
 """
 
 from __future__ import annotations
@@ -37,16 +39,18 @@ TODAY = "2021-03-01"
 ECERT = str(Path(sys.executable).parent / "ecert")
 
 
-def write_csv(path: Path, rows: int) -> int:
+def write_csv(path: Path, rows: int | None = None, holders: int | None = None) -> int:
+    """``rows`` rows (cut off mid-holder if need be), or every row of ``holders`` holders. Returns the row count."""
     n = 0
-    holders = rows  # generate_rows yields ~1.45 rows a holder; stop at the row count
+    limit = rows if holders is None else None
+    # generate_rows yields ~1.45 rows a holder; for a row count, stop there
     with path.open("w", encoding="utf-8", newline="") as f:
         w = csv.writer(f)
         w.writerow(HEADER)
-        for row in generate_rows(holders, today=date.fromisoformat(TODAY)):
+        for row in generate_rows(holders if holders is not None else rows or 0, today=date.fromisoformat(TODAY)):
             w.writerow(row)
             n += 1
-            if n >= rows:
+            if limit is not None and n >= limit:
                 break
     return n
 

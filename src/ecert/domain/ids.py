@@ -31,6 +31,7 @@ __all__ = [
     "check_id_matches",
     "elicence_check_char",
     "id_number_check_char",
+    "id_number_if_matches",
     "make_elicence_id",
     "make_id_number",
     "make_registration_no",
@@ -39,6 +40,7 @@ __all__ = [
     "parse_id_number",
     "parse_registration_no",
     "parse_uscc",
+    "registration_no_province",
     "uscc_check_char",
 ]
 
@@ -183,6 +185,35 @@ def check_id_matches(idn: IdNumber, birth_date: date, gender: Gender) -> None:
         raise BadInput(problems)
 
 
+def id_number_if_matches(s: str, birth_date: date, birth_iso: str, gender: Gender) -> str | None:
+    """Bulk-import fast path: the normalized ID number if ``parse_id_number(s)`` succeeds and
+    ``check_id_matches`` finds nothing wrong with ``birth_date`` (``birth_iso`` its ISO form) and
+    ``gender``; otherwise ``None``, and the caller asks the parse functions for the reasons.
+    Accepts exactly what those two accept together."""
+    v = s.strip()
+    if len(v) != ID_NUMBER_LENGTH:
+        return None
+    first17 = v[:17]
+    if not (first17.isascii() and first17.isdigit()):  # ASCII digits only, as _DIGITS
+        return None
+    last = v[17]
+    if last == "x":
+        last = "X"
+        v = first17 + "X"
+    elif last not in _DIGITS and last != "X":
+        return None
+    if first17[:2] not in PROVINCE_CODES or birth_date.year < _ID_MIN_BIRTH_YEAR:
+        return None
+    # Fixed-width digit fields: equal as strings exactly when the embedded date is the record's.
+    if first17[6:10] != birth_iso[:4] or first17[10:12] != birth_iso[5:7] or first17[12:14] != birth_iso[8:10]:
+        return None
+    if last != _ID_CHECK_CHARS[_id_sum(first17) % 11]:
+        return None
+    if (Gender.MALE if _DIGIT_VALUE[first17[16]] % 2 else Gender.FEMALE) is not gender:
+        return None
+    return v
+
+
 def make_id_number(area_code: str, birth_date: date, sequence: int, gender: Gender) -> str:
     """A valid ID number for synthetic data. ``sequence`` (0..99) gives digits 15–16; digit 17 has
     the parity of ``gender`` (and varies with ``sequence`` so numbers look less uniform)."""
@@ -287,6 +318,7 @@ REGISTRATION_NO_LENGTH = 17
 REGISTRATION_NO_LEGACY_LENGTH = 13
 _REG_MIN_YEAR = 1990
 _REG_MAX_YEAR = 2100
+_REG_MIN_YEAR_S, _REG_MAX_YEAR_S = f"{_REG_MIN_YEAR:04d}", f"{_REG_MAX_YEAR:04d}"
 # Every abbreviation (canonical and alias) -> two-digit province code.
 _ABBR_TO_CODE: dict[str, str] = {abbr: code for abbr, (code, _n) in PROVINCES.items()}
 _ABBR_TO_CODE.update({alias: _ABBR_TO_CODE[canon] for alias, canon in ALIASES.items()})
@@ -398,6 +430,26 @@ def parse_registration_no(s: str) -> RegistrationNo:
         year_registered=year_registered,
         serial=serial,
     )
+
+
+def registration_no_province(v: str) -> str | None:
+    """Bulk-import fast path: the registering province's code if ``v`` (already stripped) is a
+    registration number :func:`parse_registration_no` accepts, else ``None`` (ask it for the reason)."""
+    n = len(v)
+    if n != REGISTRATION_NO_LENGTH and n != REGISTRATION_NO_LEGACY_LENGTH:
+        return None
+    province = _ABBR_TO_CODE.get(v[0])
+    rest = v[1:]
+    if province is None or not (rest.isascii() and rest.isdigit()) or rest[0] != "1" or rest[1:3] not in PROVINCE_CODES:
+        return None
+    if n == REGISTRATION_NO_LEGACY_LENGTH:
+        yq, yr = int(rest[3:5]), int(rest[5:7])
+        return province if yr + (1900 if yr >= 90 else 2000) >= yq + (1900 if yq >= 90 else 2000) else None
+    # Four ASCII digits each: string order is number order.
+    qualified, registered = rest[3:7], rest[7:11]
+    if _REG_MIN_YEAR_S <= qualified <= registered <= _REG_MAX_YEAR_S:
+        return province
+    return None
 
 
 def make_registration_no(

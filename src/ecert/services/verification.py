@@ -14,17 +14,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import select
 
-from ecert.adapters.db.tables import registrations
+from ecert.adapters.db.certificates import VerificationSnapshot
 from ecert.adapters.pdf_inspect import signed_metadata
-from ecert.adapters.qr_token import TokenClaims, TokenError, decode
+from ecert.adapters.qr_token import MAX_TEXT, TokenClaims, TokenError, decode
 from ecert.domain.certificate import CertificateContent, mask_id_number
 from ecert.domain.model import RegistrationStatus
 from ecert.domain.policy import Policy
@@ -149,30 +149,35 @@ def _online(
 ) -> VerificationResult:
     """Compare with the issuance record and the registry's current state (R-CHG-1, R-CHG-3)."""
     with uow:
-        record = uow.certificates.get(claims.serial)
-        if record is None:
-            result.checks["record"] = False
-            result.status, result.reasons = "indeterminate", [Reason("no_record")]
-            return result
-        matches = (
-            record.registration_no == claims.registration_no
-            and (record.usage_from, record.usage_until) == (claims.usage_from, claims.usage_until)
-            and bytes.fromhex(record.content_digest)[:16] == claims.digest16
-            and (full_digest is None or record.content_digest == full_digest.hex())
-        )
-        result.checks["record"] = matches
-        if not matches:
-            result.status, result.reasons = "tampered", [Reason("record_mismatch")]
-            return result
-        reg = uow.registry.get(record.registration_no)
-        assert reg is not None  # a record's registration cannot vanish (foreign key, cascade)
-        basis, effective = None, None
-        if reg.status is not RegistrationStatus.ACTIVE:  # only then: the hot path stays at 3 queries
-            basis, effective = uow.connection.execute(
-                select(registrations.c.status_basis, registrations.c.status_effective).where(
-                    registrations.c.registration_no == record.registration_no
-                )
-            ).one()
+        snapshot = uow.certificates.snapshot(claims.serial)
+    return judge(result, claims, full_digest, snapshot, today=today, policy=policy)
+
+
+def judge(
+    result: VerificationResult,
+    claims: TokenClaims,
+    full_digest: bytes | None,
+    snapshot: VerificationSnapshot | None,
+    *,
+    today: date,
+    policy: Policy,
+) -> VerificationResult:
+    """The online verdict from what the registry holds now (one read: :meth:`SqlCertificates.snapshot`)."""
+    if snapshot is None:
+        result.checks["record"] = False
+        result.status, result.reasons = "indeterminate", [Reason("no_record")]
+        return result
+    record, reg = snapshot.record, snapshot.registration
+    matches = (
+        record.registration_no == claims.registration_no
+        and (record.usage_from, record.usage_until) == (claims.usage_from, claims.usage_until)
+        and bytes.fromhex(record.content_digest)[:16] == claims.digest16
+        and (full_digest is None or record.content_digest == full_digest.hex())
+    )
+    result.checks["record"] = matches
+    if not matches:
+        result.status, result.reasons = "tampered", [Reason("record_mismatch")]
+        return result
     current_version = reg.data_version
     view = holder_view(reg, today, policy)
     view["id_number"] = mask_id_number(reg.person.id_number)
@@ -181,6 +186,7 @@ def _online(
     view["revocation"] = None  # set below for a revoked, cancelled or suspended registration
     result.holder = view
     if reg.status is not RegistrationStatus.ACTIVE:
+        basis, effective = snapshot.status_basis, snapshot.status_effective
         result.checks["current"] = False
         s = reg.status.value
         eff = effective.isoformat() if effective else None
@@ -211,22 +217,71 @@ def _online(
     return result
 
 
-def verify_qr(
-    uow: SqlUnitOfWork, text: str, *, keys: dict[str, Ed25519PublicKey], today: date, policy: Policy
-) -> VerificationResult:
-    """What a scanner read from the QR code → the verdict (R-DOC-4)."""
+TokenDecoder = Callable[[str], TokenClaims]
+
+
+class VerifiedTokens:
+    """``decode`` with a bounded LRU of tokens already verified against ``keys``: the Ed25519 check is
+    a pure function of the text and the keys, so a repeat scan skips it. Only tokens that verified
+    are kept (a forged one is checked every time and cannot evict genuine ones)."""
+
+    def __init__(self, keys: dict[str, Ed25519PublicKey], maxsize: int = 16_384) -> None:
+        self.keys = keys
+        self._decode = lru_cache(maxsize=maxsize)(self._verify)
+
+    def _verify(self, text: str) -> TokenClaims:
+        return decode(text, self.keys)
+
+    def __call__(self, text: str) -> TokenClaims:
+        if len(text) > MAX_TEXT:  # never let hostile long texts into the cache keys
+            return decode(text, self.keys)
+        return self._decode(text)
+
+
+def _start_qr(text: str, decode_token: TokenDecoder) -> tuple[VerificationResult, TokenClaims | None]:
+    """The offline part of a QR check: the token's layout and signature."""
     result = VerificationResult(status="indeterminate", reasons=[], checks=_checks())
     try:
-        claims = decode(text, keys)
+        claims = decode_token(text)
     except TokenError as exc:
         result.checks["qr_token"] = False
         result.status, reason = _token_failure(exc)
         result.reasons = [reason]
-        return result
+        return result, None
     result.checks["qr_token"] = True
     result.serial, result.registration_no = claims.serial, claims.registration_no
     result.usage_from, result.usage_until = claims.usage_from, claims.usage_until
+    return result, claims
+
+
+def verify_qr(
+    uow: SqlUnitOfWork,
+    text: str,
+    *,
+    keys: dict[str, Ed25519PublicKey],
+    today: date,
+    policy: Policy,
+    decode_token: TokenDecoder | None = None,
+) -> VerificationResult:
+    """What a scanner read from the QR code → the verdict (R-DOC-4)."""
+    result, claims = _start_qr(text, decode_token or (lambda t: decode(t, keys)))
+    if claims is None:
+        return result
     return _online(uow, result, claims, None, today=today, policy=policy)
+
+
+SnapshotLoader = Callable[[str], Awaitable["VerificationSnapshot | None"]]
+
+
+async def verify_qr_async(
+    load: SnapshotLoader, text: str, *, decode_token: TokenDecoder, today: date, policy: Policy
+) -> VerificationResult:
+    """:func:`verify_qr` for an event loop: the same checks and the same :func:`judge`, the registry
+    read through ``load`` (serial → :class:`VerificationSnapshot`, one statement)."""
+    result, claims = _start_qr(text, decode_token)
+    if claims is None:
+        return result
+    return judge(result, claims, None, await load(claims.serial), today=today, policy=policy)
 
 
 def verify_pdf(

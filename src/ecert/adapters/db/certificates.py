@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select
+from sqlalchemy import Boolean, Connection, Date, DateTime, Integer, Row, insert, select, text
 
+from ecert.adapters.db.registry import build_registration
 from ecert.adapters.db.tables import certificates, holder_images, registrations
+from ecert.domain.model import Registration
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,82 @@ def _record(row: Row[Any]) -> CertificateRecord:
     return CertificateRecord(**values)
 
 
+@dataclass(frozen=True)
+class VerificationSnapshot:
+    """Everything the online part of a verification reads, from one statement: the issuance record,
+    the registry's current state of its registration and, for a revocation, its public part."""
+
+    record: CertificateRecord
+    registration: Registration
+    status_basis: str | None
+    status_effective: date | None
+
+
+_RECORD_FIELDS = tuple(CertificateRecord.__dataclass_fields__)
+_REG_FIELDS = (
+    "province_code", "name", "gender", "birth_date", "id_number", "employer_name", "employer_uscc", "status",
+    "data_version", "ce_hours", "status_basis", "status_effective",
+)  # fmt: skip
+_SPEC_FIELDS = ("specialty", "valid_until", "state", "lapse_reason")
+# One round trip for the whole online check (the public QR page's hot path): the certificate, its
+# registration (by number, as issued), one row per specialty with its pending-renewal flag, and
+# whether a signature image is stored. Plain SQL common to SQLite and PostgreSQL; ``{serial}`` is
+# the parameter marker of the caller (SQLAlchemy ``:serial``, libpq ``$1``).
+_SNAPSHOT_SQL = (
+    "SELECT "
+    + ", ".join(f"c.{f}" for f in _RECORD_FIELDS)
+    + ", "
+    + ", ".join(f"r.{f} AS r_{f}" for f in _REG_FIELDS)
+    + ", EXISTS (SELECT 1 FROM holder_images h WHERE h.registration_id = r.id AND h.kind = 'signature') AS r_has_sig, "
+    + ", ".join(f"s.{f} AS s_{f}" for f in _SPEC_FIELDS)
+    + ", EXISTS (SELECT 1 FROM renewal_items ri WHERE ri.registration_id = s.registration_id"
+    " AND ri.specialty = s.specialty AND ri.status = 'pending') AS s_pending "
+    "FROM certificates c JOIN registrations r ON r.registration_no = c.registration_no "
+    "LEFT JOIN specialty_registrations s ON s.registration_id = r.id "
+    "WHERE c.serial = {serial} ORDER BY s.id"
+)
+SNAPSHOT_SQL_PG = _SNAPSHOT_SQL.format(serial="$1")  # for engine.AsyncReadPool
+_SNAPSHOT_TYPES: dict[str, Any] = {
+    "usage_from": Date, "usage_until": Date, "issue_date": Date, "confirmed_at": DateTime(timezone=True),
+    "issued_at": DateTime(timezone=True), "data_version": Integer, "r_birth_date": Date, "r_data_version": Integer,
+    "r_ce_hours": Integer, "r_status_effective": Date, "r_has_sig": Boolean, "s_valid_until": Date,
+    "s_pending": Boolean,
+}  # fmt: skip
+# Typed: SQLite returns dates and datetimes as text and booleans as integers.
+SNAPSHOT_STATEMENT = text(_SNAPSHOT_SQL.format(serial=":serial")).columns(**_SNAPSHOT_TYPES)
+
+
+def snapshot_from_rows(rows: Sequence[Sequence[Any]]) -> VerificationSnapshot | None:
+    """Rows of :data:`SNAPSHOT_SQL_PG` / :data:`SNAPSHOT_STATEMENT`, positional, → the snapshot."""
+    if not rows:
+        return None
+    first = rows[0]
+    n = len(_RECORD_FIELDS)
+    rec = dict(zip(_RECORD_FIELDS, first[:n], strict=True))
+    rec["confirmed_at"] = _aware(rec["confirmed_at"])
+    rec["issued_at"] = _aware(rec["issued_at"])
+    record = CertificateRecord(**rec)
+    reg = dict(zip(_REG_FIELDS, first[n : n + len(_REG_FIELDS)], strict=True))
+    has_sig = first[n + len(_REG_FIELDS)]
+    spec_at = n + len(_REG_FIELDS) + 1
+    registration = build_registration(
+        registration_no=record.registration_no,
+        province_code=reg["province_code"],
+        name=reg["name"],
+        gender=reg["gender"],
+        birth_date=reg["birth_date"],
+        id_number=reg["id_number"],
+        employer_name=reg["employer_name"],
+        employer_uscc=reg["employer_uscc"],
+        status=reg["status"],
+        has_signature=has_sig,
+        data_version=reg["data_version"],
+        ce_hours=reg["ce_hours"],
+        specialties=[tuple(r[spec_at : spec_at + 5]) for r in rows if r[spec_at] is not None],
+    )
+    return VerificationSnapshot(record, registration, reg["status_basis"], reg["status_effective"])
+
+
 class SqlCertificates:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -56,6 +135,10 @@ class SqlCertificates:
     def get(self, serial: str) -> CertificateRecord | None:
         row = self.conn.execute(select(certificates).where(certificates.c.serial == serial)).one_or_none()
         return None if row is None else _record(row)
+
+    def snapshot(self, serial: str) -> VerificationSnapshot | None:
+        """The issuance record and its registration's current state, in one statement."""
+        return snapshot_from_rows(self.conn.execute(SNAPSHOT_STATEMENT, {"serial": serial}).all())
 
     def for_registration(self, registration_no: str) -> list[CertificateRecord]:
         rows = self.conn.execute(

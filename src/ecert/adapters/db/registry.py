@@ -6,7 +6,7 @@ Every statement here runs unchanged on SQLite (≥ 3.39) and PostgreSQL: ``ON CO
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -45,6 +45,17 @@ STAGING_COLUMNS: tuple[str, ...] = (
     "ce_hours",
     "email",
 )
+HOLDERS = "import_holders"  # one row per registration number of the file (stage_index)
+HOLDER_COLUMNS: tuple[str, ...] = tuple(c for c in STAGING_COLUMNS if c not in ("specialty", "valid_until"))
+CHANGED = "import_changed"  # ids of existing registrations whose data changes (merge_staged)
+# PostgreSQL, for the import transaction only (SET LOCAL): sorts and hashes of a million rows in
+# memory, no JIT compilation for statements that run once, and a commit that does not wait for the
+# WAL flush (a crash right after it may lose the import, never part of it).
+IMPORT_SETTINGS_PG: tuple[str, ...] = ("work_mem = '256MB'", "jit = off", "synchronous_commit = off")
+ANALYZE_AFTER = 10_000  # new or changed registrations from which an import refreshes planner statistics
+# SQLite page cache for the import, in KiB (main database, temp database): the default 2 MB makes
+# every index insert of a large registry a read from the file. Given back after the import.
+IMPORT_CACHE_KIB_SQLITE: tuple[int, int] = (32_768, 16_384)
 # Columns that must agree across all rows of one registration (one row per specialty).
 PERSON_COLUMNS: tuple[str, ...] = (
     "name",
@@ -76,6 +87,52 @@ class MergeCounts:
     changed_watched: set[str] = field(default_factory=set)  # watched numbers whose data changed
 
 
+def build_registration(
+    *,
+    registration_no: str,
+    province_code: str,
+    name: str,
+    gender: str,
+    birth_date: date,
+    id_number: str,
+    employer_name: str,
+    employer_uscc: str,
+    status: str,
+    has_signature: Any,
+    data_version: int,
+    ce_hours: int | None,
+    specialties: Iterable[tuple[str, date, str, str | None, Any]],
+) -> Registration:
+    """A registration from its row and its specialty rows ``(specialty, valid_until, state,
+    lapse_reason, pending)``, in storage order; one mapping for every read path."""
+    return Registration(
+        registration_no=registration_no,
+        province_code=province_code,
+        person=Person(name=name, gender=Gender(gender), birth_date=birth_date, id_number=id_number),
+        employer=Employer(name=employer_name, uscc=employer_uscc),
+        status=RegistrationStatus(status),
+        specialties=tuple(
+            sorted(
+                (
+                    SpecialtyRegistration(
+                        specialty=specialty,
+                        valid_until=valid_until,
+                        stored_state=SpecialtyState(state),
+                        lapse_reason=LapseReason(lapse_reason) if lapse_reason else None,
+                        pending_application=bool(pending),
+                    )
+                    for specialty, valid_until, state, lapse_reason, pending in specialties
+                ),
+                # The ministry's order of the ten specialties, the same on every database.
+                key=lambda s: SPECIALTY_ORDER.get(s.specialty, len(SPECIALTY_ORDER)),
+            )
+        ),
+        has_signature=bool(has_signature),
+        data_version=data_version,
+        ce_hours=ce_hours,
+    )
+
+
 class SqlRegistry:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -85,20 +142,54 @@ class SqlRegistry:
         return self.conn.dialect.name
 
     # ---------------------------------------------------------------- import staging
+    _sqlite_cache: tuple[int, ...] | None = None  # page cache sizes before stage_open (SQLite)
+
     def stage_open(self) -> None:
-        """A temporary table private to this connection, gone with the transaction (PostgreSQL)
-        or dropped by :meth:`stage_close` (SQLite keeps temp tables per connection)."""
+        """Temporary tables private to this connection, gone with the transaction (PostgreSQL) or
+        dropped by :meth:`stage_close` (SQLite keeps temp tables per connection).
+
+        The import is one large transaction, so it gets the memory it needs for that transaction
+        only: on PostgreSQL ``SET LOCAL`` sort/hash memory (and a commit that does not wait for the
+        WAL flush: a crash can lose the import, never half of it); on SQLite a larger page cache,
+        given back in :meth:`stage_close`."""
         pg = self.dialect == "postgresql"
+        if pg:
+            for setting in IMPORT_SETTINGS_PG:
+                self.conn.execute(text(f"SET LOCAL {setting}"))
+        else:
+            raw = self.conn.connection.driver_connection
+            self._sqlite_cache = tuple(
+                raw.execute(f"PRAGMA {db}.cache_size").fetchone()[0]  # type: ignore[union-attr]
+                for db in ("main", "temp")
+            )
+            for db, kib in zip(("main", "temp"), IMPORT_CACHE_KIB_SQLITE, strict=True):
+                raw.execute(f"PRAGMA {db}.cache_size = -{kib}")  # type: ignore[union-attr]
         date_t = "DATE" if pg else "TEXT"
-        self.conn.execute(text(f"DROP TABLE IF EXISTS {STAGING}"))
+        temp = " ON COMMIT DROP" if pg else ""
+        for table in (STAGING, HOLDERS, CHANGED):
+            self.conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
+        person = (
+            "registration_no VARCHAR(20) NOT NULL, province_code VARCHAR(2) NOT NULL, name TEXT NOT NULL,"
+            f" name_rare_chars TEXT, gender VARCHAR(1) NOT NULL, birth_date {date_t} NOT NULL,"
+            " id_number VARCHAR(18) NOT NULL, employer_name TEXT NOT NULL, employer_uscc VARCHAR(18) NOT NULL"
+        )
         self.conn.execute(
             text(
-                f"CREATE TEMPORARY TABLE {STAGING} ("
-                "rownum INTEGER PRIMARY KEY, registration_no VARCHAR(20) NOT NULL, province_code VARCHAR(2) NOT NULL,"
-                " name TEXT NOT NULL, name_rare_chars TEXT, gender VARCHAR(1) NOT NULL,"
-                f" birth_date {date_t} NOT NULL, id_number VARCHAR(18) NOT NULL, employer_name TEXT NOT NULL,"
-                f" employer_uscc VARCHAR(18) NOT NULL, specialty VARCHAR(16) NOT NULL, valid_until {date_t} NOT NULL,"
-                " ce_hours INTEGER, email TEXT)" + (" ON COMMIT DROP" if pg else "")
+                f"CREATE TEMPORARY TABLE {STAGING} (rownum INTEGER NOT NULL, {person},"
+                f" specialty VARCHAR(16) NOT NULL, valid_until {date_t} NOT NULL, ce_hours INTEGER, email TEXT"
+                # PostgreSQL hashes every join: no index. SQLite joins by index: the rows are kept in
+                # number order, so a registration's rows sit together and every pass below is sequential.
+                + (f"){temp}" if pg else ", PRIMARY KEY (registration_no, rownum)) WITHOUT ROWID")
+            )
+        )
+        # One row per registration: its first row in the file, and what it finds in the registry.
+        # SQLite looks holders up by number, so they are stored by it; PostgreSQL hashes.
+        key = "" if pg else ", PRIMARY KEY (registration_no)"
+        self.conn.execute(
+            text(
+                f"CREATE TEMPORARY TABLE {HOLDERS} (rownum INTEGER NOT NULL, {person}, ce_hours INTEGER, email TEXT,"
+                f" reg_id INTEGER, person_changed INTEGER NOT NULL, other_changed INTEGER NOT NULL{key})"
+                + (temp if pg else " WITHOUT ROWID")
             )
         )
 
@@ -113,30 +204,69 @@ class SqlRegistry:
                 for r in rows:
                     copy.write_row(r)
         else:
+            cols = ", ".join(STAGING_COLUMNS)
             marks = ", ".join("?" for _ in STAGING_COLUMNS)
-            raw.executemany(f"INSERT INTO {STAGING} VALUES ({marks})", rows)  # type: ignore[union-attr]
+            raw.executemany(f"INSERT INTO {STAGING} ({cols}) VALUES ({marks})", rows)  # type: ignore[union-attr]
 
     def stage_index(self) -> None:
-        self.conn.execute(text(f"CREATE INDEX ix_{STAGING}_reg ON {STAGING} (registration_no, specialty)"))
-        self.conn.execute(text(f"CREATE INDEX ix_{STAGING}_idn ON {STAGING} (id_number)"))
-        if self.dialect == "postgresql":
+        """After the load: index the staged rows (SQLite; PostgreSQL hashes instead) and derive
+        :data:`HOLDERS`, one row per registration number with its registry id and whether its data
+        changed, which the cross-row checks and the merge then use instead of regrouping the rows."""
+        pg = self.dialect == "postgresql"
+        if pg:
             self.conn.execute(text(f"ANALYZE {STAGING}"))
+        else:
+            self.conn.execute(text(f"CREATE INDEX ix_{STAGING}_reg ON {STAGING} (registration_no, specialty)"))
+            self.conn.execute(text(f"CREATE INDEX ix_{STAGING}_idn ON {STAGING} (id_number)"))
+        cols = ", ".join(HOLDER_COLUMNS)
+        person_changed = " OR ".join(f"r.{c} IS DISTINCT FROM h.{c}" for c in PRINTED_COLUMNS)
+        other_changed = " OR ".join(f"r.{c} IS DISTINCT FROM h.{c}" for c in ("ce_hours", "email"))
+        if pg:
+            firsts = (
+                f"(SELECT {', '.join(f's.{c}' for c in HOLDER_COLUMNS)} FROM {STAGING} s "
+                f"JOIN (SELECT MIN(rownum) AS first FROM {STAGING} GROUP BY registration_no) m ON m.first = s.rownum)"
+            )
+        else:
+            # SQLite: with a single min(), the other columns come from the row that has it.
+            rest = ", ".join(c for c in HOLDER_COLUMNS if c != "rownum")
+            firsts = f"(SELECT MIN(rownum) AS rownum, {rest} FROM {STAGING} GROUP BY registration_no)"
+        self.conn.execute(
+            text(
+                f"INSERT INTO {HOLDERS} ({cols}, reg_id, person_changed, other_changed) "
+                f"SELECT {', '.join(f'h.{c}' for c in HOLDER_COLUMNS)}, r.id, "
+                f"CASE WHEN r.id IS NOT NULL AND ({person_changed}) THEN 1 ELSE 0 END, "
+                f"CASE WHEN r.id IS NOT NULL AND ({other_changed}) THEN 1 ELSE 0 END "
+                f"FROM {firsts} h LEFT JOIN registrations r ON r.registration_no = h.registration_no"
+                # SQLite stores holders by number: in that order they are appended.
+                + ("" if pg else " ORDER BY h.registration_no")
+            )
+        )
+        if pg:
+            self.conn.execute(text(f"ANALYZE {HOLDERS}"))
 
     def stage_close(self) -> None:
-        if self.dialect != "postgresql":
-            self.conn.execute(text(f"DROP TABLE IF EXISTS {STAGING}"))
+        """Drop the staging tables (SQLite; PostgreSQL drops them at commit) and give back the page
+        cache. Safe to call more than once, and after a failed import."""
+        if self.dialect == "postgresql":
+            return
+        for table in (STAGING, HOLDERS, CHANGED):
+            self.conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
+        cache = getattr(self, "_sqlite_cache", None)
+        if cache is not None:
+            raw = self.conn.connection.driver_connection
+            for db, size in zip(("main", "temp"), cache, strict=True):
+                raw.execute(f"PRAGMA {db}.cache_size = {int(size)}")  # type: ignore[union-attr]
+            self._sqlite_cache = None
 
     def staged_conflicts(self, limit: int) -> list[Conflict]:
         """Cross-row problems the row-by-row check cannot see, found set-based in the staging table."""
         out: list[Conflict] = []
-        firsts = f"(SELECT registration_no, MIN(rownum) AS first FROM {STAGING} GROUP BY registration_no)"
-        diffs = ", ".join(f"CASE WHEN s.{c} IS DISTINCT FROM f.{c} THEN 1 ELSE 0 END AS d_{c}" for c in PERSON_COLUMNS)
-        any_diff = " OR ".join(f"s.{c} IS DISTINCT FROM f.{c}" for c in PERSON_COLUMNS)
+        diffs = ", ".join(f"CASE WHEN s.{c} IS DISTINCT FROM h.{c} THEN 1 ELSE 0 END AS d_{c}" for c in PERSON_COLUMNS)
+        any_diff = " OR ".join(f"s.{c} IS DISTINCT FROM h.{c}" for c in PERSON_COLUMNS)
         q = text(
-            f"SELECT s.rownum, f.rownum AS first, {diffs} FROM {STAGING} s "
-            f"JOIN {firsts} m ON m.registration_no = s.registration_no "
-            f"JOIN {STAGING} f ON f.rownum = m.first "
-            f"WHERE s.rownum <> f.rownum AND ({any_diff}) ORDER BY s.rownum LIMIT :lim"
+            f"SELECT s.rownum, h.rownum AS first, {diffs} FROM {STAGING} s "
+            f"JOIN {HOLDERS} h ON h.registration_no = s.registration_no "
+            f"WHERE s.rownum <> h.rownum AND ({any_diff}) ORDER BY s.rownum LIMIT :lim"
         )
         for row in self.conn.execute(q, {"lim": limit}):
             for i, col in enumerate(PERSON_COLUMNS):
@@ -154,7 +284,8 @@ class SqlRegistry:
         ]
         q = text(
             f"SELECT s.rownum, d.reg FROM {STAGING} s JOIN (SELECT id_number, MIN(registration_no) AS reg "
-            f"FROM {STAGING} GROUP BY id_number HAVING COUNT(DISTINCT registration_no) > 1) d "
+            # MIN <> MAX: more than one number (never NULL), and a hash aggregate rather than a sort.
+            f"FROM {STAGING} GROUP BY id_number HAVING MIN(registration_no) <> MAX(registration_no)) d "
             "ON d.id_number = s.id_number WHERE s.registration_no <> d.reg ORDER BY s.rownum LIMIT :lim"
         )
         out += [
@@ -162,9 +293,9 @@ class SqlRegistry:
         ]
         # One person, one active registration: an ID number already active under another number.
         q = text(
-            f"SELECT s.rownum, r.registration_no AS reg FROM {STAGING} s JOIN {firsts} m ON m.first = s.rownum "
-            "JOIN registrations r ON r.id_number = s.id_number AND r.registration_no <> s.registration_no "
-            "WHERE r.status = 'active' ORDER BY s.rownum LIMIT :lim"
+            f"SELECT h.rownum, r.registration_no AS reg FROM {HOLDERS} h "
+            "JOIN registrations r ON r.id_number = h.id_number AND r.registration_no <> h.registration_no "
+            "WHERE r.status = 'active' ORDER BY h.rownum LIMIT :lim"
         )
         out += [
             Conflict(r.rownum, "id_number", "id_number_registered", r.reg) for r in self.conn.execute(q, {"lim": limit})
@@ -186,35 +317,26 @@ class SqlRegistry:
 
     def merge_staged(self, now: datetime, watch: set[str] | None = None) -> MergeCounts:
         """Upsert staged rows into the registry, set-based. Registrations whose printed data or
-        specialties change get ``data_version + 1`` (R-CHG-1); unchanged ones are not rewritten."""
-        firsts = f"(SELECT MIN(rownum) FROM {STAGING} GROUP BY registration_no)"
-        total = self.conn.execute(text(f"SELECT COUNT(DISTINCT registration_no) FROM {STAGING}")).scalar_one()
-        existing = self.conn.execute(
-            text(
-                "SELECT COUNT(*) FROM registrations r "
-                f"WHERE r.registration_no IN (SELECT registration_no FROM {STAGING})"
-            )
-        ).scalar_one()
-        changed_person = " OR ".join(f"r.{c} IS DISTINCT FROM s.{c}" for c in PRINTED_COLUMNS)
-        self.conn.execute(text("DROP TABLE IF EXISTS import_changed"))
+        specialties change get ``data_version + 1`` (R-CHG-1); unchanged ones are not rewritten, not
+        even locked: only new and changed rows reach the upserts."""
+        pg = self.dialect == "postgresql"
+        total, existing = self.conn.execute(text(f"SELECT COUNT(*), COUNT(reg_id) FROM {HOLDERS}")).one()
         self.conn.execute(
-            text(
-                "CREATE TEMPORARY TABLE import_changed (id INTEGER PRIMARY KEY)"
-                + (" ON COMMIT DROP" if self.dialect == "postgresql" else "")
-            )
+            text(f"CREATE TEMPORARY TABLE {CHANGED} (id INTEGER PRIMARY KEY)" + (" ON COMMIT DROP" if pg else ""))
         )
-        self.conn.execute(
-            text(
-                "INSERT INTO import_changed (id) "
-                f"SELECT r.id FROM {STAGING} s JOIN registrations r ON r.registration_no = s.registration_no "
-                f"WHERE s.rownum IN {firsts} AND ({changed_person}) "
-                "UNION "
-                f"SELECT r.id FROM {STAGING} s JOIN registrations r ON r.registration_no = s.registration_no "
-                "LEFT JOIN specialty_registrations sp ON sp.registration_id = r.id AND sp.specialty = s.specialty "
-                "WHERE sp.id IS NULL OR sp.valid_until <> s.valid_until"
+        if existing:
+            self.conn.execute(
+                text(
+                    f"INSERT INTO {CHANGED} (id) "
+                    f"SELECT reg_id FROM {HOLDERS} WHERE person_changed = 1 "
+                    "UNION "
+                    f"SELECT h.reg_id FROM {HOLDERS} h JOIN {STAGING} s ON s.registration_no = h.registration_no "
+                    "LEFT JOIN specialty_registrations sp"
+                    " ON sp.registration_id = h.reg_id AND sp.specialty = s.specialty "
+                    "WHERE h.reg_id IS NOT NULL AND (sp.id IS NULL OR sp.valid_until <> s.valid_until)"
+                )
             )
-        )
-        updated = self.conn.execute(text("SELECT COUNT(*) FROM import_changed")).scalar_one()
+        updated = self.conn.execute(text(f"SELECT COUNT(*) FROM {CHANGED}")).scalar_one()
         # Also rewrites ce_hours etc. for changed ones; unchanged rows are left alone (no churn).
         set_cols = ", ".join(f"{c} = excluded.{c}" for c in (*PRINTED_COLUMNS, "name_rare_chars", "ce_hours", "email"))
         self.conn.execute(
@@ -222,14 +344,17 @@ class SqlRegistry:
                 "INSERT INTO registrations (registration_no, province_code, name, name_rare_chars, gender,"
                 " birth_date, id_number, employer_name, employer_uscc, ce_hours, email, status, data_version,"
                 " created_at, updated_at) "
-                "SELECT s.registration_no, s.province_code, s.name, s.name_rare_chars, s.gender, s.birth_date,"
-                " s.id_number, s.employer_name, s.employer_uscc, s.ce_hours, s.email, 'active', 1, :now, :now "
-                f"FROM {STAGING} s WHERE s.rownum IN {firsts} "
+                "SELECT h.registration_no, h.province_code, h.name, h.name_rare_chars, h.gender, h.birth_date,"
+                " h.id_number, h.employer_name, h.employer_uscc, h.ce_hours, h.email, 'active', 1, :now, :now "
+                f"FROM {HOLDERS} h "
+                f"WHERE h.reg_id IS NULL OR h.other_changed = 1 OR h.reg_id IN (SELECT id FROM {CHANGED}) "
+                # In number order: the unique index grows at its end, new ids follow the numbers.
+                "ORDER BY h.registration_no "
                 f"ON CONFLICT (registration_no) DO UPDATE SET {set_cols}, "
                 "data_version = registrations.data_version + "
-                "CASE WHEN registrations.id IN (SELECT id FROM import_changed) THEN 1 ELSE 0 END, "
+                f"CASE WHEN registrations.id IN (SELECT id FROM {CHANGED}) THEN 1 ELSE 0 END, "
                 "updated_at = excluded.updated_at "
-                "WHERE registrations.id IN (SELECT id FROM import_changed) "
+                f"WHERE registrations.id IN (SELECT id FROM {CHANGED}) "
                 "OR registrations.ce_hours IS DISTINCT FROM excluded.ce_hours "
                 "OR registrations.email IS DISTINCT FROM excluded.email"
             ).bindparams(now=now),
@@ -238,7 +363,11 @@ class SqlRegistry:
             text(
                 "INSERT INTO specialty_registrations (registration_id, specialty, valid_until, state) "
                 f"SELECT r.id, s.specialty, s.valid_until, 'valid' FROM {STAGING} s "
-                "JOIN registrations r ON r.registration_no = s.registration_no WHERE true "
+                "JOIN registrations r ON r.registration_no = s.registration_no "
+                "LEFT JOIN specialty_registrations sp ON sp.registration_id = r.id AND sp.specialty = s.specialty "
+                "WHERE sp.id IS NULL OR sp.valid_until <> s.valid_until "
+                # In id order: the foreign-key checks and the unique index walk the registry once.
+                "ORDER BY r.id, s.specialty "
                 "ON CONFLICT (registration_id, specialty) DO UPDATE SET valid_until = excluded.valid_until, "
                 "state = 'valid', lapse_reason = NULL, lapse_recorded_on = NULL "
                 "WHERE specialty_registrations.valid_until <> excluded.valid_until"
@@ -252,12 +381,14 @@ class SqlRegistry:
                 self.conn.execute(
                     select(registrations.c.registration_no).where(
                         registrations.c.registration_no.in_(chunk),
-                        registrations.c.id.in_(text("SELECT id FROM import_changed")),
+                        registrations.c.id.in_(text(f"SELECT id FROM {CHANGED}")),
                     )
                 ).scalars()
             )
-        if self.dialect != "postgresql":
-            self.conn.execute(text("DROP TABLE IF EXISTS import_changed"))
+        if pg and total - existing + updated >= ANALYZE_AFTER:
+            # Fresh statistics for the tables just filled: without them the planner takes a table of
+            # a million rows for an empty one (the sweep's age lapse then probes every specialty).
+            self.conn.execute(text("ANALYZE registrations, specialty_registrations"))
         return MergeCounts(
             imported=total - existing, updated=updated, unchanged=existing - updated, changed_watched=changed_watched
         )
@@ -327,31 +458,20 @@ class SqlRegistry:
             .where(specialty_registrations.c.registration_id == row.id)
             .order_by(specialty_registrations.c.id)
         ).all()
-        return Registration(
+        return build_registration(
             registration_no=row.registration_no,
             province_code=row.province_code,
-            person=Person(name=row.name, gender=Gender(row.gender), birth_date=row.birth_date, id_number=row.id_number),
-            employer=Employer(name=row.employer_name, uscc=row.employer_uscc),
-            status=RegistrationStatus(row.status),
-            specialties=tuple(
-                sorted(
-                    (
-                        SpecialtyRegistration(
-                            specialty=s.specialty,
-                            valid_until=s.valid_until,
-                            stored_state=SpecialtyState(s.state),
-                            lapse_reason=LapseReason(s.lapse_reason) if s.lapse_reason else None,
-                            pending_application=bool(s.pending),
-                        )
-                        for s in specs
-                    ),
-                    # The ministry's order of the ten specialties, the same on every database.
-                    key=lambda s: SPECIALTY_ORDER.get(s.specialty, len(SPECIALTY_ORDER)),
-                )
-            ),
-            has_signature=bool(row.has_sig),
+            name=row.name,
+            gender=row.gender,
+            birth_date=row.birth_date,
+            id_number=row.id_number,
+            employer_name=row.employer_name,
+            employer_uscc=row.employer_uscc,
+            status=row.status,
+            has_signature=row.has_sig,
             data_version=row.data_version,
             ce_hours=row.ce_hours,
+            specialties=[(s.specialty, s.valid_until, s.state, s.lapse_reason, s.pending) for s in specs],
         )
 
     def count(self) -> tuple[int, int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from jinja2.ext import Extension
+from jinja2.lexer import Token, TokenStream
 
 from ecert.bootstrap import App
 from ecert.domain.errors import BadInput, EcertError, problem
@@ -37,6 +40,49 @@ SECURITY_HEADERS = {
 }
 
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+# Package data: the templates do not change under a running server, so no stat() of every template
+# (and of base.html it extends) on every render.
+templates.env.auto_reload = False
+TRANSLATORS = {lang: translator(lang) for lang in ("zh", "en")}
+
+
+class _Localize(Extension):
+    """``t('中文', 'English')`` with two literal arguments becomes the literal of one language when the
+    template is compiled (a call costs more than the text it returns); other calls stay calls."""
+
+    index = 0
+
+    def filter_stream(self, stream: TokenStream) -> Iterable[Token]:
+        tokens = list(stream)
+        out: list[Token] = []
+        i = 0
+        while i < len(tokens):
+            tok, window = tokens[i], tokens[i + 1 : i + 6]
+            if (
+                tok.type == "name"
+                and tok.value == "t"
+                and [w.type for w in window] == ["lparen", "string", "comma", "string", "rparen"]
+                and not (out and out[-1].type == "dot")
+            ):
+                out.append(Token(tok.lineno, "string", window[1 + 2 * self.index].value))
+                i += 6
+            else:
+                out.append(tok)
+                i += 1
+        return out
+
+
+# One template environment per language, for :func:`render_anonymous` (same loader and settings).
+LOCALIZED = {
+    lang: templates.env.overlay(extensions=[type(f"Localize_{lang}", (_Localize,), {"index": i})])
+    for i, lang in enumerate(("zh", "en"))
+}
+
+
+def render_anonymous(lang: str, name: str, **context: Any) -> str:
+    """The page for a visitor with no session cookie: what :func:`render` gives when no one is
+    signed in, without its request bookkeeping (the public QR page's hot path)."""
+    return LOCALIZED[lang].get_template(name).render(lang=lang, t=TRANSLATORS[lang], user=None, csrf="", **context)
 
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -105,8 +151,17 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
+class EcertAPI(FastAPI):
+    """FastAPI with the public QR page's fast path as its outermost layer (routes_public.QrPageFastPath)."""
+
+    def build_middleware_stack(self) -> Any:
+        from ecert.entrypoints.web.routes_public import QrPageFastPath
+
+        return QrPageFastPath(super().build_middleware_stack(), api=self)
+
+
 def create_app(core: App) -> FastAPI:
-    api = FastAPI(
+    api = EcertAPI(
         title="ecert — 一级建造师电子注册证书",
         version="1",
         description="Issue, renew and verify the electronic registration certificates of first-class constructors.",

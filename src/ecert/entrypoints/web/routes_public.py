@@ -9,19 +9,25 @@ truncated token is a "cannot verify" verdict, never a 500.
 from __future__ import annotations
 
 import os
-import threading
-import time
 from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import cookie_parser
 
+from ecert.adapters.db.certificates import SNAPSHOT_SQL_PG, VerificationSnapshot, snapshot_from_rows
+from ecert.adapters.db.engine import AsyncReadPool
+from ecert.bootstrap import App
 from ecert.domain.errors import BadInput, EcertError, problem
 from ecert.entrypoints.web import metrics
-from ecert.entrypoints.web.app import render
+from ecert.entrypoints.web.app import HeadersAndMetrics, render, render_anonymous
 from ecert.entrypoints.web.deps import COOKIE, check_csrf, ctx, session_of
 from ecert.entrypoints.web.i18n import STATUS_WORDS, request_lang
+from ecert.entrypoints.web.ratelimit import ClientBuckets, make_limiter
+
+__all__ = ["BUCKETS", "ClientBuckets", "router"]
 from ecert.entrypoints.web.sessions import RateLimiter
 from ecert.services import accounts, verification
 
@@ -30,32 +36,7 @@ MAX_PDF = 5 * 1024 * 1024
 GENUINE = {"valid", "expired", "not_yet_valid", "superseded", "revoked"}
 
 
-class ClientBuckets:
-    """Token buckets per client address for the public pages: ``ECERT_VERIFY_RATE`` requests a
-    minute (default 120, burst the same). Per process; bounded in size."""
-
-    def __init__(self, per_minute: float, max_clients: int = 100_000) -> None:
-        self.rate = per_minute / 60.0
-        self.burst = per_minute
-        self.max_clients = max_clients
-        self.buckets: dict[str, tuple[float, float]] = {}
-        self.lock = threading.Lock()
-
-    def allow(self, client: str) -> bool:
-        now = time.monotonic()
-        with self.lock:
-            tokens, last = self.buckets.get(client, (self.burst, now))
-            tokens = min(self.burst, tokens + (now - last) * self.rate)
-            if len(self.buckets) >= self.max_clients and client not in self.buckets:
-                self.buckets.clear()  # a flood of addresses must not grow memory without bound
-            if tokens < 1:
-                self.buckets[client] = (tokens, now)
-                return False
-            self.buckets[client] = (tokens - 1, now)
-            return True
-
-
-BUCKETS = ClientBuckets(float(os.environ.get("ECERT_VERIFY_RATE", "120")))
+BUCKETS = make_limiter()  # Redis-shared when ECERT_REDIS_URL is set, else per process (ratelimit.py)
 
 
 def _client(request: Request) -> str:
@@ -67,8 +48,16 @@ def _limit(request: Request) -> None:
         raise EcertError("rate_limited")
 
 
-def _verdict_context(request: Request, result: verification.VerificationResult, token: str | None) -> dict[str, Any]:
-    lang = request_lang(request)
+# Registration and specialty states in words (the page's tables), per language: built once.
+_STATE_WORDS = {
+    "active": ("有效", "active"), "revoked": ("已撤销", "revoked"), "cancelled": ("已注销", "cancelled"),
+    "suspended": ("暂停", "suspended"), "valid": ("有效", "valid"), "expired": ("已到期", "expired"),
+    "renewable": ("有效(可申请延续)", "valid (renewable)"), "lapsed": ("已失效", "lapsed"),
+}  # fmt: skip
+STATE_WORDS = {lang: {k: v[i] for k, v in _STATE_WORDS.items()} for i, lang in enumerate(("zh", "en"))}
+
+
+def _verdict_context(lang: str, result: verification.VerificationResult, token: str | None) -> dict[str, Any]:
     d = result.as_dict(lang)
     zh, en = STATUS_WORDS.get(result.status, STATUS_WORDS["indeterminate"])
     return {
@@ -77,7 +66,112 @@ def _verdict_context(request: Request, result: verification.VerificationResult, 
         "status": result.status,
         "token": token if result.status in GENUINE else None,
         "content": result.content,
+        "words": STATE_WORDS["en" if lang == "en" else "zh"],
     }
+
+
+# Verified QR tokens remembered per process (about 0.8 kB each; 16,384 ≈ 13 MB); 0 turns the cache off.
+TOKEN_CACHE = int(os.environ.get("ECERT_QR_TOKEN_CACHE", "16384"))
+
+
+class FastVerify:
+    """The QR check's hot path, per process: verified tokens remembered (LRU) and, on PostgreSQL, the
+    registry read as one statement on an async autocommit connection (no thread hop). The verdict
+    is :func:`verification.judge`'s, the same as :func:`verification.verify_qr`'s."""
+
+    def __init__(self, core: App) -> None:
+        self.core = core
+        self.pool = AsyncReadPool(core.engine) if core.engine.dialect.name == "postgresql" else None
+        self._tokens: verification.VerifiedTokens | None = None
+
+    @property
+    def tokens(self) -> verification.VerifiedTokens:
+        if self._tokens is None:  # the keys are read on first use, not when the app is built
+            self._tokens = verification.VerifiedTokens(self.core.qr_public_keys, TOKEN_CACHE)
+        return self._tokens
+
+    async def snapshot(self, serial: str) -> VerificationSnapshot | None:
+        assert self.pool is not None
+        return snapshot_from_rows(await self.pool.fetch(SNAPSHOT_SQL_PG, (serial,)))
+
+    async def verify(self, text: str) -> verification.VerificationResult:
+        core = self.core
+        if self.pool is None:  # SQLite: the synchronous read, off the event loop
+            result = await run_in_threadpool(
+                verification.verify_qr, core.uow(), text, keys=core.qr_public_keys, today=core.clock.today(),
+                policy=core.policy, decode_token=self.tokens,
+            )  # fmt: skip
+        else:
+            result = await verification.verify_qr_async(
+                self.snapshot, text, decode_token=self.tokens, today=core.clock.today(), policy=core.policy
+            )
+        metrics.VERIFICATIONS.labels("qr", result.status).inc()
+        return result
+
+
+def fast_verify(app: Any) -> FastVerify:
+    """The application's :class:`FastVerify` (one per process)."""
+    state = app.state
+    fast: FastVerify | None = getattr(state, "fast_verify", None)
+    if fast is None:
+        fast = state.fast_verify = FastVerify(state.ctx.core)
+    return fast
+
+
+_HTML = [(b"content-type", b"text/html; charset=utf-8")]
+
+
+class QrPageFastPath:
+    """The outermost ASGI layer: ``GET /V/<token>`` from an anonymous visitor is answered here, with
+    the same verdict, page, security headers, metrics and request log, but without the framework's
+    error, routing, dependency and response layers (the page a scanned QR code opens is the
+    hottest URL). Everything else — a session cookie (the nav names the user), a query string
+    (``?lang=``), HEAD, a client over its rate limit — goes on to the application, whose route
+    :func:`verify_page` answers as before."""
+
+    def __init__(self, app: Any, api: Any) -> None:
+        self.app = app
+        self.api = api
+        self.measured = HeadersAndMetrics(self._respond)
+        self.routes = {
+            prefix: next(r for r in router.routes if getattr(r, "path", None) == f"{prefix}{{token}}")
+            for prefix in ("/V/", "/v/")
+        }  # what metrics and the request log name (Starlette sets it when it routes)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and self._take(scope):
+            await self.measured(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    def _take(self, scope: Any) -> bool:
+        path: str = scope["path"]
+        route = self.routes.get(path[:3])
+        token = path[3:]
+        if route is None or scope["method"] != "GET" or not token or "/" in token or scope.get("query_string"):
+            return False
+        lang = "zh"
+        for name, value in scope["headers"]:
+            if name == b"cookie":
+                jar = cookie_parser(value.decode("latin-1"))
+                if COOKIE in jar:
+                    return False
+                lang = "en" if jar.get("lang") == "en" else "zh"
+                break
+        client = scope.get("client")
+        if not BUCKETS.allow(client[0] if client else "unknown"):
+            return False  # the route answers 429 (the bucket stays empty)
+        scope["route"] = route
+        scope["ecert.qr"] = (token, lang)
+        return True
+
+    async def _respond(self, scope: Any, receive: Any, send: Any) -> None:
+        token, lang = scope["ecert.qr"]
+        result = await fast_verify(self.api).verify(token)
+        body = render_anonymous(lang, "verify_result.html", **_verdict_context(lang, result, token)).encode()
+        headers = [*_HTML, (b"content-length", b"%d" % len(body))]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
 
 def _verify_token(request: Request, text: str) -> verification.VerificationResult:
@@ -96,10 +190,14 @@ def index(request: Request) -> Response:
 
 @router.get("/v/{token}", include_in_schema=False)
 @router.get("/V/{token}", include_in_schema=False)
-def verify_page(request: Request, token: str) -> Response:
+async def verify_page(request: Request, token: str) -> Response:
     _limit(request)
-    result = _verify_token(request, token)
-    return render(request, "verify_result.html", **_verdict_context(request, result, token))
+    result = await fast_verify(request.app).verify(token)
+    lang = request_lang(request)
+    context = _verdict_context(lang, result, token)
+    if COOKIE in request.cookies or "lang" in request.query_params:  # the nav shows who is signed in
+        return await run_in_threadpool(render, request, "verify_result.html", **context)
+    return HTMLResponse(render_anonymous(lang, "verify_result.html", **context))
 
 
 @router.get("/v/{token}/signature.png", include_in_schema=False)
@@ -149,23 +247,21 @@ def _verify_pdf(request: Request, data: bytes) -> verification.VerificationResul
 async def upload_verify(request: Request, file: UploadFile = File(...)) -> Response:  # noqa: B008
     _limit(request)
     data = await _read_pdf(file)
-    from starlette.concurrency import run_in_threadpool
-
     result = await run_in_threadpool(_verify_pdf, request, data)
     token = None
     if result.status in GENUINE and result.content is not None:
         token = None  # the PDF page shows no signature link: the QR page has it
-    return render(request, "verify_result.html", **_verdict_context(request, result, token))
+    return render(request, "verify_result.html", **_verdict_context(request_lang(request), result, token))
 
 
 # ------------------------------------------------------------------------------------------ API
 
 
 @router.get("/api/v1/verify/{token}", tags=["verification"])
-def api_verify_token(request: Request, token: str) -> JSONResponse:
+async def api_verify_token(request: Request, token: str) -> JSONResponse:
     """Verify what a scanner read from the QR code (the token or the whole URL)."""
     _limit(request)
-    return JSONResponse(_verify_token(request, token).as_dict(request_lang(request)))
+    return JSONResponse((await fast_verify(request.app).verify(token)).as_dict(request_lang(request)))
 
 
 @router.post("/api/v1/verify/pdf", tags=["verification"])
@@ -173,8 +269,6 @@ async def api_verify_pdf(request: Request, file: UploadFile = File(...)) -> JSON
     """Verify a certificate PDF: seal, integrity, QR binding, registry state, usage window."""
     _limit(request)
     data = await _read_pdf(file)
-    from starlette.concurrency import run_in_threadpool
-
     result = await run_in_threadpool(_verify_pdf, request, data)
     return JSONResponse(result.as_dict(request_lang(request)))
 
