@@ -31,7 +31,7 @@ from ecert.adapters.signing.pades import validate_pdf
 from ecert.adapters.signing.tsa import local_tsa
 from ecert.domain.certificate import SEAL_NAME
 from ecert.domain.dates import CST
-from helpers_signing import SoftHsm, have_pdfsig, have_softhsm, init_softhsm, load_cert, make_nss_db, pdfsig
+from helpers_signing import SoftHsm, init_softhsm, load_cert, make_nss_db, pdfsig
 
 TODAY = "2021-03-01"
 KEY_LABEL = "seal"
@@ -165,8 +165,6 @@ def generate_key_on_token(softhsm: SoftHsm) -> ec.EllipticCurvePublicKey:
     return key
 
 
-@pytest.mark.skipif(not have_softhsm(), reason="softhsm2 (softhsm2-util, libsofthsm2.so) missing")
-@pytest.mark.skipif(not have_pdfsig(), reason="pdfsig/certutil missing")
 def test_seal_key_on_a_pkcs11_token__R_DOC_2(work: Work, tmp_path: Path) -> None:
     softhsm = init_softhsm(tmp_path / "softhsm")
     public_key = generate_key_on_token(softhsm)
