@@ -70,21 +70,21 @@ class IdNumber:
     gender: Gender  # 17th digit: odd = 男, even = 女
 
 
-# Per position: digit -> weight * value, so the weighted sum is a single map over the string.
-_ID_TERMS: tuple[dict[str, int], ...] = tuple({c: w * v for c, v in _DIGIT_VALUE.items()} for w in _ID_WEIGHTS)
 _getitem = dict.__getitem__
 
 
-def _id_sum(first17: str) -> int:
-    """Weighted sum of 17 ASCII digits (caller has checked them)."""
-    return sum(map(_getitem, _ID_TERMS, first17))
+def _id_mod11(first17: str) -> int:
+    """Weighted sum of 17 ASCII digits (caller has checked them), mod 11. The weights are
+    2**(18 - position) mod 11 and 13 = 2 (mod 11), so reading the digits in base 13 gives the sum
+    (halved) in one C call: sum(w * d) = 2 * int(first17, 13) (mod 11)."""
+    return 2 * int(first17, 13) % 11
 
 
 def id_number_check_char(first17: str) -> str:
     """The MOD 11-2 check character (``0``–``9`` or ``X``) for the first 17 digits."""
     if len(first17) != 17 or not _DIGITS.issuperset(first17):
         raise ValueError(f"need exactly 17 ASCII digits, got {first17!r}")
-    return _ID_CHECK_CHARS[_id_sum(first17) % 11]
+    return _ID_CHECK_CHARS[_id_mod11(first17)]
 
 
 def _id_error(msg: _Msg) -> BadInput:
@@ -146,7 +146,7 @@ def parse_id_number(s: str) -> IdNumber:
                 f"ID number: the embedded birth year {year} is before {_ID_MIN_BIRTH_YEAR}, which is impossible",
             )
         )
-    expected = _ID_CHECK_CHARS[_id_sum(first17) % 11]
+    expected = _ID_CHECK_CHARS[_id_mod11(first17)]
     if last != expected:
         raise _id_error(
             (
@@ -207,7 +207,7 @@ def id_number_if_matches(s: str, birth_date: date, birth_iso: str, gender: Gende
     # Fixed-width digit fields: equal as strings exactly when the embedded date is the record's.
     if first17[6:10] != birth_iso[:4] or first17[10:12] != birth_iso[5:7] or first17[12:14] != birth_iso[8:10]:
         return None
-    if last != _ID_CHECK_CHARS[_id_sum(first17) % 11]:
+    if last != _ID_CHECK_CHARS[_id_mod11(first17)]:
         return None
     if (Gender.MALE if _DIGIT_VALUE[first17[16]] % 2 else Gender.FEMALE) is not gender:
         return None
@@ -225,7 +225,7 @@ def make_id_number(area_code: str, birth_date: date, sequence: int, gender: Gend
         raise ValueError(f"birth year must be at least {_ID_MIN_BIRTH_YEAR}, got {birth_date.year}")
     digit17 = 2 * (sequence % 5) + (1 if gender is Gender.MALE else 0)
     first17 = f"{area_code}{birth_date:%Y%m%d}{sequence:02d}{digit17}"
-    return first17 + _ID_CHECK_CHARS[_id_sum(first17) % 11]
+    return first17 + _ID_CHECK_CHARS[_id_mod11(first17)]
 
 
 # --------------------------------------------------------------------------------------------------

@@ -243,14 +243,16 @@ FastRow = Callable[[int, list[str]], "tuple[Any, ...] | None"]
 CACHE_LIMIT = 100_000  # entries per memo below; cleared when full, so memory stays flat
 
 
-def _fast_validator(index: dict[str, int], width: int, today: date) -> FastRow:
+def _fast_validator(index: dict[str, int], width: int, today: date, *, iso_dates: bool = True) -> FastRow:
     """The happy path of :func:`validate_row` for one raw record: the same staging tuple for a row
     it accepts, ``None`` for anything else (then :func:`validate_row` runs and names the problems).
 
     Same checks, fewer steps: no dict per row, values that repeat across rows (employer credit
     codes, dates, the person columns of a holder's next specialty row) are checked once, and the
     ID number is checked against the record in one pass. It accepts exactly what validate_row
-    accepts, with the same values (tests/unit/test_import_fast.py compares the two)."""
+    accepts, with the same values (tests/unit/services/test_registry_import_fast.py compares the two);
+    with ``iso_dates=False`` the two dates are ``date`` objects instead of their ISO text."""
+    out = 1 if iso_dates else 0  # which of (date, ISO text) goes into the staging tuple
     i_reg, i_name, i_gender, i_birth, i_idn = (index[c] for c in REQUIRED_COLUMNS[:5])
     i_emp, i_uscc, i_spec, i_until = (index[c] for c in REQUIRED_COLUMNS[5:])
     i_ce, i_email = index.get("ce_hours"), index.get("email")
@@ -308,7 +310,7 @@ def _fast_validator(index: dict[str, int], width: int, today: date) -> FastRow:
                 usccs.clear()
             usccs[raw_uscc] = uscc
         rare = " ".join(rare_characters(name)) or None
-        return (reg_no, province, name, rare, gender.value, birth[1], idn, employer, uscc)
+        return (reg_no, province, name, rare, gender.value, birth[out], idn, employer, uscc)
 
     def fast(rownum: int, rec: list[str]) -> tuple[Any, ...] | None:
         nonlocal last_key, last_person
@@ -350,7 +352,7 @@ def _fast_validator(index: dict[str, int], width: int, today: date) -> FastRow:
             email = rec[i_email].strip() or None
             if email is not None and (len(email) > 254 or email.count("@") != 1 or "." not in email.split("@")[1]):
                 return None
-        return (rownum, *p, specialty, until[1], ce_hours, email)
+        return (rownum, *p, specialty, until[out], ce_hours, email)
 
     return fast
 
@@ -433,6 +435,13 @@ def _header_problems(header: list[str]) -> list[Problem]:
     return out
 
 
+def _with_dates(staged: tuple[Any, ...]) -> tuple[Any, ...]:
+    """validate_row's staging tuple with ``date`` objects for its two ISO dates."""
+    out = list(staged)
+    out[6], out[11] = date.fromisoformat(out[6]), date.fromisoformat(out[11])
+    return tuple(out)
+
+
 @contextmanager
 def _staging(reg: SqlRegistry) -> Iterator[None]:
     """The staging tables for the block; on failure they go too (and SQLite gets its usual page
@@ -464,13 +473,14 @@ def import_table(
         raise BadInput(header_problems)
     index = {c: table.header.index(c) for c in table.header if c}
     width = len(table.header)
-    fast = _fast_validator(index, width, today)
     probs = _Problems()
     images: list[_Image] = []
     n_rows = 0
 
     with uow:
         reg = uow.registry
+        iso_dates = reg.stage_dates_as_text
+        fast = _fast_validator(index, width, today, iso_dates=iso_dates)
         with _staging(reg):
             batch: list[tuple[Any, ...]] = []
             try:
@@ -495,6 +505,8 @@ def import_table(
                             probs.add(p)
                         if staged is not None:
                             images += row_images
+                            if not iso_dates:
+                                staged = _with_dates(staged)
                     # Rows that pass their own checks are staged even after a bad row, so that the
                     # cross-row checks still run and the report names every bad row; a bad file is
                     # rolled back whole anyway.

@@ -176,3 +176,14 @@ def test_id_number_check_sum_in_base_13_is_the_weighted_sum() -> None:
         for d in range(10):
             digits = "0" * pos + str(d) + "0" * (16 - pos)
             assert ids._id_mod11(digits) == ids._ID_WEIGHTS[pos] * d % 11
+
+
+def test_fast_path_with_date_objects() -> None:
+    index = {c: i for i, c in enumerate(COLUMNS)}
+    as_text = _fast_validator(index, len(COLUMNS), TODAY)
+    as_dates = _fast_validator(index, len(COLUMNS), TODAY, iso_dates=False)
+    for n, rec in enumerate(ROWS[:20], start=2):
+        t, d = as_text(n, rec), as_dates(n, rec)
+        assert t is not None and d is not None
+        assert d[6] == date.fromisoformat(t[6]) and d[11] == date.fromisoformat(t[11])
+        assert d[:6] + d[7:11] + d[12:] == t[:6] + t[7:11] + t[12:]

@@ -68,12 +68,16 @@ _SNAPSHOT_SQL = (
     + ", ".join(f"c.{f}" for f in _RECORD_FIELDS)
     + ", "
     + ", ".join(f"r.{f} AS r_{f}" for f in _REG_FIELDS)
-    + ", EXISTS (SELECT 1 FROM holder_images h WHERE h.registration_id = r.id AND h.kind = 'signature') AS r_has_sig, "
+    + ", h.registration_id IS NOT NULL AS r_has_sig, "
     + ", ".join(f"s.{f} AS s_{f}" for f in _SPEC_FIELDS)
-    + ", EXISTS (SELECT 1 FROM renewal_items ri WHERE ri.registration_id = s.registration_id"
-    " AND ri.specialty = s.specialty AND ri.status = 'pending') AS s_pending "
+    + ", ri.id IS NOT NULL AS s_pending "
     "FROM certificates c JOIN registrations r ON r.registration_no = c.registration_no "
+    # At most one row each (primary key; the partial unique index of pending items): index probes,
+    # never a hashed scan of every image or item.
+    "LEFT JOIN holder_images h ON h.registration_id = r.id AND h.kind = 'signature' "
     "LEFT JOIN specialty_registrations s ON s.registration_id = r.id "
+    "LEFT JOIN renewal_items ri ON ri.registration_id = s.registration_id AND ri.specialty = s.specialty"
+    " AND ri.status = 'pending' "
     "WHERE c.serial = {serial} ORDER BY s.id"
 )
 SNAPSHOT_SQL_PG = _SNAPSHOT_SQL.format(serial="$1")  # for engine.AsyncReadPool

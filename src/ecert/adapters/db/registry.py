@@ -1,7 +1,8 @@
 """SQL repository for the registry: reads into domain objects, set-based import merge and sweep.
 
 Every statement here runs unchanged on SQLite (≥ 3.39) and PostgreSQL: ``ON CONFLICT … DO UPDATE``,
-``IS DISTINCT FROM`` and ``excluded.`` are common to both.
+``IS DISTINCT FROM`` and ``excluded.`` are common to both. The import's staging differs only in
+storage and plan (temporary-table DDL, how first rows are picked, settings), never in result.
 """
 
 from __future__ import annotations
@@ -44,6 +45,23 @@ STAGING_COLUMNS: tuple[str, ...] = (
     "valid_until",
     "ce_hours",
     "email",
+)
+# PostgreSQL types of STAGING_COLUMNS, for binary COPY.
+STAGING_TYPES_PG: tuple[str, ...] = (
+    "int4",
+    "varchar",
+    "varchar",
+    "text",
+    "text",
+    "varchar",
+    "date",
+    "varchar",
+    "text",
+    "varchar",
+    "varchar",
+    "date",
+    "int4",
+    "text",
 )
 HOLDERS = "import_holders"  # one row per registration number of the file (stage_index)
 HOLDER_COLUMNS: tuple[str, ...] = tuple(c for c in STAGING_COLUMNS if c not in ("specialty", "valid_until"))
@@ -193,14 +211,22 @@ class SqlRegistry:
             )
         )
 
+    @property
+    def stage_dates_as_text(self) -> bool:
+        """How :meth:`stage_rows` wants birth_date and valid_until: ISO text (SQLite stores dates
+        so) or ``date`` objects (PostgreSQL: binary COPY)."""
+        return self.dialect != "postgresql"
+
     def stage_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Bulk-load validated rows: COPY on PostgreSQL, executemany on SQLite. Dates as ISO text."""
+        """Bulk-load validated rows (``STAGING_COLUMNS``; dates per :attr:`stage_dates_as_text`):
+        binary COPY on PostgreSQL, executemany on SQLite."""
         if not rows:
             return
         raw = self.conn.connection.driver_connection
         if self.dialect == "postgresql":
             cols = ", ".join(STAGING_COLUMNS)
-            with raw.cursor() as cur, cur.copy(f"COPY {STAGING} ({cols}) FROM STDIN") as copy:  # type: ignore[union-attr]
+            with raw.cursor() as cur, cur.copy(f"COPY {STAGING} ({cols}) FROM STDIN (FORMAT BINARY)") as copy:  # type: ignore[union-attr]
+                copy.set_types(STAGING_TYPES_PG)
                 for r in rows:
                     copy.write_row(r)
         else:
@@ -251,7 +277,7 @@ class SqlRegistry:
             return
         for table in (STAGING, HOLDERS, CHANGED):
             self.conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
-        cache = getattr(self, "_sqlite_cache", None)
+        cache = self._sqlite_cache
         if cache is not None:
             raw = self.conn.connection.driver_connection
             for db, size in zip(("main", "temp"), cache, strict=True):

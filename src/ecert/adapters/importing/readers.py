@@ -123,12 +123,9 @@ class RowReadError(Exception):
 def _guard(rows: Iterator[tuple[int, list[str]]]) -> Iterator[tuple[int, list[str]]]:
     """Turn a decoding or CSV syntax error mid-file into a RowReadError naming the row."""
     last = 1
-    while True:
-        try:
-            item = next(rows)
-        except StopIteration:
-            return
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise RowReadError(last + 1, f"无法解析此行:{exc}", f"Cannot parse this row: {exc}") from exc
-        last = item[0]
-        yield item
+    try:
+        for item in rows:
+            last = item[0]
+            yield item
+    except (csv.Error, UnicodeDecodeError) as exc:  # raised by the reader, never at the yield
+        raise RowReadError(last + 1, f"无法解析此行:{exc}", f"Cannot parse this row: {exc}") from exc
