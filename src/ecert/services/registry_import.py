@@ -189,7 +189,8 @@ def validate_row(
     ce_raw = v.get("ce_hours", "").strip()
     ce_hours: int | None = None
     if ce_raw:
-        if ce_raw.isdigit() and int(ce_raw) <= 10_000:
+        # isdecimal, not isdigit: "¹" is a digit that int() refuses (it crashed the import).
+        if ce_raw.isdecimal() and int(ce_raw) <= 10_000:
             ce_hours = int(ce_raw)
         else:
             probs.append(
@@ -344,7 +345,7 @@ def _fast_validator(index: dict[str, int], width: int, today: date, *, iso_dates
         if i_ce is not None:
             ce_raw = rec[i_ce].strip()
             if ce_raw:
-                if not (ce_raw.isdigit() and int(ce_raw) <= 10_000):
+                if not (ce_raw.isdecimal() and int(ce_raw) <= 10_000):
                     return None
                 ce_hours = int(ce_raw)
         email = None

@@ -187,3 +187,12 @@ def test_fast_path_with_date_objects() -> None:
         assert t is not None and d is not None
         assert d[6] == date.fromisoformat(t[6]) and d[11] == date.fromisoformat(t[11])
         assert d[:6] + d[7:11] + d[12:] == t[:6] + t[7:11] + t[12:]
+
+
+def test_a_superscript_digit_in_ce_hours_is_a_bad_value_not_a_crash() -> None:
+    rec = dict(zip(COLUMNS, ROWS[0], strict=True))
+    for value in ("¹", "1²"):
+        staged, probs, _ = validate_row(2, {**rec, "ce_hours": value}, TODAY, Path("."))
+        assert staged is None and [p.column for p in probs] == ["ce_hours"]
+    staged, probs, _ = validate_row(2, {**rec, "ce_hours": "١٢"}, TODAY, Path("."))  # Arabic-Indic 12
+    assert staged is not None and staged[12] == 12

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, func, select, text, update
+from sqlalchemy import Connection, Date, and_, exists, func, literal_column, select, text, update
 
 from ecert.adapters.db.tables import holder_images, registrations, renewal_items, specialty_registrations
 from ecert.domain.model import (
@@ -533,9 +533,15 @@ class SqlRegistry:
                 and_(ra.c.registration_id == sr.c.registration_id, ra.c.specialty == sr.c.specialty),
                 ra.c.status == "pending",
             )
+            # SQLite walks the valid_until index if it can, a random read per row: ended rows (and
+            # the lapsed ones, whose dates stay in that range) are soon a large part of the table,
+            # and reading it in order is several times faster (1,450,228 specialties, 845,266 of them
+            # lapsing: 0.9 s against 6.4 s). Unary plus: the same comparison, no index. PostgreSQL
+            # chooses by its statistics (a bitmap scan reads in table order).
+            until = literal_column("+valid_until", Date) if self.dialect == "sqlite" else sr.c.valid_until
             ended = self.conn.execute(
                 update(sr)
-                .where(sr.c.state == "valid", sr.c.valid_until < today, ~held)
+                .where(sr.c.state == "valid", until < today, ~held)
                 .values(state="lapsed", lapse_reason=LapseReason.NO_RENEWAL.value, lapse_recorded_on=today)
             ).rowcount
         return int(aged), int(ended), int(checked)
