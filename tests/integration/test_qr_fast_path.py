@@ -296,3 +296,30 @@ def test_a_signed_in_visitor_sees_their_nav_and_limits_still_apply__R_ACC_1(
     anonymous = TestClient(create_app(env.core))
     assert [anonymous.get(f"/V/{token}").status_code for _ in range(3)] == [200, 200, 429]
     assert anonymous.get(f"/api/v1/verify/{token}").status_code == 429
+
+
+def test_a_limiter_doing_io_is_asked_off_the_event_loop(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A shared limiter (Redis) does network I/O: the async endpoints and the fast path must not
+    block the event loop on it (a slow Redis would stall every request of the process)."""
+    (_, token), *_ = _issued(env.core, 1)
+
+    class Remote:
+        def __init__(self) -> None:
+            self.calls: list[bool] = []
+
+        def allow(self, client: str) -> bool:
+            try:
+                asyncio.get_running_loop()
+                on_loop = True
+            except RuntimeError:
+                on_loop = False
+            self.calls.append(on_loop)
+            return len(self.calls) <= 2
+
+    remote = Remote()
+    monkeypatch.setattr(routes_public, "BUCKETS", remote)
+    client = TestClient(create_app(env.core))
+    assert client.get(f"/V/{token}").status_code == 200  # fast path
+    assert client.get(f"/api/v1/verify/{token}").status_code == 200
+    assert client.get(f"/V/{token}").status_code == 429  # refused: the route says so
+    assert remote.calls and not any(remote.calls)

@@ -48,6 +48,20 @@ def _limit(request: Request) -> None:
         raise EcertError("rate_limited")
 
 
+async def _allow(client: str) -> bool:
+    """The limit, from the event loop: the in-process buckets directly, anything doing I/O (Redis)
+    on a worker thread, so a slow or unreachable Redis never stalls every request of the process."""
+    limiter = BUCKETS
+    if isinstance(limiter, ClientBuckets):
+        return limiter.allow(client)
+    return await run_in_threadpool(limiter.allow, client)
+
+
+async def _limit_async(request: Request) -> None:
+    if not await _allow(_client(request)):
+        raise EcertError("rate_limited")
+
+
 # Registration and specialty states in words (the page's tables), per language: built once.
 _STATE_WORDS = {
     "active": ("有效", "active"), "revoked": ("已撤销", "revoked"), "cancelled": ("已注销", "cancelled"),
@@ -140,9 +154,12 @@ class QrPageFastPath:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and self._take(scope):
-            await self.measured(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
+            client = scope.get("client")
+            if await _allow(client[0] if client else "unknown"):
+                await self.measured(scope, receive, send)
+                return
+            del scope["route"], scope["ecert.qr"]  # the route answers 429 (the bucket stays empty)
+        await self.app(scope, receive, send)
 
     def _take(self, scope: Any) -> bool:
         path: str = scope["path"]
@@ -158,9 +175,6 @@ class QrPageFastPath:
                     return False
                 lang = "en" if jar.get("lang") == "en" else "zh"
                 break
-        client = scope.get("client")
-        if not BUCKETS.allow(client[0] if client else "unknown"):
-            return False  # the route answers 429 (the bucket stays empty)
         scope["route"] = route
         scope["ecert.qr"] = (token, lang)
         return True
@@ -191,7 +205,7 @@ def index(request: Request) -> Response:
 @router.get("/v/{token}", include_in_schema=False)
 @router.get("/V/{token}", include_in_schema=False)
 async def verify_page(request: Request, token: str) -> Response:
-    _limit(request)
+    await _limit_async(request)
     result = await fast_verify(request.app).verify(token)
     lang = request_lang(request)
     context = _verdict_context(lang, result, token)
@@ -245,7 +259,7 @@ def _verify_pdf(request: Request, data: bytes) -> verification.VerificationResul
 
 @router.post("/verify", include_in_schema=False)
 async def upload_verify(request: Request, file: UploadFile = File(...)) -> Response:  # noqa: B008
-    _limit(request)
+    await _limit_async(request)
     data = await _read_pdf(file)
     result = await run_in_threadpool(_verify_pdf, request, data)
     token = None
@@ -260,14 +274,14 @@ async def upload_verify(request: Request, file: UploadFile = File(...)) -> Respo
 @router.get("/api/v1/verify/{token}", tags=["verification"])
 async def api_verify_token(request: Request, token: str) -> JSONResponse:
     """Verify what a scanner read from the QR code (the token or the whole URL)."""
-    _limit(request)
+    await _limit_async(request)
     return JSONResponse((await fast_verify(request.app).verify(token)).as_dict(request_lang(request)))
 
 
 @router.post("/api/v1/verify/pdf", tags=["verification"])
 async def api_verify_pdf(request: Request, file: UploadFile = File(...)) -> JSONResponse:  # noqa: B008
     """Verify a certificate PDF: seal, integrity, QR binding, registry state, usage window."""
-    _limit(request)
+    await _limit_async(request)
     data = await _read_pdf(file)
     result = await run_in_threadpool(_verify_pdf, request, data)
     return JSONResponse(result.as_dict(request_lang(request)))
