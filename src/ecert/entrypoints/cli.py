@@ -343,7 +343,7 @@ def serve(
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes (sessions live in the database)"),
 ) -> None:
     """The web service: public QR verification at /v/…, holder portal, authority console, REST API."""
-    import uvicorn
+    from ecert.entrypoints.web import server
 
     with errors():
         a = app()
@@ -358,15 +358,12 @@ def serve(
         os.environ["ECERT_LANG"] = STATE.lang
     if STATE.policy:
         os.environ["ECERT_POLICY_FILE"] = STATE.policy
-    uvicorn.run(
-        "ecert.entrypoints.web.app:create_app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-        proxy_headers=True,
-    )
+    # One listening socket per worker (SO_REUSEPORT): the kernel spreads connections over them.
+    try:
+        server.run(host, port, workers)
+    except OSError as exc:  # the address is taken or not ours: say so, no traceback
+        typer.echo(f"ecert serve: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 def main() -> None:
