@@ -5,8 +5,13 @@ holders, issues a set of certificates, then drives load from another process on 
 ``wrk`` (Debian package; bounded duration and connections) against
 
 (a) the public QR verification page ``/V/<token>`` (cycling over the issued tokens), and
-(b) confirm-and-download: ``POST /api/v1/me/certificates`` as a signed-in holder (each request
-    confirms the window and issues, seals and records a new certificate, with its audit event).
+(b) confirm-and-download: ``POST /api/v1/me/certificates`` as signed-in holders (``--download-holders``
+    of them, each request for the next one in turn, as when many holders download at once; each
+    request confirms the window and issues, seals and records a new certificate, with its audit event).
+
+``--holders`` takes a comma-separated list (``1000,1000000``): the whole measurement runs once per
+registry size, and a last line compares the QR page's latency at the largest size with the smallest
+(issue "national scale": within 10%).
 
 Prints one JSON object per measurement (requests/s, p50/p99 latency in ms), and last one line
 ``{"metric", "unit", "ecert", "baseline", "ratio"}`` for the QR page against the service's own
@@ -35,6 +40,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -77,7 +83,8 @@ def wrk(url: str, *, seconds: int, connections: int, script: Path | None = None)
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--holders", type=int, default=100_000)
+    ap.add_argument("--holders", default="100000", help="registry sizes, comma-separated")
+    ap.add_argument("--download-holders", type=int, default=32)
     ap.add_argument("--seconds", type=int, default=15)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--tokens", type=int, default=300)
@@ -86,7 +93,43 @@ def main() -> None:
     )
     args = ap.parse_args()
     assert shutil.which("wrk"), "wrk is missing: run scripts/setup"
+    sizes = [int(n.replace("_", "")) for n in args.holders.split(",") if n.strip()]
+    runs = [measure(n, args) for n in sizes]
+    if len(runs) > 1:
+        small, large = min(runs, key=lambda r: r["holders"]), max(runs, key=lambda r: r["holders"])
+        print(
+            json.dumps(
+                {
+                    "measure": "qr_latency_vs_size",
+                    "holders": [small["holders"], large["holders"]],
+                    "p50_ms": [small["qr"]["p50_ms"], large["qr"]["p50_ms"]],
+                    "p99_ms": [small["qr"]["p99_ms"], large["qr"]["p99_ms"]],
+                    "p50_growth": round(large["qr"]["p50_ms"] / small["qr"]["p50_ms"] - 1, 3),
+                }
+            ),
+            flush=True,
+        )
+    last = runs[-1]
+    dl = last["download"]
+    print(
+        json.dumps({"metric": "download_rps", "unit": "req/s", "ecert": round(dl["rps"]), "p99_ms": dl["p99_ms"]}),
+        flush=True,
+    )
+    print(
+        json.dumps(
+            {
+                "metric": "qr_page_rps",
+                "unit": "req/s",
+                "ecert": round(last["qr"]["rps"]),
+                "baseline": round(last["ceiling"]["rps"]),
+                "ratio": round(last["qr"]["rps"] / last["ceiling"]["rps"], 3),
+            }
+        ),
+        flush=True,
+    )
 
+
+def measure(holders: int, args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="ecert-bench-http-"))
     schema = f"bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(args.pg)
@@ -104,11 +147,12 @@ def main() -> None:
     try:
         t0 = time.perf_counter()
         subprocess.run([ECERT, "init"], env=env, check=True, capture_output=True)
+        n_sign = args.tokens * 2 + args.download_holders * 2
         subprocess.run(
-            [ECERT, "demo", "--holders", str(args.holders), "--signatures", str(args.tokens * 2), "--json"],
+            [ECERT, "demo", "--holders", str(holders), "--signatures", str(n_sign), "--json"],
             env=env, check=True, capture_output=True,
         )  # fmt: skip
-        print(json.dumps({"seeded_holders": args.holders, "seed_s": round(time.perf_counter() - t0, 1)}), flush=True)
+        print(json.dumps({"seeded_holders": holders, "seed_s": round(time.perf_counter() - t0, 1)}), flush=True)
 
         # Certificates to verify, issued through the real service code.
         os.environ.update({k: env[k] for k in ("ECERT_DATABASE_URL", "ECERT_KEYS_DIR")})
@@ -119,9 +163,9 @@ def main() -> None:
 
         core = bootstrap(load_settings())
         with core.uow() as uow:
-            numbers = uow.registry.sample_numbers(args.tokens * 2)
+            numbers = uow.registry.sample_numbers(n_sign)
         tokens: list[str] = []
-        holder_no = None
+        downloaders: list[str] = []
         for no in numbers:
             try:
                 issued = issuance.issue(
@@ -130,15 +174,18 @@ def main() -> None:
                 )  # fmt: skip
             except EcertError:
                 continue
-            holder_no = holder_no or no
-            tokens.append(issued.qr.split("/V/", 1)[1])
+            if len(downloaders) < args.download_holders:
+                downloaders.append(no)
+            else:
+                tokens.append(issued.qr.split("/V/", 1)[1])
             if len(tokens) >= args.tokens:
                 break
-        assert holder_no is not None and tokens, "no issuable demo holders"
-        accounts.add_user(
-            core.uow(), "bench-holder", role="holder", password=PASSWORD, registration_no=holder_no,
-            actor="bench", now=core.clock.now(),
-        )  # fmt: skip
+        assert downloaders and tokens, "no issuable demo holders"
+        for i, no in enumerate(downloaders):
+            accounts.add_user(
+                core.uow(), f"bench-holder-{i}", role="holder", password=PASSWORD, registration_no=no,
+                actor="bench", now=core.clock.now(),
+            )  # fmt: skip
         core.engine.dispose()
 
         port = free_port()
@@ -166,41 +213,50 @@ def main() -> None:
         )
         with httpx.Client(base_url=base) as client:
             assert "有效" in client.get(f"/V/{tokens[0]}").text
-            login = client.post("/api/v1/session", json={"username": "bench-holder", "password": PASSWORD}).json()
-            me = client.get("/api/v1/me").json()
-            cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
-        window = me.get("window") or {}
-        body = json.dumps(
-            {"confirm": True, "usage_from": window.get("usage_from"), "usage_until": window.get("usage_until")}
-        )
+        # Each downloader signs in; a request goes out as the next holder in turn (cookie + CSRF token).
+        sessions = []
+        for i in range(len(downloaders)):
+            with httpx.Client(base_url=base) as client:
+                login = client.post("/api/v1/session", json={"username": f"bench-holder-{i}", "password": PASSWORD})
+                assert login.status_code == 200, login.text
+                window = client.get("/api/v1/me").json().get("window") or {}
+                cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
+            body = json.dumps(
+                {"confirm": True, "usage_from": window.get("usage_from"), "usage_until": window.get("usage_until")}
+            )
+            sessions.append((cookie, login.json()["csrf_token"], body))
         download = work / "download.lua"
         download.write_text(
-            "wrk.method = 'POST'\n"
-            f"wrk.body = {json.dumps(body)}\n"
-            "wrk.headers['Content-Type'] = 'application/json'\n"
-            f"wrk.headers['Cookie'] = {json.dumps(cookie)}\n"
-            f"wrk.headers['X-CSRF-Token'] = {json.dumps(login['csrf_token'])}\n",
+            "local s = {" + ",".join("{" + ",".join(json.dumps(v) for v in sess) + "}" for sess in sessions) + "}\n"
+            "local i = 0\n"
+            "request = function()\n"
+            "  i = i % #s + 1\n"
+            "  local h = {}\n"
+            "  h['Content-Type'] = 'application/json'\n"
+            "  h['Cookie'] = s[i][1]\n"
+            "  h['X-CSRF-Token'] = s[i][2]\n"
+            "  return wrk.format('POST', nil, h, s[i][3])\n"
+            "end\n"
+            "local bad = 0\n"
+            "response = function(status, headers, body)\n"
+            "  if status ~= 200 then\n"
+            "    bad = bad + 1\n"
+            "    if bad <= 3 then print('download answered ' .. status .. ': ' .. body) end\n"
+            "  end\n"
+            "end\n",
             encoding="utf-8",
         )
 
         ceiling = wrk(f"{base}/healthz", seconds=args.seconds, connections=16)
-        print(json.dumps({"measure": "healthz (no work)", **ceiling}), flush=True)
+        print(json.dumps({"measure": "healthz (no work)", "holders": holders, **ceiling}), flush=True)
         qr = wrk(base, seconds=args.seconds, connections=16, script=paths)
-        print(json.dumps({"measure": "qr_page", "holders": args.holders, **qr}), flush=True)
-        dl = wrk(f"{base}/api/v1/me/certificates", seconds=args.seconds, connections=8, script=download)
-        print(json.dumps({"measure": "confirm_and_download", **dl}), flush=True)
+        print(json.dumps({"measure": "qr_page", "holders": holders, **qr}), flush=True)
+        dl = wrk(f"{base}/api/v1/me/certificates", seconds=args.seconds, connections=16, script=download)
         print(
-            json.dumps(
-                {
-                    "metric": "qr_page_rps",
-                    "unit": "req/s",
-                    "ecert": round(qr["rps"]),
-                    "baseline": round(ceiling["rps"]),
-                    "ratio": round(qr["rps"] / ceiling["rps"], 3),
-                }
-            ),
+            json.dumps({"measure": "confirm_and_download", "holders": holders, "downloaders": len(sessions), **dl}),
             flush=True,
         )
+        return {"holders": holders, "ceiling": ceiling, "qr": qr, "download": dl}
     finally:
         if server is not None:
             os.killpg(server.pid, signal.SIGTERM)
