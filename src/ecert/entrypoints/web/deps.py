@@ -38,8 +38,7 @@ def current_user(request: Request) -> User | None:
     s = session_of(request)
     if s is None:
         return None
-    with ctx(request).core.uow() as uow:
-        user = uow.users.get(s.username)
+    user = s.user  # read with the session, in the same statement (the account may be gone: None)
     return None if user is None or user.disabled else user
 
 
