@@ -8,14 +8,13 @@ from typing import Any
 
 from ecert.domain import provinces
 from ecert.domain.errors import BadInput, NotFound, problem
+from ecert.domain.images import MAX_IMAGE_BYTES, image_type
 from ecert.domain.model import Registration
 from ecert.domain.policy import Policy
 from ecert.domain.rules.age import age_limit_date
 from ecert.domain.rules.lapse import specialty_state
 from ecert.domain.rules.scope import in_rollout
 from ecert.services.unit_of_work import SqlUnitOfWork
-
-IMAGE_MAGIC = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
 
 
 def holder_view(reg: Registration, today: date, policy: Policy) -> dict[str, Any]:
@@ -55,10 +54,10 @@ def show_holder(uow: SqlUnitOfWork, registration_no: str, *, today: date, policy
 
 def set_signature(uow: SqlUnitOfWork, registration_no: str, data: bytes, *, now: datetime, actor: str) -> bool:
     """Store the holder's signature image (PNG/JPEG). Needed before any certificate (R-USE-4)."""
-    ctype = next((t for magic, t in IMAGE_MAGIC.items() if data.startswith(magic)), None)
+    ctype = image_type(data)
     if ctype is None:
         raise BadInput([problem("签名图像应为 PNG 或 JPEG", "The signature image must be PNG or JPEG")])
-    if len(data) > 2 * 1024 * 1024:
+    if len(data) > MAX_IMAGE_BYTES:
         raise BadInput([problem("签名图像超过 2 MB", "The signature image is larger than 2 MB")])
     digest = hashlib.sha256(data).hexdigest()
     with uow:

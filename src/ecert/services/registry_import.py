@@ -19,6 +19,7 @@ from ecert.adapters.db.registry import Conflict, SqlRegistry
 from ecert.adapters.importing.readers import RowReadError, Table, open_table
 from ecert.domain import ids
 from ecert.domain.errors import BadInput, Problem, problem
+from ecert.domain.images import HEAD_BYTES, MAX_IMAGE_BYTES, image_type
 from ecert.domain.model import SPECIALTIES, Gender
 from ecert.domain.names import rare_characters, validate_name
 from ecert.services.unit_of_work import SqlUnitOfWork
@@ -37,8 +38,6 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
 OPTIONAL_COLUMNS: tuple[str, ...] = ("signature_image", "photo", "ce_hours", "email")
 BATCH = 20_000
 MAX_DETAILS = 10_000  # problems listed; the total is always counted
-MAX_IMAGE_BYTES = 2 * 1024 * 1024
-IMAGE_MAGIC = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
 SPECIALTY_SET = frozenset(SPECIALTIES)
 GENDERS = {g.value: g for g in Gender}
 
@@ -127,11 +126,11 @@ def _image(value: str, kind: str, base: Path, row: int, reg_no: str, probs: list
     try:
         size = path.stat().st_size
         with path.open("rb") as f:
-            head = f.read(8)
+            head = f.read(HEAD_BYTES)
     except OSError:
         probs.append(problem(f"找不到图像文件 {value}", f"Image file not found: {value}", row=row, column=kind))
         return None
-    ctype = next((t for magic, t in IMAGE_MAGIC.items() if head.startswith(magic)), None)
+    ctype = image_type(head)
     if ctype is None:
         probs.append(
             problem(f"{value} 不是 PNG 或 JPEG 图像", f"{value} is not a PNG or JPEG image", row=row, column=kind)
