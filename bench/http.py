@@ -33,27 +33,18 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
 import time
-import uuid
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import httpx
-from sqlalchemy import create_engine, text
 
-ECERT = str(Path(sys.executable).parent / "ecert")
+from ecert.testing import ECERT, pg_schema, serving
+
 PASSWORD = "bench-password-1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wrk(url: str, *, seconds: int, connections: int, script: Path | None = None) -> dict[str, float]:
@@ -131,20 +122,21 @@ def main() -> None:
 
 def measure(holders: int, args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="ecert-bench-http-"))
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(args.pg)
-    with admin.begin() as c:
-        c.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in args.pg else "?"
-    url = f"{args.pg}{sep}options={quote(f'-csearch_path={schema}')}"
+    with pg_schema(args.pg, "bench") as url:
+        try:
+            return _measure(holders, args, url, work)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _measure(holders: int, args: argparse.Namespace, url: str, work: Path) -> dict[str, Any]:
     env = {
         **os.environ,
         "ECERT_DATABASE_URL": url,
         "ECERT_KEYS_DIR": str(work / "keys"),
         "ECERT_VERIFY_RATE": "100000000",  # the per-client limit would otherwise stop the load generator
     }
-    server: subprocess.Popen[bytes] | None = None
-    try:
+    with ExitStack() as stack:
         t0 = time.perf_counter()
         subprocess.run([ECERT, "init"], env=env, check=True, capture_output=True)
         n_sign = args.tokens * 2 + args.download_holders * 2
@@ -188,21 +180,7 @@ def measure(holders: int, args: argparse.Namespace) -> dict[str, Any]:
             )  # fmt: skip
         core.engine.dispose()
 
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        server = subprocess.Popen(
-            [ECERT, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
-        for _ in range(100):
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        else:
-            raise SystemExit("the service did not come up")
+        base, _ = stack.enter_context(serving(env, workers=args.workers, timeout=60))
 
         paths = work / "paths.lua"
         paths.write_text(
@@ -257,17 +235,6 @@ def measure(holders: int, args: argparse.Namespace) -> dict[str, Any]:
             flush=True,
         )
         return {"holders": holders, "ceiling": ceiling, "qr": qr, "download": dl}
-    finally:
-        if server is not None:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-        with admin.begin() as c:
-            c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -26,14 +26,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import date
 from pathlib import Path
-from urllib.parse import quote
 
-from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from ecert.services.synthetic import HEADER, generate_rows
+from ecert.testing import pg_schema
 
 TODAY = "2021-03-01"
 ECERT = str(Path(sys.executable).parent / "ecert")
@@ -164,23 +163,6 @@ def baseline_orm(url: str, csv_path: Path, rows: int) -> float:
     return rows / dt
 
 
-def pg_schema_url(base: str) -> tuple[str, str]:
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    eng = create_engine(base)
-    with eng.begin() as c:
-        c.execute(text(f'CREATE SCHEMA "{schema}"'))
-    eng.dispose()
-    sep = "&" if "?" in base else "?"
-    return f"{base}{sep}options={quote(f'-csearch_path={schema}')}", schema
-
-
-def drop_schema(base: str, schema: str) -> None:
-    eng = create_engine(base)
-    with eng.begin() as c:
-        c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    eng.dispose()
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     size = ap.add_mutually_exclusive_group()
@@ -220,19 +202,12 @@ def main() -> None:
             results.append(("sqlite", rec, baseline_orm(f"sqlite:///{work / 'baseline.db'}", base_csv, n)))
         if not args.no_pg:
             try:
-                url, schema = pg_schema_url(args.pg)
-            except Exception as exc:  # report and go on with SQLite only
-                print(json.dumps({"db": "postgresql", "skipped": str(exc)[:200]}), flush=True)
-            else:
-                try:
+                with pg_schema(args.pg, "bench") as url:
                     rec = measure("postgresql", url, csv_path, rows)
-                finally:
-                    drop_schema(args.pg, schema)
-                url, schema = pg_schema_url(args.pg)
-                try:
+                with pg_schema(args.pg, "bench") as url:
                     results.append(("postgresql", rec, baseline_orm(url, base_csv, n)))
-                finally:
-                    drop_schema(args.pg, schema)
+            except OperationalError as exc:  # no PostgreSQL here: report and go on with SQLite only
+                print(json.dumps({"db": "postgresql", "skipped": str(exc)[:200]}), flush=True)
         # The baseline runs on a sample in the same run; rows per second compare.
         for db, rec, base_rate in results:
             ecert_rate = float(rec["import_rows_per_s"])  # type: ignore[arg-type]

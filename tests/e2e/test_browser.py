@@ -11,21 +11,19 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
-import httpx
 import pypdfium2 as pdfium
 import pytest
 import zxingcpp
 from playwright.sync_api import Browser, Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from ecert.testing import free_port, stop, wait_ready
 
 ECERT = str(Path(sys.executable).parent / "ecert")
 CHROMIUM = "/usr/bin/chromium"
@@ -37,40 +35,25 @@ TODAY = "2021-03-01"
 SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Site:
     """An ``ecert serve`` process on 127.0.0.1 with its own clock (ECERT_TODAY) over a shared DB."""
 
     def __init__(self, work: Path, env: dict[str, str], today: str) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
             [ECERT, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
             cwd=work, env={**env, "ECERT_TODAY": today}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             start_new_session=True,
         )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.base}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        self.stop()
-        raise AssertionError("ecert serve did not come up")
+        try:
+            wait_ready(self.base, 30, self.proc)
+        except RuntimeError:
+            self.stop()
+            raise
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+        stop(self.proc)
 
 
 @pytest.fixture

@@ -6,30 +6,21 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
-from urllib.parse import quote
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
 
-ECERT = str(Path(sys.executable).parent / "ecert")
+from ecert.testing import ECERT, pg_schema, serving
+
 PG = os.environ.get("ECERT_TEST_DATABASE_URL")
 REDIS = os.environ.get("ECERT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 LIMIT = 6
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -38,58 +29,24 @@ def cluster(tmp_path: Path) -> Iterator[tuple[list[str], dict[str, str]]]:
     import redis
 
     redis.Redis.from_url(REDIS).ping()  # Redis runs on the machines (127.0.0.1:6379); fail loudly if not
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG)
-    with admin.begin() as c:
-        c.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in PG else "?"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("ECERT_")},
-        "ECERT_DATABASE_URL": f"{PG}{sep}options={quote(f'-csearch_path={schema}')}",
-        "ECERT_KEYS_DIR": str(tmp_path / "keys"),
-        "ECERT_TODAY": "2021-03-01",
-        "ECERT_REDIS_URL": REDIS,
-        "ECERT_REDIS_PREFIX": f"test-{uuid.uuid4().hex[:8]}",
-        "ECERT_VERIFY_RATE": str(LIMIT),
-        "NO_PROXY": "127.0.0.1,localhost",
-    }
-    demo = subprocess.run(
-        [ECERT, "demo", "--holders", "30", "--json"], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
-    )
-    accounts = {a["role"]: a for a in json.loads(demo.stdout)["accounts"]}
-    procs, bases = [], []
-    try:
-        for _ in range(2):
-            port = _port()
-            procs.append(
-                subprocess.Popen(
-                    [ECERT, "serve", "--host", "127.0.0.1", "--port", str(port)],
-                    cwd=tmp_path,
-                    env=env,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                    start_new_session=True,
-                )
-            )
-            bases.append(f"http://127.0.0.1:{port}")
-        for base in bases:
-            for _ in range(150):
-                try:
-                    if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.2)
-            else:
-                raise AssertionError(f"{base} did not come up")
+    with pg_schema(PG) as url, ExitStack() as stack:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("ECERT_")},
+            "ECERT_DATABASE_URL": url,
+            "ECERT_KEYS_DIR": str(tmp_path / "keys"),
+            "ECERT_TODAY": "2021-03-01",
+            "ECERT_REDIS_URL": REDIS,
+            "ECERT_REDIS_PREFIX": f"test-{uuid.uuid4().hex[:8]}",
+            "ECERT_VERIFY_RATE": str(LIMIT),
+            "NO_PROXY": "127.0.0.1,localhost",
+        }
+        demo = subprocess.run(
+            [ECERT, "demo", "--holders", "30", "--json"], cwd=tmp_path, env=env, capture_output=True, text=True,
+            check=True,
+        )  # fmt: skip
+        accounts = {a["role"]: a for a in json.loads(demo.stdout)["accounts"]}
+        bases = [stack.enter_context(serving(env, cwd=tmp_path))[0] for _ in range(2)]
         yield bases, accounts["holder"]
-    finally:
-        for p in procs:
-            os.killpg(p.pid, signal.SIGTERM)
-            p.wait(timeout=10)
-        with admin.begin() as c:
-            c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def test_a_login_on_one_process_works_on_the_other(cluster: tuple[list[str], dict[str, str]]) -> None:

@@ -17,15 +17,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ecert.testing import free_port
+
 ECERT = str(Path(sys.executable).parent / "ecert")
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc (Linux)")
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _children(pid: int) -> list[int]:
@@ -100,7 +96,7 @@ def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
         "NO_PROXY": "127.0.0.1,localhost",
     }
     subprocess.run([ECERT, "demo", "--holders", "3", "--json"], cwd=tmp_path, env=env, capture_output=True, check=True)
-    port = _port()
+    port = free_port()
     proc = subprocess.Popen(
         [ECERT, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
         cwd=tmp_path,

@@ -5,7 +5,6 @@ failures retried, and a renewal opening a new window with its own reminder."""
 from __future__ import annotations
 
 import csv
-import socket
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +26,7 @@ from ecert.domain.ids import make_id_number, make_registration_no, make_uscc
 from ecert.domain.model import Gender
 from ecert.domain.provinces import code_of_abbreviation
 from ecert.services.reminders import send_reminders
+from ecert.testing import free_port
 
 pytestmark = pytest.mark.db
 
@@ -150,13 +150,6 @@ class Collector:
         assert isinstance(msg, EmailMessage)
         self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), msg))
         return "250 Message accepted for delivery"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -19,18 +19,16 @@ import csv
 import json
 import os
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy import Engine, func, select
 
 from ecert.adapters.db.audit import AuditLog
 from ecert.adapters.db.engine import make_engine, upgrade
@@ -48,6 +46,7 @@ from ecert.domain.ids import make_id_number, make_registration_no, make_uscc
 from ecert.domain.model import Gender
 from ecert.services import accounts, renewal
 from ecert.services.registry_import import import_registry
+from ecert.testing import pg_schema
 
 REPEATS = 20
 APPLY_DAY = date(2021, 7, 1)
@@ -79,21 +78,11 @@ def pg_url(request: pytest.FixtureRequest) -> Iterator[str]:
             "SQLite serialises writers and cannot show these races.",
             pytrace=False,
         )
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    url = f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
-    try:
+    with pg_schema(base) as url:
         eng = make_engine(url)
         upgrade(eng)
         eng.dispose()
         yield url
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture

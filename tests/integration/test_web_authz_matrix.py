@@ -41,7 +41,7 @@ import httpx
 import pytest
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy import Engine, select
 
 from ecert.adapters import keystore
 from ecert.adapters.db.engine import make_engine, upgrade
@@ -63,6 +63,7 @@ from ecert.domain.rules.renewal import check_renewal_application
 from ecert.entrypoints.web import routes_public
 from ecert.entrypoints.web.app import create_app
 from ecert.services import accounts, demo, issuance, registry, renewal
+from ecert.testing import pg_schema
 
 PG_URL = os.environ.get("ECERT_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -163,21 +164,13 @@ def _database(backend: str, tmp: Path) -> Iterator[tuple[str, Engine]]:
             engine.dispose()
         return
     assert PG_URL is not None
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in PG_URL else "?"
-    url = f"{PG_URL}{sep}options={quote(f'-csearch_path={schema}')}"
-    engine = make_engine(url)
-    try:
-        upgrade(engine)
-        yield url, engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with pg_schema(PG_URL) as url:
+        engine = make_engine(url)
+        try:
+            upgrade(engine)
+            yield url, engine
+        finally:
+            engine.dispose()
 
 
 def _downloadable(core: App, reg_no: str, day: date) -> bool:
