@@ -21,6 +21,12 @@ import argparse
 import io
 import json
 import os
+import sys
+
+# bench/http.py is named like the standard library's ``http`` package and sits in this script's
+# folder, which Python puts first on the import path (symbolic links resolved): drop it before
+# anything imports ``http.client``.
+sys.path.remove(os.path.dirname(os.path.realpath(__file__)))
 import shutil
 import statistics
 import subprocess

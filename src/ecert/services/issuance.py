@@ -138,7 +138,7 @@ def issue(
             window,
             serial=serial,
             today=today,
-            data_version=uow.certificates.data_version(reg.registration_no),
+            data_version=reg.data_version,  # read with the registration, in this transaction (R-CHG-1)
             policy=policy,
         )
         digest = content.digest()

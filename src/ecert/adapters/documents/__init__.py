@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ecert.adapters.documents.fast_render import render_fast
 from ecert.adapters.documents.fonts import FontFilesMissing, FontSet, default_fonts
-from ecert.adapters.documents.layout import cn_date, render_certificate
+from ecert.adapters.documents.layout import cn_date, prepare_inputs, render_certificate
 from ecert.adapters.documents.qr import draw_qr, qr_matrix
 from ecert.adapters.documents.seal_image import draw_seal
 from ecert.domain.certificate import CertificateContent
@@ -28,10 +29,16 @@ __all__ = [
 
 
 class CertificateRenderer:
-    """Renders certificates with one FontSet (default: the Debian fonts, loaded once per process)."""
+    """Renders certificates with one FontSet (default: the Debian fonts, loaded once per process).
 
-    def __init__(self, fonts: FontSet | None = None) -> None:
+    ``fast`` (the default) writes the PDF directly (:mod:`.fast_render`, about 1 ms); ``fast=False``
+    draws the same page through ReportLab (:func:`.layout.render_certificate`, the reference the
+    fast writer is tested against).
+    """
+
+    def __init__(self, fonts: FontSet | None = None, *, fast: bool = True) -> None:
         self.fonts = fonts if fonts is not None else default_fonts()
+        self.fast = fast
 
     def missing_characters(self, text: str) -> list[str]:
         """Code points (``"U+2A6A5"``) of ``text`` that no certificate font covers, each once."""
@@ -46,6 +53,9 @@ class CertificateRenderer:
         photo: bytes | None,
         metadata: Mapping[str, str] | None = None,
     ) -> bytes:
+        if self.fast:
+            signature, portrait = prepare_inputs(content, signature_image, photo, self.fonts)
+            return render_fast(content, qr_text, signature, portrait, self.fonts, dict(metadata or {}))
         return render_certificate(
             content,
             qr_text=qr_text,

@@ -414,12 +414,14 @@ class FontSet:
 
     def runs(self, text: str) -> list[tuple[str, str]]:
         """Split ``text`` into ``(font name, substring)`` runs, one font per run (refuses uncovered text)."""
-        self.ensure_covered(text)
+        by_char = self._by_char
+        fonts = [by_char.get(ch) or self._lookup(ch) for ch in text]  # one pass; _lookup fills the cache
+        if None in fonts:
+            self.ensure_covered(text)  # raises, naming every uncovered character
         out: list[tuple[str, str]] = []
         cur_font = ""
         start = 0
-        for i, ch in enumerate(text):
-            font = self._by_char[ch]
+        for i, font in enumerate(fonts):
             assert font is not None
             if font != cur_font:
                 if i > start:

@@ -267,6 +267,20 @@ def seal_operators(radius: float, fonts: FontSet) -> str:
 _FORMS: dict[str, tuple[bytes, tuple[float, float, float, float]]] = {}
 _FORMS_LOCK = threading.Lock()
 
+FormBuilder = Callable[[], tuple[str, tuple[float, float, float, float]]]
+
+
+def static_form(key: str, build: FormBuilder) -> tuple[bytes, tuple[float, float, float, float]]:
+    """(Flate-compressed operators, bounding box) of a static form, built once per process and ``key``."""
+    with _FORMS_LOCK:
+        hit = _FORMS.get(key)
+    if hit is None:
+        ops, bbox = build()
+        hit = (zlib.compress(ops.encode("ascii"), 9), bbox)
+        with _FORMS_LOCK:
+            _FORMS[key] = hit
+    return hit
+
 
 def draw_static_form(canvas: Any, key: str, build: Callable[[], tuple[str, tuple[float, float, float, float]]]) -> None:
     """Paint a Form XObject whose content never changes, in the current graphics state.
@@ -275,14 +289,7 @@ def draw_static_form(canvas: Any, key: str, build: Callable[[], tuple[str, tuple
     operators are compressed once too: documents only copy the bytes. The form must not use
     resources (fonts, images, extended graphics states) — set colours inside, opacity outside.
     """
-    with _FORMS_LOCK:
-        hit = _FORMS.get(key)
-    if hit is None:
-        ops, bbox = build()
-        hit = (zlib.compress(ops.encode("ascii"), 9), bbox)
-        with _FORMS_LOCK:
-            _FORMS[key] = hit
-    data, bbox = hit
+    data, bbox = static_form(key, build)
     name = "Ecert" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]
     doc = canvas._doc
     internal = doc.getXObjectName(name)
@@ -297,6 +304,18 @@ def draw_static_form(canvas: Any, key: str, build: Callable[[], tuple[str, tuple
     canvas.doForm(name)
 
 
+def seal_form(radius: float, fonts: FontSet) -> tuple[str, FormBuilder]:
+    """(form key, builder) of the seal picture centred on the origin (see :func:`draw_seal`)."""
+    key = f"seal:{radius:.3f}:" + "|".join(str(f.path) for f in fonts.fonts)
+
+    def build() -> tuple[str, tuple[float, float, float, float]]:
+        red = " ".join(f"{v:.4f}" for v in SEAL_RED)
+        ops = f"{red} rg {red} RG\n{seal_operators(radius, fonts)}"
+        return ops, (-radius, -radius, radius, radius)
+
+    return key, build
+
+
 def draw_seal(canvas: Any, cx: float, cy: float, radius: float, *, fonts: FontSet | None = None) -> None:
     """Draw the red seal centred on (cx, cy) with the given outer radius (points; 21 mm ≈ 59.5 pt).
 
@@ -304,13 +323,7 @@ def draw_seal(canvas: Any, cx: float, cy: float, radius: float, *, fonts: FontSe
     The seal itself is a Form XObject built and compressed once per process.
     """
     fs = fonts if fonts is not None else default_fonts()
-    key = f"seal:{radius:.3f}:" + "|".join(str(f.path) for f in fs.fonts)
-
-    def build() -> tuple[str, tuple[float, float, float, float]]:
-        red = " ".join(f"{v:.4f}" for v in SEAL_RED)
-        ops = f"{red} rg {red} RG\n{seal_operators(radius, fs)}"
-        return ops, (-radius, -radius, radius, radius)
-
+    key, build = seal_form(radius, fs)
     canvas.saveState()
     canvas.setFillAlpha(SEAL_OPACITY)
     canvas.setStrokeAlpha(SEAL_OPACITY)

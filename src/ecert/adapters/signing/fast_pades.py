@@ -84,10 +84,32 @@ _ID = re.compile(rb"/ID\s*\[\s*<([0-9a-fA-F]*)>")
 _KIDS = re.compile(rb"/Kids\s*\[\s*(\d+)\s+0\s+R\s*\]")
 
 
-def _object_body(pdf: bytes, num: int) -> bytes:
-    """The dictionary of object ``num`` (a plain find: a regex scan of the whole file costs ms)."""
-    head = b"\n%d 0 obj" % num
-    at = pdf.find(head)
+_XREF_HEAD = re.compile(rb"xref\s*0 (\d+)\s*(?:\r\n|\r|\n)")
+
+
+def _xref_offsets(pdf: bytes, startxref: int) -> tuple[int, int] | None:
+    """(position of entry 0, entry count) when the cross-reference table is one subsection from 0
+    (what ecert's writers produce); None otherwise."""
+    m = _XREF_HEAD.match(pdf, startxref)
+    return (m.end(), int(m.group(1))) if m is not None else None
+
+
+def _object_body(pdf: bytes, num: int, xref: tuple[int, int] | None = None) -> bytes:
+    """The dictionary of object ``num``: looked up in the cross-reference table when it is one
+    subsection (no scan of the file), else the first ``N 0 obj`` found (a regex scan costs ms)."""
+    head = b"%d 0 obj" % num
+    at = -1
+    if xref is not None and 0 < num < xref[1]:
+        entry = xref[0] + 20 * num
+        if pdf[entry + 10 : entry + 18] == b" 00000 n":
+            off = int(pdf[entry : entry + 10])
+            if pdf.startswith(head, off):
+                at = off - 1
+    if at < 0:
+        head = b"\n" + head
+        at = pdf.find(head)
+    else:
+        head = b"\n" + head
     if at < 0:
         raise FastSealError(f"object {num} not found")
     start = pdf.find(b"<<", at + len(head))
@@ -107,17 +129,18 @@ def _parse(pdf: bytes) -> _Parsed:
     if root_m is None or size_m is None:
         raise FastSealError("trailer without /Root or /Size")
     root = int(root_m.group(1))
-    catalog = _object_body(pdf, root)
+    xref = _xref_offsets(pdf, startxref)
+    catalog = _object_body(pdf, root, xref)
     if b"/AcroForm" in catalog:
         raise FastSealError("the document already has a form")
     pages_m = _REF["Pages"].search(catalog)
     if pages_m is None:
         raise FastSealError("catalog without /Pages")
-    kids = _KIDS.search(_object_body(pdf, int(pages_m.group(1))))
+    kids = _KIDS.search(_object_body(pdf, int(pages_m.group(1)), xref))
     if kids is None:
         raise FastSealError("not a one-page document")
     page = int(kids.group(1))
-    page_body = _object_body(pdf, page)
+    page_body = _object_body(pdf, page, xref)
     if b"/Annots" in page_body:
         raise FastSealError("the page already has annotations")
     info_m, id_m = _REF["Info"].search(trailer), _ID.search(trailer)
