@@ -7,6 +7,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from asn1crypto import x509 as asn1_x509  # type: ignore[import-untyped]
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -15,8 +16,9 @@ from pyhanko.sign.signers import Signer, SimpleSigner
 
 from ecert.adapters import qr_token
 from ecert.adapters.signing.fast_pades import FastPadesSigner, FastSealError
+from ecert.adapters.signing.fast_verify import FastSealVerifier
 from ecert.adapters.signing.keys import signer_certificate
-from ecert.adapters.signing.pades import SealSigner, validate_pdf
+from ecert.adapters.signing.pades import SealSigner, seal_verdict_check
 from ecert.services.verification import SignatureVerdict
 
 
@@ -77,14 +79,32 @@ class Ed25519QrSigner:
 
 @dataclass
 class PdfSignatureChecker:
+    """The seal check of ``verify``: pyHanko's validation (:func:`validate_pdf`), except that a seal in ecert's
+    own layout whose certificates pyHanko already found trusted is checked directly (:mod:`.fast_verify`: the
+    same verdict, 20x faster). One instance per process: it keeps the trust roots converted and what it learned."""
+
     roots: list[x509.Certificate]
 
+    def __post_init__(self) -> None:
+        # Converted once: pyHanko wants asn1crypto certificates, and the roots never change in a process.
+        self._roots = [asn1_x509.Certificate.load(r.public_bytes(serialization.Encoding.DER)) for r in self.roots]
+        self._fast = FastSealVerifier()
+
     def __call__(self, pdf: bytes, moment: datetime) -> SignatureVerdict:
-        check = validate_pdf(pdf, trust_roots=self.roots, moment=moment)
-        readable = pdf[:1024].lstrip().startswith(b"%PDF")
+        if not pdf[:1024].lstrip().startswith(b"%PDF"):
+            return SignatureVerdict(readable=False, signed=False, intact=False, trusted=False,
+                                    modified_after_signing=False)  # fmt: skip
+        if self._fast.check(pdf, moment):
+            return SignatureVerdict(readable=True, signed=True, intact=True, trusted=True,
+                                    modified_after_signing=False)  # fmt: skip
+        check = seal_verdict_check(pdf, trust_roots=self._roots, moment=moment)
+        if check.ok:
+            self._fast.learn(pdf, list(check.validation_path))
+        # A file pyHanko cannot parse is unreadable, whatever its header says; one it parses without a signature
+        # (never sealed, or the signature unlinked from the form) is unsigned.
         return SignatureVerdict(
-            readable=readable,
-            signed=check.signed or (readable and b"/ByteRange" in pdf),
+            readable=check.readable,
+            signed=check.signed,
             intact=check.intact and check.valid,
             trusted=check.trusted,
             modified_after_signing=check.modified_after_signing,

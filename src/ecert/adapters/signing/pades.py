@@ -39,7 +39,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, ModificationLevel
 from pyhanko.sign.fields import SigSeedSubFilter
-from pyhanko.sign.general import SigningError
+from pyhanko.sign.general import SigningError, find_unique_cms_attribute
 from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, Signer
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper
 from pyhanko.sign.validation import async_validate_pdf_signature
@@ -241,10 +241,13 @@ class SignatureCheck:
     document is intact (and a time-stamp, if present, is cryptographically sound). ``trusted``: valid, and the
     signer chains to one of the trust roots at the validation moment. ``modified_after_signing``: the file has
     changes after the signed revision beyond LTA/DSS updates (or their nature could not be established).
-    :attr:`ok` combines them. ``reasons`` explains every ``False`` in short English.
+    :attr:`ok` combines them. ``reasons`` explains every ``False`` in short English. ``readable``: False when the
+    bytes could not be parsed as a PDF at all (garbage, truncated before the trailer). ``validation_path``: the
+    chain pyHanko built for a trusted signer, trust root first.
     """
 
     signed: bool
+    readable: bool = True
     intact: bool = False
     valid: bool = False
     trusted: bool = False
@@ -255,6 +258,7 @@ class SignatureCheck:
     timestamp_time: datetime | None = None
     field_name: str | None = None
     reasons: list[str] = field(default_factory=list)
+    validation_path: tuple[asn1_x509.Certificate, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -356,6 +360,31 @@ def _modification(status: Any) -> tuple[bool, list[str]]:
     return bool(reasons), reasons
 
 
+def _open(pdf: bytes, field_name: str | None) -> tuple[Any | None, list[str], SignatureCheck | None]:
+    """The reader's choice of signature and notes on it, or the check that ends here (unreadable, unsigned)."""
+    try:
+        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+        sig, reasons = _select_signature(reader, field_name)
+    except Exception as e:
+        return None, [], SignatureCheck(signed=False, readable=False, reasons=[f"not a readable PDF ({_short(e)})"])
+    if sig is None:
+        return None, reasons, SignatureCheck(signed=False, reasons=reasons)
+    return sig, reasons, None
+
+
+def _digest_broken(sig: Any) -> bool:
+    """True when the bytes under ``/ByteRange`` do not hash to the CMS message digest: pyHanko's ``intact`` is then
+    False (it compares the same two values), and nothing else can change that verdict. Any doubt: False."""
+    try:
+        if sig.sig_object_type != "/Sig":
+            return False
+        # pyHanko's own extract_message_digest (not exported): the one message-digest attribute's value
+        embedded = find_unique_cms_attribute(sig.signer_info["signed_attrs"], "message_digest").native
+        return bool(sig.compute_digest() != embedded)
+    except Exception:
+        return False
+
+
 async def async_validate_pdf(
     pdf: bytes,
     *,
@@ -366,14 +395,45 @@ async def async_validate_pdf(
     """Check the seal signature (the first, or the one in ``field_name``) of ``pdf`` at ``moment`` against
     ``trust_roots``. Never raises on bad input: garbage, truncated, unsigned or modified files give a result."""
     _aware(moment, "moment")
-    try:
-        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
-        sig, reasons = _select_signature(reader, field_name)
-    except Exception as e:
-        return SignatureCheck(signed=False, reasons=[f"not a readable PDF ({_short(e)})"])
-    if sig is None:
-        return SignatureCheck(signed=False, reasons=reasons)
+    sig, reasons, done = _open(pdf, field_name)
+    if done is not None:
+        return done
+    return await _validate_signature(sig, reasons, trust_roots, moment)
 
+
+def validate_pdf(
+    pdf: bytes,
+    *,
+    trust_roots: Sequence[TrustRoot],
+    moment: datetime,
+    field_name: str | None = None,
+) -> SignatureCheck:
+    """Sync :func:`async_validate_pdf` (runs an event loop: not from inside async code)."""
+    _aware(moment, "moment")
+    sig, reasons, done = _open(pdf, field_name)  # no event loop for a file without a signature
+    if done is not None:
+        return done
+    return asyncio.run(_validate_signature(sig, reasons, trust_roots, moment))
+
+
+def seal_verdict_check(pdf: bytes, *, trust_roots: Sequence[TrustRoot], moment: datetime) -> SignatureCheck:
+    """:func:`validate_pdf` for a verdict only (``verify``): when the signed bytes do not match the signed digest,
+    it stops there — the document is tampered whatever the certificate says — and leaves the signer fields,
+    trust and modification analysis unset. Otherwise it is :func:`validate_pdf`."""
+    _aware(moment, "moment")
+    sig, reasons, done = _open(pdf, None)
+    if done is not None or sig is None:
+        return done or SignatureCheck(signed=False, reasons=reasons)
+    if _digest_broken(sig):
+        return SignatureCheck(
+            signed=True, field_name=sig.field_name, reasons=[*reasons, "document bytes do not match the signed digest"]
+        )
+    return asyncio.run(_validate_signature(sig, reasons, trust_roots, moment))
+
+
+async def _validate_signature(
+    sig: Any, reasons: list[str], trust_roots: Sequence[TrustRoot], moment: datetime
+) -> SignatureCheck:
     subject = cn = ""
     name = sig.field_name
     try:
@@ -449,15 +509,10 @@ async def async_validate_pdf(
         timestamp_time=ts_time,
         field_name=name,
         reasons=reasons,
+        validation_path=_path_certs(status) if trusted else (),
     )
 
 
-def validate_pdf(
-    pdf: bytes,
-    *,
-    trust_roots: Sequence[TrustRoot],
-    moment: datetime,
-    field_name: str | None = None,
-) -> SignatureCheck:
-    """Sync :func:`async_validate_pdf` (runs an event loop: not from inside async code)."""
-    return asyncio.run(async_validate_pdf(pdf, trust_roots=trust_roots, moment=moment, field_name=field_name))
+def _path_certs(status: Any) -> tuple[asn1_x509.Certificate, ...]:
+    path = status.validation_path
+    return tuple(path.iter_certs(include_root=True)) if path is not None else ()
