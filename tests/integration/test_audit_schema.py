@@ -15,7 +15,7 @@ from sqlalchemy import Engine, delete, func, inspect, select, update
 
 from ecert.adapters.db.audit import GENESIS, AuditLog
 from ecert.adapters.db.engine import current_revision, make_engine, upgrade
-from ecert.adapters.db.tables import audit_events, metadata
+from ecert.adapters.db.tables import audit_events, include_name, metadata
 from ecert.domain.ids import make_id_number, make_registration_no, make_uscc
 from ecert.domain.model import Gender
 
@@ -140,7 +140,7 @@ def test_audit_append_through_the_unit_of_work_verifies_on_both_databases__R_ACC
 
 def test_migrations_produce_exactly_the_table_metadata(engine: Engine) -> None:
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"include_name": include_name}), metadata)
     assert diff == []
 
 
@@ -167,7 +167,9 @@ def test_init_twice_is_fine(ecert: Any, db_url: str) -> None:
         assert current_revision(eng) == head
         assert upgrade(eng) == (head, head)
         with eng.connect() as conn:
-            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+            assert (
+                compare_metadata(MigrationContext.configure(conn, opts={"include_name": include_name}), metadata) == []
+            )
     finally:
         eng.dispose()
 

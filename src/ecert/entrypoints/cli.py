@@ -16,10 +16,12 @@ import typer
 
 from ecert.adapters import keystore
 from ecert.adapters.db.engine import upgrade
+from ecert.adapters.db.verification_log import log_one
 from ecert.domain import provinces
 from ecert.domain.errors import BadInput, problem
 from ecert.entrypoints.cli_changes import change_cli, changes_commands
 from ecert.entrypoints.cli_common import STATE, actor_name, app, emit, errors, lang, progress_bar
+from ecert.entrypoints.cli_jobs import jobs_cli
 from ecert.entrypoints.cli_reminders import reminders_cli
 from ecert.entrypoints.cli_workflows import renewal_cli, user_cli
 from ecert.services import batch, history, issuance, verification
@@ -47,6 +49,7 @@ cli.add_typer(change_cli, name="change")
 for command in changes_commands:
     cli.command(command.name)(command.fn)
 cli.add_typer(reminders_cli, name="reminders")
+cli.add_typer(jobs_cli, name="jobs")
 
 
 @cli.callback()
@@ -284,6 +287,11 @@ def cert_batch(
 
 
 def _emit_verdict(result: verification.VerificationResult) -> None:
+    # R-ACC-1: the verification is in the audited verification log before the verdict is printed;
+    # written at once (its own batch), as the process is about to exit. A database that cannot take
+    # it is a database_error, like the registry read before it.
+    a = app()
+    log_one(a.engine, a.clock.now(), "cli", result.serial, result.registration_no, result.status)
     d = result.as_dict(lang())
     human = f"{d['status']}: " + "; ".join(d["reasons"])
     emit(d, human)

@@ -24,6 +24,7 @@ from ecert.adapters.db.tables import (
     renewal_applications,
     renewal_items,
     specialty_registrations,
+    verification_events,
 )
 from ecert.adapters.importing.readers import open_table
 from ecert.domain import provinces
@@ -418,11 +419,20 @@ def audit_page(uow: SqlUnitOfWork, *, limit: int = AUDIT_PAGE_SIZE, before_id: i
 
 
 def audit_chain(uow: SqlUnitOfWork) -> dict[str, Any]:
-    """The hash chain's state (R-ACC-1): intact, or the id of the first event that breaks it."""
+    """The hash chain's state (R-ACC-1): intact, or the id of the first event that breaks it — its
+    hash, or a verification batch whose rows no longer match its digest — or of a verification row
+    that no batch accounts for."""
     with uow:
-        broken = uow.audit.verify()
+        check = uow.audit.check()
         count = uow.connection.execute(select(func.count()).select_from(audit_events)).scalar_one()
-    return {"intact": broken is None, "first_broken_id": broken, "events": int(count)}
+        checks = uow.connection.execute(select(func.count()).select_from(verification_events)).scalar_one()
+    return {
+        "intact": check.intact,
+        "first_broken_id": check.first_broken_id,
+        "first_unlogged_verification_id": check.unlogged_verification_id,
+        "events": int(count),
+        "verifications": int(checks),
+    }
 
 
 # ------------------------------------------------------------------------------------ uploads

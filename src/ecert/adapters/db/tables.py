@@ -4,6 +4,7 @@ a test checks that the migrated schema matches this metadata."""
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -206,4 +207,44 @@ rate_limits = Table(
     Column("key", String(200), primary_key=True),
     Column("window_start", DateTime(timezone=True), nullable=False),
     Column("count", Integer, nullable=False),
+)
+
+reseal_pending = Table(
+    "reseal_pending",
+    metadata,
+    # The worklist of a re-sealing after a seal-key rotation (services/reseal.py): a registration is
+    # listed, and its data_version bumped (superseding its certificates, R-CHG-1), in one transaction;
+    # the row goes once a certificate under the new key exists. A crash in between loses nothing.
+    Column("registration_id", Integer, ForeignKey("registrations.id", ondelete="CASCADE"), primary_key=True),
+    Column("from_key_id", String(64), nullable=False),  # the seal key of the superseded certificate
+    Column("plan_id", String(32), nullable=False),
+    Column("planned_at", DateTime(timezone=True), nullable=False),
+)
+
+# Tables in our database that these metadata do not describe: procrastinate's job queue on
+# PostgreSQL (migration 0006 creates it with procrastinate's own SQL). Schema comparisons skip them.
+FOREIGN_TABLE_PREFIX = "procrastinate_"
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic ``include_name`` hook: compare only what :data:`metadata` owns."""
+    return not (type_ == "table" and name is not None and name.startswith(FOREIGN_TABLE_PREFIX))
+
+
+verification_events = Table(
+    "verification_events",
+    metadata,
+    # Every public verification (R-ACC-1): the QR page, the API, a PDF upload, the CLI. Written in
+    # batches (adapters/db/verification_log.py); each batch is sealed into the audit chain by one
+    # ``verification.batch`` event carrying the batch's id range, count and SHA-256 digest, so an
+    # edited, removed or added row is found by the chain check. Nothing about the verifier (no client
+    # address): only what was checked and the verdict. BIGINT on PostgreSQL (the QR page alone may
+    # log thousands a second); INTEGER PRIMARY KEY on SQLite, its rowid.
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("channel", String(8), nullable=False),  # qr (the /V/ page) | pdf (the upload page) | api | cli
+    Column("serial", String(16), nullable=True),  # from a token whose signature verified, else none
+    Column("registration_no", String(20), nullable=True),
+    Column("status", String(16), nullable=False),  # the verdict (contract.md verify.status)
+    Column("batch_id", String(32), nullable=False),  # the subject of the batch's audit event
 )

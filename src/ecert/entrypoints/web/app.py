@@ -161,7 +161,10 @@ class EcertAPI(FastAPI):
 
 
 def create_app(core: App) -> FastAPI:
+    from ecert.entrypoints.web.routes_public import lifespan  # the verification log's writer (R-ACC-1)
+
     api = EcertAPI(
+        lifespan=lifespan,
         title="ecert — 一级建造师电子注册证书",
         version="1",
         description="Issue, renew and verify the electronic registration certificates of first-class constructors.",

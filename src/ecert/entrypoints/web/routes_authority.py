@@ -607,7 +607,8 @@ def api_audit(
     verify: bool = False,
 ) -> JSONResponse:
     """The latest audit events, newest first; ``next_before_id`` pages back. ``verify=true`` also
-    checks the whole hash chain (R-ACC-1): ``chain: {"intact", "first_broken_id", "events"}``."""
+    checks the whole hash chain and the verification batches it seals (R-ACC-1):
+    ``chain: {"intact", "first_broken_id", "first_unlogged_verification_id", "events", "verifications"}``."""
     core = ctx(request).core
     body = authority.audit_page(core.uow(), limit=limit, before_id=before_id)
     if verify:

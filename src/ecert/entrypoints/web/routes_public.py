@@ -3,22 +3,29 @@
 What the QR code opens: ``/v/<token>`` — the verdict first (in colour and words), then the holder's
 name, masked ID number, registration number, employer, specialties, the usage window and the
 signature image to compare with the handwritten one. Rate-limited per client; a forged or
-truncated token is a "cannot verify" verdict, never a 500.
+truncated token is a "cannot verify" verdict, never a 500. Every verification is recorded in the
+verification log (R-ACC-1; adapters/db/verification_log.py): in memory per process, written to the
+database and sealed into the audit chain in batches by :func:`lifespan`'s background task.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from prometheus_client import Counter
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import cookie_parser
 
 from ecert.adapters.db.certificates import SNAPSHOT_SQL_PG, VerificationSnapshot, snapshot_from_rows
 from ecert.adapters.db.engine import AsyncReadPool
+from ecert.adapters.db.verification_log import VerificationLog
 from ecert.bootstrap import App
 from ecert.domain.errors import BadInput, EcertError, problem
 from ecert.entrypoints.web import metrics
@@ -27,7 +34,7 @@ from ecert.entrypoints.web.deps import COOKIE, check_csrf, ctx, session_of
 from ecert.entrypoints.web.i18n import STATUS_WORDS, request_lang
 from ecert.entrypoints.web.ratelimit import ClientBuckets, make_limiter
 
-__all__ = ["BUCKETS", "ClientBuckets", "router"]
+__all__ = ["BUCKETS", "ClientBuckets", "lifespan", "router", "verification_log"]
 from ecert.entrypoints.web.sessions import RateLimiter
 from ecert.services import accounts, verification
 
@@ -88,13 +95,47 @@ def _verdict_context(lang: str, result: verification.VerificationResult, token: 
 TOKEN_CACHE = int(os.environ.get("ECERT_QR_TOKEN_CACHE", "16384"))
 
 
+VERIFY_LOG_DROPPED = Counter(
+    "ecert_verification_log_dropped_total",
+    "Verifications not written to the verification log (its buffer was full: the database was down or slow)",
+    registry=metrics.REGISTRY,
+)
+
+
+def verification_log(app: Any) -> VerificationLog:
+    """The application's verification log (one per process, R-ACC-1)."""
+    state = app.state
+    vlog: VerificationLog | None = getattr(state, "verification_log", None)
+    if vlog is None:
+        core = state.ctx.core
+        vlog = state.verification_log = VerificationLog(core.engine, core.clock.now, on_drop=VERIFY_LOG_DROPPED.inc)
+    return vlog
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: Any) -> AsyncIterator[None]:
+    """The verification log's writer (R-ACC-1): a batch every second or so while the process
+    serves, and the last one when it stops (a hard crash loses at most about one interval)."""
+    vlog = verification_log(app)
+    task = asyncio.create_task(vlog.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await vlog.close()
+
+
 class FastVerify:
     """The QR check's hot path, per process: verified tokens remembered (LRU) and, on PostgreSQL, the
     registry read as one statement on an async autocommit connection (no thread hop). The verdict
-    is :func:`verification.judge`'s, the same as :func:`verification.verify_qr`'s."""
+    is :func:`verification.judge`'s, the same as :func:`verification.verify_qr`'s. With a ``log``,
+    each verification is recorded in it (a list append: the page does no extra I/O, R-ACC-1)."""
 
-    def __init__(self, core: App) -> None:
+    def __init__(self, core: App, log: VerificationLog | None = None) -> None:
         self.core = core
+        self.log = log
         self.pool = AsyncReadPool(core.engine) if core.engine.dialect.name == "postgresql" else None
         self._tokens: verification.VerifiedTokens | None = None
 
@@ -108,7 +149,7 @@ class FastVerify:
         assert self.pool is not None
         return snapshot_from_rows(await self.pool.fetch(SNAPSHOT_SQL_PG, (serial,)))
 
-    async def verify(self, text: str) -> verification.VerificationResult:
+    async def verify(self, text: str, channel: str = "qr") -> verification.VerificationResult:
         core = self.core
         if self.pool is None:  # SQLite: the synchronous read, off the event loop
             result = await run_in_threadpool(
@@ -120,6 +161,8 @@ class FastVerify:
                 self.snapshot, text, decode_token=self.tokens, today=core.clock.today(), policy=core.policy
             )
         metrics.VERIFICATIONS.labels("qr", result.status).inc()
+        if self.log is not None:
+            self.log.record(channel, result.serial, result.registration_no, result.status)
         return result
 
 
@@ -128,7 +171,7 @@ def fast_verify(app: Any) -> FastVerify:
     state = app.state
     fast: FastVerify | None = getattr(state, "fast_verify", None)
     if fast is None:
-        fast = state.fast_verify = FastVerify(state.ctx.core)
+        fast = state.fast_verify = FastVerify(state.ctx.core, verification_log(app))
     return fast
 
 
@@ -189,6 +232,8 @@ class QrPageFastPath:
 
 
 def _verify_token(request: Request, text: str) -> verification.VerificationResult:
+    """For the signature image only, which the QR page shows: that page's verification is the one
+    logged (R-ACC-1), not this second check of the same token by the same visit."""
     core = ctx(request).core
     result = verification.verify_qr(
         core.uow(), text, keys=core.qr_public_keys, today=core.clock.today(), policy=core.policy
@@ -262,6 +307,7 @@ async def upload_verify(request: Request, file: UploadFile = File(...)) -> Respo
     await _limit_async(request)
     data = await _read_pdf(file)
     result = await run_in_threadpool(_verify_pdf, request, data)
+    verification_log(request.app).record("pdf", result.serial, result.registration_no, result.status)
     token = None
     if result.status in GENUINE and result.content is not None:
         token = None  # the PDF page shows no signature link: the QR page has it
@@ -275,7 +321,7 @@ async def upload_verify(request: Request, file: UploadFile = File(...)) -> Respo
 async def api_verify_token(request: Request, token: str) -> JSONResponse:
     """Verify what a scanner read from the QR code (the token or the whole URL)."""
     await _limit_async(request)
-    return JSONResponse((await fast_verify(request.app).verify(token)).as_dict(request_lang(request)))
+    return JSONResponse((await fast_verify(request.app).verify(token, "api")).as_dict(request_lang(request)))
 
 
 @router.post("/api/v1/verify/pdf", tags=["verification"])
@@ -284,6 +330,7 @@ async def api_verify_pdf(request: Request, file: UploadFile = File(...)) -> JSON
     await _limit_async(request)
     data = await _read_pdf(file)
     result = await run_in_threadpool(_verify_pdf, request, data)
+    verification_log(request.app).record("api", result.serial, result.registration_no, result.status)
     return JSONResponse(result.as_dict(request_lang(request)))
 
 

@@ -1,0 +1,73 @@
+"""jobs: the re-sealing worklist, and procrastinate's queue on PostgreSQL
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-11-26
+
+``reseal_pending`` (both databases): see services/reseal.py. On PostgreSQL this revision also
+creates the job queue's tables, types, functions and triggers with procrastinate's own schema SQL
+(the version pinned in pyproject.toml), in the same transaction as the rest of the upgrade; a
+database where they exist already (someone ran ``procrastinate schema --apply``) is left as it is.
+Upgrading procrastinate to a version with schema changes takes a new revision that runs its
+migration scripts (``procrastinate.schema.SchemaManager.get_migrations_path()``). SQLite has no
+queue: jobs run in-process there (adapters/queue.py).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0006"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+
+def _has_queue(bind: sa.Connection) -> bool:
+    return bind.exec_driver_sql("SELECT to_regclass('procrastinate_jobs') IS NOT NULL").scalar_one() is True
+
+
+def upgrade() -> None:
+    op.create_table(
+        "reseal_pending",
+        sa.Column("registration_id", sa.Integer(), nullable=False),
+        sa.Column("from_key_id", sa.String(length=64), nullable=False),
+        sa.Column("plan_id", sa.String(length=32), nullable=False),
+        sa.Column("planned_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["registration_id"],
+            ["registrations.id"],
+            name=op.f("fk_reseal_pending_registration_id_registrations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("registration_id", name=op.f("pk_reseal_pending")),
+    )
+    bind = op.get_bind()
+    if bind.dialect.name == "postgresql" and not _has_queue(bind):
+        from procrastinate.schema import SchemaManager
+
+        # Through the driver, without parameters: psycopg then sends the script as it is (its
+        # ``%`` and ``:`` are SQL, not placeholders), on the migration's own connection and transaction.
+        bind.connection.driver_connection.execute(SchemaManager.get_schema())  # type: ignore[union-attr]
+
+
+def downgrade() -> None:
+    bind = op.get_bind()
+    if bind.dialect.name == "postgresql" and _has_queue(bind):
+        names = bind.exec_driver_sql(
+            "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+            " WHERE n.nspname = current_schema() AND p.proname LIKE 'procrastinate%%'"
+        ).scalars()
+        for fn in list(names):
+            op.execute(f"DROP FUNCTION IF EXISTS {fn} CASCADE")
+        for table in (
+            "procrastinate_events",
+            "procrastinate_periodic_defers",
+            "procrastinate_jobs",
+            "procrastinate_workers",
+        ):
+            op.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
+        for typ in ("procrastinate_job_to_defer_v1", "procrastinate_job_event_type", "procrastinate_job_status"):
+            op.execute(f"DROP TYPE IF EXISTS {typ} CASCADE")
+    op.drop_table("reseal_pending")

@@ -1,0 +1,91 @@
+"""The jobs as procrastinate tasks (PostgreSQL), and the in-process runner (SQLite).
+
+Tasks are registered on a fresh procrastinate ``App`` per call of :func:`queue_app` — no app or
+engine at import time. A task finds the worker's composition root (:class:`ecert.bootstrap.App`,
+one per worker process) in ``context.additional_context["ecert"]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection
+
+from ecert.adapters import queue
+from ecert.bootstrap import App
+from ecert.entrypoints.jobs.definitions import JOBS, JobSpec
+
+QUEUE = "ecert"
+# A job that raises (the database restarted, a disk filled) is tried again a little later; a job
+# whose worker died is recovered separately (queue.recover_stalled_jobs), however often it failed.
+MAX_ATTEMPTS = 3
+RETRY_WAIT_SECONDS = 10
+# Daily work when a worker runs with --schedule: 00:05 and 00:20 China Standard Time (cron is UTC).
+SWEEP_CRON = "5 16 * * *"
+REMINDERS_CRON = "20 16 * * *"
+
+
+def task_name(job: str) -> str:
+    return f"ecert.{job}"
+
+
+def _task(spec: JobSpec) -> Any:
+    def run(context: Any, **kwargs: Any) -> dict[str, Any]:
+        a: App = context.additional_context["ecert"]
+        return spec.fn(a, **kwargs)  # procrastinate logs the outcome and the result
+
+    run.__name__ = spec.name
+    return run
+
+
+def queue_app(engine: Any, *, stalled_after: float = queue.STALLED_AFTER, schedule: bool = False) -> Any:
+    """A procrastinate ``App`` on the engine's database with every ecert job registered, the
+    once-a-minute recovery of stalled jobs and, with ``schedule``, the daily sweep and reminders."""
+    import procrastinate
+
+    papp = queue.procrastinate_app(engine)
+    retry = procrastinate.RetryStrategy(max_attempts=MAX_ATTEMPTS, wait=RETRY_WAIT_SECONDS)
+    tasks = {
+        spec.name: papp.task(name=task_name(spec.name), queue=QUEUE, pass_context=True, lock=spec.lock, retry=retry)(
+            _task(spec)
+        )
+        for spec in JOBS.values()
+    }
+
+    async def recover(context: Any, timestamp: int) -> None:
+        await queue.recover_stalled_jobs(context.app, stalled_after)
+
+    papp.periodic(cron="* * * * *", periodic_id="recover")(
+        papp.task(name=task_name("recover_stalled"), queue=QUEUE, pass_context=True)(recover)
+    )
+    if schedule:
+
+        def daily_sweep(context: Any, timestamp: int) -> dict[str, Any]:
+            return JOBS["sweep"].fn(context.additional_context["ecert"])
+
+        def daily_reminders(context: Any, timestamp: int) -> dict[str, Any]:
+            return JOBS["reminders"].fn(context.additional_context["ecert"])
+
+        papp.periodic(cron=SWEEP_CRON, periodic_id="daily")(
+            papp.task(name=task_name("daily_sweep"), queue=QUEUE, pass_context=True, lock="ecert.sweep")(daily_sweep)
+        )
+        papp.periodic(cron=REMINDERS_CRON, periodic_id="daily")(
+            papp.task(name=task_name("daily_reminders"), queue=QUEUE, pass_context=True, lock="ecert.reminders")(
+                daily_reminders
+            )
+        )
+    assert set(tasks) == set(JOBS)
+    return papp
+
+
+def enqueue(papp: Any, job: str, connection: Connection, **kwargs: Any) -> int:
+    """Queue ``job`` inside the transaction of ``connection`` (see queue.defer)."""
+    spec = JOBS[job]
+    return queue.defer(
+        papp, task_name(job), connection, queueing_lock=task_name(job) if spec.dedupe else None, **kwargs
+    )
+
+
+def run_in_process(a: App, job: str, **kwargs: Any) -> dict[str, Any]:
+    """Run ``job`` now, in this process (SQLite, or ``--now``)."""
+    return queue.InProcessRunner({name: spec.fn for name, spec in JOBS.items()}).run(job, a, **kwargs)
