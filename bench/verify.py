@@ -174,6 +174,15 @@ def _overlay_page_content(w: Any) -> None:
     w.update_container(page)
 
 
+def _forge_info_qr(w: Any) -> None:
+    """Give the document information another QR text in an update (the signed revision keeps its own)."""
+    from pyhanko.pdf_utils import generic
+
+    ref = w.trailer.raw_get("/Info")
+    ref.get_object()[generic.pdf_name("/EcertQR")] = generic.TextStringObject("HTTPS://FORGED.EXAMPLE/V/AAAA")
+    w.mark_update(ref)
+
+
 def _unlink_signature(w: Any) -> None:
     """Drop the seal's field from the form and its widget from the page (the signature bytes stay in the file)."""
     from pyhanko.pdf_utils import generic
@@ -249,6 +258,7 @@ def build_tamper_set(
         "update: counter-signed by another key": intruder_seal(signed),
         "update: DSS added (benign)": _add_dss(signed, root_der),
         "update: signature unlinked from the form": incremental(signed, _unlink_signature),
+        "update: QR text in the document information replaced": incremental(signed, _forge_info_qr),
         "/ByteRange shortened": _shift_byte_range(signed, -2),
         "/ByteRange lengthened": _shift_byte_range(signed, +2),
         "truncated: half": signed[: len(signed) // 2],

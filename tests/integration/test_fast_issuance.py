@@ -226,8 +226,13 @@ def test_tampered_fast_and_baseline_documents_get_the_same_verdicts__R_DOC_2(env
         assert both["fast"] == both["baseline"], (tamper, both)
     ok = ((True, True, True, True, False), (True, True, True), ("valid", ["valid"]))
     assert verdicts["untouched"]["fast"] == ok
+    # An update that rewrites only the document information is allowed by pyHanko's difference
+    # analysis (metadata), and the verifier reads the QR of the signed revision, not the update's:
+    # the printed page and everything signed are unchanged, so the verdict is pyHanko's, valid.
+    # (It once read the newest /Info and answered indeterminate/qr_malformed.)
+    assert verdicts["qr text changed by an incremental update"]["fast"][2] == ("valid", ["valid"])
     for tamper, both in verdicts.items():
-        if tamper != "untouched":
+        if tamper not in ("untouched", "qr text changed by an incremental update"):
             status = both["fast"][2][0]
             assert status in ("tampered", "untrusted", "indeterminate"), (tamper, both["fast"])
     assert verdicts["re-sealed with a foreign key"]["fast"][2] == ("untrusted", ["untrusted_signer"])

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from io import BytesIO
 
-from pyhanko.pdf_utils.generic import DictionaryObject
+from pyhanko.pdf_utils.generic import DictionaryObject, IndirectObject
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 KEYS = ("/EcertContent", "/EcertQR")
@@ -70,10 +70,12 @@ def _pyhanko_metadata(pdf: bytes) -> dict[str, str] | None:
         if not sigs:
             return None
         hist = reader.get_historical_resolver(sigs[0].signed_revision)
-        info = hist.trailer_view.get("/Info")
-        if info is None:
+        ref = hist.trailer_view.raw_get("/Info")
+        if ref is None:
             return None
-        info = info.get_object()
+        # Resolved through the signed revision's own cross-reference table: .get_object() on the
+        # reference would give the newest version, i.e. what an unsigned incremental update wrote.
+        info = hist(ref.reference) if isinstance(ref, IndirectObject) else ref
         if not isinstance(info, DictionaryObject):
             return None
         out: dict[str, str] = {}
