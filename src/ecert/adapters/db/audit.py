@@ -29,6 +29,8 @@ _PG_LOCK_KEY = 0x65636572
 # chain, which is what lets the check give every row exactly one batch. A key of its own, so that
 # inserting a batch's rows does not hold up issuance and decisions waiting for _PG_LOCK_KEY.
 _PG_VERIFICATION_LOCK_KEY = 0x65636576
+# The append on PostgreSQL (migration 0008 creates the function; it locks _PG_LOCK_KEY itself).
+_PG_APPEND = text("SELECT ecert_audit_append(:at, :actor, :action, :subject, :payload, :body)")
 BATCH_ACTION = "verification.batch"
 # Rows read at a time when the check walks the log (a server-side cursor on PostgreSQL).
 _CHUNK = 10_000
@@ -135,9 +137,19 @@ class AuditLog:
             self.conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_VERIFICATION_LOCK_KEY})
 
     def append(self, *, at: datetime, actor: str, action: str, subject: str | None, payload: Mapping[str, Any]) -> str:
+        # Stored in UTC: SQLite keeps no offset, so one zone everywhere keeps the hash reproducible.
+        at_utc = at.astimezone(UTC)
+        body = canonical(at_utc, actor, action, subject, payload)
+        payload_json = json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str)
         if self.conn.dialect.name == "postgresql":
-            self.conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
-        elif self.conn.dialect.name == "sqlite":
+            # One round trip under the chain lock (migration 0008): the lock is held until commit, and
+            # every statement taken inside it from Python made the next appender wait longer.
+            digest: str = self.conn.execute(
+                _PG_APPEND, {"at": at_utc, "actor": actor, "action": action, "subject": subject,
+                             "payload": payload_json, "body": body},
+            ).scalar_one()  # fmt: skip
+            return digest
+        if self.conn.dialect.name == "sqlite":
             # The driver opens SQLite's transaction only at the first write, so the head read below
             # could run outside it: another thread's or process's event (a verification batch written
             # in the background, a download) could land between that read and the insert and fork the
@@ -147,22 +159,13 @@ class AuditLog:
             select(audit_events.c.hash).order_by(audit_events.c.id.desc()).limit(1)
         ).scalar_one_or_none()
         prev = prev or GENESIS
-        # Stored in UTC: SQLite keeps no offset, so one zone everywhere keeps the hash reproducible.
-        at_utc = at.astimezone(UTC)
-        body = canonical(at_utc, actor, action, subject, payload)
-        digest = chain_hash(prev, body)
+        link = chain_hash(prev, body)
         self.conn.execute(
             insert(audit_events).values(
-                at=at_utc,
-                actor=actor,
-                action=action,
-                subject=subject,
-                payload=json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str),
-                prev_hash=prev,
-                hash=digest,
+                at=at_utc, actor=actor, action=action, subject=subject, payload=payload_json, prev_hash=prev, hash=link
             )
         )
-        return digest
+        return link
 
     def verify(self) -> int | None:
         """Id of the first event whose hash does not follow from its predecessor, or whose
