@@ -36,7 +36,8 @@ import shutil
 import subprocess
 import tempfile
 import time
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,20 @@ import httpx
 from ecert.testing import ECERT, pg_schema, serving
 
 PASSWORD = "bench-password-1"
+
+
+@contextmanager
+def profiled(pid: int, out: Path, seconds: int) -> Iterator[None]:
+    """py-spy (``pip install py-spy``) sampling the server and its workers while the body runs."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [spy, "record", "--pid", str(pid), "--subprocesses", "--format", "raw", "--output", str(out)]
+    proc = subprocess.Popen([*cmd, "--duration", str(seconds)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        proc.wait(timeout=seconds + 30)
+        print(json.dumps({"profile": str(out)}), flush=True)
 
 
 def wrk(url: str, *, seconds: int, connections: int, script: Path | None = None) -> dict[str, float]:
@@ -79,6 +94,10 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=15)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--tokens", type=int, default=300)
+    ap.add_argument(
+        "--profile", type=Path, default=None,
+        help="folder: record each measurement's server processes with py-spy (folded stacks, for flame graphs)",
+    )  # fmt: skip
     ap.add_argument(
         "--pg", default=os.environ.get("ECERT_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
     )
@@ -180,7 +199,13 @@ def _measure(holders: int, args: argparse.Namespace, url: str, work: Path) -> di
             )  # fmt: skip
         core.engine.dispose()
 
-        base, _ = stack.enter_context(serving(env, workers=args.workers, timeout=60))
+        base, server = stack.enter_context(serving(env, workers=args.workers, timeout=60))
+
+        def measured(name: str, url: str, connections: int, script: Path | None = None) -> dict[str, float]:
+            if args.profile is None:
+                return wrk(url, seconds=args.seconds, connections=connections, script=script)
+            with profiled(server.pid, args.profile / f"{name}-{holders}.folded", args.seconds):
+                return wrk(url, seconds=args.seconds, connections=connections, script=script)
 
         paths = work / "paths.lua"
         paths.write_text(
@@ -225,11 +250,11 @@ def _measure(holders: int, args: argparse.Namespace, url: str, work: Path) -> di
             encoding="utf-8",
         )
 
-        ceiling = wrk(f"{base}/healthz", seconds=args.seconds, connections=16)
+        ceiling = measured("healthz", f"{base}/healthz", 16)
         print(json.dumps({"measure": "healthz (no work)", "holders": holders, **ceiling}), flush=True)
-        qr = wrk(base, seconds=args.seconds, connections=16, script=paths)
+        qr = measured("qr_page", base, 16, paths)
         print(json.dumps({"measure": "qr_page", "holders": holders, **qr}), flush=True)
-        dl = wrk(f"{base}/api/v1/me/certificates", seconds=args.seconds, connections=16, script=download)
+        dl = measured("download", f"{base}/api/v1/me/certificates", 16, download)
         print(
             json.dumps({"measure": "confirm_and_download", "holders": holders, "downloaders": len(sessions), **dl}),
             flush=True,

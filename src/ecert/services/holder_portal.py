@@ -22,7 +22,7 @@ from ecert.domain.model import RegistrationStatus, UsageWindow
 from ecert.domain.policy import Policy
 from ecert.domain.rules.lapse import renewal_window_opens
 from ecert.domain.rules.usage import usage_window
-from ecert.services.issuance import window_view
+from ecert.services.issuance import WindowChanged, window_view
 from ecert.services.registry import get_registration, holder_view
 from ecert.services.unit_of_work import SqlUnitOfWork
 
@@ -30,22 +30,7 @@ from ecert.services.unit_of_work import SqlUnitOfWork
 CERTIFICATE_STATES = ("valid", "expired", "not_yet_valid", "superseded", "revoked")
 
 
-class WindowChanged(RuleRefusal):
-    """R-USE-1: the window the holder confirmed is not the one a download gets now (the page was
-    open past midnight, or the data changed): the new window must be confirmed."""
-
-    def __init__(self, window: UsageWindow) -> None:
-        super().__init__(
-            "confirmation_required",
-            rule="R-USE-1",
-            params={"usage_from": window.usage_from.isoformat(), "usage_until": window.usage_until.isoformat()},
-        )
-
-    def message(self, lang: str = "zh") -> str:
-        f, u = self.params["usage_from"], self.params["usage_until"]
-        if lang == "en":
-            return f"The usage window is now {f} to {u}: confirm the new window"
-        return f"使用有效期已变为 {f} 至 {u},请确认新的使用有效期"
+__all__ = ["WindowChanged"]  # raised by issuance.issue; the web layer names it from here
 
 
 def check_confirmed_window(window: UsageWindow, usage_from: date | None, usage_until: date | None) -> None:

@@ -28,6 +28,24 @@ from ecert.services.registry import get_registration
 from ecert.services.unit_of_work import SqlUnitOfWork
 
 
+class WindowChanged(RuleRefusal):
+    """R-USE-1: the window the holder confirmed is not the one a download gets now (the page was
+    open past midnight, or the data changed): the new window must be confirmed."""
+
+    def __init__(self, window: UsageWindow) -> None:
+        super().__init__(
+            "confirmation_required",
+            rule="R-USE-1",
+            params={"usage_from": window.usage_from.isoformat(), "usage_until": window.usage_until.isoformat()},
+        )
+
+    def message(self, lang: str = "zh") -> str:
+        f, u = self.params["usage_from"], self.params["usage_until"]
+        if lang == "en":
+            return f"The usage window is now {f} to {u}: confirm the new window"
+        return f"使用有效期已变为 {f} 至 {u},请确认新的使用有效期"
+
+
 @dataclass(frozen=True)
 class IssuedCertificate:
     serial: str
@@ -108,7 +126,7 @@ def issue(
     policy: Policy,
     docs: DocumentServices,
     out: Path | None = None,
-    expected_window: tuple[date, date] | None = None,
+    expected_window: tuple[date | None, date | None] | None = None,
 ) -> IssuedCertificate:
     """Confirm the usage window and issue a sealed certificate (R-USE-1, R-USE-2).
 
@@ -121,11 +139,7 @@ def issue(
         if not confirm:
             raise RuleRefusal("confirmation_required", rule="R-USE-1")
         if expected_window is not None and expected_window != (window.usage_from, window.usage_until):
-            raise RuleRefusal(
-                "confirmation_required",
-                rule="R-USE-1",
-                params={"usage_from": window.usage_from.isoformat(), "usage_until": window.usage_until.isoformat()},
-            )
+            raise WindowChanged(window)
         missing = docs.renderer.missing_characters(reg.person.name + reg.employer.name)
         if missing:
             raise RuleRefusal("unsupported_character", rule="R-DOC-1", params={"chars": " ".join(missing)})

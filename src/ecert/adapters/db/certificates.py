@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Connection, Date, DateTime, Integer, Row, insert, select, text
+from sqlalchemy import Boolean, Connection, Date, DateTime, Integer, Row, bindparam, insert, select, text
 
 from ecert.adapters.db.registry import build_registration
 from ecert.adapters.db.tables import certificates, holder_images, registrations
@@ -122,19 +122,30 @@ def snapshot_from_rows(rows: Sequence[Sequence[Any]]) -> VerificationSnapshot | 
     return VerificationSnapshot(record, registration, reg["status_basis"], reg["status_effective"])
 
 
+def _add_statement() -> Any:
+    """INSERT … SELECT: the registration's id is looked up in the same statement (one round trip)."""
+    cols = [c.name for c in certificates.c if c.name not in ("id", "registration_id")]
+    source = select(*(bindparam(n, type_=certificates.c[n].type) for n in cols), registrations.c.id).where(
+        registrations.c.registration_no == bindparam("registration_no")
+    )
+    return insert(certificates).from_select([*cols, "registration_id"], source).returning(certificates.c.serial)
+
+
+_ADD_STATEMENT = _add_statement()
+
+
 class SqlCertificates:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     def add(self, rec: CertificateRecord) -> None:
-        reg_id = self.conn.execute(
-            select(registrations.c.id).where(registrations.c.registration_no == rec.registration_no)
-        ).scalar_one()
         values = dict(rec.__dict__)
         # UTC in the database: SQLite keeps no offset, so one zone everywhere.
         values["confirmed_at"] = rec.confirmed_at.astimezone(UTC)
         values["issued_at"] = rec.issued_at.astimezone(UTC)
-        self.conn.execute(insert(certificates).values(registration_id=reg_id, **values))
+        # RETURNING, not rowcount: psycopg reports -1 for an INSERT … SELECT.
+        if self.conn.execute(_ADD_STATEMENT, values).scalar_one_or_none() is None:  # the registration is gone
+            raise LookupError(f"no registration {rec.registration_no}")
 
     def get(self, serial: str) -> CertificateRecord | None:
         row = self.conn.execute(select(certificates).where(certificates.c.serial == serial)).one_or_none()

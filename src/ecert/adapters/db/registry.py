@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Date, and_, exists, func, literal_column, select, text, update
+from sqlalchemy import Connection, Date, and_, bindparam, exists, func, literal_column, select, text, update
 
 from ecert.adapters.db.tables import holder_images, registrations, renewal_items, specialty_registrations
 from ecert.domain.model import (
@@ -149,6 +149,33 @@ def build_registration(
         data_version=data_version,
         ce_hours=ce_hours,
     )
+
+
+def _get_statement() -> Any:
+    r, s, h, ri = registrations, specialty_registrations, holder_images, renewal_items
+    has_sig = exists().where(h.c.registration_id == r.c.id, h.c.kind == "signature").label("has_sig")
+    pending = (
+        exists()
+        .where(ri.c.registration_id == s.c.registration_id, ri.c.specialty == s.c.specialty, ri.c.status == "pending")
+        .label("pending")
+    )
+    return (
+        select(
+            r,
+            has_sig,
+            s.c.specialty,
+            s.c.valid_until,
+            s.c.state,
+            s.c.lapse_reason,
+            pending,
+        )
+        .select_from(r.outerjoin(s, s.c.registration_id == r.c.id))
+        .where(r.c.registration_no == bindparam("no"))
+        .order_by(s.c.id)
+    )
+
+
+_GET_STATEMENT = _get_statement()  # built once: SQLAlchemy then reuses its compiled form
 
 
 class SqlRegistry:
@@ -460,30 +487,13 @@ class SqlRegistry:
 
     # ---------------------------------------------------------------- reads
     def get(self, registration_no: str) -> Registration | None:
-        has_sig = (
-            exists()
-            .where(holder_images.c.registration_id == registrations.c.id, holder_images.c.kind == "signature")
-            .label("has_sig")
-        )
-        row = self.conn.execute(
-            select(registrations, has_sig).where(registrations.c.registration_no == registration_no)
-        ).one_or_none()
-        if row is None:
+        # One statement (a row per specialty): every download and decision starts here, and a second
+        # round trip for the specialties showed in the download profile (issue "national scale").
+        rows = self.conn.execute(_GET_STATEMENT, {"no": registration_no}).all()
+        if not rows:
             return None
-        pending = (
-            exists()
-            .where(
-                renewal_items.c.registration_id == specialty_registrations.c.registration_id,
-                renewal_items.c.specialty == specialty_registrations.c.specialty,
-                renewal_items.c.status == "pending",
-            )
-            .label("pending")
-        )
-        specs = self.conn.execute(
-            select(specialty_registrations, pending)
-            .where(specialty_registrations.c.registration_id == row.id)
-            .order_by(specialty_registrations.c.id)
-        ).all()
+        row = rows[0]
+        specs = [s for s in rows if s.specialty is not None]
         return build_registration(
             registration_no=row.registration_no,
             province_code=row.province_code,
