@@ -81,6 +81,7 @@ def wrk(url: str, *, seconds: int, connections: int, script: Path | None = None)
     return {
         "rps": float(rps.group(1)) if rps else 0.0,
         "p50_ms": ms("50%"),
+        "p90_ms": ms("90%"),
         "p99_ms": ms("99%"),
         "requests": float(total.group(1)) if total else 0.0,
         "non_2xx": float(non2xx.group(1)) if non2xx else 0.0,
