@@ -20,7 +20,7 @@ from ecert.adapters.db.verification_log import log_one
 from ecert.domain import provinces
 from ecert.domain.errors import BadInput, problem
 from ecert.entrypoints.cli_changes import change_cli, changes_commands
-from ecert.entrypoints.cli_common import STATE, actor_name, app, emit, errors, lang, progress_bar
+from ecert.entrypoints.cli_common import STATE, actor_name, app, command, emit, errors, lang, progress_bar, read_file
 from ecert.entrypoints.cli_jobs import jobs_cli
 from ecert.entrypoints.cli_reminders import reminders_cli
 from ecert.entrypoints.cli_workflows import renewal_cli, user_cli
@@ -46,8 +46,8 @@ cli.add_typer(keys_cli, name="keys")
 cli.add_typer(renewal_cli, name="renewal")
 cli.add_typer(user_cli, name="user")
 cli.add_typer(change_cli, name="change")
-for command in changes_commands:
-    cli.command(command.name)(command.fn)
+for change_command in changes_commands:
+    cli.command(change_command.name)(change_command.fn)
 cli.add_typer(reminders_cli, name="reminders")
 cli.add_typer(jobs_cli, name="jobs")
 
@@ -92,9 +92,7 @@ def import_cmd(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Registry import: all or nothing; every bad row is named."""
-    STATE.json = json_out
-    with errors():
-        a = app()
+    with command(json_out) as a:
         upgrade(a.engine)
         progress, stop = progress_bar(file.name)
         try:
@@ -119,9 +117,7 @@ def demo(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """init + a synthetic DEMO registry (valid ID numbers and credit codes, rare-character names)."""
-    STATE.json = json_out
-    with errors():
-        a = app()
+    with command(json_out) as a:
         upgrade(a.engine)
         for n in keystore.ensure_keys(a.keys):
             typer.echo(n, err=True)
@@ -174,9 +170,7 @@ def holder_show(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """A holder's registration, specialties and their states today; ``--history`` adds the audit events."""
-    STATE.json = json_out
-    with errors():
-        a = app()
+    with command(json_out) as a:
         if with_history:
             view = history.show_holder_with_history(a.uow(), registration_no, today=a.clock.today(), policy=a.policy)
         else:
@@ -191,13 +185,8 @@ def holder_set_signature(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Store the holder's signature image (PNG/JPEG)."""
-    STATE.json = json_out
-    with errors():
-        a = app()
-        try:
-            data = file.read_bytes()
-        except OSError as exc:
-            raise BadInput([problem(f"无法读取文件:{exc}", f"Cannot read the file: {exc}")]) from exc
+    with command(json_out) as a:
+        data = read_file(file)
         changed = registry_service.set_signature(a.uow(), registration_no, data, now=a.clock.now(), actor="cli")
         emit({"registration_no": registration_no, "changed": changed}, "签名图像已保存 / signature stored")
 
@@ -205,9 +194,7 @@ def holder_set_signature(
 @cli.command()
 def sweep(json_out: bool = typer.Option(False, "--json")) -> None:
     """Lapse sweep for today (R-LAPSE-1); running it twice changes nothing more."""
-    STATE.json = json_out
-    with errors():
-        a = app()
+    with command(json_out) as a:
         result = run_sweep(a.uow(), today=a.clock.today(), now=a.clock.now(), policy=a.policy)
         d = result.as_dict()
         emit(d, f"失效处理 / sweep {d['today']}: lapsed {d['lapsed']} of {d['checked']} checked")
@@ -219,9 +206,7 @@ def cert_preview(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """The usage window a download would get today (R-USE-1, R-USE-2), or the refusal."""
-    STATE.json = json_out
-    with errors():
-        a = app()
+    with command(json_out) as a:
         window = issuance.preview(a.uow(), registration_no, today=a.clock.today(), policy=a.policy)
         view = issuance.window_view(window)
         emit(view, f"使用有效期 / usage window: {view['usage_from']} — {view['usage_until']}")
@@ -236,9 +221,7 @@ def cert_issue(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Confirm the usage window and issue the sealed certificate PDF."""
-    STATE.json = json_out
-    with errors():
-        a = app()
+    with command(json_out) as a:
         issued = issuance.issue(
             a.uow(),
             registration_no,
@@ -303,13 +286,8 @@ def verify_cmd(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Verify a certificate PDF: seal, integrity, QR binding, registry state, usage window."""
-    STATE.json = json_out
-    with errors():
-        a = app()
-        try:
-            data = file.read_bytes()
-        except OSError as exc:
-            raise BadInput([problem(f"无法读取文件:{exc}", f"Cannot read the file: {exc}")]) from exc
+    with command(json_out) as a:
+        data = read_file(file)
         result = verification.verify_pdf(
             a.uow(),
             data,
@@ -328,9 +306,7 @@ def verify_qr_cmd(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Verify what a scanner read from a certificate's QR code."""
-    STATE.json = json_out
-    with errors():
-        a = app()
+    with command(json_out) as a:
         result = verification.verify_qr(a.uow(), text, keys=a.qr_public_keys, today=a.clock.today(), policy=a.policy)
         _emit_verdict(result)
 

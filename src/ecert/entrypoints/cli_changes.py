@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from ecert.entrypoints.cli_common import STATE, actor_name, app, emit, errors
+from ecert.entrypoints.cli_common import actor_name, command, emit
 from ecert.services import changes
 
 change_cli = typer.Typer(help="变更注册 / change registration", no_args_is_help=True)
@@ -34,9 +34,7 @@ def change_employer_cmd(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Change of employer (变更注册): supersedes earlier certificates (R-CHG-1)."""
-    STATE.json = json_out
-    with errors():
-        a = app()
+    with command(json_out) as a:
         d = changes.change_employer(
             a.uow(), registration_no, name=name, uscc=uscc, actor=actor_name(actor), now=a.clock.now()
         )
@@ -51,9 +49,7 @@ def change_employer_name_cmd(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Employer name change: every registration with that credit code, one set-based step (R-CHG-1)."""
-    STATE.json = json_out
-    with errors():
-        a = app()
+    with command(json_out) as a:
         d = changes.rename_employer(a.uow(), uscc, name=name, actor=actor_name(actor), now=a.clock.now())
         emit(d, f"已更名 / renamed {d['uscc']} → {d['name']}: {d['registrations']} 个注册 / registrations")
 
@@ -69,9 +65,7 @@ def change_personal_cmd(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Correction of personal data, validated like the import; supersedes certificates (R-CHG-1)."""
-    STATE.json = json_out
-    with errors():
-        a = app()
+    with command(json_out) as a:
         d = changes.correct_personal(
             a.uow(),
             registration_no,
@@ -95,9 +89,7 @@ def change_paper_cmd(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Paper reissue or anti-counterfeit sticker: refused in rollout regions (R-CHG-2, R-CHG-3)."""
-    STATE.json = json_out
-    with errors():
-        a = app()
+    with command(json_out) as a:
         d = changes.paper_request(
             a.uow(),
             registration_no,
@@ -124,9 +116,7 @@ def revoke_cmd(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Revoke (撤销) a registration with reason, legal basis and effective date (R-LAPSE-1)."""
-    STATE.json = json_out
-    with errors():
-        a = app()
+    with command(json_out) as a:
         d = changes.revoke(
             a.uow(),
             registration_no,
@@ -152,9 +142,7 @@ def cancel_cmd(
 ) -> None:
     """Cancel (注销) a registration on lapse grounds: all specialties lapsed, age limit, the holder's
     request, death (R-LAPSE-1)."""
-    STATE.json = json_out
-    with errors():
-        a = app()
+    with command(json_out) as a:
         d = changes.cancel(
             a.uow(),
             registration_no,

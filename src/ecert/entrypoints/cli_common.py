@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
@@ -15,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ecert.bootstrap import App, bootstrap
 from ecert.config import load_settings
-from ecert.domain.errors import EcertError
+from ecert.domain.errors import BadInput, EcertError, problem
 from ecert.services.registry_import import ProgressFn
 
 
@@ -63,6 +64,23 @@ def fail(err: EcertError) -> NoReturn:
         if extra > 0:
             typer.echo(f"  … (+{extra}; use --json for all)", err=True)
     raise typer.Exit(err.exit_code)
+
+
+@contextmanager
+def command(json_out: bool) -> Iterator[App]:
+    """The frame of a command: ``--json`` noted, errors printed as the contract says (one JSON object
+    or a line for people, exit 1 or 2), and the application built once."""
+    STATE.json = json_out
+    with errors():
+        yield app()
+
+
+def read_file(path: Path) -> bytes:
+    """A file the command was given, or bad input that names the reason (never a traceback)."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise BadInput([problem(f"无法读取文件:{exc}", f"Cannot read the file: {exc}")]) from exc
 
 
 @contextmanager

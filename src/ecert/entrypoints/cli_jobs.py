@@ -18,7 +18,7 @@ import typer
 from ecert.adapters import queue
 from ecert.adapters.db.engine import upgrade
 from ecert.domain.errors import BadInput, problem
-from ecert.entrypoints.cli_common import STATE, actor_name, app, emit, errors, progress_bar
+from ecert.entrypoints.cli_common import STATE, actor_name, app, command, emit, errors, progress_bar
 from ecert.entrypoints.jobs import tasks
 from ecert.services import export as export_service
 from ecert.services.reseal import pending_count, plan_reseal
@@ -197,9 +197,7 @@ def jobs_status(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """The queue: jobs by status, the latest jobs, live workers; and the re-sealing worklist."""
-    STATE.json = json_out
-    with errors():
-        a = app()
+    with command(json_out) as a:
         if queue.backend_for(a.engine) == queue.BACKEND_PROCRASTINATE:
             with a.engine.connect() as conn:
                 view = queue.job_status(conn, job_id=job_id, limit=limit)

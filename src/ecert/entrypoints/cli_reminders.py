@@ -8,7 +8,7 @@ import typer
 
 from ecert.adapters.email import MailConfigError, SmtpMailer
 from ecert.domain.errors import BadInput, problem
-from ecert.entrypoints.cli_common import STATE, actor_name, app, emit, errors
+from ecert.entrypoints.cli_common import STATE, actor_name, app, command, emit, errors
 from ecert.services import reminders
 
 reminders_cli = typer.Typer(help="续期提醒 / renewal reminders", no_args_is_help=True)
@@ -23,9 +23,7 @@ def reminders_queue(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Queue one reminder per renewal window opening soon (R-REN-1); running it again queues nothing new."""
-    STATE.json = json_out
-    with errors():
-        a = app()
+    with command(json_out) as a:
         d = reminders.queue_reminders(
             a.uow(), today=a.clock.today(), days=days, policy=a.policy, now=a.clock.now(), actor=actor_name(actor)
         )

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from ecert.domain.errors import BadInput, problem
-from ecert.entrypoints.cli_common import STATE, actor_name, app, emit, errors
+from ecert.entrypoints.cli_common import STATE, actor_name, app, command, emit, errors
 from ecert.services import accounts, renewal
 
 renewal_cli = typer.Typer(help="延续注册 / renewal registration", no_args_is_help=True)
@@ -26,9 +26,7 @@ def renewal_apply(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Apply for renewal of one or more specialties (R-REN-1 … R-REN-4)."""
-    STATE.json = json_out
-    with errors():
-        a = app()
+    with command(json_out) as a:
         d = renewal.apply_renewal(
             a.uow(),
             registration_no,
