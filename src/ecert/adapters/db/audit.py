@@ -29,6 +29,10 @@ _PG_LOCK_KEY = 0x65636572
 # chain, which is what lets the check give every row exactly one batch. A key of its own, so that
 # inserting a batch's rows does not hold up issuance and decisions waiting for _PG_LOCK_KEY.
 _PG_VERIFICATION_LOCK_KEY = 0x65636576
+# Built once (SQLAlchemy reuses their compiled form): the chain head, and the insert of a link.
+_SQLITE_WRITE_LOCK = text("UPDATE audit_events SET id = id WHERE 0")
+_HEAD = select(audit_events.c.hash).order_by(audit_events.c.id.desc()).limit(1)
+_INSERT = insert(audit_events)
 # The append on PostgreSQL (migration 0008 creates the function; it locks _PG_LOCK_KEY itself).
 _PG_APPEND = text("SELECT ecert_audit_append(:at, :actor, :action, :subject, :payload, :body)")
 BATCH_ACTION = "verification.batch"
@@ -154,17 +158,14 @@ class AuditLog:
             # could run outside it: another thread's or process's event (a verification batch written
             # in the background, a download) could land between that read and the insert and fork the
             # chain. A write that changes nothing takes the database's write lock first.
-            self.conn.execute(text("UPDATE audit_events SET id = id WHERE 0"))
-        prev = self.conn.execute(
-            select(audit_events.c.hash).order_by(audit_events.c.id.desc()).limit(1)
-        ).scalar_one_or_none()
-        prev = prev or GENESIS
+            self.conn.execute(_SQLITE_WRITE_LOCK)
+        prev = self.conn.execute(_HEAD).scalar_one_or_none() or GENESIS
         link = chain_hash(prev, body)
         self.conn.execute(
-            insert(audit_events).values(
-                at=at_utc, actor=actor, action=action, subject=subject, payload=payload_json, prev_hash=prev, hash=link
-            )
-        )
+            _INSERT,
+            {"at": at_utc, "actor": actor, "action": action, "subject": subject, "payload": payload_json,
+             "prev_hash": prev, "hash": link},
+        )  # fmt: skip
         return link
 
     def verify(self) -> int | None:

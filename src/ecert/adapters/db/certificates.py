@@ -132,6 +132,11 @@ def _add_statement() -> Any:
 
 
 _ADD_STATEMENT = _add_statement()
+_IMAGES_STATEMENT = (
+    select(holder_images.c.kind, holder_images.c.data)
+    .join(registrations, registrations.c.id == holder_images.c.registration_id)
+    .where(registrations.c.registration_no == bindparam("no"))
+)
 
 
 class SqlCertificates:
@@ -171,9 +176,4 @@ class SqlCertificates:
         )
 
     def images(self, registration_no: str) -> dict[str, bytes]:
-        rows = self.conn.execute(
-            select(holder_images.c.kind, holder_images.c.data)
-            .join(registrations, registrations.c.id == holder_images.c.registration_id)
-            .where(registrations.c.registration_no == registration_no)
-        )
-        return {r.kind: bytes(r.data) for r in rows}
+        return {r.kind: bytes(r.data) for r in self.conn.execute(_IMAGES_STATEMENT, {"no": registration_no})}

@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, bindparam, delete, insert, select, update
 
 from ecert.adapters.db.tables import rate_limits, users, web_sessions
 from ecert.adapters.db.users import User
@@ -22,6 +22,23 @@ def _hash(token: str) -> str:
 
 def _aware(t: datetime) -> datetime:
     return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+# Built once: every signed-in request runs it (SQLAlchemy reuses the compiled form).
+_SESSION_AND_USER = (
+    select(
+        web_sessions.c.username,
+        web_sessions.c.csrf_token,
+        web_sessions.c.expires_at,
+        users.c.role,
+        users.c.province_code,
+        users.c.registration_no,
+        users.c.password_hash,
+        users.c.disabled,
+    )
+    .select_from(web_sessions.outerjoin(users, users.c.username == web_sessions.c.username))
+    .where(web_sessions.c.token_hash == bindparam("token_hash"))
+)
 
 
 @dataclass(frozen=True)
@@ -57,24 +74,10 @@ class SessionStore:
     def get(self, token: str | None) -> Session | None:
         if not token or len(token) > 100:
             return None
-        u = users.c
         # One statement, so no transaction around it (autocommit): BEGIN and ROLLBACK were two of
         # the four round trips every signed-in request paid before any work.
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            row = conn.execute(
-                select(
-                    web_sessions.c.username,
-                    web_sessions.c.csrf_token,
-                    web_sessions.c.expires_at,
-                    u.role,
-                    u.province_code,
-                    u.registration_no,
-                    u.password_hash,
-                    u.disabled,
-                )
-                .select_from(web_sessions.outerjoin(users, users.c.username == web_sessions.c.username))
-                .where(web_sessions.c.token_hash == _hash(token))
-            ).one_or_none()
+            row = conn.execute(_SESSION_AND_USER, {"token_hash": _hash(token)}).one_or_none()
         if row is None or _aware(row.expires_at) < datetime.now(UTC):
             return None
         user = None
