@@ -22,21 +22,12 @@ from ecert.domain.model import RegistrationStatus, UsageWindow
 from ecert.domain.policy import Policy
 from ecert.domain.rules.lapse import renewal_window_opens
 from ecert.domain.rules.usage import usage_window
-from ecert.services.issuance import WindowChanged, window_view
+from ecert.services.issuance import window_view
 from ecert.services.registry import get_registration, holder_view
 from ecert.services.unit_of_work import SqlUnitOfWork
 
 # contract.md ``verify.status`` values a genuine certificate of the registry can have.
 CERTIFICATE_STATES = ("valid", "expired", "not_yet_valid", "superseded", "revoked")
-
-
-__all__ = ["WindowChanged"]  # raised by issuance.issue; the web layer names it from here
-
-
-def check_confirmed_window(window: UsageWindow, usage_from: date | None, usage_until: date | None) -> None:
-    """R-USE-1: the holder confirmed exactly the window that will be printed, or nothing is issued."""
-    if (usage_from, usage_until) != (window.usage_from, window.usage_until):
-        raise WindowChanged(window)
 
 
 @dataclass(frozen=True)

@@ -192,7 +192,7 @@ def _form_hours(value: str) -> int | None:
 
 def _error_view(exc: EcertError, lang: str) -> dict[str, Any]:
     body: dict[str, Any] = dict(exc.as_dict(lang)["error"])
-    body["window_changed"] = isinstance(exc, holder_portal.WindowChanged)
+    body["window_changed"] = isinstance(exc, issuance.WindowChanged)
     return body
 
 
