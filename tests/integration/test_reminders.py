@@ -378,10 +378,11 @@ def test_send_needs_the_smtp_host__R_REN_1(ecert: Any, tmp_path: Path, monkeypat
     assert err["code"] == "bad_input"
     assert "ECERT_SMTP_HOST" in err["details"][0]["message"]
     monkeypatch.setenv("ECERT_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("ECERT_SMTP_PORT", "smtp")
-    res = ecert("reminders", "send", "--json", today="2021-09-01")
-    assert res.exit_code == 2
-    assert "ECERT_SMTP_PORT" in res.json()["error"]["details"][0]["message"]
+    for bad in ("smtp", "²⁵"):  # superscripts pass isdigit() and crash int()
+        monkeypatch.setenv("ECERT_SMTP_PORT", bad)
+        res = ecert("reminders", "send", "--json", today="2021-09-01")
+        assert res.exit_code == 2
+        assert "ECERT_SMTP_PORT" in res.json()["error"]["details"][0]["message"]
 
 
 def test_reminder_no_longer_due_is_not_sent__R_REN_1(

@@ -350,8 +350,10 @@ def test_renewal_through_the_page_needs_the_commitment__R_REN_1_R_REN_4_R_REN_6(
     assert _app_count(core) == 0
     res = client.post("/me/renewal", data={"csrf": csrf, "ce_hours": "120", "commit_ce": "yes"})
     assert res.status_code == 400 and "请至少选择一个注册专业" in res.text
-    res = client.post("/me/renewal", data={"csrf": csrf, "specialty": specialty, "ce_hours": "abc", "commit_ce": "yes"})
-    assert res.status_code == 400 and "继续教育学时" in res.text
+    for bad in ("abc", "¹"):  # "¹" is a digit to isdigit() and a crash to int()
+        data = {"csrf": csrf, "specialty": specialty, "ce_hours": bad, "commit_ce": "yes"}
+        res = client.post("/me/renewal", data=data)
+        assert res.status_code == 400 and "继续教育学时" in res.text
     assert _app_count(core) == 0
     res = client.post(
         "/me/renewal",

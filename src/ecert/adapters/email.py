@@ -109,7 +109,7 @@ class SmtpMailer:
         port_raw = env.get("ECERT_SMTP_PORT", "").strip()
         port = DEFAULT_PORT
         if port_raw:
-            if not port_raw.isdigit() or not 0 < int(port_raw) < 65536:
+            if not port_raw.isdecimal() or not 0 < int(port_raw) < 65536:  # "¹" passes isdigit, not int()
                 raise MailConfigError("ECERT_SMTP_PORT", "invalid", port_raw)
             port = int(port_raw)
         tls_raw = env.get("ECERT_SMTP_STARTTLS", "").strip().lower()

@@ -184,7 +184,7 @@ def _form_hours(value: str) -> int | None:
     text = value.strip()
     if not text:
         return None
-    if not text.isdigit() or int(text) > MAX_CE_HOURS:
+    if not text.isdecimal() or int(text) > MAX_CE_HOURS:  # isdecimal: int() refuses "¹", which isdigit passes
         zh, en = "继续教育学时应为不小于 0 的整数", "CE hours must be a whole number, 0 or more"
         raise BadInput([problem(zh, en, column="ce_hours")])
     return int(text)
