@@ -135,6 +135,23 @@ def test_audit_append_through_the_unit_of_work_verifies_on_both_databases__R_ACC
         assert uow.connection.execute(select(func.count()).select_from(audit_events)).scalar_one() == 3
 
 
+def test_the_postgresql_append_function_takes_the_chain_lock_audit_py_names__R_ACC_1() -> None:
+    """Migration 0008 creates ecert_audit_append with its own copy of the lock key: the verification
+    batches and any other appender must serialise on the same key, or the chain forks."""
+    import importlib.util
+
+    import ecert.adapters.db.audit as audit
+    import ecert.adapters.db.migrations.versions as versions
+
+    path = Path(versions.__path__[0]) / "0008_audit_append_function.py"
+    spec = importlib.util.spec_from_file_location("m0008", path)
+    assert spec is not None and spec.loader is not None
+    m0008 = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(m0008)
+    assert m0008.LOCK_KEY == audit._PG_LOCK_KEY
+    assert f"pg_advisory_xact_lock({audit._PG_LOCK_KEY})" in m0008.FUNCTION
+
+
 # ---------------------------------------------------------------------------------------------- schema
 
 

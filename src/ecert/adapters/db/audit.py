@@ -22,7 +22,8 @@ from sqlalchemy import Connection, func, insert, select, text
 from ecert.adapters.db.tables import audit_events, verification_events
 
 GENESIS = "0" * 64
-# Any constant: serialises appends on PostgreSQL so the chain stays linear under concurrency.
+# Any constant: serialises appends on PostgreSQL so the chain stays linear under concurrency. Taken
+# inside ecert_audit_append; migration 0008 keeps its own copy, held equal by the tests.
 _PG_LOCK_KEY = 0x65636572
 # Serialises the writers of verification batches (one per web process, and the CLI): a batch's rows
 # then take increasing ids, and batches follow each other in id order as their events do in the

@@ -23,8 +23,10 @@ down_revision = "0007"
 branch_labels = None
 depends_on = None
 
-# Same lock key as adapters/db/audit.py _PG_LOCK_KEY (0x65636572).
-FUNCTION = """
+# The chain lock's key: adapters/db/audit.py _PG_LOCK_KEY, which the tests hold equal to this (a
+# migration keeps its own copy: it must create the same function whatever the code becomes later).
+LOCK_KEY = 0x65636572
+FUNCTION = f"""
 CREATE OR REPLACE FUNCTION ecert_audit_append(
     p_at timestamptz, p_actor varchar, p_action varchar, p_subject varchar, p_payload varchar, p_body text
 ) RETURNS varchar LANGUAGE plpgsql AS $$
@@ -32,7 +34,7 @@ DECLARE
     prev varchar;
     digest varchar;
 BEGIN
-    PERFORM pg_advisory_xact_lock(1701012850);
+    PERFORM pg_advisory_xact_lock({LOCK_KEY});
     SELECT hash INTO prev FROM audit_events ORDER BY id DESC LIMIT 1;
     prev := coalesce(prev, repeat('0', 64));
     digest := encode(sha256(convert_to(prev || p_body, 'UTF8')), 'hex');
