@@ -13,21 +13,18 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from sqlalchemy import Engine, create_engine, func, select, text
 
 from ecert.adapters.db.tables import reseal_pending
+from ecert.testing import ECERT, pg_schema
 from helpers_jobs import certificates_per_registration, current_certificates_by_key, rotate_demo_seal_key
 
-ECERT = str(Path(sys.executable).parent / "ecert")
 PG = os.environ.get("ECERT_TEST_DATABASE_URL")
 STALLED_AFTER = 2  # seconds: the workers' heartbeat timeout, short for the test
 
@@ -38,26 +35,18 @@ def pg_env(tmp_path: Path) -> Iterator[tuple[dict[str, str], Engine]]:
         if os.environ.get("CI"):
             pytest.fail("the kill test needs PostgreSQL: set ECERT_TEST_DATABASE_URL (scripts/test does)")
         pytest.skip("needs ECERT_TEST_DATABASE_URL")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG)
-    with admin.begin() as c:
-        c.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in PG else "?"
-    url = f"{PG}{sep}options={quote(f'-csearch_path={schema}')}"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("ECERT_")},
-        "ECERT_DATABASE_URL": url,
-        "ECERT_KEYS_DIR": str(tmp_path / "keys"),
-        "ECERT_TODAY": "2021-11-01",  # nationwide rollout: every province issues (R-SCOPE-1)
-    }
-    engine = create_engine(url)
-    try:
-        yield env, engine
-    finally:
-        engine.dispose()
-        with admin.begin() as c:
-            c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with pg_schema(PG) as url:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("ECERT_")},
+            "ECERT_DATABASE_URL": url,
+            "ECERT_KEYS_DIR": str(tmp_path / "keys"),
+            "ECERT_TODAY": "2021-11-01",  # nationwide rollout: every province issues (R-SCOPE-1)
+        }
+        engine = create_engine(url)
+        try:
+            yield env, engine
+        finally:
+            engine.dispose()
 
 
 def _ecert(env: dict[str, str], cwd: Path, *args: str) -> Any:
