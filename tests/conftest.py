@@ -8,21 +8,50 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from ecert.adapters.db.engine import make_engine, upgrade
 from ecert.bootstrap import App, bootstrap
 from ecert.config import Settings
+from ecert.domain.dates import CST
 from ecert.testing import pg_schema
 
 PG_URL = os.environ.get("ECERT_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+# Wall-clock hours (China time) at which tests marked ``wall_clock`` run, each once: the edges of the
+# CST/UTC date split (00:00–08:00 CST is the previous UTC day) and the last minute of a CST day. A test
+# whose outcome depends on the hour it runs at fails here at any hour of the day (R-DATE-1).
+PINNED_HOURS = ["00:30", "07:59", "08:00", "23:59"]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.definition.get_closest_marker("wall_clock") is not None:
+        metafunc.parametrize("pinned_wall_clock", PINNED_HOURS, indirect=True, ids=[f"cst{h}" for h in PINNED_HOURS])
+
+
+@pytest.fixture(autouse=True)
+def pinned_wall_clock(request: pytest.FixtureRequest) -> Iterator[datetime | None]:
+    """For a ``wall_clock`` test: the process's wall clock set to today's China-time date at the
+    parametrized hour, then ticking (time-machine moves ``datetime.now``, ``time.time`` and friends
+    together). Other tests run on the real clock, unless ECERT_TEST_WALL_CLOCK pins them all."""
+    # ECERT_TEST_WALL_CLOCK=HH:MM pins every other test too: `ECERT_TEST_WALL_CLOCK=00:30 scripts/test`.
+    hour = getattr(request, "param", None) or os.environ.get("ECERT_TEST_WALL_CLOCK") or None
+    if hour is None:
+        yield None
+        return
+    hh, mm = (int(x) for x in str(hour).split(":"))
+    start = datetime.combine(datetime.now(CST).date(), time(hh, mm), CST)
+    with time_machine.travel(start, tick=True):
+        yield start
 
 
 @pytest.fixture(params=BACKENDS)

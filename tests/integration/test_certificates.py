@@ -10,6 +10,9 @@ from typing import Any
 
 import pytest
 
+# Instants are recorded and shown here: every test runs at each pinned hour (tests/conftest.py).
+pytestmark = pytest.mark.wall_clock
+
 TODAY = "2021-03-01"
 
 

@@ -9,11 +9,16 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from ecert.adapters.synthetic_signature import signature_png
 from ecert.domain.ids import make_id_number, make_registration_no, make_uscc
 from ecert.domain.model import Gender
 from ecert.domain.provinces import code_of_abbreviation
 from ecert.services.history import holder_history
+
+# Instants are recorded and shown here: every test runs at each pinned hour (tests/conftest.py).
+pytestmark = pytest.mark.wall_clock
 
 HEADER = [
     "registration_no", "name", "gender", "birth_date", "id_number", "employer_name", "employer_uscc",

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine, insert, select
 
 from ecert.adapters.db.tables import registrations, renewal_applications, renewal_items
+from ecert.domain.dates import CST
 from ecert.domain.ids import make_id_number, make_registration_no, make_uscc
 from ecert.domain.model import Gender
 from ecert.domain.provinces import code_of_abbreviation
@@ -147,7 +148,7 @@ def test_pending_renewal_shows_expired_instead_of_lapsed__R_REN_3(ecert: Any, en
                 applied_on=date(2021, 7, 1),
                 status="pending",
                 committed=True,
-                created_at=datetime(2021, 7, 1, 9, 0),
+                created_at=datetime(2021, 7, 1, 9, 0, tzinfo=CST),
             )
             .returning(renewal_applications.c.id)
         ).scalar_one()

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, insert, select, update
 
 from ecert.adapters.db.tables import registrations, renewal_applications, renewal_items, specialty_registrations
+from ecert.domain.dates import CST
 from ecert.domain.ids import make_id_number, make_registration_no, make_uscc
 from ecert.domain.model import Gender, LapseReason, Registration, SpecialtyState
 from ecert.domain.provinces import code_of_abbreviation
@@ -100,7 +101,7 @@ def add_pending_application(engine: Engine, reg_no: str, specialty: str, applied
                 status="pending",
                 committed=True,
                 ce_hours=120,
-                created_at=datetime(applied_on.year, applied_on.month, applied_on.day, 10, 0),
+                created_at=datetime(applied_on.year, applied_on.month, applied_on.day, 10, 0, tzinfo=CST),
             )
             .returning(renewal_applications.c.id)
         ).scalar_one()

@@ -16,6 +16,14 @@ def cst_date(moment: datetime) -> date:
     return moment.astimezone(CST).date()
 
 
+def in_cst(moment: datetime) -> datetime:
+    """An aware instant as China Standard Time, the way every instant is shown to people and in JSON
+    (R-DATE-1): its date is then its CST date. Naive datetimes are refused."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("naive datetime: an instant needs a timezone to be shown in CST")
+    return moment.astimezone(CST)
+
+
 def add_years(d: date, years: int) -> date:
     """Same month and day ``years`` later; 29 February falls back to 28 February (R-DATE-2)."""
     try:

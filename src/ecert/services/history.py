@@ -67,14 +67,15 @@ def _aware(moment: datetime, naive_zone: Any = UTC) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=naive_zone)
 
 
-def _instants(moment: datetime | None) -> list[datetime]:
-    """The instant a row's timestamp stands for, in UTC. SQLite keeps no offset: a naive value may
-    have been written as CST wall time (the import) or as UTC, so both readings are candidates."""
+def _instants(moment: datetime | None, *, legacy_wall_time: bool) -> list[datetime]:
+    """The instants a row's timestamp may stand for (UtcDateTime reads every one back in UTC). SQLite
+    databases written before UtcDateTime have import timestamps stored as CST wall time without an
+    offset, so there the wall time read as CST is a second candidate."""
     if moment is None:
         return []
-    if moment.tzinfo is not None:
-        return [moment.astimezone(UTC)]
-    return [moment.replace(tzinfo=CST).astimezone(UTC), moment.replace(tzinfo=UTC)]
+    if not legacy_wall_time:
+        return [moment]
+    return [moment, moment.replace(tzinfo=CST).astimezone(UTC)]
 
 
 def _entry(row: Row[Any], matched_by: str) -> dict[str, Any]:
@@ -114,7 +115,7 @@ def events_for(uow: SqlUnitOfWork, registration_no: str) -> list[dict[str, Any]]
         )
     ).one()
     for column, moment in (("created_at", reg.created_at), ("updated_at", reg.updated_at)):
-        candidates = _instants(moment)
+        candidates = _instants(moment, legacy_wall_time=conn.dialect.name == "sqlite")
         if candidates:
             for row in conn.execute(select(a).where(a.c.action == IMPORT, a.c.at.in_(candidates))):
                 found.setdefault(row.id, _entry(row, column))

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from ecert.adapters.db.certificates import CertificateRecord
 from ecert.adapters.db.tables import registrations, renewal_applications, renewal_items
 from ecert.domain.certificate import mask_id_number
+from ecert.domain.dates import in_cst
 from ecert.domain.errors import RuleRefusal
 from ecert.domain.model import RegistrationStatus, UsageWindow
 from ecert.domain.policy import Policy
@@ -78,7 +79,7 @@ class CertificateRow:
         return {
             "serial": self.serial,
             "identifier": self.identifier,
-            "issued_at": self.issued_at.isoformat(),
+            "issued_at": in_cst(self.issued_at).isoformat(),
             "issue_date": self.issue_date.isoformat(),
             "usage_from": self.usage_from.isoformat(),
             "usage_until": self.usage_until.isoformat(),
@@ -165,7 +166,7 @@ class Application:
             "status": self.status,
             "ce_hours": self.ce_hours,
             "committed": self.committed,
-            "decided_at": self.decided_at.isoformat() if self.decided_at else None,
+            "decided_at": in_cst(self.decided_at).isoformat() if self.decided_at else None,
             "reason": self.reason,
             "specialties": [i.as_dict() for i in self.items],
         }

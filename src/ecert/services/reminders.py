@@ -31,7 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ecert.adapters.db.tables import registrations, reminders, renewal_items, specialty_registrations
 from ecert.adapters.email import MailDeliveryError
-from ecert.domain.dates import cst_date
+from ecert.domain.dates import cst_date, in_cst
 from ecert.domain.errors import BadInput, problem
 from ecert.domain.policy import Policy
 from ecert.domain.rules.age import age_limit_date, latest_birth_date_reaching_limit_by
@@ -321,7 +321,7 @@ def list_reminders(uow: SqlUnitOfWork, *, pending: bool = False) -> list[dict[st
             "window_opens": row.window_opens.isoformat(),
             "email": row.email,
             "queued_on": row.queued_on.isoformat(),
-            "sent_at": _aware(row.sent_at).isoformat() if row.sent_at is not None else None,
+            "sent_at": in_cst(_aware(row.sent_at)).isoformat() if row.sent_at is not None else None,
             "attempts": row.attempts,
             "last_error": row.last_error,
         }

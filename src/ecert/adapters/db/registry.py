@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Date, and_, bindparam, exists, func, literal_column, select, text, update
@@ -410,7 +410,7 @@ class SqlRegistry:
                 f"WHERE registrations.id IN (SELECT id FROM {CHANGED}) "
                 "OR registrations.ce_hours IS DISTINCT FROM excluded.ce_hours "
                 "OR registrations.email IS DISTINCT FROM excluded.email"
-            ).bindparams(now=now),
+            ).bindparams(now=now.astimezone(UTC)),  # UTC, as UtcDateTime stores every instant
         )
         self.conn.execute(
             text(

@@ -3,6 +3,9 @@ a test checks that the migrated schema matches this metadata."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -20,6 +23,34 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An instant, always stored in UTC and always read back aware, in UTC (R-DATE-1: instants are shown
+    in China time; the date of an instant is its China-time date, never that of its UTC form).
+
+    SQLite keeps no offset and SQLAlchemy would store an aware value's own wall time there, so a CST
+    value and a UTC value would read back 8 hours apart: converting here, once, for every column,
+    means no caller has to remember. A naive value is refused (it is not an instant)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: an instant needs its zone")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -53,8 +84,8 @@ registrations = Table(
     # Bumped whenever data printed on a certificate changes (R-CHG-1): certificates carry the
     # version they were issued from, so a newer version supersedes them.
     Column("data_version", Integer, nullable=False, server_default="1"),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 specialty_registrations = Table(
@@ -80,7 +111,7 @@ holder_images = Table(
     Column("content_type", String(32), nullable=False),
     Column("data", LargeBinary, nullable=False),
     Column("sha256", String(64), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 renewal_applications = Table(
@@ -94,9 +125,9 @@ renewal_applications = Table(
     Column("committed", Boolean, nullable=False),  # R-REN-4: the holder's commitment
     Column("applied_by", Text, nullable=True),
     Column("decided_by", Text, nullable=True),
-    Column("decided_at", DateTime(timezone=True), nullable=True),
+    Column("decided_at", UtcDateTime(), nullable=True),
     Column("reason", Text, nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
 )
 
 # One row per specialty of an application. The partial unique index makes "one pending
@@ -127,7 +158,7 @@ audit_events = Table(
     "audit_events",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
     Column("actor", Text, nullable=False),
     Column("action", Text, nullable=False),
     Column("subject", Text, nullable=True),
@@ -155,8 +186,8 @@ certificates = Table(
     Column("qr_kid", String(8), nullable=False),
     # R-USE-1: who confirmed which window, when.
     Column("confirmed_by", Text, nullable=False),
-    Column("confirmed_at", DateTime(timezone=True), nullable=False),
-    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("confirmed_at", UtcDateTime(), nullable=False),
+    Column("issued_at", UtcDateTime(), nullable=False),
 )
 
 users = Table(
@@ -169,7 +200,7 @@ users = Table(
     Column("registration_no", String(20), nullable=True),  # holders: their registration (R-ACC-1)
     Column("password_hash", Text, nullable=False),  # argon2id
     Column("disabled", Boolean, nullable=False, server_default="0"),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
 )
 
 reminders = Table(
@@ -183,7 +214,7 @@ reminders = Table(
     Column("window_opens", Date, nullable=False),
     Column("email", Text, nullable=True),
     Column("queued_on", Date, nullable=False),
-    Column("sent_at", DateTime(timezone=True), nullable=True),
+    Column("sent_at", UtcDateTime(), nullable=True),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("last_error", Text, nullable=True),
     UniqueConstraint("registration_id", "specialty", "valid_until", name="uq_reminders_window"),
@@ -196,8 +227,8 @@ web_sessions = Table(
     Column("token_hash", String(64), primary_key=True),
     Column("username", String(64), nullable=False, index=True),
     Column("csrf_token", String(64), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
 )
 
 rate_limits = Table(
@@ -205,7 +236,7 @@ rate_limits = Table(
     metadata,
     # Fixed-window counters shared by every web process (login throttling, R-ACC-1).
     Column("key", String(200), primary_key=True),
-    Column("window_start", DateTime(timezone=True), nullable=False),
+    Column("window_start", UtcDateTime(), nullable=False),
     Column("count", Integer, nullable=False),
 )
 
@@ -218,7 +249,7 @@ reseal_pending = Table(
     Column("registration_id", Integer, ForeignKey("registrations.id", ondelete="CASCADE"), primary_key=True),
     Column("from_key_id", String(64), nullable=False),  # the seal key of the superseded certificate
     Column("plan_id", String(32), nullable=False),
-    Column("planned_at", DateTime(timezone=True), nullable=False),
+    Column("planned_at", UtcDateTime(), nullable=False),
 )
 
 # Tables in our database that these metadata do not describe: procrastinate's job queue on
@@ -241,7 +272,7 @@ verification_events = Table(
     # address): only what was checked and the verdict. BIGINT on PostgreSQL (the QR page alone may
     # log thousands a second); INTEGER PRIMARY KEY on SQLite, its rowid.
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
     Column("channel", String(8), nullable=False),  # qr (the /V/ page) | pdf (the upload page) | api | cli
     Column("serial", String(16), nullable=True),  # from a token whose signature verified, else none
     Column("registration_no", String(20), nullable=True),
