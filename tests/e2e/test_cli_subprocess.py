@@ -1,5 +1,5 @@
 """The real installed ``ecert`` console script, run as operators run it: a subprocess in a working
-directory with the default SQLite database (contract.md "Global")."""
+directory with the default SQLite database (docs/cli.md "Global")."""
 
 from __future__ import annotations
 
