@@ -1,4 +1,4 @@
-"""Settings from the environment and the command line (contract.md "Global")."""
+"""Settings from the environment and the command line (docs/cli.md "Global")."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ecert.adapters.files import input_problem
 from ecert.domain.errors import EcertError
+from ecert.domain.messages import Localized
 from ecert.domain.policy import Policy, merge, parse_policy
 
 DEFAULT_DB_PATH = Path("var") / "ecert.db"
@@ -61,8 +63,15 @@ def load_policy(path: Path | None = None) -> Policy:
     data = default_policy_data()
     if path is not None:
         try:
-            override = tomllib.loads(path.read_text("utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
+            override = tomllib.loads(path.read_bytes().decode("utf-8"))
+        except OSError as exc:
+            found = input_problem(path, exc)
+            reason = Localized(found.message_zh, found.message_en)
+            raise EcertError("bad_policy", params={"reason": reason}) from exc
+        except UnicodeDecodeError as exc:
+            reason = Localized(f"{path} 不是 UTF-8 编码的 TOML 文件", f"{path} is not a UTF-8 TOML file")
+            raise EcertError("bad_policy", params={"reason": reason}) from exc
+        except tomllib.TOMLDecodeError as exc:
             raise EcertError("bad_policy", params={"reason": f"{path}: {exc}"}) from exc
         data = merge(data, override)
     return parse_policy(data)

@@ -1,5 +1,5 @@
 """The real installed ``ecert`` console script, run as operators run it: a subprocess in a working
-directory with the default SQLite database (contract.md "Global")."""
+directory with the default SQLite database (docs/cli.md "Global")."""
 
 from __future__ import annotations
 
@@ -98,3 +98,24 @@ def test_default_database_is_var_ecert_db_in_the_working_directory__contract_glo
     assert res.returncode == 0, res.stderr
     assert elsewhere.is_file()
     assert sorted(p.name for p in (tmp_path / "var").iterdir() if p.suffix == ".db") == ["ecert.db"]
+
+
+def test_unusable_files_are_one_sentence_not_a_traceback__contract_global(tmp_path: Path) -> None:
+    """The console script as operators run it: a missing PDF to verify, a PDF to import (docs/cli.md
+    "Files named on the command line")."""
+    assert run(tmp_path, "init", "--json").returncode == 0
+    missing = tmp_path / "nowhere.pdf"
+    res = run(tmp_path, "verify", str(missing))
+    assert res.returncode == 2 and res.stdout == ""
+    assert res.stderr.strip() == f"ecert: 找不到文件 {missing}:请检查路径和文件名 [file_not_found]"
+    pdf = tmp_path / "cert.pdf"
+    pdf.write_bytes(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n\xff\xfe\x00")
+    res = run(tmp_path, "--lang", "en", "import", str(pdf), "--json")
+    assert res.returncode == 2, res.stderr
+    (detail,) = one_json_object(res.stdout)["error"]["details"]
+    assert detail["code"] == "import_format_unsupported"
+    assert detail["message"] == (
+        "cert.pdf is not a CSV or XLSX file (it is a PDF file): export the registry sheet as CSV (UTF-8 or "
+        "GB18030) or XLSX and import that"
+    )
+    assert "Traceback" not in res.stderr

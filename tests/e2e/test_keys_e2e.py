@@ -51,7 +51,7 @@ class Result:
     stderr: str
 
     def json(self) -> Any:
-        """Exactly one JSON object on stdout (contract.md)."""
+        """Exactly one JSON object on stdout (docs/cli.md)."""
         text = self.stdout.strip()
         obj, end = json.JSONDecoder().raw_decode(text)
         assert text[end:].strip() == "", f"more than one JSON value on stdout: {self.stdout!r}"

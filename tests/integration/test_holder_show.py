@@ -1,4 +1,4 @@
-"""``ecert holder show REG_NO --json`` (contract.md): keys, specialty states over time (R-REN-1, R-REN-3,
+"""``ecert holder show REG_NO --json`` (docs/cli.md): keys, specialty states over time (R-REN-1, R-REN-3,
 R-DATE-1), rollout scope (R-SCOPE-1), 65th birthday (R-DATE-2), unknown numbers."""
 
 from __future__ import annotations

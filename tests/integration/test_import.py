@@ -1,4 +1,4 @@
-"""Registry import (contract.md "Import columns", ``ecert import FILE --json``): CSV in UTF-8 (with and
+"""Registry import (docs/cli.md "Import columns", ``ecert import FILE --json``): CSV in UTF-8 (with and
 without BOM) and GB18030, XLSX with typed cells; all or nothing; every bad row named with its
 spreadsheet row number (header = 1) and column."""
 

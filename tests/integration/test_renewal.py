@@ -1,4 +1,4 @@
-"""Renewal registration through the CLI, ``ecert renewal apply`` / ``ecert renewal decide`` (contract.md),
+"""Renewal registration through the CLI, ``ecert renewal apply`` / ``ecert renewal decide`` (docs/cli.md),
 on SQLite and PostgreSQL: the boundaries of R-REN-1 … R-REN-6 with R-DATE-1 and R-DATE-2. Every refusal
 is checked to change nothing in the database."""
 

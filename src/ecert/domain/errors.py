@@ -2,7 +2,7 @@
 
 Tree::
 
-    EcertError(code, rule)          a stable ``code`` (contract.md) + a message in zh-CN and English
+    EcertError(code, rule)          a stable ``code`` (docs/cli.md) + a message in zh-CN and English
     ├── RuleRefusal                 a rule refused the request (CLI exit 1)
     ├── NotFound                    no such registration / application (CLI exit 1)
     └── BadInput(problems)          malformed input; ``problems`` name row, column and reason (CLI exit 2)
@@ -17,17 +17,19 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ecert.domain.messages import render
+from ecert.domain.messages import CATALOG, render
 
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """One thing wrong with an input: where (row as a spreadsheet shows it, column) and why."""
+    """One thing wrong with an input: where (row as a spreadsheet shows it, column), why, and for
+    the kinds that have one, a stable ``code`` (docs/cli.md "Error codes")."""
 
     message_zh: str
     message_en: str
     row: int | None = None
     column: str | None = None
+    code: str | None = None
 
     def message(self, lang: str = "zh") -> str:
         return self.message_en if lang == "en" else self.message_zh
@@ -38,12 +40,14 @@ class Problem:
             out["row"] = self.row
         if self.column is not None:
             out["column"] = self.column
+        if self.code is not None:
+            out["code"] = self.code
         out["message"] = self.message(lang)
         return out
 
 
 class EcertError(Exception):
-    """Root of every error ecert raises on purpose. ``code`` is stable (contract.md)."""
+    """Root of every error ecert raises on purpose. ``code`` is stable (docs/cli.md)."""
 
     exit_code = 1
 
@@ -92,3 +96,11 @@ class BadInput(EcertError):
 
 def problem(zh: str, en: str, *, row: int | None = None, column: str | None = None) -> Problem:
     return Problem(message_zh=zh, message_en=en, row=row, column=column)
+
+
+def coded_problem(code: str, *, row: int | None = None, column: str | None = None, **params: Any) -> Problem:
+    """A problem whose sentence is the catalogued one for ``code`` (domain/messages.py), in both languages."""
+    if code not in CATALOG:
+        raise KeyError(f"no message for problem code {code!r}")
+    values = {"row": row, "column": column, **params}
+    return Problem(render(code, "zh", values), render(code, "en", values), row=row, column=column, code=code)

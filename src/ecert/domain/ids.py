@@ -3,7 +3,7 @@
 * 居民身份证号 — GB 11643, check character ISO/IEC 7064 MOD 11-2.
 * 统一社会信用代码 — GB 32100, check character MOD 31 over a 31-character alphabet.
 * 注册编号 — the registration number of a first-class constructor, current 17-character form and
-  legacy 13-character form (domain.md "Registry data").
+  legacy 13-character form (docs/rules.md "Registry data").
 * 电子证照标识 — GB/T 36904 e-licence identifier, check character ISO/IEC 7064 MOD 37,36 (R-DOC-3).
 
 Every ``parse_*`` raises :class:`~ecert.domain.errors.BadInput` with one problem naming the import

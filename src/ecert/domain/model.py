@@ -29,7 +29,7 @@ class RegistrationStatus(StrEnum):
 
 
 class SpecialtyState(StrEnum):
-    """contract.md ``specialty[].state``. Only VALID, LAPSED and CANCELLED are stored; RENEWABLE and
+    """docs/cli.md ``specialty[].state``. Only VALID, LAPSED and CANCELLED are stored; RENEWABLE and
     EXPIRED are derived from the dates (see rules.lapse.specialty_state)."""
 
     VALID = "valid"

@@ -1,1 +1,1 @@
-"""Entrypoints: the command-line interface (contract.md); later the web service and jobs."""
+"""Entrypoints: the command-line interface (docs/cli.md); later the web service and jobs."""

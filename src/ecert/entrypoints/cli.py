@@ -1,4 +1,4 @@
-"""``ecert`` command line, per ../shared/contract.md (names, flags, JSON keys, exit codes are a contract).
+"""``ecert`` command line, per docs/cli.md (names, flags, JSON keys, exit codes are a contract).
 
 Exit 0 done; exit 1 a rule refused it (``{"error": {"code", "message", "rule"}}``); exit 2 bad input
 (``{"error": {"code": "bad_input", "message", "details": [...]}}``). With ``--json`` exactly one JSON
@@ -17,10 +17,10 @@ import typer
 from ecert.adapters import keystore
 from ecert.adapters.db.engine import upgrade
 from ecert.adapters.db.verification_log import log_one
+from ecert.adapters.files import check_output_file, ensure_output_dir, read_input, read_text, write_output
 from ecert.domain import provinces
-from ecert.domain.errors import BadInput, problem
 from ecert.entrypoints.cli_changes import change_cli, changes_commands
-from ecert.entrypoints.cli_common import STATE, actor_name, app, command, emit, errors, lang, progress_bar, read_file
+from ecert.entrypoints.cli_common import STATE, actor_name, app, command, emit, errors, lang, progress_bar
 from ecert.entrypoints.cli_jobs import jobs_cli
 from ecert.entrypoints.cli_reminders import reminders_cli
 from ecert.entrypoints.cli_workflows import renewal_cli, user_cli
@@ -61,6 +61,7 @@ def main_options(
     policy: str | None = typer.Option(None, "--policy", help="Policy override file (TOML); env ECERT_POLICY_FILE"),
 ) -> None:
     STATE.db, STATE.lang, STATE.policy, STATE.app = db, lang_opt, policy, None
+    STATE.json = False  # set again by each command's --json; a command without one prints for people
 
 
 @cli.command()
@@ -88,7 +89,7 @@ def init(json_out: bool = typer.Option(False, "--json")) -> None:
 
 @cli.command("import")
 def import_cmd(
-    file: Path = typer.Argument(..., help="CSV (UTF-8 or GB18030) or XLSX, columns per contract.md"),
+    file: Path = typer.Argument(..., help='CSV (UTF-8 or GB18030) or XLSX; columns: docs/cli.md "Import columns"'),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Registry import: all or nothing; every bad row is named."""
@@ -186,7 +187,7 @@ def holder_set_signature(
 ) -> None:
     """Store the holder's signature image (PNG/JPEG)."""
     with command(json_out) as a:
-        data = read_file(file)
+        data = read_input(file)
         changed = registry_service.set_signature(a.uow(), registration_no, data, now=a.clock.now(), actor="cli")
         emit({"registration_no": registration_no, "changed": changed}, "签名图像已保存 / signature stored")
 
@@ -222,6 +223,7 @@ def cert_issue(
 ) -> None:
     """Confirm the usage window and issue the sealed certificate PDF."""
     with command(json_out) as a:
+        check_output_file(out)  # before anything is recorded: a bad --out changes nothing
         issued = issuance.issue(
             a.uow(),
             registration_no,
@@ -239,7 +241,7 @@ def cert_issue(
 
 @cert_cli.command("batch")
 def cert_batch(
-    file: Path = typer.Argument(..., metavar="FILE", help="Registration numbers, one a line"),
+    file: Path = typer.Argument(..., metavar="FILE", help="Registration numbers, one a line (UTF-8 or GB18030)"),
     out_dir: Path = typer.Option(..., "--out-dir", help="Where to write the sealed PDFs"),
     workers: int | None = typer.Option(None, "--workers", min=1, help="Processes (default: every core)"),
     actor: str | None = typer.Option(None, "--actor"),
@@ -248,10 +250,8 @@ def cert_batch(
     """Issue certificates for many registrations across all cores (authority drills, re-sealing)."""
     STATE.json = json_out
     with errors():
-        try:
-            numbers = file.read_text("utf-8").splitlines()
-        except OSError as exc:
-            raise BadInput([problem(f"无法读取文件:{exc}", f"Cannot read the file: {exc}")]) from exc
+        numbers = read_text(file).splitlines()
+        ensure_output_dir(out_dir)
         settings = app().settings  # each worker process bootstraps from the same settings
         bar, stop = progress_bar("cert batch")
         try:
@@ -287,7 +287,7 @@ def verify_cmd(
 ) -> None:
     """Verify a certificate PDF: seal, integrity, QR binding, registry state, usage window."""
     with command(json_out) as a:
-        data = read_file(file)
+        data = read_input(file)
         result = verification.verify_pdf(
             a.uow(),
             data,
@@ -315,8 +315,9 @@ def verify_qr_cmd(
 def keys_export_root(out: Path = typer.Option(..., "--out", help="PEM file to write")) -> None:
     """Write the trust root (PEM) relying parties and tools (pdfsig, Acrobat, pyHanko) need."""
     with errors():
+        check_output_file(out, example="root.pem")
         pem = keystore.root_pem(app().keys)
-        out.write_bytes(pem)
+        write_output(out, pem, example="root.pem")
         typer.echo(f"{out}", err=True)
 
 

@@ -1,4 +1,4 @@
-"""Plumbing shared by the ``ecert`` command modules: settings, output, error mapping (contract.md)."""
+"""Plumbing shared by the ``ecert`` command modules: settings, output, error mapping (docs/cli.md)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
@@ -16,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ecert.bootstrap import App, bootstrap
 from ecert.config import load_settings
-from ecert.domain.errors import BadInput, EcertError, problem
+from ecert.domain.errors import EcertError
 from ecert.services.registry_import import ProgressFn
 
 
@@ -56,11 +55,16 @@ def fail(err: EcertError) -> NoReturn:
     if STATE.json:
         typer.echo(json.dumps(body, ensure_ascii=False))
     else:
+        details: list[dict[str, Any]] = body["error"].get("details", [])
+        if len(details) == 1 and not details[0].keys() & {"row", "column"}:
+            # One problem with nothing to point at (a file that is missing, say): its sentence alone.
+            typer.echo(f"ecert: {details[0]['message']} [{details[0].get('code', err.code)}]", err=True)
+            raise typer.Exit(err.exit_code)
         typer.echo(f"ecert: {err.message(lang())} [{err.code}]", err=True)
-        for d in body["error"].get("details", [])[:200]:
+        for d in details[:200]:
             where = " ".join(f"{k}={d[k]}" for k in ("row", "column") if k in d)
-            typer.echo(f"  {where}: {d['message']}", err=True)
-        extra = len(body["error"].get("details", [])) - 200
+            typer.echo(f"  {where}: {d['message']}" if where else f"  {d['message']}", err=True)
+        extra = len(details) - 200
         if extra > 0:
             typer.echo(f"  … (+{extra}; use --json for all)", err=True)
     raise typer.Exit(err.exit_code)
@@ -73,14 +77,6 @@ def command(json_out: bool) -> Iterator[App]:
     STATE.json = json_out
     with errors():
         yield app()
-
-
-def read_file(path: Path) -> bytes:
-    """A file the command was given, or bad input that names the reason (never a traceback)."""
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise BadInput([problem(f"无法读取文件:{exc}", f"Cannot read the file: {exc}")]) from exc
 
 
 @contextmanager

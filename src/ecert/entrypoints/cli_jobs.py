@@ -17,6 +17,7 @@ import typer
 
 from ecert.adapters import queue
 from ecert.adapters.db.engine import upgrade
+from ecert.adapters.files import check_output_file, ensure_output_dir
 from ecert.domain.errors import BadInput, problem
 from ecert.entrypoints.cli_common import STATE, actor_name, app, command, emit, errors, progress_bar
 from ecert.entrypoints.jobs import tasks
@@ -123,6 +124,8 @@ def enqueue_export(
         ]
         if bad:
             raise BadInput(bad)
+        ensure_output_dir(out.parent)  # the export makes missing directories too
+        check_output_file(out, example=f"{what}.{fmt}")
         # Absolute: a worker runs it from another directory.
         _run("export", now, lambda d: f"{d['rows']} rows → {d['out']}", kind=what, fmt=fmt, out=str(out.absolute()))
 
@@ -137,6 +140,7 @@ def enqueue_reseal(
     the old ones are superseded (R-CHG-1)."""
     STATE.json = json_out
     with errors():
+        ensure_output_dir(out_dir)
         _run(
             "reseal",
             now,

@@ -1,4 +1,4 @@
-"""``ecert renewal …`` and ``ecert user add`` (contract.md)."""
+"""``ecert renewal …`` and ``ecert user add`` (docs/cli.md)."""
 
 from __future__ import annotations
 

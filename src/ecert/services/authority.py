@@ -332,7 +332,7 @@ def search_registry(
 
 
 def holder_detail(uow: SqlUnitOfWork, registration_no: str, *, today: date, policy: Policy) -> dict[str, Any]:
-    """``holder show`` (contract.md) plus what the authority needs: personal data, the status with its
+    """``holder show`` (docs/cli.md) plus what the authority needs: personal data, the status with its
     reason, legal basis and effective date (R-LAPSE-1), the data version (R-CHG-1) and the latest
     renewal applications with their decisions (R-REN-6)."""
     r, ra = registrations, renewal_applications

@@ -1,6 +1,6 @@
 """Bulk export of the registry or of the certificate list, as CSV or JSON Lines.
 
-The registry export has the import columns (contract.md "Import columns"), one row per specialty,
+The registry export has the import columns (docs/cli.md "Import columns"), one row per specialty,
 so ``ecert import`` takes it back as it is. Rows stream from a server-side cursor (memory stays
 flat); the file is written beside its destination and renamed into place at the end, so a rerun
 or a kill leaves the previous file or the complete new one, never half of one.

@@ -27,7 +27,7 @@ from ecert.services.issuance import window_view
 from ecert.services.registry import get_registration, holder_view
 from ecert.services.unit_of_work import SqlUnitOfWork
 
-# contract.md ``verify.status`` values a genuine certificate of the registry can have.
+# docs/cli.md ``verify.status`` values a genuine certificate of the registry can have.
 CERTIFICATE_STATES = ("valid", "expired", "not_yet_valid", "superseded", "revoked")
 
 

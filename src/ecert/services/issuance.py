@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from ecert.adapters.db.certificates import CertificateRecord
+from ecert.adapters.files import output_problem
 from ecert.adapters.qr_token import serial_from_bytes
 from ecert.domain import ids
 from ecert.domain.certificate import CertificateContent, PrintedSpecialty, mask_id_number
-from ecert.domain.errors import RuleRefusal
+from ecert.domain.errors import BadInput, RuleRefusal
 from ecert.domain.model import Registration, UsageWindow
 from ecert.domain.policy import Policy
 from ecert.domain.rules.usage import usage_window
@@ -199,7 +200,10 @@ def issue(
         tmp: Path | None = None
         if out is not None:
             tmp = out.with_name(f".{out.name}.{serial}.tmp")
-            tmp.write_bytes(sealed)
+            try:
+                tmp.write_bytes(sealed)
+            except OSError as exc:  # before the commit: nothing is recorded
+                raise BadInput([output_problem(out, exc)]) from exc
         try:
             uow.commit()
         except BaseException:

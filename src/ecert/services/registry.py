@@ -1,4 +1,4 @@
-"""Registry use cases: show a holder (contract.md ``holder show``), store a signature image."""
+"""Registry use cases: show a holder (docs/cli.md ``holder show``), store a signature image."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Registry import (contract.md "Import columns"): validate every row, report every bad one, all or nothing.
+"""Registry import (docs/cli.md "Import columns"): validate every row, report every bad one, all or nothing.
 
 Streaming: rows are validated one by one and bulk-loaded in batches into a temporary staging table
 inside the import's transaction; cross-row checks and the merge are set-based SQL. A bad file
@@ -518,7 +518,7 @@ def import_table(
                     if progress is not None and n_rows % 10_000 == 0:
                         progress(n_rows, table.bytes_read(), table.total_bytes)
             except RowReadError as exc:
-                probs.add(Problem(exc.message_zh, exc.message_en, row=exc.row))
+                probs.add(exc.problem)
             if not probs.total and n_rows == 0:
                 probs.add(problem("文件中没有数据行", "The file has no data rows", row=2))
             reg.stage_rows(batch)

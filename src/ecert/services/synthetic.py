@@ -1,7 +1,7 @@
 """A synthetic registry for demos and benchmarks: valid ID numbers and credit codes, all ten
 specialties, ages spread up to 65, some names with rare characters (𠮷, 䶮, 𪚥). Deterministic by seed.
 
-Rows have the import columns of contract.md and go through the same import path as a real file.
+Rows have the import columns of docs/cli.md and go through the same import path as a real file.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The unit of work owns the transaction: nothing is saved without ``commit()``; leaving the block
-without it rolls back (STYLE.md, after cosmicpython)."""
+without it rolls back (after cosmicpython's unit of work)."""
 
 from __future__ import annotations
 

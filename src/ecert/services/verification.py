@@ -84,7 +84,7 @@ class Reason:
 
 @dataclass
 class VerificationResult:
-    """status: contract.md ``verify.status``; reasons: why, in words; checks: each check's outcome
+    """status: docs/cli.md ``verify.status``; reasons: why, in words; checks: each check's outcome
     (None = not reached); holder: the registry's current data (R-CHG-3), ID number masked."""
 
     status: str

@@ -1,5 +1,5 @@
 """Identifier validation and generation: GB 11643 (ID number), GB 32100 (USCC), the registration
-number (domain.md "Registry data") and the GB/T 36904 e-licence identifier (R-DOC-3)."""
+number (docs/rules.md "Registry data") and the GB/T 36904 e-licence identifier (R-DOC-3)."""
 
 from __future__ import annotations
 

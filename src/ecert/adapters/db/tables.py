@@ -276,6 +276,6 @@ verification_events = Table(
     Column("channel", String(8), nullable=False),  # qr (the /V/ page) | pdf (the upload page) | api | cli
     Column("serial", String(16), nullable=True),  # from a token whose signature verified, else none
     Column("registration_no", String(20), nullable=True),
-    Column("status", String(16), nullable=False),  # the verdict (contract.md verify.status)
+    Column("status", String(16), nullable=False),  # the verdict (docs/cli.md verify.status)
     Column("batch_id", String(32), nullable=False),  # the subject of the batch's audit event
 )

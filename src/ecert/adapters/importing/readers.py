@@ -10,13 +10,16 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from ecert.domain.errors import BadInput, problem
+from ecert.adapters.files import first_undecodable_row, input_problem, open_input
+from ecert.domain.errors import BadInput, Problem, coded_problem, problem
+from ecert.domain.images import image_type
 
 CHUNK = 1 << 20
 XLSX_MAGIC = b"PK\x03\x04"
@@ -47,7 +50,7 @@ def detect_csv_encoding(path: Path) -> str:
     return "utf-8-sig"
 
 
-def _csv_rows(raw: io.BufferedReader, encoding: str) -> Iterator[tuple[int, list[str]]]:
+def _csv_rows(raw: BinaryIO, encoding: str) -> Iterator[tuple[int, list[str]]]:
     with raw, io.TextIOWrapper(raw, encoding=encoding, newline="") as f:
         reader = csv.reader(f)
         yield from enumerate(reader, start=1)
@@ -79,53 +82,123 @@ def _xlsx_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
         wb.close()
 
 
+# What a file given to ``import`` is when it is not CSV or XLSX: (zh, en) for the sentence that says so.
+KINDS: dict[str, tuple[str, str]] = {
+    "pdf": ("PDF 文件", "a PDF file"),
+    "ofd": ("OFD 文件", "an OFD file"),
+    "xls": (
+        "Excel 97–2003 工作簿(.xls)或加密的工作簿",
+        "an Excel 97–2003 workbook (.xls) or a password-protected workbook",
+    ),
+    "xlsb": ("Excel 二进制工作簿(.xlsb)", "an Excel binary workbook (.xlsb)"),
+    "office": ("Word、PowerPoint 或其他 Office 文档", "a Word, PowerPoint or other Office document"),
+    "zip": ("ZIP 压缩包", "a ZIP archive"),
+    "image": ("图像文件", "an image"),
+    "utf16": ("UTF-16 编码的文本(Excel 的“Unicode 文本”)", 'UTF-16 text (Excel\'s "Unicode Text")'),
+    "binary": ("二进制文件", "a binary file"),
+}
+SNIFF_BYTES = 8192
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls, and Excel's encrypted .xlsx
+
+
+def _zip_kind(path: Path) -> str | None:
+    """``None`` for an XLSX workbook, else what the ZIP file is. BadZipFile for a broken one."""
+    with zipfile.ZipFile(path) as z:
+        names = set(z.namelist())
+    if "xl/workbook.xml" in names:
+        return None
+    if "xl/workbook.bin" in names:
+        return "xlsb"
+    if "OFD.xml" in names:
+        return "ofd"
+    if "[Content_Types].xml" in names:
+        return "office"
+    return "zip"
+
+
+def sniff(path: Path, head: bytes) -> str | None:
+    """What the file is when it is not a CSV or XLSX file (a key of KINDS), or ``None``.
+    Raises BadInput ``import_xlsx_damaged`` for a ZIP that cannot be opened."""
+    if head.startswith(b"%PDF-"):
+        return "pdf"
+    if head.startswith(OLE2_MAGIC):
+        return "xls"
+    if image_type(head) is not None or head.startswith((b"GIF8", b"BM")):
+        return "image"
+    if head.startswith(XLSX_MAGIC):
+        try:
+            return _zip_kind(path)
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise BadInput([coded_problem("import_xlsx_damaged", name=path.name)]) from exc
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf16"
+    if b"\x00" in head:  # no CSV in UTF-8 or GB18030 holds a NUL byte
+        return "binary"
+    return None
+
+
+def _encoding_problem(path: Path, encoding: str) -> Problem:
+    """The row of the first byte that does not decode: found again by a scan of its own, as the
+    reader decodes in blocks and fails at a block, not at the row."""
+    row = first_undecodable_row(path, encoding.removesuffix("-sig"))
+    return coded_problem("text_encoding_unsupported", row=row, name=path.name)
+
+
 def open_table(path: Path) -> Table:
-    """Open a CSV or XLSX registry file. Raises BadInput when it cannot be read at all."""
-    try:
-        with path.open("rb") as f:
-            head = f.read(4)
-    except OSError as exc:
-        raise BadInput([problem(f"无法读取文件:{exc}", f"Cannot read the file: {exc}")]) from exc
-    if head == XLSX_MAGIC:
+    """Open a CSV or XLSX registry file. Raises BadInput when it cannot be read at all, with a
+    sentence that says what to do (not a CSV or XLSX file, not UTF-8 or GB18030, missing …)."""
+    with open_input(path) as f:
+        try:
+            head = f.read(SNIFF_BYTES)
+        except OSError as exc:
+            raise BadInput([input_problem(path, exc)]) from exc
+    kind = sniff(path, head)
+    if kind is not None:
+        zh, en = KINDS[kind]
+        raise BadInput([coded_problem("import_format_unsupported", name=path.name, kind_zh=zh, kind_en=en)])
+    if head.startswith(XLSX_MAGIC):
         try:
             rows = _xlsx_rows(path)
             first = next(rows, None)
         except Exception as exc:  # openpyxl raises many types on a broken workbook
-            raise BadInput([problem(f"无法读取 XLSX 文件:{exc}", f"Cannot read the XLSX file: {exc}")]) from exc
+            raise BadInput([coded_problem("import_xlsx_damaged", name=path.name)]) from exc
         encoding = "xlsx"
     else:
         encoding = detect_csv_encoding(path)
-        raw = path.open("rb")
+        raw = open_input(path)
         rows = _csv_rows(raw, encoding)
         try:
             first = next(rows, None)
-        except (csv.Error, UnicodeDecodeError) as exc:
+        except UnicodeDecodeError as exc:
+            raise BadInput([_encoding_problem(path, encoding)]) from exc
+        except csv.Error as exc:
             raise BadInput([problem(f"无法解析 CSV 表头:{exc}", f"Cannot parse the CSV header: {exc}", row=1)]) from exc
     if first is None:
         raise BadInput([problem("文件为空", "The file is empty", row=1)])
     header = [h.strip().lstrip("\ufeff") for h in first[1]]
     while header and header[-1] == "":
         header.pop()
-    table = Table(header=header, rows=_guard(rows), encoding=encoding, total_bytes=path.stat().st_size)
+    table = Table(header=header, rows=_guard(rows, path, encoding), encoding=encoding, total_bytes=path.stat().st_size)
     if encoding != "xlsx":
         table.bytes_read = lambda: 0 if raw.closed else raw.tell()
     return table
 
 
 class RowReadError(Exception):
-    def __init__(self, row: int, message_zh: str, message_en: str) -> None:
-        super().__init__(message_en)
-        self.row = row
-        self.message_zh = message_zh
-        self.message_en = message_en
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.message_en)
+        self.problem = problem
 
 
-def _guard(rows: Iterator[tuple[int, list[str]]]) -> Iterator[tuple[int, list[str]]]:
+def _guard(rows: Iterator[tuple[int, list[str]]], path: Path, encoding: str) -> Iterator[tuple[int, list[str]]]:
     """Turn a decoding or CSV syntax error mid-file into a RowReadError naming the row."""
     last = 1
     try:
         for item in rows:
             last = item[0]
             yield item
-    except (csv.Error, UnicodeDecodeError) as exc:  # raised by the reader, never at the yield
-        raise RowReadError(last + 1, f"无法解析此行:{exc}", f"Cannot parse this row: {exc}") from exc
+    except UnicodeDecodeError as exc:  # raised by the reader, never at the yield
+        raise RowReadError(_encoding_problem(path, encoding)) from exc
+    except csv.Error as exc:
+        row = last + 1
+        raise RowReadError(problem(f"无法解析此行:{exc}", f"Cannot parse this row: {exc}", row=row)) from exc

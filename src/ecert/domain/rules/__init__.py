@@ -1,1 +1,1 @@
-"""The rules of ../shared/domain.md as pure functions of (data, policy, today)."""
+"""The rules of docs/rules.md as pure functions of (data, policy, today)."""

@@ -38,7 +38,7 @@ def lapse_due(spec: SpecialtyRegistration, birth_date: date, today: date, policy
 
 
 def specialty_state(spec: SpecialtyRegistration, birth_date: date, today: date, policy: Policy) -> SpecialtyState:
-    """contract.md ``state``: valid, renewable, expired (ended, not yet lapsed), lapsed, cancelled."""
+    """docs/cli.md ``state``: valid, renewable, expired (ended, not yet lapsed), lapsed, cancelled."""
     if spec.stored_state in (SpecialtyState.LAPSED, SpecialtyState.CANCELLED):
         return spec.stored_state
     if lapse_due(spec, birth_date, today, policy) is not None:

@@ -19,7 +19,7 @@ def printable_specialties(reg: Registration, today: date, policy: Policy) -> tup
 
 
 def download_refusal(reg: Registration, today: date, policy: Policy) -> RuleRefusal | None:
-    """R-USE-4: the first refusal that applies, in the order of domain.md, or None."""
+    """R-USE-4: the first refusal that applies, in the order of docs/rules.md, or None."""
     if not in_rollout(reg.province_code, today, policy):
         return RuleRefusal(
             "not_in_rollout", rule="R-SCOPE-1", params={"province": reg.province_code, "today": today.isoformat()}

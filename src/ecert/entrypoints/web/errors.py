@@ -1,4 +1,4 @@
-"""The one place that maps error codes to HTTP statuses (STYLE.md). API errors are
+"""The one place that maps error codes to HTTP statuses. API errors are
 ``{"error": {"code", "message", "rule"}}`` with the contract's codes; pages get an error page."""
 
 from __future__ import annotations
