@@ -10,7 +10,9 @@ the file itself:
   and rosettes, security background, seal picture) and the *fixed* font — the main font's subset
   for text that is the same on every certificate (labels, title, issuer, 年月日 and all printable
   ASCII, so dates and identifiers need no per-document glyphs) — are serialised once with fixed
-  object numbers and copied as bytes into every document.
+  object numbers and copied as bytes into every document. Certificates with the DEMO mark have a
+  template of their own, in which the whole mark is one more Form XObject (a *layer*,
+  :meth:`.layout.Painter.layer`): per document it costs one ``Do``.
 * **Per document** only: the content stream, the Info dictionary, the images (prepared once per
   distinct image, :func:`.layout.prepare_image`), and one small subset font per fallback-chain font
   for the variable text (name, employer, specialties …), assembled from cached per-glyph pieces

@@ -5,6 +5,8 @@ usage window at the top right, the field table (photo beside the personal data, 
 specialty, up to ten), the signature image with its date beside a blank box for the handwritten
 signature a printed copy needs, the verification QR code, the issuer with the red seal over it, and
 the e-licence identifier. The signing step adds the PAdES signature afterwards (R-DOC-2).
+A certificate sealed with a DEMO key also carries the DEMO mark over all of it
+(:func:`paint_demo_mark`), so that it cannot pass for a real one.
 
 All text is real text in embedded TrueType subsets with a working ToUnicode map, so ``pdftotext``
 gives back every field exactly — rare name characters included (see :mod:`.fonts`). Output is
