@@ -17,6 +17,8 @@ from ecert.domain.policy import Policy
 from ecert.services.unit_of_work import SqlUnitOfWork
 
 if TYPE_CHECKING:
+    from pyhanko.sign.signers import Signer
+
     from ecert.services.ports import DocumentServices
     from ecert.services.verification import PdfSignatureChecker
 
@@ -37,20 +39,45 @@ class App:
         return SqlUnitOfWork(self.engine)
 
     @cached_property
+    def seal_signer(self) -> Signer:
+        """The seal key (R-DOC-2), loaded on first use; ``keys_missing`` or ``bad_keys`` if it cannot be."""
+        from ecert.adapters.signing.keys import SealKeyError, load_signer
+        from ecert.domain.errors import EcertError
+
+        try:
+            return load_signer(keystore.seal_config(self.keys))
+        except SealKeyError as exc:  # names the file, never the secret
+            raise EcertError("bad_keys", params={"reason": str(exc)}) from exc
+
+    @cached_property
+    def demo_seal(self) -> bool:
+        """Whether this service seals with a DEMO key: the one answer behind the DEMO mark on every
+        certificate it renders and the DEMO banner on every web page. The seal certificate decides
+        (:func:`.signing.pki.is_demo_certificate`: it or its issuer is OU=DEMO), however the key is
+        configured. While no seal key can be loaded, a service with none configured counts as DEMO
+        (``ecert init`` makes it a DEMO PKI); one whose configured key fails to load does not."""
+        from cryptography import x509
+
+        from ecert.adapters.signing import pki
+        from ecert.adapters.signing.keys import signer_certificate
+        from ecert.domain.errors import EcertError
+
+        try:
+            cert = x509.load_der_x509_certificate(signer_certificate(self.seal_signer).dump())
+        except EcertError:
+            return self.keys.is_demo
+        return pki.is_demo_certificate(cert)
+
+    @cached_property
     def documents(self) -> DocumentServices:
         """Renderer, seal and QR signer; built on first use (loading keys and fonts costs time)."""
         from ecert.adapters.documents import CertificateRenderer
         from ecert.adapters.sealing import Ed25519QrSigner, PadesSealer
-        from ecert.adapters.signing.keys import SealKeyError, load_signer
-        from ecert.domain.errors import EcertError
         from ecert.services.ports import DocumentServices
 
-        try:
-            signer = load_signer(keystore.seal_config(self.keys))
-        except SealKeyError as exc:  # names the file, never the secret
-            raise EcertError("bad_keys", params={"reason": str(exc)}) from exc
+        signer = self.seal_signer
         return DocumentServices(
-            renderer=CertificateRenderer(),
+            renderer=CertificateRenderer(demo=self.demo_seal),
             sealer=PadesSealer(signer, tsa_url=self.keys.tsa_url),
             qr=Ed25519QrSigner(keystore.qr_private_key(self.keys), self.keys.base_url),
         )

@@ -30,6 +30,7 @@ SPECIALTIES = ["建筑工程", "公路工程", "铁路工程", "民航机场工�
 RARE_NAME = "张\U00020bb7\u4dae\U0002a6a5"
 QR_TEXT = "HTTPS://ECERT.EXAMPLE.CN/V/" + "K7Q2M9XW4TABCDEFGHIJKLMNOPQRSTUV234567" * 4 + "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 FAST, REFERENCE = CertificateRenderer(), CertificateRenderer(fast=False)
+DEMO_FAST, DEMO_REFERENCE = CertificateRenderer(demo=True), CertificateRenderer(fast=False, demo=True)
 
 
 def _need(module: str) -> Any:
@@ -94,17 +95,20 @@ def _render(renderer: CertificateRenderer, content: CertificateContent, photo: b
     )
 
 
-CASES = {
-    "three specialties, photo, rare name": (_content(3), True),
-    "ten specialties, no photo": (_content(10, name="欧阳明"), False),
-    "long employer shrinks, one specialty": (_content(1, employer="中国" * 30 + "有限公司"), False),
+CASES = {  # content, photo, DEMO mark (sealed with a DEMO key: test_demo_mark.py)
+    "three specialties, photo, rare name": (_content(3), True, False),
+    "ten specialties, no photo": (_content(10, name="欧阳明"), False, False),
+    "long employer shrinks, one specialty": (_content(1, employer="中国" * 30 + "有限公司"), False, False),
+    "DEMO mark, three specialties, photo, rare name": (_content(3), True, True),
+    "DEMO mark, ten specialties, no photo": (_content(10, name="欧阳明"), False, True),
 }
 
 
 @pytest.fixture(scope="module", params=list(CASES))
 def pair(request: pytest.FixtureRequest) -> tuple[bytes, bytes, CertificateContent]:
-    content, photo = CASES[request.param]
-    return _render(FAST, content, photo), _render(REFERENCE, content, photo), content
+    content, photo, demo = CASES[request.param]
+    fast, reference = (DEMO_FAST, DEMO_REFERENCE) if demo else (FAST, REFERENCE)
+    return _render(fast, content, photo), _render(reference, content, photo), content
 
 
 def _pixels(pdf: bytes) -> Image.Image:

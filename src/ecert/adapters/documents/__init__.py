@@ -33,12 +33,14 @@ class CertificateRenderer:
 
     ``fast`` (the default) writes the PDF directly (:mod:`.fast_render`, about 1 ms); ``fast=False``
     draws the same page through ReportLab (:func:`.layout.render_certificate`, the reference the
-    fast writer is tested against).
+    fast writer is tested against). ``demo`` puts the DEMO mark on every page
+    (:func:`.layout.paint_demo_mark`); the composition root sets it when the seal key is a DEMO one.
     """
 
-    def __init__(self, fonts: FontSet | None = None, *, fast: bool = True) -> None:
+    def __init__(self, fonts: FontSet | None = None, *, fast: bool = True, demo: bool = False) -> None:
         self.fonts = fonts if fonts is not None else default_fonts()
         self.fast = fast
+        self.demo = demo
 
     def missing_characters(self, text: str) -> list[str]:
         """Code points (``"U+2A6A5"``) of ``text`` that no certificate font covers, each once."""
@@ -55,7 +57,7 @@ class CertificateRenderer:
     ) -> bytes:
         if self.fast:
             signature, portrait = prepare_inputs(content, signature_image, photo, self.fonts)
-            return render_fast(content, qr_text, signature, portrait, self.fonts, dict(metadata or {}))
+            return render_fast(content, qr_text, signature, portrait, self.fonts, dict(metadata or {}), self.demo)
         return render_certificate(
             content,
             qr_text=qr_text,
@@ -63,4 +65,5 @@ class CertificateRenderer:
             photo=photo,
             fonts=self.fonts,
             metadata=metadata,
+            demo=self.demo,
         )

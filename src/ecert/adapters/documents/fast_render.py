@@ -10,7 +10,9 @@ the file itself:
   and rosettes, security background, seal picture) and the *fixed* font — the main font's subset
   for text that is the same on every certificate (labels, title, issuer, 年月日 and all printable
   ASCII, so dates and identifiers need no per-document glyphs) — are serialised once with fixed
-  object numbers and copied as bytes into every document.
+  object numbers and copied as bytes into every document. Certificates with the DEMO mark have a
+  template of their own, in which the whole mark is one more Form XObject (a *layer*,
+  :meth:`.layout.Painter.layer`): per document it costs one ``Do``.
 * **Per document** only: the content stream, the Info dictionary, the images (prepared once per
   distinct image, :func:`.layout.prepare_image`), and one small subset font per fallback-chain font
   for the variable text (name, employer, specialties …), assembled from cached per-glyph pieces
@@ -29,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -43,6 +45,8 @@ from ecert.adapters.documents.layout import (
     INK,
     PAGE_H,
     PAGE_W,
+    Matrix,
+    Painter,
     PreparedImage,
     paint_page,
 )
@@ -56,6 +60,13 @@ _CATALOG, _PAGES, _PAGE = 1, 2, 3
 _SUBSET_SIZE = 256  # one-byte codes per simple TrueType font
 _TEXT_CACHE_MAX = 4096
 _SEAL_GS = "GSeal"
+_MULTIPLY_GS = "GMul"
+_MULTIPLY = b"/%s << /BM /Multiply >>" % _MULTIPLY_GS.encode("ascii")
+_SEAL_STATE = b"/%s << /ca %s /CA %s /BM /Multiply >>" % (
+    _SEAL_GS.encode("ascii"),
+    fp_str(SEAL_OPACITY).encode("ascii"),
+    fp_str(SEAL_OPACITY).encode("ascii"),
+)
 
 BBox = tuple[float, float, float, float]
 
@@ -153,19 +164,23 @@ def _font_objects(info: _FontInfo, subset: list[int], first: int) -> list[tuple[
 
 
 class _Template:
-    """The bytes shared by every certificate of one font set (see the module docstring)."""
+    """The bytes shared by every certificate of one font set and kind — with the DEMO mark or
+    without (see the module docstring)."""
 
     FIXED_RES = "F0"
 
-    def __init__(self, fonts: FontSet) -> None:
+    def __init__(self, fonts: FontSet, demo: bool = False) -> None:
         self.fonts = fonts
+        self.demo = demo
         self.infos = {f.name: _font_info(f) for f in fonts.fonts}
         self.fixed_name = fonts.fixed
-        # A dry run of the layout collects the fixed texts' characters and the static forms.
+        self.text_cache: dict[tuple[Any, ...], tuple[str, float]] = {}
+        self.lock = threading.Lock()
+        # A dry run of the layout collects the fixed texts' characters, the static forms and layers.
         collector = _Collector(fonts)
         sample = _fixed_chars_sample()
         blank = PreparedImage("EcertBlank", 1, 1, "DeviceGray", b"", False, None)
-        paint_page(collector, sample, "A", blank, None)
+        paint_page(collector, sample, "A", blank, None, demo=demo)
         main = fonts.fonts[0]
         extra = sorted(cp for cp in collector.fixed_chars if cp >= 128 and cp in main.cmap)
         extra = extra[: _SUBSET_SIZE - 128]
@@ -173,12 +188,18 @@ class _Template:
         self.fixed_codes: dict[str, int] = {chr(cp): i for i, cp in enumerate(self.fixed_subset) if 32 <= cp != 127}
         objects: list[tuple[int, bytes]] = []
         num = 4
+        self.fixed_font_ref = b"/%s %d 0 R" % (self.FIXED_RES.encode("ascii"), num)
         objects += _font_objects(self.infos[main.name], self.fixed_subset, num)
         num += 4
         self.forms: dict[str, tuple[int, str]] = {}  # key -> (object number, resource name)
         for key, build in collector.forms.items():
             objects.append((num, _form_body(key, build)))
             self.forms[key] = (num, f"Fm{num}")
+            num += 1
+        self.layers: dict[str, tuple[int, str]] = {}  # key -> (object number, resource name)
+        for key, paint in collector.layers.items():
+            objects.append((num, self._layer_body(key, paint)))
+            self.layers[key] = (num, f"Fm{num}")
             num += 1
         objects.append((_CATALOG, b"<< /Type /Catalog /Pages 2 0 R /Lang (zh-CN) /PageMode /UseNone >>"))
         objects.append((_PAGES, b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>"))
@@ -192,10 +213,28 @@ class _Template:
             at += len(chunk)
             chunks.append(chunk)
         self.block = _HEADER + b"".join(chunks)
-        self.fixed_font_ref = b"/%s 4 0 R" % self.FIXED_RES.encode("ascii")
-        self.xobject_refs = b" ".join(b"/%s %d 0 R" % (name.encode("ascii"), n) for n, name in self.forms.values())
-        self.text_cache: dict[tuple[Any, ...], tuple[str, float]] = {}
-        self.lock = threading.Lock()
+        self.xobject_refs = b" ".join(
+            b"/%s %d 0 R" % (name.encode("ascii"), n) for n, name in [*self.forms.values(), *self.layers.values()]
+        )
+
+    def _layer_body(self, key: str, paint: Callable[[Painter], None]) -> bytes:
+        """A layer (:meth:`.layout.Painter.layer`) as a Form XObject over the fixed font and the static
+        forms; painted with the template's painter, so its operators are those of an inline painting."""
+        painter = _PdfPainter(self)
+        paint(painter)
+        if painter.doc_fonts or painter.images or painter.extra_forms or painter.seal_used:
+            raise ValueError(f"layer {key} draws something that differs between documents")
+        resources = b"/Font << " + self.fixed_font_ref + b" >> /XObject << " + b" ".join(
+            b"/%s %d 0 R" % (name.encode("ascii"), n) for n, name in self.forms.values()
+        ) + b" >>"  # fmt: skip
+        if painter.multiply_used:
+            resources += b" /ExtGState << " + _MULTIPLY + b" >>"
+        data = zlib.compress("\n".join(painter.ops).encode("ascii"), 9)
+        return _stream(
+            b"/Type /XObject /Subtype /Form /BBox [%s] /Resources << %s >> /Filter /FlateDecode"
+            % (fp_str(0, 0, PAGE_W, PAGE_H).encode("ascii"), resources),
+            data,
+        )
 
 
 def _form_body(key: str, build: FormBuilder) -> bytes:
@@ -207,17 +246,18 @@ def _form_body(key: str, build: FormBuilder) -> bytes:
     )
 
 
-_TEMPLATES: dict[int, _Template] = {}
+_TEMPLATES: dict[tuple[int, bool], _Template] = {}
 _TEMPLATES_LOCK = threading.Lock()
 
 
-def template_for(fonts: FontSet) -> _Template:
-    hit = _TEMPLATES.get(id(fonts))
+def template_for(fonts: FontSet, demo: bool = False) -> _Template:
+    key = (id(fonts), demo)
+    hit = _TEMPLATES.get(key)
     if hit is None or hit.fonts is not fonts:
         with _TEMPLATES_LOCK:
-            hit = _TEMPLATES.get(id(fonts))
+            hit = _TEMPLATES.get(key)
             if hit is None or hit.fonts is not fonts:
-                hit = _TEMPLATES[id(fonts)] = _Template(fonts)
+                hit = _TEMPLATES[key] = _Template(fonts, demo)
     return hit
 
 
@@ -226,12 +266,13 @@ def template_for(fonts: FontSet) -> _Template:
 
 
 class _Collector:
-    """Dry-run painter: records the fixed texts' characters and the static forms, draws nothing."""
+    """Dry-run painter: records the fixed texts' characters, the static forms and the layers, draws nothing."""
 
     def __init__(self, fonts: FontSet) -> None:
         self.fonts = fonts
         self.fixed_chars: set[int] = set()
         self.forms: dict[str, FormBuilder] = {}
+        self.layers: dict[str, Callable[[Painter], None]] = {}
 
     def text(self, text: str, x: float, y: float, size: float, **kw: Any) -> float:
         if kw.get("fixed"):
@@ -253,6 +294,13 @@ class _Collector:
     def seal(self, cx: float, cy: float, radius: float) -> None:
         key, build = seal_form(radius, self.fonts)
         self.forms.setdefault(key, build)
+
+    def overprint(self, key: str, build: FormBuilder, at: Sequence[Matrix]) -> None:
+        self.forms.setdefault(key, build)
+
+    def layer(self, key: str, paint: Callable[[Painter], None]) -> None:
+        self.layers.setdefault(key, paint)
+        paint(self)
 
 
 class _DocFont:
@@ -286,6 +334,7 @@ class _PdfPainter:
         self.images: dict[str, PreparedImage] = {}
         self.extra_forms: dict[str, FormBuilder] = {}
         self.seal_used = False
+        self.multiply_used = False
 
     # --- text
     def text(
@@ -413,6 +462,22 @@ class _PdfPainter:
         self.form(key, build)
         self.ops.append("Q")
 
+    def overprint(self, key: str, build: FormBuilder, at: Sequence[Matrix]) -> None:
+        self.multiply_used = True
+        self.ops.append(f"q\n/{_MULTIPLY_GS} gs")
+        for m in at:
+            self.ops.append(f"q\n{fp_str(*m)} cm")
+            self.form(key, build)
+            self.ops.append("Q")
+        self.ops.append("Q")
+
+    def layer(self, key: str, paint: Callable[[Painter], None]) -> None:
+        hit = self.tpl.layers.get(key)
+        if hit is None:
+            paint(self)
+        else:
+            self.ops.append(f"/{hit[1]} Do")
+
 
 # ---------------------------------------------------------------------------------------------
 # Images: object bodies cached per prepared image.
@@ -458,11 +523,13 @@ def render_fast(
     portrait: PreparedImage | None,
     fonts: FontSet,
     metadata: Mapping[str, str],
+    demo: bool = False,
 ) -> bytes:
-    """The unsigned certificate PDF; inputs already checked by :func:`.layout.prepare_inputs`."""
-    tpl = template_for(fonts)
+    """The unsigned certificate PDF; inputs already checked by :func:`.layout.prepare_inputs`;
+    ``demo``: with the DEMO mark (:func:`.layout.paint_demo_mark`)."""
+    tpl = template_for(fonts, demo)
     painter = _PdfPainter(tpl)
-    paint_page(painter, content, qr_text, signature, portrait)
+    paint_page(painter, content, qr_text, signature, portrait, demo=demo)
 
     objects: list[tuple[int, bytes]] = []
     num = tpl.first_free
@@ -493,16 +560,17 @@ def render_fast(
     objects.append((content_num, _stream(b"/Filter /FlateDecode", stream)))
     info = _info_dict(content, metadata)
     objects.append((info_num, info))
-    gs = b" /ExtGState << /%s << /ca %s /CA %s /BM /Multiply >> >>" % (
-        _SEAL_GS.encode("ascii"),
-        fp_str(SEAL_OPACITY).encode("ascii"),
-        fp_str(SEAL_OPACITY).encode("ascii"),
-    )
+    states = []
+    if painter.seal_used:
+        states.append(_SEAL_STATE)
+    if painter.multiply_used:  # a layer that was painted inline
+        states.append(_MULTIPLY)
+    gs = b" /ExtGState << " + b" ".join(states) + b" >>" if states else b""
     page = (
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %s] /Rotate 0 /Contents %d 0 R /Resources << /Font << "
         % (fp_str(PAGE_W, PAGE_H).encode("ascii"), content_num)
         + b" ".join(font_refs) + b" >> /XObject << " + b" ".join(xobjects) + b" >>"
-        + (gs if painter.seal_used else b"")
+        + gs
         + b" /ProcSet [/PDF /Text /ImageB /ImageC /ImageI] >> >>"
     )  # fmt: skip
     objects.append((_PAGE, page))

@@ -5,6 +5,8 @@ usage window at the top right, the field table (photo beside the personal data, 
 specialty, up to ten), the signature image with its date beside a blank box for the handwritten
 signature a printed copy needs, the verification QR code, the issuer with the red seal over it, and
 the e-licence identifier. The signing step adds the PAdES signature afterwards (R-DOC-2).
+A certificate sealed with a DEMO key also carries the DEMO mark over all of it
+(:func:`paint_demo_mark`), so that it cannot pass for a real one.
 
 All text is real text in embedded TrueType subsets with a working ToUnicode map, so ``pdftotext``
 gives back every field exactly — rare name characters included (see :mod:`.fonts`). Output is
@@ -24,13 +26,14 @@ Geometry is in millimetres from the top-left corner of the page (``_Y`` turns th
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import math
 import threading
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
@@ -43,7 +46,7 @@ from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
 
 from ecert.adapters.documents.fonts import DCT_DONE, FLATE_DONE, FontSet, default_fonts
 from ecert.adapters.documents.qr import draw_qr
-from ecert.adapters.documents.seal_image import draw_seal, draw_static_form
+from ecert.adapters.documents.seal_image import FormBuilder, draw_seal, draw_static_form, glyph_outline
 from ecert.domain.certificate import TITLE, CertificateContent
 
 MM = 72 / 25.4
@@ -271,6 +274,99 @@ def _watermark() -> tuple[str, tuple[float, float, float, float]]:
 
 
 # ---------------------------------------------------------------------------------------------
+# The DEMO mark: a certificate sealed with a DEMO key must not pass for a real one.
+
+DEMO_MARK = "演示证书 DEMO — 非真实证书 / not a real certificate"
+DEMO_BAND_INK = (0.96, 0.6, 0.6)  # multiplied into the page: tints paper and photo, leaves black text black
+DEMO_TEXT_INK = (0.72, 0.06, 0.08)
+DEMO_BAND_SIZE = 12.5  # pt
+DEMO_BAND_ANGLE = math.radians(32)
+DEMO_BAND_PITCH = 27.0  # mm between the bands, across them
+DEMO_BAND_GAP = 14.0  # mm between two copies of the phrase along a band
+DEMO_EDGE_SIZE = 7.5
+DEMO_EDGE_Y = (5.6, 293.6)  # mm from the top: baselines in the margins above and below the frame
+DEMO_QR_CLEAR = 2.5  # mm kept free of the bands around the QR code, for scanners
+DEMO_LAYER = "demo-mark:v1"
+
+Matrix = tuple[float, float, float, float, float, float]
+
+
+def demo_phrase_form(fonts: FontSet) -> tuple[str, FormBuilder, float]:
+    """(form key, builder, width in points) of :data:`DEMO_MARK` drawn as glyph outlines of the main
+    font, DEMO_BAND_SIZE points, baseline from the origin to the right; built once per font.
+
+    Outlines, not text: the bands cross the page diagonally, and diagonal text would be extracted
+    (``pdftotext``) into the middle of every field it crosses. The text layer carries the mark in the
+    horizontal lines of :func:`paint_demo_mark` instead.
+    """
+    key = f"demo-phrase:v1:{fonts.fonts[0].path}"
+    with _DEMO_LOCK:
+        hit = _DEMO_PHRASES.get(key)
+    if hit is not None:
+        return key, hit[0], hit[1]
+    face = fonts.face(fonts.main)
+    scale = DEMO_BAND_SIZE / float(face.unitsPerEm)
+    glyphs = [glyph_outline(face, ch) for ch in DEMO_MARK]
+    width = sum(g.advance for g in glyphs) * scale
+
+    def build() -> tuple[str, tuple[float, float, float, float]]:
+        ops = [f"{DEMO_BAND_INK[0]:.3f} {DEMO_BAND_INK[1]:.3f} {DEMO_BAND_INK[2]:.3f} rg"]
+        x = 0.0
+        for g in glyphs:
+            if g.path:
+                ops.append(f"q {scale:.6f} 0 0 {scale:.6f} {x:.3f} 0 cm\n{g.path}\nf Q")
+            x += g.advance * scale
+        return "\n".join(ops), (0.0, -DEMO_BAND_SIZE * 0.3, width, DEMO_BAND_SIZE)
+
+    with _DEMO_LOCK:
+        _DEMO_PHRASES[key] = (build, width)
+    return key, build, width
+
+
+_DEMO_PHRASES: dict[str, tuple[FormBuilder, float]] = {}
+_DEMO_LOCK = threading.Lock()
+
+
+@functools.cache
+def demo_band_matrices(phrase_width: float) -> tuple[Matrix, ...]:
+    """Where the phrase goes: parallel bands at DEMO_BAND_ANGLE over the whole page, each band a row
+    of copies, every other row shifted by half a copy (brickwork), so that any piece of the page
+    cut out still shows some of the mark."""
+    cos, sin = math.cos(DEMO_BAND_ANGLE), math.sin(DEMO_BAND_ANGLE)
+    period = phrase_width + DEMO_BAND_GAP * MM
+    pitch = DEMO_BAND_PITCH * MM
+    cx, cy = PAGE_W / 2, PAGE_H / 2
+    reach = math.hypot(PAGE_W, PAGE_H) / 2 + period  # beyond it nothing of a copy can be on the page
+    out: list[Matrix] = []
+    rows, cols = int(reach / pitch) + 1, int(reach / period) + 1
+    for j in range(-rows, rows + 1):
+        for i in range(-cols, cols + 1):
+            u = i * period + (period / 2 if j % 2 else 0.0) - phrase_width / 2  # along the band
+            v = j * pitch - DEMO_BAND_SIZE * 0.35  # across it (the phrase's middle on the band's axis)
+            x, y = cx + u * cos - v * sin, cy + u * sin + v * cos
+            half = phrase_width / 2  # a copy whose middle is further off the page than this misses it
+            mid_x, mid_y = x + half * cos, y + half * sin
+            if -half < mid_x < PAGE_W + half and -half < mid_y < PAGE_H + half:
+                out.append((cos, sin, -sin, cos, round(x, 2), round(y, 2)))
+    return tuple(out)
+
+
+def paint_demo_mark(painter: Painter) -> None:
+    """The DEMO mark over the finished page: the phrase in diagonal bands across the whole page
+    (outlines, multiplied in: the text under them stays legible; the QR code is left clear for
+    scanners), and as text in the margins above and below the frame, for the text layer."""
+    key, build, width = demo_phrase_form(painter.fonts)
+    pad = DEMO_QR_CLEAR * MM
+    qx, qy, qs = LEFT * MM - pad, _Y(QR_TOP + QR_SIZE) - pad, QR_SIZE * MM + 2 * pad
+    painter.literal(f"q 0 0 {PAGE_W:.2f} {PAGE_H:.2f} re {qx:.2f} {qy:.2f} {qs:.2f} {qs:.2f} re W* n")
+    painter.overprint(key, build, demo_band_matrices(width))
+    painter.literal("Q")
+    line = f"{DEMO_MARK}    ·    {DEMO_MARK}"
+    for top in DEMO_EDGE_Y:
+        painter.text(line, PAGE_W / 2, _Y(top), DEMO_EDGE_SIZE, align="centre", color=DEMO_TEXT_INK, fixed=True)
+
+
+# ---------------------------------------------------------------------------------------------
 # Images: prepared once per distinct input (signature images and photos repeat across issuances).
 
 MAX_IMAGE_PX = 1200  # longest side kept: 300 dpi over 100 mm, more than any box on the page
@@ -445,6 +541,8 @@ class Painter(Protocol):
     """What the page layout draws with: the ReportLab canvas (:class:`CanvasPainter`) or the fast
     direct PDF writer (:mod:`.fast_render`). Both must paint the same marks for the same calls."""
 
+    fonts: FontSet
+
     def text(
         self,
         text: str,
@@ -483,6 +581,17 @@ class Painter(Protocol):
         """:func:`.seal_image.draw_seal` semantics."""
         ...
 
+    def overprint(self, key: str, build: FormBuilder, at: Sequence[Matrix]) -> None:
+        """The static form ``key`` (as :meth:`form`) painted at each matrix of ``at`` with a multiply
+        blend: ink that darkens what is under it and never hides it."""
+        ...
+
+    def layer(self, key: str, paint: Callable[[Painter], None]) -> None:
+        """What ``paint`` draws, in the current graphics state. It must be the same on every page that
+        has it (fixed text, static forms, literals): the fast writer serialises it once per process
+        as one Form XObject, the reference paints it in place."""
+        ...
+
 
 class CanvasPainter:
     """:class:`Painter` over a ReportLab canvas (the reference rendering)."""
@@ -508,6 +617,20 @@ class CanvasPainter:
 
     def seal(self, cx: float, cy: float, radius: float) -> None:
         draw_seal(self.c, cx, cy, radius, fonts=self.fonts)
+
+    def overprint(self, key: str, build: FormBuilder, at: Sequence[Matrix]) -> None:
+        c = self.c
+        c.saveState()
+        c.setBlendMode("Multiply")
+        for m in at:
+            c.saveState()
+            c.transform(*m)
+            draw_static_form(c, key, build)
+            c.restoreState()
+        c.restoreState()
+
+    def layer(self, key: str, paint: Callable[[Painter], None]) -> None:
+        paint(self)
 
 
 class _Page:
@@ -544,8 +667,10 @@ def render_certificate(
     photo: bytes | None,
     fonts: FontSet | None = None,
     metadata: Mapping[str, str] | None = None,
+    demo: bool = False,
 ) -> bytes:
-    """The unsigned certificate PDF (A4 portrait, one page) for ``content``.
+    """The unsigned certificate PDF (A4 portrait, one page) for ``content``; ``demo`` adds the DEMO
+    mark (:func:`paint_demo_mark`: the seal key is a DEMO one).
 
     ``signature_image`` and ``photo`` are PNG or JPEG bytes (``ValueError`` if not). ``metadata``
     entries become custom keys of the document information dictionary (besides Title, Author,
@@ -555,7 +680,7 @@ def render_certificate(
     fs = fonts if fonts is not None else default_fonts()
     signature, portrait = prepare_inputs(content, signature_image, photo, fs)
     with _RENDER_LOCK:  # ReportLab keeps per-document font state in objects shared by all documents
-        return _render(content, qr_text, signature, portrait, fs, dict(metadata or {}))
+        return _render(content, qr_text, signature, portrait, fs, dict(metadata or {}), demo)
 
 
 def prepare_inputs(
@@ -588,6 +713,7 @@ def _render(
     portrait: PreparedImage | None,
     fs: FontSet,
     metadata: dict[str, str],
+    demo: bool,
 ) -> bytes:
     buf = io.BytesIO()
     c = Canvas(
@@ -601,7 +727,7 @@ def _render(
     info.creator = "ecert"
     info.producer = "ecert (ReportLab)"
     c._doc.info = info
-    paint_page(CanvasPainter(c, fs), content, qr_text, signature, portrait)
+    paint_page(CanvasPainter(c, fs), content, qr_text, signature, portrait, demo=demo)
     c.showPage()
     c.save()
     return buf.getvalue()
@@ -613,8 +739,11 @@ def paint_page(
     qr_text: str,
     signature: PreparedImage,
     portrait: PreparedImage | None,
+    *,
+    demo: bool = False,
 ) -> None:
-    """Everything on the page, in painting order (R-DOC-1, R-DOC-2 image, R-DOC-4, R-DOC-5)."""
+    """Everything on the page, in painting order (R-DOC-1, R-DOC-2 image, R-DOC-4, R-DOC-5); with
+    ``demo``, the DEMO mark over it all (:func:`paint_demo_mark`)."""
     p = _Page(painter)
     painter.form("page-art:v1", _page_art)
 
@@ -645,6 +774,8 @@ def paint_page(
         fixed=True,
     )
     p.text(f"证书编号{COLON}{content.serial}", LEFT, _Y(SERIAL_Y), 8.0, color=LABEL_INK, fixed=True)
+    if demo:
+        painter.layer(DEMO_LAYER, paint_demo_mark)
 
 
 def _table(

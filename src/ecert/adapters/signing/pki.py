@@ -96,6 +96,19 @@ def seal_subject(common_name: str = SEAL_NAME) -> x509.Name:
     )
 
 
+def is_demo_certificate(cert: x509.Certificate) -> bool:
+    """Whether ``cert`` comes from a DEMO PKI: it, or the CA that issued it, is named OU=DEMO
+    (:func:`seal_subject`, the DEMO root). Certificates sealed with such a key carry the DEMO mark."""
+    with warnings.catch_warnings():  # the seal's 27-character CN is 81 UTF-8 bytes (see _name_attribute)
+        warnings.simplefilter("ignore", UserWarning)
+        names = (cert.subject, cert.issuer)
+    return any(
+        attr.value == DEMO_OU
+        for name in names
+        for attr in name.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)
+    )
+
+
 def _write_private(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` readable by the owner only (0600 from the moment it exists)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

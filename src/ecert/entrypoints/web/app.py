@@ -81,10 +81,15 @@ LOCALIZED = {
 }
 
 
-def render_anonymous(lang: str, name: str, **context: Any) -> str:
+def render_anonymous(lang: str, name: str, *, demo: bool, **context: Any) -> str:
     """The page for a visitor with no session cookie: what :func:`render` gives when no one is
-    signed in, without its request bookkeeping (the public QR page's hot path)."""
-    return LOCALIZED[lang].get_template(name).render(lang=lang, t=TRANSLATORS[lang], user=None, csrf="", **context)
+    signed in, without its request bookkeeping (the public QR page's hot path). ``demo``: the
+    service seals with a DEMO key (``App.demo_seal``), and every page says so."""
+    return (
+        LOCALIZED[lang]
+        .get_template(name)
+        .render(lang=lang, t=TRANSLATORS[lang], user=None, csrf="", demo=demo, **context)
+    )
 
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -95,13 +100,20 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
             user = current_user(request)
         except Exception:  # a broken session never breaks a page
             user = None
-    from ecert.entrypoints.web.deps import session_of
+    from ecert.entrypoints.web.deps import ctx, session_of
 
     session = session_of(request) if user is not None else None
     response = templates.TemplateResponse(
         request,
         name,
-        {"lang": lang, "t": translator(lang), "user": user, "csrf": session.csrf_token if session else "", **context},
+        {
+            "lang": lang,
+            "t": translator(lang),
+            "user": user,
+            "csrf": session.csrf_token if session else "",
+            "demo": ctx(request).core.demo_seal,  # the DEMO banner (base.html)
+            **context,
+        },
         status_code=status_code,
     )
     if request.query_params.get("lang") in ("zh", "en"):
@@ -224,6 +236,7 @@ def create_app_from_env() -> FastAPI:
     app = create_app(core)
     with contextlib.suppress(EcertError):  # no keys yet: the pages say so when asked, as before
         core.documents  # noqa: B018 - keys, fonts and page templates loaded once, before requests
+    core.demo_seal  # noqa: B018 - the DEMO banner's answer, settled before requests (never in the event loop)
     # What start-up built lives as long as the process: frozen out of the collector's reach, a full
     # collection no longer walks it (measured: 30-140 ms pauses of every thread of a worker under the
     # download benchmark, in its p99).

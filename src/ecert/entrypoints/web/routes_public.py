@@ -225,7 +225,8 @@ class QrPageFastPath:
     async def _respond(self, scope: Any, receive: Any, send: Any) -> None:
         token, lang = scope["ecert.qr"]
         result = await fast_verify(self.api).verify(token)
-        body = render_anonymous(lang, "verify_result.html", **_verdict_context(lang, result, token)).encode()
+        demo = self.api.state.ctx.core.demo_seal
+        body = render_anonymous(lang, "verify_result.html", demo=demo, **_verdict_context(lang, result, token)).encode()
         headers = [*_HTML, (b"content-length", b"%d" % len(body))]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
@@ -256,7 +257,7 @@ async def verify_page(request: Request, token: str) -> Response:
     context = _verdict_context(lang, result, token)
     if COOKIE in request.cookies or "lang" in request.query_params:  # the nav shows who is signed in
         return await run_in_threadpool(render, request, "verify_result.html", **context)
-    return HTMLResponse(render_anonymous(lang, "verify_result.html", **context))
+    return HTMLResponse(render_anonymous(lang, "verify_result.html", demo=ctx(request).core.demo_seal, **context))
 
 
 @router.get("/v/{token}/signature.png", include_in_schema=False)
