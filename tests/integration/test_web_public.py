@@ -133,3 +133,37 @@ def test_server_side_messages_stay_off_the_public_page() -> None:
     assert shown["headline"] == "服务暂时不可用" and shown["code"] == "keys_missing"
     refused = page_error(409, "en", EcertError("already_decided").as_dict("en")["error"])
     assert refused["message"] == "The application has already been decided"
+
+
+# ------------------------------------------------------------------------------------------ favicon
+
+
+def test_favicon_is_served_and_cached(issued: Issued) -> None:
+    client = issued.client()
+    ico = client.get("/favicon.ico")
+    assert ico.status_code == 200 and ico.headers["content-type"] == "image/x-icon"
+    assert ico.content[:4] == b"\x00\x00\x01\x00"  # an ICO directory
+    max_age = re.search(r"max-age=(\d+)", ico.headers["cache-control"])
+    assert max_age and int(max_age.group(1)) >= 86400 and "public" in ico.headers["cache-control"]
+    again = client.get("/favicon.ico", headers={"If-None-Match": ico.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
+    svg = client.get("/favicon.svg")
+    assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
+    assert svg.content.startswith(b"<svg") and "max-age" in svg.headers["cache-control"]
+    assert '<link rel="icon" href="/favicon.svg"' in client.get("/").text
+
+
+# ------------------------------------------------------------------------------------------- sign-in
+
+
+def test_a_wrong_password_keeps_the_user_name_never_the_password(issued: Issued) -> None:
+    client = issued.client()
+    name, secret = 'x"><script>alert(1)</script>&', "wrong-Pa55word!"
+    res = client.post("/login", data={"username": name, "password": secret})
+    assert res.status_code == 401
+    field = re.search(r'<input name="username"[^>]*>', res.text)
+    assert field and 'value="x&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;&amp;"' in field.group(0)
+    assert "<script>" not in res.text and secret not in res.text
+    password = re.search(r'<input name="password"[^>]*>', res.text)
+    assert password and "value=" not in password.group(0) and "autofocus" in password.group(0)
+    assert 'value=""' in client.get("/login").text  # a fresh form is empty

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import hashlib
 import os
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -247,6 +250,36 @@ def index(request: Request) -> Response:
     return render(request, "index.html")
 
 
+STATIC = Path(__file__).parent / "static"
+ICON_CACHE = "public, max-age=604800"  # a week: the icon almost never changes; the ETag revalidates it after
+
+
+@functools.cache
+def _icon(name: str) -> tuple[bytes, str]:
+    """A site icon's bytes and ETag, read once per process (static/favicon.ico is favicon.svg drawn at
+    16, 32 and 48 px)."""
+    data = (STATIC / name).read_bytes()
+    return data, f'"{hashlib.sha256(data).hexdigest()[:16]}"'
+
+
+def _icon_response(request: Request, name: str, media: str) -> Response:
+    data, etag = _icon(name)
+    headers = {"Cache-Control": ICON_CACHE, "ETag": etag}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(data, media_type=media, headers=headers)
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon_ico(request: Request) -> Response:
+    return _icon_response(request, "favicon.ico", "image/x-icon")
+
+
+@router.get("/favicon.svg", include_in_schema=False)
+def favicon_svg(request: Request) -> Response:
+    return _icon_response(request, "favicon.svg", "image/svg+xml")
+
+
 @router.get("/v/{token}", include_in_schema=False)
 @router.get("/V/{token}", include_in_schema=False)
 async def verify_page(request: Request, token: str) -> Response:
@@ -337,6 +370,7 @@ async def api_verify_pdf(request: Request, file: UploadFile = File(...)) -> JSON
 # ------------------------------------------------------------------------------------------ sign-in
 
 LOGIN_LIMIT = 5
+USERNAME_ECHO = 256  # a failed sign-in shows the user name typed, up to this many characters
 LOGIN_WINDOW = timedelta(minutes=15)
 
 
@@ -392,8 +426,11 @@ def login_submit(
     except EcertError as exc:
         if exc.code not in ("unauthenticated", "rate_limited"):
             raise
-        return render(request, "login.html", status_code=429 if exc.code == "rate_limited" else 401,
-                      error=exc.message(request_lang(request)), next=next)  # fmt: skip
+        # The user name is offered again (the template escapes it); the password never is.
+        return render(
+            request, "login.html", status_code=429 if exc.code == "rate_limited" else 401,
+            error=exc.message(request_lang(request)), next=next, username=username[:USERNAME_ECHO],
+        )  # fmt: skip
     target = next if next.startswith("/") and not next.startswith("//") else _home_for(role)
     response = RedirectResponse(target, status_code=303)
     _set_cookie(request, response, token)
