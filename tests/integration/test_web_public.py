@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,9 +20,10 @@ from ecert.adapters.clock import Clock
 from ecert.bootstrap import App, bootstrap
 from ecert.config import Settings
 from ecert.domain.errors import EcertError
+from ecert.domain.ids import make_uscc
 from ecert.entrypoints.web.app import create_app
 from ecert.entrypoints.web.errors import page_error
-from ecert.services import accounts, issuance
+from ecert.services import accounts, changes, issuance
 from ecert.services.demo import seed_demo
 
 TODAY = date(2021, 3, 1)
@@ -96,6 +97,98 @@ def _upload(client: TestClient, pdf: bytes) -> str:
     res = client.post("/verify", files={"file": ("c.pdf", pdf, "application/pdf")})
     assert res.status_code == 200, res.text
     return res.text
+
+
+# ------------------------------------------------------------------------------------ verdict pages
+
+
+def test_both_verdict_pages_say_when_and_what_was_checked__R_DOC_4(issued: Issued) -> None:
+    client = issued.client()
+    qr = client.get(f"/V/{issued.token}").text  # the raw-ASGI fast path (no cookie, no query)
+    pdf = _upload(client, issued.pdf)
+    for html in (qr, pdf):
+        assert f"验证时间 {SHOWN_AT} (北京时间)" in _text(html)
+        assert '<time datetime="2021-03-01T09:02:03+08:00">' in html
+    assert _checks(qr) == [
+        ("passed", "✓二维码签名有效,未被改动通过"),
+        ("passed", "✓由本登记库签发通过"),
+        ("passed", "✓为最新证书(未变更、未撤销)通过"),
+        ("passed", "✓在使用有效期内通过"),
+    ]
+    assert [state for state, _ in _checks(pdf)] == ["passed"] * 6
+    assert [line for _, line in _checks(pdf)][:3] == [
+        "✓电子签章有效通过",
+        "✓签章后未被改动通过",
+        "✓印章为受信任的住建部印章通过",
+    ]
+    en = client.get(f"/V/{issued.token}?lang=en").text
+    assert f"Checked at {SHOWN_AT} China time (UTC+8)" in _text(en)
+    assert ("passed", "✓Inside its usage windowpassed") in _checks(en)
+
+
+def test_checks_after_a_failure_are_not_checked_not_passed__R_USE_3_R_CHG_1(issued: Issued) -> None:
+    later = bootstrap(issued.core.settings, engine=issued.core.engine, keys=issued.core.keys)
+    later.clock = StoppedClock(fixed_today=TODAY + timedelta(days=400))  # past the usage window
+    html = TestClient(create_app(later)).get(f"/V/{issued.token}").text
+    assert "已过使用期" in html
+    assert [state for state, _ in _checks(html)] == ["passed", "passed", "passed", "failed"]
+    assert _checks(html)[3] == ("failed", "✗在使用有效期内未通过")
+
+    changes.change_employer(
+        issued.core.uow(), issued.reg_no, name="另一家建筑工程有限公司", uscc=make_uscc("330100", "MA2NEW003"),
+        actor="test", now=issued.core.clock.now(),
+    )  # fmt: skip
+    html = issued.client().get(f"/V/{issued.token}").text
+    assert "已被更新" in html
+    assert _checks(html)[2:] == [
+        ("failed", "✗为最新证书(未变更、未撤销)未通过"),
+        ("skipped", "–在使用有效期内未检查"),  # never reached: not shown as passed
+    ]
+
+
+def test_tampered_upload_marks_the_failing_check_and_shows_no_signature__R_DOC_5(issued: Issued) -> None:
+    data = bytearray(issued.pdf)
+    data[data.index(b"stream\n") + 40] ^= 0x01  # page content changed after sealing
+    html = _upload(issued.client(), bytes(data))
+    assert "已被篡改" in html
+    assert _checks(html) == [
+        ("failed", "✗电子签章有效未通过"),
+        ("skipped", "–签章后未被改动未检查"),
+        ("skipped", "–印章为受信任的住建部印章未检查"),
+        ("skipped", "–由本登记库签发未检查"),
+        ("skipped", "–为最新证书(未变更、未撤销)未检查"),
+        ("skipped", "–在使用有效期内未检查"),
+    ]
+    # R-DOC-5 and R-ACC-1: an altered file names a certificate it may not be; it never fetches an image.
+    assert "signature.png" not in html and issued.token not in html
+
+
+def test_a_genuine_upload_shows_the_holders_signature_image_like_the_qr_page__R_DOC_5(issued: Issued) -> None:
+    client = issued.client()
+    html = _upload(client, issued.pdf)
+    m = re.search(r'<img src="(/v/[A-Z2-7]+/signature\.png)"', html)
+    assert m, "the upload result shows no signature image"
+    assert m.group(1) == f"/v/{issued.token}/signature.png"  # the same image the QR page shows
+    image = client.get(m.group(1))
+    assert image.status_code == 200 and image.content == issued.signature
+    assert f'src="/v/{issued.token}/signature.png"' in client.get(f"/V/{issued.token}").text
+
+    # A superseded certificate is still genuine: the image, as on its QR page (R-CHG-1).
+    changes.change_employer(
+        issued.core.uow(), issued.reg_no, name="另一家建筑工程有限公司", uscc=make_uscc("330100", "MA2NEW004"),
+        actor="test", now=issued.core.clock.now(),
+    )  # fmt: skip
+    html = _upload(client, issued.pdf)
+    assert "已被更新" in html and f"/v/{issued.token}/signature.png" in html
+
+
+def test_the_api_verdicts_keep_their_keys(issued: Issued) -> None:
+    client = issued.client()
+    keys = {"status", "reasons", "serial", "registration_no", "usage_from", "usage_until", "checks", "current"}
+    token = client.get(f"/api/v1/verify/{issued.token}").json()
+    pdf = client.post("/api/v1/verify/pdf", files={"file": ("c.pdf", issued.pdf, "application/pdf")}).json()
+    assert set(token) == set(pdf) == keys
+    assert pdf["checks"] == dict.fromkeys(pdf["checks"], True)
 
 
 # ------------------------------------------------------------------------------------------- errors
