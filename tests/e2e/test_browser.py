@@ -23,6 +23,8 @@ import zxingcpp
 from playwright.sync_api import Browser, Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from ecert.bootstrap import bootstrap
+from ecert.config import Settings
 from ecert.testing import free_port, stop, wait_ready
 
 ECERT = str(Path(sys.executable).parent / "ecert")
@@ -174,3 +176,60 @@ def test_holder_reviewer_public_flow_in_a_real_browser__R_USE_1_R_DOC_4_R_CHG_1(
         _shot(public, "06-public-superseded")
     finally:
         later.stop()
+
+
+def _append_audit_events(env: dict[str, str], n: int) -> None:
+    """``n`` audit events shaped like the worst real ones for a table: long unbreakable subjects (an
+    e-licence identifier, a 32-hex batch id), 64-hex digests, a long free-text reason."""
+    core = bootstrap(Settings(database_url=env["ECERT_DATABASE_URL"], today_override=date.fromisoformat(TODAY)))
+    identifier = "1.2.156.3005.2.11100000000013338W000.11100000000013338W.YBZTM7IFHIF3F6N6.001.D"
+    reason = "以欺骗、贿赂等不正当手段取得注册证书。" * 12
+    with core.uow() as uow:
+        for i in range(n):
+            subject, payload = [
+                (identifier, {"content_digest": f"{i:064x}", "identifier": identifier, "window": ["2021-03-01"]}),
+                (f"{i * 7919:032x}", {"sha256": f"{i * 104729:064x}", "count": 40 + i, "channels": {"qr": i}}),
+                ("浙3312004200500042", {"reason": reason, "basis": "《注册建造师管理规定》第三十二条"}),
+            ][i % 3]
+            uow.audit.append(
+                at=core.clock.now(), actor="e2e-operator-with-a-long-name", action="test.audit_page",
+                subject=subject, payload=payload,
+            )  # fmt: skip
+        uow.commit()
+    core.engine.dispose()
+
+
+def test_the_audit_page_of_50_events_stays_under_two_screens__R_ACC_1(
+    work: tuple[Path, dict[str, str], dict[str, str]], browser: Browser
+) -> None:
+    tmp, env, accounts = work
+    _append_audit_events(env, 110)
+    site = Site(tmp, env, TODAY)
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 800})  # a desktop
+        _login(page, site.base, accounts["admin"]["username"], accounts["admin"]["password"])
+        page.goto(site.base + "/admin/audit")
+        rows = page.locator("table.audit tbody tr")
+        assert rows.count() == 50
+        height = page.evaluate("document.body.scrollHeight")
+        assert height <= 2 * 800, f"the audit page is {height} px tall for 50 events"
+        heights = {round(rows.nth(i).bounding_box()["height"]) for i in range(50)}  # type: ignore[index]
+        assert max(heights) < 32, heights  # one line an event, whatever its subject or details
+        details = page.locator("table.audit td.details").first.bounding_box()
+        assert details is not None and details["width"] >= 300  # not squeezed to a sliver
+        chain = page.locator(".chain").bounding_box()
+        table = page.locator("table.audit").bounding_box()
+        assert chain is not None and table is not None and chain["y"] < table["y"]  # the chain's verdict first
+        assert "哈希链完整" in page.inner_text(".chain")
+        _shot(page, "07-admin-audit")
+
+        page.locator("table.audit tbody tr").nth(2).locator("summary").click()
+        pre = page.locator("table.audit tbody tr").nth(2).locator("pre.payload")
+        assert pre.is_visible() and "\n  " in pre.inner_text()  # pretty-printed when folded out
+        _shot(page, "08-admin-audit-details")
+        page.click("a[rel=next]")
+        page.wait_for_load_state()
+        assert page.locator("table.audit tbody tr").count() == 50
+        assert "第 51–100 条" in page.inner_text(".audit-count")
+    finally:
+        site.stop()

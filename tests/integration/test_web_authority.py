@@ -527,6 +527,58 @@ def test_audit_page_shows_latest_events_and_an_intact_chain__R_ACC_1(site: Site)
     assert "哈希链已断裂" in html and f"第一条异常事件编号 {victim}" in html
 
 
+AUDIT_ROW = re.compile(r"<tr(?: class=\"broken\")?>\s*<td>(\d+)</td>")
+
+
+def _audit_ids(html: str) -> list[int]:
+    return [int(i) for i in AUDIT_ROW.findall(html)]
+
+
+def _audit_link(html: str, rel: str) -> str:
+    m = re.search(rf'href="(/admin/audit[^"]*)" rel="{rel}"', html)
+    assert m, f"no {rel} link"
+    return m.group(1).replace("&amp;", "&")
+
+
+def test_audit_page_is_paged_50_newest_first_with_details_folded__R_ACC_1(site: Site) -> None:
+    """The page (not the API) shows 50 events a page, newest first, with the total and links both
+    ways; each event is one line whose details fold out pretty-printed; the chain check comes first."""
+    now = site.core.clock.now()
+    with site.core.uow() as uow:
+        for i in range(120):
+            uow.audit.append(
+                at=now, actor="test", action="test.event", subject=f"s{i}", payload={"n": i, "tag": "长" * 50}
+            )
+        uow.commit()
+    c, _ = site.api_login("ministry")  # the sign-in is an event too
+    with site.engine.connect() as conn:
+        every = [int(i) for i in conn.execute(select(audit_events.c.id).order_by(audit_events.c.id.desc())).scalars()]
+    total, newest = len(every), every[0]
+
+    first = c.get("/admin/audit").text
+    ids = _audit_ids(first)
+    assert ids == every[:50]
+    assert f"第 1–50 条,共 {total} 条(最新在前)" in first
+    assert first.index("哈希链完整") < first.index('<table class="audit"')  # the verdict on the chain first
+    assert first.count("<details>") == 50 and 'rel="prev"' not in first
+    # Folded: a one-line summary, then the JSON pretty-printed (two-space indent) and the event's hash.
+    assert "<summary>{&#34;n&#34;: 119, &#34;tag&#34;: " in first
+    assert '<pre class="payload">{\n  &#34;n&#34;: 119,\n  &#34;tag&#34;: ' in first
+
+    second = c.get(_audit_link(first, "next")).text
+    assert _audit_ids(second) == every[50:100]
+    assert f"第 51–100 条,共 {total} 条" in second
+    assert _audit_ids(c.get(_audit_link(second, "prev")).text) == ids  # back to the first page exactly
+    oldest = c.get(_audit_link(first, "last")).text
+    assert _audit_ids(oldest) == every[-50:] and 'rel="next"' not in oldest
+
+    bad = c.get("/admin/audit", params={"before_id": "99999999999999999999"})  # past any database id
+    assert bad.status_code == 400 and "提交的内容有误" in bad.text and "before_id" in bad.text
+    api = c.get("/api/v1/audit").json()  # the API keeps its page size and keys
+    assert set(api) == {"events", "next_before_id"} and len(api["events"]) == 100
+    assert api["events"][0]["id"] == newest and api["next_before_id"] == every[99]
+
+
 # ---------------------------------------------------------------------------------------------- R-ACC-1 access
 
 PAGES = ["/review", "/admin", "/admin?q=浙", "/admin/holders/{reg}", "/admin/import", "/admin/audit"]

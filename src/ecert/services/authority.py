@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 
 from ecert.adapters.db.tables import (
     audit_events,
@@ -39,7 +39,8 @@ from ecert.services.registry import get_registration, holder_view
 from ecert.services.unit_of_work import SqlUnitOfWork
 
 PAGE_SIZE = 50  # registry search and pending applications
-AUDIT_PAGE_SIZE = 100
+AUDIT_PAGE_SIZE = 100  # the API's default
+AUDIT_BROWSE_SIZE = 50  # the console page
 MAX_AUDIT_PAGE = 500
 IMAGE_COLUMNS = ("signature_image", "photo")
 SPECIALTY_ORDER = {s: i for i, s in enumerate(SPECIALTIES)}
@@ -392,30 +393,69 @@ def registration_province(uow: SqlUnitOfWork, registration_no: str) -> str:
 # ------------------------------------------------------------------------------------ audit log
 
 
+def _audit_event(row: Any) -> dict[str, Any]:
+    return {
+        "id": int(row.id),
+        "at": _cst(row.at),
+        "actor": row.actor,
+        "action": row.action,
+        "subject": row.subject,
+        "payload": json.loads(row.payload),
+        "hash": row.hash,
+    }
+
+
+def _audit_columns() -> Select[Any]:
+    a = audit_events
+    return select(a.c.id, a.c.at, a.c.actor, a.c.action, a.c.subject, a.c.payload, a.c.hash)
+
+
 def audit_page(uow: SqlUnitOfWork, *, limit: int = AUDIT_PAGE_SIZE, before_id: int | None = None) -> dict[str, Any]:
     """The latest audit events, newest first, ``limit`` at a time (keyset: ``before_id``)."""
     a = audit_events
     limit = min(max(1, limit), MAX_AUDIT_PAGE)
-    query = select(a.c.id, a.c.at, a.c.actor, a.c.action, a.c.subject, a.c.payload, a.c.hash)
+    query = _audit_columns()
     if before_id is not None:
         query = query.where(a.c.id < before_id)
     with uow:
         rows = uow.connection.execute(query.order_by(a.c.id.desc()).limit(limit + 1)).all()
     more = len(rows) > limit
-    rows = rows[:limit]
-    events = [
-        {
-            "id": int(row.id),
-            "at": _cst(row.at),
-            "actor": row.actor,
-            "action": row.action,
-            "subject": row.subject,
-            "payload": json.loads(row.payload),
-            "hash": row.hash,
-        }
-        for row in rows
-    ]
+    events = [_audit_event(row) for row in rows[:limit]]
     return {"events": events, "next_before_id": events[-1]["id"] if more and events else None}
+
+
+def audit_browse(
+    uow: SqlUnitOfWork, *, before_id: int | None = None, after_id: int | None = None, limit: int = AUDIT_BROWSE_SIZE
+) -> dict[str, Any]:
+    """A page of the audit log for people (``/admin/audit``): ``limit`` events newest first, keyset-paged
+    both ways — the latest, those older than ``before_id``, or (``after_id`` alone) the ``limit``
+    events just newer than ``after_id`` (the latest page when fewer are newer). With the page's place:
+    ``total`` events, ``newer`` of them newer than its first, and the keys of the pages around it
+    (``older_before_id``, ``newer_after_id``; None at either end)."""
+    a = audit_events
+    limit = min(max(1, limit), MAX_AUDIT_PAGE)
+    with uow:
+        run = uow.connection.execute
+        rows: list[Any] = []
+        if before_id is None and after_id is not None:
+            query = _audit_columns().where(a.c.id > after_id).order_by(a.c.id.asc()).limit(limit)
+            rows = list(reversed(run(query).all()))
+        if len(rows) < limit:  # the latest page, or older than before_id
+            query = _audit_columns().order_by(a.c.id.desc()).limit(limit)
+            rows = list(run(query.where(a.c.id < before_id) if before_id is not None else query).all())
+        total = int(run(select(func.count()).select_from(a)).scalar_one())
+        newer, older = 0, False
+        if rows:
+            newer = int(run(select(func.count()).select_from(a).where(a.c.id > rows[0].id)).scalar_one())
+            older = run(select(a.c.id).where(a.c.id < rows[-1].id).limit(1)).first() is not None
+    events = [_audit_event(row) for row in rows]
+    return {
+        "events": events,
+        "total": total,
+        "newer": newer,
+        "older_before_id": events[-1]["id"] if older else None,
+        "newer_after_id": events[0]["id"] if events and newer else None,
+    }
 
 
 def audit_chain(uow: SqlUnitOfWork) -> dict[str, Any]:

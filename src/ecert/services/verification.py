@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ecert.adapters.db.certificates import VerificationSnapshot
 from ecert.adapters.pdf_inspect import signed_metadata
-from ecert.adapters.qr_token import MAX_TEXT, TokenClaims, TokenError, decode
+from ecert.adapters.qr_token import MAX_TEXT, TokenClaims, TokenError, decode, extract_token
 from ecert.domain.certificate import CertificateContent, mask_id_number
 from ecert.domain.model import RegistrationStatus
 from ecert.domain.policy import Policy
@@ -85,7 +85,9 @@ class Reason:
 @dataclass
 class VerificationResult:
     """status: docs/cli.md ``verify.status``; reasons: why, in words; checks: each check's outcome
-    (None = not reached); holder: the registry's current data (R-CHG-3), ID number masked."""
+    (None = not reached); holder: the registry's current data (R-CHG-3), ID number masked; token:
+    a PDF's QR token, read once the seal and the QR code's signature verified (pages link the
+    signature image through it for a genuine verdict only, R-DOC-5; not in :meth:`as_dict`)."""
 
     status: str
     reasons: list[Reason]
@@ -96,6 +98,7 @@ class VerificationResult:
     usage_until: date | None = None
     holder: dict[str, Any] | None = None
     content: CertificateContent | None = None
+    token: str | None = None
 
     def as_dict(self, lang: str = "zh") -> dict[str, Any]:
         return {
@@ -128,6 +131,50 @@ CHECKS = ("signature", "unmodified", "trusted", "qr_token", "bound", "record", "
 
 def _checks() -> dict[str, bool | None]:
     return dict.fromkeys(CHECKS)
+
+
+# What a verdict page lists as checked, per channel: (code, the CHECKS it stands for, zh, en).
+CHECK_LINES: dict[str, tuple[tuple[str, tuple[str, ...], str, str], ...]] = {
+    "pdf": (
+        ("seal", ("signature",), "电子签章有效", "The seal verifies"),
+        ("unchanged", ("unmodified",), "签章后未被改动", "Unchanged since sealing"),
+        ("trusted", ("trusted",), "印章为受信任的住建部印章", "Sealed with the ministry's trusted seal"),
+        ("issued", ("qr_token", "bound", "record"), "由本登记库签发", "Issued by this registry"),
+        ("current", ("current",), "为最新证书(未变更、未撤销)", "Current (not superseded or revoked)"),
+        ("window", ("window",), "在使用有效期内", "Inside its usage window"),
+    ),
+    "qr": (
+        ("seal", ("qr_token",), "二维码签名有效,未被改动", "The QR code's signature verifies (unchanged)"),
+        ("issued", ("record",), "由本登记库签发", "Issued by this registry"),
+        ("current", ("current",), "为最新证书(未变更、未撤销)", "Current (not superseded or revoked)"),
+        ("window", ("window",), "在使用有效期内", "Inside its usage window"),
+    ),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CheckLine:
+    """One line of a verdict page's list of checks: ``passed`` is True or False, or None when the
+    check was not made (an earlier one failed, so the verdict was already decided)."""
+
+    code: str
+    passed: bool | None
+    zh: str
+    en: str
+
+    def text(self, lang: str) -> str:
+        return self.en if lang == "en" else self.zh
+
+
+def check_lines(checks: Mapping[str, bool | None], channel: str) -> list[CheckLine]:
+    """A result's ``checks`` as the verdict page lists them (``channel``: ``pdf`` or ``qr``). A line made
+    of several checks failed if any of them failed, else passed only if all of them were made."""
+    out: list[CheckLine] = []
+    for code, keys, zh, en in CHECK_LINES[channel]:
+        outcomes = [checks.get(k) for k in keys]
+        passed = False if False in outcomes else None if None in outcomes else True
+        out.append(CheckLine(code, passed, zh, en))
+    return out
 
 
 def _token_failure(exc: TokenError) -> tuple[str, Reason]:
@@ -337,6 +384,7 @@ def verify_pdf(
         result.reasons = [reason]
         return result
     result.checks["qr_token"] = True
+    result.token = extract_token(meta["EcertQR"])
     digest = hashlib.sha256(content.canonical_json()).digest()
     bound = (
         claims.digest16 == digest[:16]

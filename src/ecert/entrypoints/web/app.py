@@ -12,18 +12,20 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2.ext import Extension
 from jinja2.lexer import Token, TokenStream
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ecert.bootstrap import App
 from ecert.domain.errors import BadInput, EcertError, problem
 from ecert.entrypoints.web import metrics
 from ecert.entrypoints.web.deps import WebContext, current_user
-from ecert.entrypoints.web.errors import http_status
+from ecert.entrypoints.web.errors import http_status, page_error
 from ecert.entrypoints.web.i18n import request_lang, translator
 from ecert.entrypoints.web.sessions import SessionStore
 
@@ -201,7 +203,19 @@ def create_app(core: App) -> FastAPI:
             from fastapi.responses import RedirectResponse
 
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-        return render(request, "error.html", status_code=status, error=exc.as_dict(lang)["error"])
+        error = page_error(status, lang, exc.as_dict(lang)["error"])
+        return render(request, "error.html", status_code=status, error=error)
+
+    @api.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """No such page (404) or method (405): the API keeps FastAPI's ``{"detail"}``, pages say it in words."""
+        if _is_api(request) or exc.status_code < 400:
+            return await http_exception_handler(request, exc)
+        code = "not_found" if exc.status_code == 404 else f"http_{exc.status_code}"
+        error = page_error(exc.status_code, request_lang(request), {"code": code, "message": None, "rule": None})
+        response = render(request, "error.html", status_code=exc.status_code, error=error)
+        response.headers.update(exc.headers or {})
+        return response
 
     @api.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -499,15 +499,25 @@ def admin_import(
     return _page(request, "admin_import.html", user, filename=filename, result=result.as_dict())
 
 
+EventId = Annotated[int | None, Query(ge=0, le=2**63 - 1)]  # a database id: larger is bad input, not a 500
+AUDIT_SUMMARY_CHARS = 300  # the one-line preview of an event's details (the cell cuts it to its width)
+AUDIT_DETAILS_CHARS = 20_000  # the expanded details; the API has every byte
+
+
 @router.get("/admin/audit", include_in_schema=False)
-def admin_audit(request: Request, before_id: int | None = None) -> Response:
+def admin_audit(request: Request, before_id: EventId = None, after_id: EventId = None) -> Response:
+    """The chain check's result first, then the events newest first, 50 a page (``before_id``: older,
+    ``after_id``: newer); each event's details fold out, pretty-printed."""
     user = admin(request)
     core = ctx(request).core
-    page = authority.audit_page(core.uow(), before_id=before_id)
+    page = authority.audit_browse(core.uow(), before_id=before_id, after_id=after_id)
     for e in page["events"]:
-        e["payload_text"] = json.dumps(e["payload"], ensure_ascii=False, sort_keys=True)
+        e["payload_line"] = json.dumps(e["payload"], ensure_ascii=False, sort_keys=True)[:AUDIT_SUMMARY_CHARS]
+        pretty = json.dumps(e["payload"], ensure_ascii=False, sort_keys=True, indent=2)
+        e["payload_pretty"] = pretty[:AUDIT_DETAILS_CHARS] + ("\n…" if len(pretty) > AUDIT_DETAILS_CHARS else "")
     chain = authority.audit_chain(core.uow())
-    return _page(request, "admin_audit.html", user, chain=chain, before_id=before_id, **page)
+    paged = before_id is not None or after_id is not None
+    return _page(request, "admin_audit.html", user, chain=chain, paged=paged, **page)
 
 
 # ------------------------------------------------------------------------------------ API

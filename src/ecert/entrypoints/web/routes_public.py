@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import hashlib
 import os
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -27,6 +30,7 @@ from ecert.adapters.db.certificates import SNAPSHOT_SQL_PG, VerificationSnapshot
 from ecert.adapters.db.engine import AsyncReadPool
 from ecert.adapters.db.verification_log import VerificationLog
 from ecert.bootstrap import App
+from ecert.domain.dates import CST
 from ecert.domain.errors import BadInput, EcertError, problem
 from ecert.entrypoints.web import metrics
 from ecert.entrypoints.web.app import HeadersAndMetrics, render, render_anonymous
@@ -78,9 +82,22 @@ _STATE_WORDS = {
 STATE_WORDS = {lang: {k: v[i] for k, v in _STATE_WORDS.items()} for i, lang in enumerate(("zh", "en"))}
 
 
-def _verdict_context(lang: str, result: verification.VerificationResult, token: str | None) -> dict[str, Any]:
+@functools.lru_cache(maxsize=256)
+def _check_list(
+    lang: str, channel: str, checks: tuple[tuple[str, bool | None], ...]
+) -> tuple[tuple[bool | None, str], ...]:
+    """The page's list of checks in words, (passed, line): a few dozen outcomes ever occur (the hot QR page)."""
+    return tuple((c.passed, c.text(lang)) for c in verification.check_lines(dict(checks), channel))
+
+
+def _verdict_context(
+    lang: str, result: verification.VerificationResult, token: str | None, channel: str, checked_at: datetime
+) -> dict[str, Any]:
+    """What verify_result.html shows: the verdict, when it was reached (China time, R-DATE-1), each
+    check as passed, failed or not made, and the signature image's link for a genuine token only."""
     d = result.as_dict(lang)
     zh, en = STATUS_WORDS.get(result.status, STATUS_WORDS["indeterminate"])
+    at = checked_at.astimezone(CST)
     return {
         "result": d,
         "verdict": en if lang == "en" else zh,
@@ -88,6 +105,9 @@ def _verdict_context(lang: str, result: verification.VerificationResult, token: 
         "token": token if result.status in GENUINE else None,
         "content": result.content,
         "words": STATE_WORDS["en" if lang == "en" else "zh"],
+        "checks": _check_list(lang, channel, tuple(result.checks.items())),
+        "checked_at": at.strftime("%Y-%m-%d %H:%M:%S"),
+        "checked_at_iso": at.isoformat(timespec="seconds"),
     }
 
 
@@ -224,9 +244,10 @@ class QrPageFastPath:
 
     async def _respond(self, scope: Any, receive: Any, send: Any) -> None:
         token, lang = scope["ecert.qr"]
-        result = await fast_verify(self.api).verify(token)
-        demo = self.api.state.ctx.core.demo_seal
-        body = render_anonymous(lang, "verify_result.html", demo=demo, **_verdict_context(lang, result, token)).encode()
+        fast = fast_verify(self.api)
+        result = await fast.verify(token)
+        context = _verdict_context(lang, result, token, "qr", fast.core.clock.now())
+        body = render_anonymous(lang, "verify_result.html", demo=fast.core.demo_seal, **context).encode()
         headers = [*_HTML, (b"content-length", b"%d" % len(body))]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
@@ -248,13 +269,44 @@ def index(request: Request) -> Response:
     return render(request, "index.html")
 
 
+STATIC = Path(__file__).parent / "static"
+ICON_CACHE = "public, max-age=604800"  # a week: the icon almost never changes; the ETag revalidates it after
+
+
+@functools.cache
+def _icon(name: str) -> tuple[bytes, str]:
+    """A site icon's bytes and ETag, read once per process (static/favicon.ico is favicon.svg drawn at
+    16, 32 and 48 px)."""
+    data = (STATIC / name).read_bytes()
+    return data, f'"{hashlib.sha256(data).hexdigest()[:16]}"'
+
+
+def _icon_response(request: Request, name: str, media: str) -> Response:
+    data, etag = _icon(name)
+    headers = {"Cache-Control": ICON_CACHE, "ETag": etag}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(data, media_type=media, headers=headers)
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon_ico(request: Request) -> Response:
+    return _icon_response(request, "favicon.ico", "image/x-icon")
+
+
+@router.get("/favicon.svg", include_in_schema=False)
+def favicon_svg(request: Request) -> Response:
+    return _icon_response(request, "favicon.svg", "image/svg+xml")
+
+
 @router.get("/v/{token}", include_in_schema=False)
 @router.get("/V/{token}", include_in_schema=False)
 async def verify_page(request: Request, token: str) -> Response:
     await _limit_async(request)
-    result = await fast_verify(request.app).verify(token)
+    fast = fast_verify(request.app)
+    result = await fast.verify(token)
     lang = request_lang(request)
-    context = _verdict_context(lang, result, token)
+    context = _verdict_context(lang, result, token, "qr", fast.core.clock.now())
     if COOKIE in request.cookies or "lang" in request.query_params:  # the nav shows who is signed in
         return await run_in_threadpool(render, request, "verify_result.html", **context)
     return HTMLResponse(render_anonymous(lang, "verify_result.html", demo=ctx(request).core.demo_seal, **context))
@@ -288,7 +340,7 @@ async def _read_pdf(file: UploadFile) -> bytes:
     return data
 
 
-def _verify_pdf(request: Request, data: bytes) -> verification.VerificationResult:
+def _verify_pdf(request: Request, data: bytes, now: datetime) -> verification.VerificationResult:
     core = ctx(request).core
     result = verification.verify_pdf(
         core.uow(),
@@ -296,7 +348,7 @@ def _verify_pdf(request: Request, data: bytes) -> verification.VerificationResul
         check_signature=core.signature_checker,
         keys=core.qr_public_keys,
         today=core.clock.today(),
-        now=core.clock.now(),
+        now=now,
         policy=core.policy,
     )
     metrics.VERIFICATIONS.labels("pdf", result.status).inc()
@@ -307,12 +359,13 @@ def _verify_pdf(request: Request, data: bytes) -> verification.VerificationResul
 async def upload_verify(request: Request, file: UploadFile = File(...)) -> Response:  # noqa: B008
     await _limit_async(request)
     data = await _read_pdf(file)
-    result = await run_in_threadpool(_verify_pdf, request, data)
+    checked_at = ctx(request).core.clock.now()
+    result = await run_in_threadpool(_verify_pdf, request, data, checked_at)
     verification_log(request.app).record("pdf", result.serial, result.registration_no, result.status)
-    token = None
-    if result.status in GENUINE and result.content is not None:
-        token = None  # the PDF page shows no signature link: the QR page has it
-    return render(request, "verify_result.html", **_verdict_context(request_lang(request), result, token))
+    # R-DOC-5: the signature image, as on the QR page, through the document's own QR token; only for a
+    # genuine verdict (_verdict_context): a forged or altered file must not fetch a holder's image.
+    context = _verdict_context(request_lang(request), result, result.token, "pdf", checked_at)
+    return render(request, "verify_result.html", **context)
 
 
 # ------------------------------------------------------------------------------------------ API
@@ -330,7 +383,7 @@ async def api_verify_pdf(request: Request, file: UploadFile = File(...)) -> JSON
     """Verify a certificate PDF: seal, integrity, QR binding, registry state, usage window."""
     await _limit_async(request)
     data = await _read_pdf(file)
-    result = await run_in_threadpool(_verify_pdf, request, data)
+    result = await run_in_threadpool(_verify_pdf, request, data, ctx(request).core.clock.now())
     verification_log(request.app).record("api", result.serial, result.registration_no, result.status)
     return JSONResponse(result.as_dict(request_lang(request)))
 
@@ -338,6 +391,7 @@ async def api_verify_pdf(request: Request, file: UploadFile = File(...)) -> JSON
 # ------------------------------------------------------------------------------------------ sign-in
 
 LOGIN_LIMIT = 5
+USERNAME_ECHO = 256  # a failed sign-in shows the user name typed, up to this many characters
 LOGIN_WINDOW = timedelta(minutes=15)
 
 
@@ -393,8 +447,11 @@ def login_submit(
     except EcertError as exc:
         if exc.code not in ("unauthenticated", "rate_limited"):
             raise
-        return render(request, "login.html", status_code=429 if exc.code == "rate_limited" else 401,
-                      error=exc.message(request_lang(request)), next=next)  # fmt: skip
+        # The user name is offered again (the template escapes it); the password never is.
+        return render(
+            request, "login.html", status_code=429 if exc.code == "rate_limited" else 401,
+            error=exc.message(request_lang(request)), next=next, username=username[:USERNAME_ECHO],
+        )  # fmt: skip
     target = next if next.startswith("/") and not next.startswith("//") else _home_for(role)
     response = RedirectResponse(target, status_code=303)
     _set_cookie(request, response, token)
