@@ -42,6 +42,15 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
+# A page with the QR scanner (templates/scanner.html) sets these on its response: the camera for
+# this origin, and 'wasm-unsafe-eval' so the vendored decoder's WebAssembly may be compiled (it
+# allows WebAssembly compilation only, not eval()). Every other page keeps SECURITY_HEADERS.
+SCANNER_HEADERS = {
+    "Content-Security-Policy": SECURITY_HEADERS["Content-Security-Policy"].replace(
+        "script-src 'self';", "script-src 'self' 'wasm-unsafe-eval';"
+    ),
+    "Permissions-Policy": SECURITY_HEADERS["Permissions-Policy"].replace("camera=()", "camera=(self)"),
+}
 
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 # Package data: the templates do not change under a running server, so no stat() of every template

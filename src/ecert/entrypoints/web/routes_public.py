@@ -33,7 +33,7 @@ from ecert.bootstrap import App
 from ecert.domain.dates import CST
 from ecert.domain.errors import BadInput, EcertError, problem
 from ecert.entrypoints.web import metrics
-from ecert.entrypoints.web.app import HeadersAndMetrics, render, render_anonymous
+from ecert.entrypoints.web.app import SCANNER_HEADERS, HeadersAndMetrics, render, render_anonymous
 from ecert.entrypoints.web.deps import COOKIE, check_csrf, ctx, session_of
 from ecert.entrypoints.web.i18n import STATUS_WORDS, request_lang
 from ecert.entrypoints.web.ratelimit import ClientBuckets, make_limiter
@@ -266,7 +266,9 @@ def _verify_token(request: Request, text: str) -> verification.VerificationResul
 
 @router.get("/", include_in_schema=False)
 def index(request: Request) -> Response:
-    return render(request, "index.html")
+    response = render(request, "index.html", qr_base=ctx(request).core.keys.base_url)
+    response.headers.update(SCANNER_HEADERS)  # the page has the QR scanner
+    return response
 
 
 STATIC = Path(__file__).parent / "static"
