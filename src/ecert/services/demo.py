@@ -1,11 +1,15 @@
 """The DEMO registry: synthetic holders through the real import path, plus synthetic signature
-images so that certificates can be issued. Clearly demo data — not real people."""
+images so that certificates can be issued. Clearly demo data — not real people.
+
+With ``cases=True`` the first holders are the purpose-built DEMO cases (services.synthetic
+``DEMO_CASES``; services.demo_cases puts them into their states). A case holder already in the
+registry is not imported again: what the demo did to it, and what people did with it since, stays."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
@@ -18,16 +22,18 @@ from ecert.domain.dates import add_years
 from ecert.domain.policy import Policy
 from ecert.domain.rules.age import age_limit_date
 from ecert.services.registry_import import ImportResult, ProgressFn, import_table
-from ecert.services.synthetic import HEADER, generate_rows
+from ecert.services.synthetic import DEMO_CASES, HEADER, case_registration_no, generate_rows
 from ecert.services.unit_of_work import SqlUnitOfWork
 
 DEFAULT_SIGNATURES = 20_000
+MIN_HOLDERS_FOR_CASES = len(DEMO_CASES) + 4  # the cases and a few ordinary holders beside them
 
 
 @dataclass(frozen=True)
 class DemoResult:
     imported: ImportResult
     signatures_added: int
+    cases: dict[str, str] = field(default_factory=dict)  # DEMO case -> registration number
 
 
 def seed_demo(
@@ -39,8 +45,17 @@ def seed_demo(
     now: datetime,
     signatures: int = DEFAULT_SIGNATURES,
     progress: ProgressFn | None = None,
+    cases: bool = False,
 ) -> DemoResult:
-    rows = enumerate(generate_rows(holders, today=today, seed=seed), start=2)
+    with_cases = cases and holders >= MIN_HOLDERS_FOR_CASES
+    numbers = {c: case_registration_no(c) for c in DEMO_CASES} if with_cases else {}
+    with make_uow() as uow:
+        built = uow.registry.existing_numbers(set(numbers.values())) if numbers else set()
+    rows = (
+        (n, row)
+        for n, row in enumerate(generate_rows(holders, today=today, seed=seed, cases=with_cases), start=2)
+        if row[0] not in built
+    )
     table = Table(header=list(HEADER), rows=rows, encoding="synthetic")
     result = import_table(
         make_uow(),
@@ -68,24 +83,38 @@ def seed_demo(
             uow.registry.put_image(reg_no, "signature", "image/png", png, hashlib.sha256(png).hexdigest(), now)
             added += 1
         uow.commit()
-    return DemoResult(result, added)
+    return DemoResult(result, added, numbers)
 
 
 DEMO_PASSWORD = "demo-password-2021"  # DEMO accounts only; printed by `ecert demo`
 
 
 def ensure_demo_accounts(
-    make_uow: Callable[[], SqlUnitOfWork], *, today: date, now: datetime, policy: Policy
+    make_uow: Callable[[], SqlUnitOfWork],
+    *,
+    today: date,
+    now: datetime,
+    policy: Policy,
+    province: str | None = None,
+    exclude: Collection[str] = (),
 ) -> list[dict[str, str]]:
-    """One DEMO account of each role: a holder who can download today (if any), a reviewer of that
-    holder's province, a ministry admin. Idempotent: existing accounts are kept."""
+    """One DEMO account of each role: a holder who can download today (if any; one of ``province``
+    if one there can, not one of ``exclude``), a reviewer of that holder's province, a ministry admin.
+    Idempotent: existing accounts are kept, and reported as they are."""
     from ecert.domain.errors import EcertError
-    from ecert.domain.provinces import abbreviation
+    from ecert.domain.provinces import abbreviation, normalize_province
     from ecert.services.accounts import add_user
+    from ecert.services.authority import search_registry
     from ecert.services.issuance import preview
 
     with make_uow() as uow:
         candidates = uow.registry.sample_numbers(200)
+    if province:
+        local = search_registry(
+            make_uow(), province, today=today, policy=policy, province_code=normalize_province(province), per_page=200
+        )
+        candidates = [x["registration_no"] for x in local.items] + candidates
+    candidates = [no for no in candidates if no not in exclude]
     holder_no: str | None = None
     for no in candidates:
         try:
@@ -101,14 +130,14 @@ def ensure_demo_accounts(
     holder_no = holder_no or (candidates[0] if candidates else None)
     wanted: list[dict[str, str]] = []
     if holder_no:
-        province = abbreviation(provinces_code(holder_no))
+        reviewer_province = abbreviation(provinces_code(holder_no))
         wanted.append({"username": "demo-holder", "role": "holder", "registration_no": holder_no})
-        wanted.append({"username": "demo-reviewer", "role": "reviewer", "province": province})
+        wanted.append({"username": "demo-reviewer", "role": "reviewer", "province": reviewer_province})
     wanted.append({"username": "demo-admin", "role": "admin"})
     for w in wanted:
         with make_uow() as uow:
-            exists = uow.users.get(w["username"]) is not None
-        if not exists:
+            user = uow.users.get(w["username"])
+        if user is None:
             add_user(
                 make_uow(),
                 w["username"],
@@ -119,6 +148,14 @@ def ensure_demo_accounts(
                 actor="demo",
                 now=now,
             )
+        else:  # made by an earlier run: what it really is
+            w.pop("registration_no", None)
+            w.pop("province", None)
+            w["role"] = user.role
+            if user.registration_no:
+                w["registration_no"] = user.registration_no
+            if user.province_code:
+                w["province"] = abbreviation(user.province_code)
         w["password"] = DEMO_PASSWORD
     return wanted
 

@@ -24,7 +24,7 @@ from ecert.domain.errors import BadInput, RuleRefusal
 from ecert.domain.model import Registration, UsageWindow
 from ecert.domain.policy import Policy
 from ecert.domain.rules.usage import usage_window
-from ecert.services.ports import DocumentServices
+from ecert.services.ports import DocumentServices, QrSigner
 from ecert.services.registry import get_registration
 from ecert.services.unit_of_work import SqlUnitOfWork
 
@@ -78,6 +78,16 @@ def window_view(window: UsageWindow) -> dict[str, Any]:
             {"specialty": s.specialty, "valid_until": s.valid_until.isoformat()} for s in window.specialties
         ],
     }
+
+
+def qr_text_of(record: CertificateRecord, qr: QrSigner) -> str | None:
+    """The QR text of an issued certificate, derived again from its record (R-DOC-4): the token is
+    the same, as Ed25519 signatures are deterministic (RFC 8032); the URL has today's base URL.
+    None if the certificate's QR was signed with another key than ``qr``'s."""
+    if record.qr_kid != qr.kid:
+        return None
+    digest = bytes.fromhex(record.content_digest)
+    return qr.url(qr.token(record.serial, record.registration_no, record.usage_from, record.usage_until, digest))
 
 
 def preview(uow: SqlUnitOfWork, registration_no: str, *, today: date, policy: Policy) -> UsageWindow:

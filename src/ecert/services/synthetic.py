@@ -2,6 +2,8 @@
 specialties, ages spread up to 65, some names with rare characters (𠮷, 䶮, 𪚥). Deterministic by seed.
 
 Rows have the import columns of docs/cli.md and go through the same import path as a real file.
+With ``cases=True`` the first holders are the purpose-built DEMO cases (:data:`DEMO_CASES`, made
+into their states by services.demo_cases); every other holder is the same as without them.
 """
 
 from __future__ import annotations
@@ -40,6 +42,11 @@ GIVEN = (
 RARE = ["𠮷", "䶮", "𪚥", "喆", "堃", "龑", "昇", "珺"]
 CITIES = ["华建", "中恒", "宏达", "东方", "长城", "新源", "远大", "金石", "鼎盛", "国泰", "正道", "安澜"]
 KINDS = ["建设集团有限公司", "建筑工程有限公司", "市政工程有限公司", "交通建设有限公司", "水利水电工程局有限公司"]
+# The purpose-built DEMO cases, in this order the first holders of a demo registry with cases.
+DEMO_CASES: tuple[str, ...] = ("renewal_pending", "specialty_expired", "revoked", "superseded", "age_65", "rare_name")
+CASE_PROVINCE = "浙"  # a pilot province: certificates from 2021-02-01 on; one reviewer sees every case
+CASE_EMPLOYER = ("浙江钱塘建设集团有限公司", ids.make_uscc("330102", "MA27QK5R3"))
+CASE_RARE_NAME = "张\U00020bb7\u4dae\U0002a6a5"  # 张𠮷䶮𪚥: Extension B, A, B
 # Pilot provinces first, so that small demos have holders who can download from 2021-02-01 on.
 PILOT = ["浙", "京", "沪", "琼"]
 ABBRS = list(provinces.PROVINCES)
@@ -55,8 +62,62 @@ def _name(rng: random.Random, i: int) -> str:
     return surname + given
 
 
-def generate_rows(holders: int, *, today: date, seed: int = 2021) -> Iterator[list[str]]:
-    """Yield import rows (one per specialty) for ``holders`` holders, relative to ``today``."""
+def case_registration_no(case: str) -> str:
+    """The registration number of a DEMO case: the same whatever the seed and the holder count
+    (year registered 2005 and the serial encode the holder's index, as for every synthetic holder)."""
+    i = DEMO_CASES.index(case)
+    return ids.make_registration_no(CASE_PROVINCE, CASE_PROVINCE, 2004, 2005, i)
+
+
+def case_age_65_date(today: date) -> date:
+    """The 65th birthday of the ``age_65`` case: this year if at least two weeks remain, else soon after."""
+    return max(today + timedelta(days=14), min(today + timedelta(days=60), date(today.year, 12, 31)))
+
+
+def _case_rows(case: str, today: date) -> list[list[str]]:
+    """The rows of one DEMO case holder, dated relative to ``today``; the same for any seed."""
+    i = DEMO_CASES.index(case)
+    gender = Gender.FEMALE if i % 3 == 2 else Gender.MALE
+    code = provinces.code_of_abbreviation(CASE_PROVINCE)
+    assert code is not None
+    birth = add_years(today, -45) - timedelta(days=97 * i)  # about 45: far from the age limit
+    name = SURNAMES[7 * i] + GIVEN[11 * i] + GIVEN[11 * i + 3]
+    d = timedelta
+    specialties: list[tuple[str, date]]
+    if case == "renewal_pending":  # inside the renewal window of 建筑工程 (R-REN-1)
+        specialties = [("建筑工程", today + d(days=20)), ("市政公用工程", today + d(days=700))]
+    elif case == "specialty_expired":  # 公路工程 ended 40 days ago (R-REN-2 / R-REN-3)
+        specialties = [("公路工程", today - d(days=40)), ("建筑工程", today + d(days=500))]
+    elif case == "age_65":  # validity capped at the 65th birthday (R-REN-5)
+        birth = add_years(case_age_65_date(today), -65)
+        specialties = [("建筑工程", add_years(birth, 65))]
+    elif case == "rare_name":
+        name = CASE_RARE_NAME
+        specialties = [("水利水电工程", today + d(days=900))]
+    else:  # revoked, superseded: a valid specialty, a certificate issued before the change
+        specialties = [("机电工程", today + d(days=600 + 100 * i))]
+    id_number = ids.make_id_number(f"{code}0000", birth, i, gender)
+    emp_name, emp_uscc = CASE_EMPLOYER
+    return [
+        [
+            case_registration_no(case),
+            name,
+            gender.value,
+            birth.isoformat(),
+            id_number,
+            emp_name,
+            emp_uscc,
+            s,
+            until.isoformat(),
+            "150",
+        ]
+        for s, until in specialties
+    ]
+
+
+def generate_rows(holders: int, *, today: date, seed: int = 2021, cases: bool = False) -> Iterator[list[str]]:
+    """Yield import rows (one per specialty) for ``holders`` holders, relative to ``today``; with
+    ``cases``, the first ``len(DEMO_CASES)`` holders are the DEMO cases (the rest stay the same)."""
     rng = random.Random(seed)
     n_employers = max(3, holders // 20)
     employers: list[tuple[str, str, str]] = []
@@ -93,18 +154,23 @@ def generate_rows(holders: int, *, today: date, seed: int = 2021) -> Iterator[li
         name = _name(rng, i)
         ce = str(rng.randrange(60, 200)) if rng.random() < 0.7 else ""
         k = 1 + (rng.random() < 0.35) + (rng.random() < 0.1)
+        rows = []
         for s in rng.sample(SPECIALTIES, k):
             # Validity never runs past the 65th birthday (R-REN-5).
             valid_until = min(today + timedelta(days=rng.randrange(-400, 3 * 365)), age65)
-            yield [
-                reg_no,
-                name,
-                gender.value,
-                birth.isoformat(),
-                id_number,
-                emp_name,
-                emp_uscc,
-                s,
-                valid_until.isoformat(),
-                ce,
-            ]
+            rows.append(
+                [
+                    reg_no,
+                    name,
+                    gender.value,
+                    birth.isoformat(),
+                    id_number,
+                    emp_name,
+                    emp_uscc,
+                    s,
+                    valid_until.isoformat(),
+                    ce,
+                ]
+            )
+        # A case replaces the holder after the random draws, so that the holders after it do not change.
+        yield from _case_rows(DEMO_CASES[i], today) if cases and i < len(DEMO_CASES) else rows
