@@ -11,6 +11,7 @@ import json
 import os
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -18,7 +19,6 @@ from ecert.adapters import keystore
 from ecert.adapters.db.engine import upgrade
 from ecert.adapters.db.verification_log import log_one
 from ecert.adapters.files import check_output_file, ensure_output_dir, read_input, read_text, write_output
-from ecert.domain import provinces
 from ecert.entrypoints.cli_changes import change_cli, changes_commands
 from ecert.entrypoints.cli_common import STATE, actor_name, app, command, emit, errors, lang, progress_bar
 from ecert.entrypoints.cli_jobs import jobs_cli
@@ -27,8 +27,10 @@ from ecert.entrypoints.cli_workflows import renewal_cli, user_cli
 from ecert.services import batch, history, issuance, verification
 from ecert.services import registry as registry_service
 from ecert.services.demo import DEFAULT_SIGNATURES, DEMO_PASSWORD, ensure_demo_accounts, seed_demo
+from ecert.services.demo_cases import DemoCase, build_demo_cases, describe, describe_account
 from ecert.services.registry_import import import_registry
 from ecert.services.sweep import sweep as run_sweep
+from ecert.services.synthetic import CASE_PROVINCE, DEMO_CASES, case_registration_no
 
 cli = typer.Typer(
     name="ecert",
@@ -117,27 +119,54 @@ def demo(
     ),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """init + a synthetic DEMO registry (valid ID numbers and credit codes, rare-character names)."""
+    """init + a synthetic DEMO registry (valid ID numbers and credit codes, rare-character names) with
+    purpose-built cases to log in as: renewal pending, specialty expired, revoked, superseded, 65, rare name."""
     with command(json_out) as a:
         upgrade(a.engine)
-        for n in keystore.ensure_keys(a.keys):
+        notices = keystore.ensure_keys(a.keys)
+        # The DEMO keys warning (the first notice) is in the one banner of the text output.
+        for n in notices[1:] if a.keys.is_demo and not json_out else notices:
             typer.echo(n, err=True)
         today = a.clock.today()
         progress, stop = progress_bar("demo")
         try:
             demo_result = seed_demo(
-                a.uow, holders, seed=seed, today=today, now=a.clock.now(), signatures=signatures, progress=progress
+                a.uow,
+                holders,
+                seed=seed,
+                today=today,
+                now=a.clock.now(),
+                signatures=signatures,
+                progress=progress,
+                cases=True,
             )
         finally:
             stop()
         result = demo_result.imported
-        accounts_made = ensure_demo_accounts(a.uow, today=today, now=a.clock.now(), policy=a.policy)
+        cases = build_demo_cases(
+            a.uow,
+            demo_result.cases,
+            password=DEMO_PASSWORD,
+            today=today,
+            now=a.clock.now(),
+            policy=a.policy,
+            docs=a.documents,
+        )
+        case_nos = {case_registration_no(c) for c in DEMO_CASES}
+        accounts_made = ensure_demo_accounts(
+            a.uow,
+            today=today,
+            now=a.clock.now(),
+            policy=a.policy,
+            province=CASE_PROVINCE if cases else None,
+            exclude=case_nos,
+        )
         with a.uow() as uow:
-            sample = uow.registry.sample_numbers(8)
+            sample = [n for n in uow.registry.sample_numbers(8 + len(case_nos)) if n not in case_nos][:8]
             regs, specs = uow.registry.count()
-        by_province = Counter(provinces.abbreviation(provinces.code_of_abbreviation(n[0]) or "11") for n in sample)
         out = {
             "demo": True,
+            "demo_keys": a.keys.is_demo,
             "holders": regs,
             "specialty_registrations": specs,
             "imported": result.imported,
@@ -145,23 +174,50 @@ def demo(
             "updated": result.updated,
             "sample_registration_nos": sample,
             "accounts": accounts_made,
+            "cases": [c.as_dict(DEMO_PASSWORD, lang()) for c in cases],
+            "qr_base_url": a.keys.base_url,
             "today": today.isoformat(),
         }
-        human = (
-            "*** DEMO 演示数据 — synthetic registry, not real people ***\n"
-            f"持证人 holders: {regs:,}   注册专业 specialty registrations: {specs:,}   (today {today})\n"
-            f"示例注册编号 sample registration numbers ({dict(by_province)}):\n  "
-            + "\n  ".join(sample)
-            + "\n演示账号 DEMO accounts (password / 密码 "
-            + DEMO_PASSWORD
-            + "):\n  "
-            + "\n  ".join(
-                f"{x['username']:<22} {x['role']:<9} {x.get('registration_no') or x.get('province') or ''}"
-                for x in accounts_made
-            )
-            + f"\n试一试 try: ecert holder show {sample[0]} --json"
-        )
-        emit(out, human)
+        emit(out, _demo_text(out, cases, keys_dir=str(a.keys.keys_dir) if a.keys.is_demo else None))
+
+
+def _demo_text(out: dict[str, Any], cases: list[DemoCase], *, keys_dir: str | None) -> str:
+    """What ``ecert demo`` prints for people: one DEMO banner, the registry, the accounts to log in as."""
+    by_province = Counter(n[0] for n in out["sample_registration_nos"])
+    keys = f"; DEMO 密钥,不可用于生产 keys, not for production ({keys_dir})" if keys_dir else ""
+    lines = [
+        f"*** DEMO 演示数据,非真实人员 synthetic registry, not real people{keys} ***",
+        f"持证人 holders: {out['holders']:,}   注册专业 specialty registrations: {out['specialty_registrations']:,}"
+        f"   (today {out['today']})",
+        "示例注册编号 sample registration numbers ("
+        + ", ".join(f"{p} {k}" for p, k in by_province.most_common())
+        + "):",
+        *(f"  {n}" for n in out["sample_registration_nos"]),
+        f"二维码链接 QR codes lead to: {out['qr_base_url'].rstrip('/')}/V/…  (ECERT_BASE_URL)",
+        "演示账号 DEMO accounts — 账号 account / 密码 password / 身份 who / → 试一试 what to try:",
+    ]
+    pending = any(c.facts.get("application_status") == "pending" for c in cases)
+    rows: list[tuple[str, str, str, str, str | None]] = []
+    lang_ = lang()
+    holders = [acc for acc in out["accounts"] if acc["role"] == "holder"]
+    authority = [acc for acc in out["accounts"] if acc["role"] != "holder"]
+    for acc in holders:  # the ordinary holder first, then the cases, then the authority
+        rows.append((acc["username"], acc["password"], *describe_account(acc, lang_), None))
+    for c in cases:
+        who, to_try = describe(c, lang_)
+        rows.append((c.username, DEMO_PASSWORD, f"{c.registration_no} {c.name}: {who}", to_try, c.facts.get("qr")))
+    for acc in authority:
+        sees_case = pending and acc.get("province", CASE_PROVINCE) == CASE_PROVINCE  # an admin sees every province
+        rows.append((acc["username"], acc["password"], *describe_account(acc, lang_, pending_case=sees_case), None))
+    pad = " " * 39  # under "who"
+    for user, password, who, to_try, qr in rows:
+        lines.append(f"  {user:<17}{password:<20}{who}")
+        lines.append(f"{pad}→ {to_try}")
+        if qr:
+            lines.append(f"{pad}  {qr}")
+    if out["sample_registration_nos"]:
+        lines.append(f"试一试 try: ecert holder show {out['sample_registration_nos'][0]} --json")
+    return "\n".join(lines)
 
 
 @holder_cli.command("show")
@@ -333,9 +389,12 @@ def serve(
     with errors():
         a = app()
         upgrade(a.engine)
-        for n in keystore.ensure_keys(a.keys):
+        notices = keystore.ensure_keys(a.keys)
+        # With DEMO keys, one line says so instead of the banner `ecert init` and `ecert demo` print.
+        for n in notices[1:] if a.keys.is_demo else notices:
             typer.echo(n, err=True)
-        typer.echo(f"ecert: http://{host}:{port}/  (API: /api/docs, OpenAPI: /openapi.json)", err=True)
+        demo_keys = "  *** DEMO KEYS — NOT FOR PRODUCTION ***" if a.keys.is_demo else ""
+        typer.echo(f"ecert: http://{host}:{port}/  (API: /api/docs, OpenAPI: /openapi.json){demo_keys}", err=True)
     # Settings reach the workers through the environment (uvicorn imports the factory in each).
     if STATE.db:
         os.environ["ECERT_DATABASE_URL"] = STATE.db
