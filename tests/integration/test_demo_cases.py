@@ -240,11 +240,12 @@ def test_a_second_demo_run_changes_no_case(ecert: Any, demo: dict[str, Any], eng
     assert (again.json()["imported"], again.json()["updated"]) == (0, 0)
     assert again.json()["cases"] == demo["cases"] and again.json()["accounts"] == demo["accounts"]
     assert _case_state(engine) == before
-    # A later run with another holder count does not touch the cases either.
-    more = ecert("demo", "--holders", "60", "--json", today=TODAY)
-    assert more.exit_code == 0, more.stdout + more.stderr
-    assert more.json()["cases"] == demo["cases"]
-    assert _case_state(engine) == before
+    # Later runs with other holder counts do not touch the cases either, and still list them.
+    for holders in ("60", "3"):
+        more = ecert("demo", "--holders", holders, "--json", today=TODAY)
+        assert more.exit_code == 0, more.stdout + more.stderr
+        assert more.json()["cases"] == demo["cases"]
+        assert _case_state(engine) == before
 
 
 def test_demo_text_prints_one_banner_the_provinces_and_a_table_of_whom_to_log_in_as(ecert: Any) -> None:
@@ -270,3 +271,9 @@ def test_demo_json_is_one_object_with_the_cases(ecert: Any) -> None:
     res = ecert("demo", "--holders", "40", "--json", today=TODAY)
     out = json.loads(res.stdout)  # exactly one JSON object on stdout (contract.md)
     assert {"accounts", "cases", "sample_registration_nos", "holders", "qr_base_url"} <= set(out)
+
+
+def test_a_demo_too_small_for_the_cases_has_none_and_its_holder_count(ecert: Any) -> None:
+    res = ecert("demo", "--holders", "3", "--json", today=TODAY)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    assert (res.json()["holders"], res.json()["cases"]) == (3, [])

@@ -48,9 +48,11 @@ def seed_demo(
     cases: bool = False,
 ) -> DemoResult:
     with_cases = cases and holders >= MIN_HOLDERS_FOR_CASES
-    numbers = {c: case_registration_no(c) for c in DEMO_CASES} if with_cases else {}
+    numbers = {c: case_registration_no(c) for c in DEMO_CASES} if cases else {}
     with make_uow() as uow:
         built = uow.registry.existing_numbers(set(numbers.values())) if numbers else set()
+    if not with_cases:  # too few holders this time: only the cases an earlier run made
+        numbers = {c: no for c, no in numbers.items() if no in built}
     rows = (
         (n, row)
         for n, row in enumerate(generate_rows(holders, today=today, seed=seed, cases=with_cases), start=2)

@@ -315,7 +315,7 @@ def describe(c: DemoCase, lang: str = "zh") -> tuple[str, str]:
                 "lapsed (R-REN-3)" if lapsed else f"expired, may still apply until {deadline} (R-REN-2)"
             )
             to_try = (
-                f"/me: the lapsed specialty is not printed; applying for it is refused (specialty_lapsed); "
+                f"/me: the lapsed specialty is not printed; /me/renewal cannot renew it (specialty_lapsed); "
                 f"until {f['transitional_deadline']} it could have applied (R-REN-2)"
                 if lapsed
                 else "/me/renewal: apply for the expired specialty (transitional rule R-REN-2)"
@@ -325,7 +325,7 @@ def describe(c: DemoCase, lang: str = "zh") -> tuple[str, str]:
                 "已失效(R-REN-3)" if lapsed else f"过渡期内,{f['transitional_deadline']} 前仍可申请(R-REN-2)"
             )
             to_try = (
-                f"/me:失效专业不打印在证书上;为其申请延续被拒(specialty_lapsed);"
+                f"/me:失效专业不打印在证书上;/me/renewal 不能为其申请延续(specialty_lapsed);"
                 f"过渡期({f['transitional_deadline']} 前)本可申请(R-REN-2)"
                 if lapsed
                 else "/me/renewal 为已到期专业申请延续(过渡规则 R-REN-2)"
@@ -375,10 +375,10 @@ def describe(c: DemoCase, lang: str = "zh") -> tuple[str, str]:
         chars = " ".join(f"{ch} U+{ord(ch):04X}" for ch in f["rare_characters"])
         if en:
             who = f"a name with rare characters ({chars}: CJK Extension A and B)"
-            to_try = "/me: download; the name is printed with the Hanazono font and copies out of the PDF as text"
+            to_try = "/me: download; the rare characters are printed in the Hanazono font and copy out as text"
         else:
             who = f"姓名含生僻字({chars}:CJK 扩展 A、B 区)"
-            to_try = "/me 下载:姓名以花园明朝(Hanazono)字体打印,可从 PDF 复制为文字"
+            to_try = "/me 下载:生僻字以花园明朝(Hanazono)字体打印,可从 PDF 复制为文字"
     return who, to_try
 
 
