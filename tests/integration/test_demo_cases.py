@@ -269,7 +269,7 @@ def test_demo_text_prints_one_banner_the_provinces_and_a_table_of_whom_to_log_in
 
 def test_demo_json_is_one_object_with_the_cases(ecert: Any) -> None:
     res = ecert("demo", "--holders", "40", "--json", today=TODAY)
-    out = json.loads(res.stdout)  # exactly one JSON object on stdout (contract.md)
+    out = json.loads(res.stdout)  # exactly one JSON object on stdout (docs/cli.md)
     assert {"accounts", "cases", "sample_registration_nos", "holders", "qr_base_url"} <= set(out)
 
 
