@@ -8,7 +8,7 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +40,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture(autouse=True)
 def pinned_wall_clock(request: pytest.FixtureRequest) -> Iterator[datetime | None]:
-    """For a ``wall_clock`` test: the process's wall clock set to today's China-time date at the
-    parametrized hour, then ticking (time-machine moves ``datetime.now``, ``time.time`` and friends
+    """For a ``wall_clock`` test: the process's wall clock set to the parametrized China-time hour
+    (its latest occurrence), then ticking (time-machine moves ``datetime.now``, ``time.time`` and friends
     together). Other tests run on the real clock, unless ECERT_TEST_WALL_CLOCK pins them all."""
     # ECERT_TEST_WALL_CLOCK=HH:MM pins every other test too: `ECERT_TEST_WALL_CLOCK=00:30 scripts/test`.
     hour = getattr(request, "param", None) or os.environ.get("ECERT_TEST_WALL_CLOCK") or None
@@ -49,7 +49,12 @@ def pinned_wall_clock(request: pytest.FixtureRequest) -> Iterator[datetime | Non
         yield None
         return
     hh, mm = (int(x) for x in str(hour).split(":"))
-    start = datetime.combine(datetime.now(CST).date(), time(hh, mm), CST)
+    # The latest such moment that has already passed: a clock never ahead of PostgreSQL's own, which
+    # the job queue compares with (a retry scheduled "now" in this process must be due there too).
+    real = datetime.now(CST)
+    start = datetime.combine(real.date(), time(hh, mm), CST)
+    if start > real:
+        start -= timedelta(days=1)
     with time_machine.travel(start, tick=True):
         yield start
 
