@@ -143,7 +143,7 @@ def rename_employer(uow: SqlUnitOfWork, uscc: str, *, name: str, actor: str, now
         conn = uow.connection
         names = set(conn.execute(select(r.c.employer_name).where(r.c.employer_uscc == code).distinct()).scalars())
         if not names:
-            raise NotFound("聘用企业(统一社会信用代码)", code)
+            raise NotFound("employer", code)
         numbers = sorted(
             conn.execute(
                 update(r)

@@ -24,7 +24,7 @@ from ecert.domain.errors import BadInput, EcertError, problem
 from ecert.entrypoints.web import metrics
 from ecert.entrypoints.web.deps import WebContext, current_user
 from ecert.entrypoints.web.errors import http_status
-from ecert.entrypoints.web.i18n import request_lang, translator
+from ecert.entrypoints.web.i18n import TERMS, request_lang, translator
 from ecert.entrypoints.web.sessions import SessionStore
 
 HERE = Path(__file__).parent
@@ -84,7 +84,11 @@ LOCALIZED = {
 def render_anonymous(lang: str, name: str, **context: Any) -> str:
     """The page for a visitor with no session cookie: what :func:`render` gives when no one is
     signed in, without its request bookkeeping (the public QR page's hot path)."""
-    return LOCALIZED[lang].get_template(name).render(lang=lang, t=TRANSLATORS[lang], user=None, csrf="", **context)
+    return (
+        LOCALIZED[lang]
+        .get_template(name)
+        .render(lang=lang, t=TRANSLATORS[lang], term=TERMS[lang], user=None, csrf="", **context)
+    )
 
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -101,7 +105,14 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
     response = templates.TemplateResponse(
         request,
         name,
-        {"lang": lang, "t": translator(lang), "user": user, "csrf": session.csrf_token if session else "", **context},
+        {
+            "lang": lang,
+            "t": translator(lang),
+            "term": TERMS["en" if lang == "en" else "zh"],
+            "user": user,
+            "csrf": session.csrf_token if session else "",
+            **context,
+        },
         status_code=status_code,
     )
     if request.query_params.get("lang") in ("zh", "en"):
