@@ -24,7 +24,9 @@ GLUED_PAREN = re.compile(r"[A-Za-z0-9]\((?!s\))")  # "window(2026-…" wants "wi
 GLUED_AFTER = re.compile(r"[,;:](?=[^\s\d])")  # "a,b" / "basis:x" want a space after the mark
 
 # contract.md ``verify.status``
-VERIFY_STATUSES = ("valid", "tampered", "untrusted", "expired", "not_yet_valid", "superseded", "revoked", "indeterminate")
+VERIFY_STATUSES = (
+    "valid", "tampered", "untrusted", "expired", "not_yet_valid", "superseded", "revoked", "indeterminate",
+)  # fmt: skip
 
 
 def _without_placeholders(s: str) -> str:
