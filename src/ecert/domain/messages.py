@@ -86,7 +86,7 @@ ERRORS: dict[str, tuple[str, str]] = {
 }
 
 # ------------------------------------------------------------------------------------------ terms
-# One concept, one word per language. The vocabulary table in docs/vocabulary.md is this, in prose.
+# One concept, one word per language; docs/vocabulary.md is this table for people (a test keeps them equal).
 TERMS: dict[str, tuple[str, str]] = {
     # The registration (注册) as the authority keeps it: registrations.status, ``holder show`` status.
     "status.registration.active": ("正常", "Active"),
@@ -147,7 +147,7 @@ TERMS: dict[str, tuple[str, str]] = {
     "check.record": ("与签发记录一致", "Matches the issuance record"),
     "check.current": ("注册信息未变更", "Registry data unchanged"),
     "check.window": ("在使用有效期内", "Inside the usage window"),
-    # Why a verification came out as it did (``reason_codes``). The public part of a revocation or
+    # Why a verification came out as it did (``Reason.code``). The public part of a revocation or
     # cancellation is its legal basis and effective date only; the free-text reason stays in the
     # registry (it may contain personal details).
     "reason.not_pdf": ("文件不是可读取的 PDF 文档", "The file is not a readable PDF document"),

@@ -115,3 +115,18 @@ def test_unknown_codes_and_missing_params_never_crash__issue_10() -> None:
     assert term("status.registration", None, "en") == ""
     assert render("no_such_code", "en", {}) == "no_such_code"
     assert "{" in render("not_found", "en", {})  # the template, not a KeyError
+
+
+def test_the_documented_vocabulary_is_the_catalogue__issue_10() -> None:
+    """docs/vocabulary.md lists every kind of term with exactly the catalogue's words."""
+    doc = (SRC.parents[1] / "docs" / "vocabulary.md").read_text("utf-8")
+    documented: dict[str, dict[str, tuple[str, str]]] = {}
+    for section in re.split(r"^## ", doc, flags=re.M)[1:]:
+        head = re.match(r".*: `([\w.]+)`\n", section)
+        if head:
+            rows = re.findall(r"^\| `([^`]+)` \| (.+?) \| (.+?) \|$", section, flags=re.M)
+            documented[head.group(1)] = {code: (zh, en) for code, zh, en in rows}
+    kinds = {k.rsplit(".", 1)[0] for k in TERMS if not k.startswith("reason.")}
+    assert set(documented) == kinds
+    for kind, rows in documented.items():
+        assert rows == {code: (term(kind, code, "zh"), term(kind, code, "en")) for code in terms(kind, "zh")}, kind
