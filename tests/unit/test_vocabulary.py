@@ -135,3 +135,21 @@ def test_no_term_is_written_in_python_outside_the_catalogue__issue_10(path: Path
 def test_no_term_is_written_in_a_template__issue_10(path: Path) -> None:
     found = template_terms(path.read_text("utf-8"))
     assert not found, f"{path.name}: term words written in the template (use term(kind, code)): {found}"
+
+
+CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff]")
+FULL_WIDTH = re.compile(r"[\u3000-\u303f\uff00-\uffef]")
+GLUED_PAREN = re.compile(r"[A-Za-z0-9]\((?!s\))")
+# Punctuation written right after an expression is the same in both languages: "window(2026-…".
+GLUED_AFTER_EXPRESSION = re.compile(r"(?:\}\}|%\})[(,;:]")
+
+
+@pytest.mark.parametrize("path", sorted(TEMPLATES.glob("*.html")), ids=lambda p: p.name)
+def test_english_prose_of_a_template_is_english_with_its_spaces__issue_10(path: Path) -> None:
+    source = path.read_text("utf-8")
+    for m in T_PAIR.finditer(source):
+        en = m.group(2)
+        assert not CJK.search(en) and not FULL_WIDTH.search(en), f"{path.name}: {en!r}"
+        assert not GLUED_PAREN.search(en), f"{path.name}: no space before '(' in {en!r}"
+    glued = [source[max(0, m.start() - 40) : m.end()] for m in GLUED_AFTER_EXPRESSION.finditer(source)]
+    assert not glued, f"{path.name}: punctuation glued to an expression, put it in the t() pair: {glued}"
