@@ -206,7 +206,9 @@ def correct_personal(
         if new_gender is None:
             probs.append(
                 problem(
-                    f"性别应为“男”或“女”,实际为“{gender}”", f"Gender must be 男 or 女, got {gender!r}", column="gender"
+                    f"性别应为“男”或“女”,实际为“{gender}”",
+                    f"Gender must be 男 (Male) or 女 (Female), got {gender!r}",
+                    column="gender",
                 )
             )
     new_birth: date | None = None
