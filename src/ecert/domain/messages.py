@@ -122,6 +122,11 @@ TERMS: dict[str, tuple[str, str]] = {
     "role.holder": ("持证人", "Holder"),
     "role.reviewer": ("审核人员", "Reviewer"),
     "role.admin": ("管理员", "Administrator"),
+    # How a verification came in (verification_events.channel; the audit page's verification batches).
+    "channel.qr": ("扫描二维码", "QR scan"),
+    "channel.pdf": ("上传 PDF", "PDF upload"),
+    "channel.api": ("接口", "API"),
+    "channel.cli": ("命令行", "Command line"),
     # Yes / no, and the renewal commitment (R-REN-4).
     "answer.yes": ("是", "Yes"),
     "answer.no": ("否", "No"),

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from ecert.adapters.db.verification_log import CHANNELS
 from ecert.domain import messages
 from ecert.domain.messages import CATALOG, ERRORS, TERMS, render, term, terms, text
 from ecert.domain.model import ApplicationStatus, Gender, RegistrationStatus, SpecialtyState
@@ -72,6 +73,7 @@ def test_error_codes_and_terms_do_not_share_a_key__issue_10() -> None:
         ("gender", [g.value for g in Gender]),
         ("role", list(accounts.ROLES)),
         ("check", list(verification.CHECKS)),
+        ("channel", list(CHANNELS)),
     ],
 )
 def test_every_code_has_its_term_and_nothing_else__issue_10(kind: str, codes: list[str]) -> None:
