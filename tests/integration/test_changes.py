@@ -356,7 +356,7 @@ def test_cancel_on_lapse_grounds_says_revoked_without_the_reason__R_LAPSE_1(
     assert "注销" in v["reasons"][0] and TODAY in v["reasons"][0] and "退休" not in v["reasons"][0]
     assert v["current"]["revocation"] == {"status": "cancelled", "basis": None, "effective": TODAY}
     v_en = verify(ecert, out, lang="en")
-    assert "cancelled" in v_en["reasons"][0]
+    assert "Cancelled" in v_en["reasons"][0]  # the registration status, as every page names it
     refused(ecert("cert", "preview", no, "--json", today=TODAY), "registration_inactive")
     assert ecert("holder", "show", no, "--json", today=TODAY).json()["status"] == "cancelled"
 

@@ -213,7 +213,7 @@ def test_provincial_reviewer_sees_pending_application_and_approval_sets_new_vali
     html = page.text
     for shown in (f"#{site.application_id}", site.reg_no, site.name, site.specialty, site.valid_until, "150"):
         assert shown in html
-    assert "已承诺" in html and "可延续" in html
+    assert "已承诺" in html and "有效(可申请延续注册)" in html
     expected = renewed_validity_end(site.today, site.birth, site.core.policy).isoformat()
     assert expected in html  # what an approval today would give (R-REN-5)
 

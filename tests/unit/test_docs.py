@@ -13,7 +13,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from ecert.domain.messages import CATALOG
+from ecert.domain.messages import ERRORS
 from ecert.entrypoints.cli import cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -124,5 +124,5 @@ def test_docs_cli_names_every_command_option_and_error_code() -> None:
         if f"ecert {' '.join(path)}" not in doc:
             missing.append(" ".join(path))
         missing += [f"{' '.join(path)} {o}" for p in cmd.params for o in p.opts if o.startswith("--") and o not in doc]
-    missing += [code for code in CATALOG if f"`{code}`" not in doc]
+    missing += [code for code in ERRORS if f"`{code}`" not in doc]
     assert missing == []

@@ -126,7 +126,7 @@ def seal_config(ks: KeySettings) -> SealKeyConfig:
         return ks.seal
     key, cert = ks.keys_dir / pki.SEAL_KEY, ks.keys_dir / pki.SEAL_CERT
     if not key.exists():
-        raise _missing("seal key", key)
+        raise _missing("seal_key", key)
     return SealKeyConfig.pem(key, cert, (ks.keys_dir / pki.ROOT_CERT,))
 
 
@@ -135,7 +135,7 @@ def qr_private_key(ks: KeySettings) -> Ed25519PrivateKey:
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except FileNotFoundError as exc:
-        raise _missing("QR key", path) from exc
+        raise _missing("qr_key", path) from exc
     if not isinstance(key, Ed25519PrivateKey):
         raise EcertError("bad_keys", params={"reason": f"{path} is not an Ed25519 key"})
     return key
@@ -171,7 +171,7 @@ def trust_roots(ks: KeySettings) -> list[x509.Certificate]:
         try:
             roots += x509.load_pem_x509_certificates(p.read_bytes())
         except FileNotFoundError as exc:
-            raise _missing("trust root", p) from exc
+            raise _missing("trust_root", p) from exc
     return roots
 
 

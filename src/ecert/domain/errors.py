@@ -69,6 +69,8 @@ class RuleRefusal(EcertError):
 
 
 class NotFound(EcertError):
+    """``what`` is a ``thing.<what>`` term of the catalogue (``registration_no``, ``application`` …)."""
+
     def __init__(self, what: str, key: str) -> None:
         super().__init__("not_found", params={"what": what, "key": key})
 

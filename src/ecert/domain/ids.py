@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from ecert.domain.errors import BadInput, problem
+from ecert.domain.messages import term
 from ecert.domain.model import Gender
 from ecert.domain.provinces import ALIASES, PROVINCE_CODES, PROVINCES
 
@@ -172,12 +173,12 @@ def check_id_matches(idn: IdNumber, birth_date: date, gender: Gender) -> None:
             )
         )
     if idn.gender != gender:
-        en_id = "male" if idn.gender is Gender.MALE else "female"
-        en_rec = "male" if gender is Gender.MALE else "female"
+        zh_id, zh_rec = term("gender", idn.gender.value, "zh"), term("gender", gender.value, "zh")
+        en_id, en_rec = term("gender", idn.gender.value, "en"), term("gender", gender.value, "en")
         problems.append(
             problem(
-                f"身份证号中的性别为{idn.gender.value},与登记的性别{gender.value}不一致",
-                f"ID number encodes gender {en_id} ({idn.gender.value}), but the record says {en_rec} ({gender.value})",
+                f"身份证号中的性别为{zh_id},与登记的性别{zh_rec}不一致",
+                f"ID number encodes gender {en_id}, but the record says {en_rec}",
                 column=COL_ID_NUMBER,
             )
         )

@@ -1,9 +1,25 @@
-"""Messages for people, zh-CN first, English second, keyed by the stable error code (docs/cli.md
-"Error codes"). Codes of ``bad_input`` details (the ``file_*``, ``out_*`` and ``import_*`` ones) live
-here too: a detail's ``code`` is as stable as an error's."""
+"""The one message catalogue: every word ecert shows people, zh-CN first, English second.
+
+Keys are stable codes. An error message is keyed by its error code (docs/cli.md "Error codes"; the codes of
+``bad_input`` details — ``file_*``, ``out_*``, ``import_*`` — are as stable), a term by
+``<kind>.<code>`` where ``code`` is the value the JSON and the database keep (``status.registration.active``,
+``gender.女``, ``reason.superseded``). A term names one concept in one word per language, the same on
+every page, in the CLI and in messages: the registration is ``正常`` / ``Active``, never ``有效`` (that is
+a certificate or a specialty), on the holder's page, the console and the QR page alike.
+
+A message template may embed a term with the format spec ``@kind``: ``{status:@status.registration}``
+shows the param ``status`` (a code) as the term ``status.registration.<code>``.
+
+Why our own catalogue and not gettext/Babel: the entries are keyed by the stable codes the contract
+already fixes (gettext keys by the source sentence, so a reworded zh text breaks every translation
+silently), there are exactly two languages, nothing to compile or extract, and a plain test checks
+every entry (tests/unit/domain/test_messages.py). Page prose stays beside its markup as ``t(zh, en)``
+pairs (web/i18n.py); terms never do (tests/unit/test_vocabulary.py).
+"""
 
 from __future__ import annotations
 
+import string
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -15,15 +31,16 @@ class Localized(NamedTuple):
     en: str
 
 
+# ------------------------------------------------------------------------------------------ errors
 # code -> (zh, en); str.format placeholders filled from the error's params.
-CATALOG: dict[str, tuple[str, str]] = {
+ERRORS: dict[str, tuple[str, str]] = {
     "not_in_rollout": (
         "该注册所在地区({province})于 {today} 尚未纳入电子证书启用范围",
         "Region {province} is not covered by an active e-certificate rollout batch on {today}",
     ),
     "registration_inactive": (
-        "注册状态为“{status}”,不能办理此业务",
-        "The registration is {status}; this is not possible",
+        "注册状态为“{status:@status.registration}”,不能办理此业务",
+        "The registration status is “{status:@status.registration}”; this is not possible",
     ),
     "age_limit": (
         "持证人已于 {age65_date} 年满65周岁",
@@ -63,14 +80,14 @@ CATALOG: dict[str, tuple[str, str]] = {
         "The name or employer contains characters no certificate font covers: {chars}",
     ),
     "keys_missing": (
-        "缺少{what}:{path}(请先运行 ecert init)",
-        "Missing {what}: {path} (run ecert init first)",
+        "缺少{what:@thing}:{path}(请先运行 ecert init)",
+        "Missing {what:@thing}: {path} (run ecert init first)",
     ),
     "bad_keys": ("密钥配置有误:{reason}", "Bad key configuration: {reason}"),
     "unauthenticated": ("请先登录(用户名或密码不正确)", "Please sign in (wrong user name or password)"),
     "csrf_failed": ("表单已过期,请刷新页面后重试", "The form expired; reload the page and try again"),
     "rate_limited": ("请求过于频繁,请稍后再试", "Too many requests; try again later"),
-    "not_found": ("未找到{what}:{key}", "No {what} found: {key}"),
+    "not_found": ("未找到{what:@thing}:{key}", "No {what:@thing} found: {key}"),
     "forbidden": ("无权执行此操作", "You are not allowed to do this"),
     "bad_input": ("输入有误,共 {count} 处问题", "Bad input: {count} problem(s)"),
     "database_error": ("数据库错误:{reason}", "Database error: {reason}"),
@@ -114,8 +131,8 @@ CATALOG: dict[str, tuple[str, str]] = {
     ),
     # Details of bad_input for a registry file that is not a CSV or XLSX one (adapters/importing/readers.py).
     "import_format_unsupported": (
-        "{name} 不是 CSV 或 XLSX 文件(而是{kind_zh}):请把注册名册导出为 CSV(UTF-8 或 GB18030 编码)或 XLSX 后再导入",
-        "{name} is not a CSV or XLSX file (it is {kind_en}): export the registry sheet as CSV (UTF-8 or GB18030) "
+        "{name} 不是 CSV 或 XLSX 文件(而是{kind}):请把注册名册导出为 CSV(UTF-8 或 GB18030 编码)或 XLSX 后再导入",
+        "{name} is not a CSV or XLSX file (it is {kind}): export the registry sheet as CSV (UTF-8 or GB18030) "
         "or XLSX and import that",
     ),
     "import_xlsx_damaged": (
@@ -132,13 +149,172 @@ CATALOG: dict[str, tuple[str, str]] = {
     ),
 }
 
+# ------------------------------------------------------------------------------------------ terms
+# One concept, one word per language; docs/vocabulary.md is this table for people (a test keeps them equal).
+TERMS: dict[str, tuple[str, str]] = {
+    # The registration (注册) as the authority keeps it: registrations.status, ``holder show`` status.
+    "status.registration.active": ("正常", "Active"),
+    "status.registration.cancelled": ("已注销", "Cancelled"),
+    "status.registration.revoked": ("已撤销", "Revoked"),
+    "status.registration.suspended": ("已暂停", "Suspended"),
+    # A specialty registration (注册专业) today: docs/cli.md ``specialty[].state``.
+    "status.specialty.valid": ("有效", "Valid"),
+    "status.specialty.renewable": ("有效(可申请延续注册)", "Valid (renewal open)"),
+    "status.specialty.expired": ("已到期", "Expired"),
+    "status.specialty.lapsed": ("已失效", "Lapsed"),
+    "status.specialty.cancelled": ("已注销", "Cancelled"),
+    # An issued e-certificate: the verdict of a verification (docs/cli.md ``verify.status``), and the
+    # state of each earlier download on the holder's page (the same concept, the same words).
+    "status.certificate.valid": ("有效", "Valid"),
+    "status.certificate.expired": ("已过使用期", "Past its usage window"),
+    "status.certificate.not_yet_valid": ("尚未生效", "Not yet valid"),
+    "status.certificate.superseded": ("已被更新", "Superseded"),
+    "status.certificate.revoked": ("已撤销", "Revoked"),
+    "status.certificate.tampered": ("无法验证:已被篡改", "Cannot verify: tampered"),
+    "status.certificate.untrusted": ("无法验证:签章不受信任", "Cannot verify: untrusted seal"),
+    "status.certificate.indeterminate": ("无法验证", "Cannot verify"),
+    # A renewal application (延续注册申请) and each of its specialties.
+    "status.application.pending": ("待审核", "Pending"),
+    "status.application.approved": ("已批准", "Approved"),
+    "status.application.rejected": ("已驳回", "Rejected"),
+    # A renewal reminder in the outbox.
+    "status.reminder.unsent": ("未发送", "Not sent"),
+    # Gender: the codes are the registry's own values (docs/cli.md import columns).
+    "gender.男": ("男", "Male"),
+    "gender.女": ("女", "Female"),
+    # Account roles.
+    "role.holder": ("持证人", "Holder"),
+    "role.reviewer": ("审核人员", "Reviewer"),
+    "role.admin": ("管理员", "Administrator"),
+    # How a verification came in (verification_events.channel; the audit page's verification batches).
+    "channel.qr": ("扫描二维码", "QR scan"),
+    "channel.pdf": ("上传 PDF", "PDF upload"),
+    "channel.api": ("接口", "API"),
+    "channel.cli": ("命令行", "Command line"),
+    # Yes / no, and the renewal commitment (R-REN-4).
+    "answer.yes": ("是", "Yes"),
+    "answer.no": ("否", "No"),
+    "commitment.given": ("已承诺", "Committed"),
+    "commitment.none": ("未承诺", "Not committed"),
+    "signature.on_file": ("已登记", "On file"),
+    "signature.missing": ("未登记", "Missing"),
+    # What a ``not_found`` or ``keys_missing`` names.
+    "thing.registration_no": ("注册编号", "registration number"),
+    "thing.application": ("延续注册申请", "renewal application"),
+    "thing.user": ("用户", "user"),
+    "thing.employer": ("聘用企业(统一社会信用代码)", "employer (unified social credit code)"),
+    "thing.signature_image": ("签名图像", "signature image"),
+    "thing.seal_key": ("印章密钥", "seal key"),
+    "thing.qr_key": ("二维码密钥", "QR key"),
+    "thing.trust_root": ("信任根证书", "trust root"),
+    # The checks of a verification (``checks`` of ``verify --json``), in their order.
+    "check.signature": ("电子签章完好", "Seal intact"),
+    "check.unmodified": ("签章后未被修改", "Not modified after sealing"),
+    "check.trusted": ("签章受信任", "Seal trusted"),
+    "check.qr_token": ("二维码签名有效", "QR code signature valid"),
+    "check.bound": ("二维码与文档一致", "QR code belongs to the document"),
+    "check.record": ("与签发记录一致", "Matches the issuance record"),
+    "check.current": ("注册信息未变更", "Registry data unchanged"),
+    "check.window": ("在使用有效期内", "Inside the usage window"),
+    # Why a verification came out as it did (``Reason.code``). The public part of a revocation or
+    # cancellation is its legal basis and effective date only; the free-text reason stays in the
+    # registry (it may contain personal details).
+    "reason.not_pdf": ("文件不是可读取的 PDF 文档", "The file is not a readable PDF document"),
+    "reason.not_signed": ("文件没有电子签章", "The document carries no digital seal"),
+    "reason.signature_broken": (
+        "电子签章校验失败:签章后的内容被改动",
+        "The seal does not verify: content changed after sealing",
+    ),
+    "reason.modified_after_signing": ("签章后文档被增补修改", "The document was modified after it was sealed"),
+    "reason.untrusted_signer": (
+        "签章证书不是受信任的住建部印章证书",
+        "The seal certificate does not chain to a trusted seal root",
+    ),
+    "reason.no_content": ("文档中没有证书数据", "The document has no certificate data"),
+    "reason.qr_malformed": ("二维码内容不是本系统的验证码", "The QR text is not an ecert verification code"),
+    "reason.qr_bad_signature": ("二维码签名校验失败(已被篡改)", "The QR code's signature does not verify (tampered)"),
+    "reason.qr_unknown_key": ("二维码由未知密钥签发", "The QR code was signed with an unknown key"),
+    "reason.qr_not_bound": ("二维码与文档内容不一致", "The QR code does not belong to this document"),
+    "reason.no_record": ("登记库中没有此证书的签发记录", "The registry has no issuance record for this certificate"),
+    "reason.record_mismatch": ("证书内容与签发记录不一致", "The certificate does not match its issuance record"),
+    "reason.revoked": (
+        "注册状态:{status:@status.registration}(依据:{basis};自 {effective} 起生效)",
+        "Registration status: {status:@status.registration} (legal basis: {basis}; effective {effective})",
+    ),
+    "reason.revoked_no_basis": (
+        "注册状态:{status:@status.registration}(自 {effective} 起生效)",
+        "Registration status: {status:@status.registration} (effective {effective})",
+    ),
+    "reason.revoked_no_details": (
+        "注册状态:{status:@status.registration}",
+        "Registration status: {status:@status.registration}",
+    ),
+    "reason.superseded": (
+        "证书信息已变更,此证书已被更新的证书取代;以登记库当前信息为准",
+        "The registry data changed after issue: this certificate is superseded; the current data prevail",
+    ),
+    "reason.expired": ("已超过使用有效期(至 {until})", "Past its usage window (until {until})"),
+    "reason.not_yet_valid": ("尚未到使用有效期(自 {since})", "Before its usage window (from {since})"),
+    "reason.valid": ("证书有效", "The certificate is valid"),
+}
 
-def render(code: str, lang: str, params: Mapping[str, Any]) -> str:
-    zh, en = CATALOG.get(code, (code, code))
-    template = en if lang == "en" else zh
-    values = {k: (v.en if lang == "en" else v.zh) if isinstance(v, Localized) else v for k, v in params.items()}
+CATALOG: dict[str, tuple[str, str]] = {**ERRORS, **TERMS}
+assert len(CATALOG) == len(ERRORS) + len(TERMS), "an error code and a term share a key"
+
+# Per language, for lookups on hot paths (the QR page): key -> text.
+_BY_LANG: dict[str, dict[str, str]] = {
+    lang: {k: v[i] for k, v in CATALOG.items()} for i, lang in enumerate(("zh", "en"))
+}
+
+
+def _lang(lang: str) -> str:
+    return "en" if lang == "en" else "zh"
+
+
+def term(kind: str, code: str | None, lang: str) -> str:
+    """The word for ``code`` of ``kind`` (``term("status.registration", "active", "en")`` → ``Active``);
+    an unknown code is shown as it is, never an error."""
+    value = "" if code is None else str(code)
+    return _BY_LANG[_lang(lang)].get(f"{kind}.{value}", value)
+
+
+def terms(kind: str, lang: str) -> dict[str, str]:
+    """Every code of ``kind`` with its word in ``lang`` (for choices and tables)."""
+    prefix = f"{kind}."
+    return {k[len(prefix) :]: v for k, v in _BY_LANG[_lang(lang)].items() if k.startswith(prefix)}
+
+
+class _Formatter(string.Formatter):
+    """``str.format`` plus ``{param:@kind}``: the param is a code, shown as its term."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+
+    def format_field(self, value: Any, format_spec: str) -> Any:
+        if format_spec.startswith("@"):
+            return term(format_spec[1:], value, self.lang)
+        return super().format_field(value, format_spec)
+
+
+_FORMATTERS = {lang: _Formatter(lang) for lang in ("zh", "en")}
+
+
+def text(key: str, lang: str, params: Mapping[str, Any] | None = None) -> str:
+    """The catalogue entry ``key`` in ``lang`` with ``params`` filled in; an unknown key is shown as it is."""
+    lang = _lang(lang)
+    template = _BY_LANG[lang].get(key, key)
+    if "{" not in template:
+        return template
+    values = {k: (v.en if lang == "en" else v.zh) if isinstance(v, Localized) else v for k, v in (params or {}).items()}
     try:
+        if ":@" in template:
+            return _FORMATTERS[lang].vformat(template, (), values)
         return template.format(**values)
-    except (KeyError, IndexError):
+    except (KeyError, IndexError, ValueError):
         # A missing parameter must never turn an error report into a crash.
         return template
+
+
+def render(code: str, lang: str, params: Mapping[str, Any]) -> str:
+    """An error's message (``EcertError.message``)."""
+    return text(code, lang, params)

@@ -20,7 +20,7 @@ from ecert.adapters.db.engine import upgrade
 from ecert.adapters.db.verification_log import log_one
 from ecert.adapters.files import check_output_file, ensure_output_dir, read_input, read_text, write_output
 from ecert.entrypoints.cli_changes import change_cli, changes_commands
-from ecert.entrypoints.cli_common import STATE, actor_name, app, command, emit, errors, lang, progress_bar
+from ecert.entrypoints.cli_common import STATE, actor_name, app, command, emit, errors, lang, progress_bar, say, term
 from ecert.entrypoints.cli_jobs import jobs_cli
 from ecert.entrypoints.cli_reminders import reminders_cli
 from ecert.entrypoints.cli_workflows import renewal_cli, user_cli
@@ -232,7 +232,38 @@ def holder_show(
             view = history.show_holder_with_history(a.uow(), registration_no, today=a.clock.today(), policy=a.policy)
         else:
             view = registry_service.show_holder(a.uow(), registration_no, today=a.clock.today(), policy=a.policy)
-        emit(view, json.dumps(view, ensure_ascii=False, indent=2))
+        emit(view, _holder_text(view))
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _holder_text(view: dict[str, Any]) -> str:
+    """``holder show`` for people: the same fields as the JSON, states in words (the catalogue's)."""
+    facts = [
+        (say("省份", "Province"), view["province"]),
+        (say("注册状态", "Status"), term("status.registration", view["status"])),
+        (say("电子证书启用", "In rollout"), term("answer", "yes" if view["in_rollout"] else "no")),
+        (say("年满65周岁", "Turns 65"), view["age65_date"]),
+    ]
+    lines = [f"{view['registration_no']}  {view['name']}", "   ".join(f"{k}: {v}" for k, v in facts)]
+    if view.get("employer"):
+        lines.append(f"{say('聘用企业', 'Employer')}: {view['employer']['name']} ({view['employer']['uscc']})")
+    lines.append(f"{say('注册专业', 'Specialties')}:")
+    until = say("有效期至", "valid until")
+    lines += [
+        f"  {s['specialty']}  {until} {s['valid_until']}  {term('status.specialty', s['state'])}"
+        for s in view["specialties"]
+    ]
+    if "history" in view:
+        lines.append(f"{say('历史', 'History')}:")
+        for e in view["history"]:
+            lines.append(f"  {e['at']}  {e['actor']}  {e['action']}  {e.get('subject') or ''}".rstrip())
+            if e.get("before") is not None or e.get("after") is not None:
+                change = f"{_compact(e.get('before'))} → {_compact(e.get('after'))}"
+                lines.append(f"    {change}")
+    return "\n".join(lines)
 
 
 @holder_cli.command("set-signature")
@@ -332,8 +363,9 @@ def _emit_verdict(result: verification.VerificationResult) -> None:
     a = app()
     log_one(a.engine, a.clock.now(), "cli", result.serial, result.registration_no, result.status)
     d = result.as_dict(lang())
-    human = f"{d['status']}: " + "; ".join(d["reasons"])
-    emit(d, human)
+    human = f"{term('status.certificate', d['status'])}: " + "; ".join(d["reasons"])
+    checks = [f"{'✓' if ok else '✗'} {term('check', name)}" for name, ok in d["checks"].items() if ok is not None]
+    emit(d, "\n".join([human, *(f"  {c}" for c in checks)]))
 
 
 @cli.command("verify")

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from ecert.entrypoints.cli_common import actor_name, command, emit
+from ecert.entrypoints.cli_common import actor_name, command, emit, say, term
 from ecert.services import changes
 
 change_cli = typer.Typer(help="变更注册 / change registration", no_args_is_help=True)
@@ -104,7 +104,8 @@ def change_paper_cmd(
 
 
 def _status_human(d: dict[str, Any]) -> str:
-    return f"{d['registration_no']}: {d['status']} (自 / effective {d['effective']})"
+    effective = say(f"自 {d['effective']} 起生效", f"effective {d['effective']}")
+    return f"{d['registration_no']}: {term('status.registration', d['status'])} ({effective})"
 
 
 def revoke_cmd(

@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ecert.bootstrap import App, bootstrap
 from ecert.config import load_settings
+from ecert.domain import messages
 from ecert.domain.errors import EcertError
 from ecert.services.registry_import import ProgressFn
 
@@ -41,6 +42,17 @@ def lang() -> str:
         return app().settings.lang
     wanted = STATE.lang or os.environ.get("ECERT_LANG") or ""
     return "en" if wanted.lower().startswith("en") else "zh"
+
+
+def say(zh: str, en: str) -> str:
+    """Prose of a human line in the chosen language (terms come from :func:`term`)."""
+    return en if lang() == "en" else zh
+
+
+def term(kind: str, code: str | None) -> str:
+    """A stored code as its word in the chosen language, from the one catalogue (domain/messages.py).
+    ``--json`` keeps the codes; only lines for people use this."""
+    return messages.term(kind, code, lang())
 
 
 def emit(obj: dict[str, Any], human: str | None = None) -> None:

@@ -8,7 +8,7 @@ import typer
 
 from ecert.adapters.email import MailConfigError, SmtpMailer
 from ecert.domain.errors import BadInput, problem
-from ecert.entrypoints.cli_common import STATE, actor_name, app, command, emit, errors
+from ecert.entrypoints.cli_common import STATE, actor_name, app, command, emit, errors, term
 from ecert.services import reminders
 
 reminders_cli = typer.Typer(help="续期提醒 / renewal reminders", no_args_is_help=True)
@@ -73,7 +73,7 @@ def reminders_list(
         rows = reminders.list_reminders(app().uow(), pending=pending)
         lines = [
             f"{x['registration_no']}  {x['specialty']}  {x['valid_until']}  opens {x['window_opens']}  "
-            f"{x['email'] or '-'}  {x['sent_at'] or 'pending'}  attempts={x['attempts']}"
+            f"{x['email'] or '-'}  {x['sent_at'] or term('status.reminder', 'unsent')}  attempts={x['attempts']}"
             for x in rows
         ]
         emit({"reminders": rows, "count": len(rows)}, "\n".join(lines) or "(无 / none)")

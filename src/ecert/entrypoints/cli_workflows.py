@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import typer
 
 from ecert.domain.errors import BadInput, problem
-from ecert.entrypoints.cli_common import STATE, actor_name, app, command, emit, errors
+from ecert.entrypoints.cli_common import STATE, actor_name, app, command, emit, errors, say, term
 from ecert.services import accounts, renewal
 
 renewal_cli = typer.Typer(help="延续注册 / renewal registration", no_args_is_help=True)
 user_cli = typer.Typer(help="账号 / accounts", no_args_is_help=True)
+
+
+def _application_human(d: dict[str, Any]) -> str:
+    return (
+        f"{say('延续注册申请', 'Renewal application')} {d['application_id']}: {term('status.application', d['status'])}"
+    )
 
 
 @renewal_cli.command("apply")
@@ -38,7 +45,7 @@ def renewal_apply(
             now=a.clock.now(),
             policy=a.policy,
         )
-        emit(d, f"已受理延续注册申请 / application {d['application_id']} pending")
+        emit(d, _application_human(d))
 
 
 @renewal_cli.command("decide")
@@ -66,7 +73,7 @@ def renewal_decide(
             now=a.clock.now(),
             policy=a.policy,
         )
-        emit(d, f"申请 {d['application_id']}: {d['status']}")
+        emit(d, _application_human(d))
 
 
 @user_cli.command("add")
@@ -98,5 +105,5 @@ def user_add(
         emit(
             {"username": user.username, "role": user.role, "province_code": user.province_code,
              "registration_no": user.registration_no},
-            f"已创建账号 / account created: {user.username} ({user.role})",
+            f"{say('已创建账号', 'Account created')}: {user.username} ({term('role', user.role)})",
         )  # fmt: skip

@@ -92,7 +92,7 @@ def reviewer_for(uow: SqlUnitOfWork, username: str, province_code: str) -> User:
     """R-REN-6: a reviewer acts only within their province; a ministry admin anywhere."""
     user = uow.users.get(username)
     if user is None or user.disabled:
-        raise NotFound("用户", username)
+        raise NotFound("user", username)
     if user.role == "admin":
         return user
     if user.role != "reviewer" or user.province_code != province_code:

@@ -204,7 +204,7 @@ def application_province(uow: SqlUnitOfWork, application_id: int) -> str:
             .where(renewal_applications.c.id == application_id)
         ).scalar_one_or_none()
     if code is None:
-        raise NotFound("延续注册申请", str(application_id))
+        raise NotFound("application", str(application_id))
     return str(code)
 
 
@@ -219,7 +219,7 @@ def application_outcome(uow: SqlUnitOfWork, application_id: int) -> dict[str, An
             .where(ra.c.id == application_id)
         ).one_or_none()
         if row is None:
-            raise NotFound("延续注册申请", str(application_id))
+            raise NotFound("application", str(application_id))
         items = _items_of(uow, [application_id]).get(application_id, [])
     return {
         "application_id": application_id,
@@ -386,7 +386,7 @@ def registration_province(uow: SqlUnitOfWork, registration_no: str) -> str:
             select(registrations.c.province_code).where(registrations.c.registration_no == registration_no.strip())
         ).scalar_one_or_none()
     if code is None:
-        raise NotFound("注册编号", registration_no)
+        raise NotFound("registration_no", registration_no)
     return str(code)
 
 

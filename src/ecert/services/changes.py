@@ -143,7 +143,7 @@ def rename_employer(uow: SqlUnitOfWork, uscc: str, *, name: str, actor: str, now
         conn = uow.connection
         names = set(conn.execute(select(r.c.employer_name).where(r.c.employer_uscc == code).distinct()).scalars())
         if not names:
-            raise NotFound("聘用企业(统一社会信用代码)", code)
+            raise NotFound("employer", code)
         numbers = sorted(
             conn.execute(
                 update(r)
@@ -206,7 +206,9 @@ def correct_personal(
         if new_gender is None:
             probs.append(
                 problem(
-                    f"性别应为“男”或“女”,实际为“{gender}”", f"Gender must be 男 or 女, got {gender!r}", column="gender"
+                    f"性别应为“男”或“女”,实际为“{gender}”",
+                    f"Gender must be 男 (Male) or 女 (Female), got {gender!r}",
+                    column="gender",
                 )
             )
     new_birth: date | None = None

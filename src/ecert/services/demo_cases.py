@@ -27,6 +27,7 @@ from typing import Any
 from ecert.adapters.synthetic_signature import signature_png
 from ecert.domain import ids, provinces
 from ecert.domain.errors import RuleRefusal
+from ecert.domain.messages import term
 from ecert.domain.model import RegistrationStatus
 from ecert.domain.names import rare_characters
 from ecert.domain.policy import Policy
@@ -300,7 +301,7 @@ def describe(c: DemoCase, lang: str = "zh") -> tuple[str, str]:
             )
         else:
             who = f"{f['specialty']}有效期至 {f['valid_until']},在延续注册期内(R-REN-1)"
-            who += f",延续申请 #{f['application_id']} 待审核" if pending else ""
+            who += f",延续申请 #{f['application_id']} {term('status.application', 'pending', 'zh')}" if pending else ""
             to_try = (
                 f"/me/applications 查看申请;以 demo-reviewer 登录 /review 批准 → 有效期延至 {f['approve_until']},"
                 "此前下载的证书显示“已被更新”(R-REN-6)"
@@ -402,7 +403,7 @@ def describe_account(account: dict[str, str], lang: str = "zh", *, pending_case:
             review = "the renewal application of demo-renewal" if pending_case else "the pending renewal applications"
             return f"reviewer, {province}", f"/review: approve or reject {review} (R-REN-6)"
         review = " demo-renewal 的延续申请" if pending_case else "本省待审核的延续申请"
-        return f"审核人员,{province}", f"/review:批准或驳回{review}(R-REN-6)"
+        return f"{term('role', 'reviewer', 'zh')},{province}", f"/review:批准或驳回{review}(R-REN-6)"
     if en:
         return "ministry admin, nationwide", "/admin: search the registry, change employer, revoke, import, audit log"
     return "部级管理员,全国", "/admin:查询登记库、变更聘用企业、撤销、导入、审计日志"

@@ -43,7 +43,7 @@ def holder_view(reg: Registration, today: date, policy: Policy) -> dict[str, Any
 def get_registration(uow: SqlUnitOfWork, registration_no: str) -> Registration:
     reg = uow.registry.get(registration_no.strip())
     if reg is None:
-        raise NotFound("注册编号", registration_no)
+        raise NotFound("registration_no", registration_no)
     return reg
 
 

@@ -156,7 +156,7 @@ def validate_row(
         probs.append(
             problem(
                 f"性别应为“男”或“女”,实际为“{v['gender']}”",
-                f"Gender must be 男 or 女, got {v['gender']!r}",
+                f"Gender must be 男 (Male) or 女 (Female), got {v['gender']!r}",
                 row=row,
                 column="gender",
             )

@@ -120,7 +120,7 @@ def decide_renewal(
             .where(renewal_applications.c.id == application_id)
         ).one_or_none()
         if app_row is None:
-            raise NotFound("延续注册申请", str(application_id))
+            raise NotFound("application", str(application_id))
         reviewer_for(uow, reviewer, app_row.province_code)
         if app_row.status != "pending":
             raise RuleRefusal("already_decided", rule="R-REN-6")

@@ -25,51 +25,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from ecert.adapters.db.certificates import VerificationSnapshot
 from ecert.adapters.pdf_inspect import signed_metadata
 from ecert.adapters.qr_token import MAX_TEXT, TokenClaims, TokenError, decode, extract_token
+from ecert.domain import messages
 from ecert.domain.certificate import CertificateContent, mask_id_number
 from ecert.domain.model import RegistrationStatus
 from ecert.domain.policy import Policy
 from ecert.services.registry import holder_view
 from ecert.services.unit_of_work import SqlUnitOfWork
-
-REASONS: dict[str, tuple[str, str]] = {
-    "not_pdf": ("文件不是可读取的 PDF 文档", "The file is not a readable PDF document"),
-    "not_signed": ("文件没有电子签章", "The document carries no digital seal"),
-    "signature_broken": (
-        "电子签章校验失败:签章后的内容被改动",
-        "The seal does not verify: content changed after sealing",
-    ),
-    "modified_after_signing": ("签章后文档被增补修改", "The document was modified after it was sealed"),
-    "untrusted_signer": (
-        "签章证书不是受信任的住建部印章证书",
-        "The seal certificate does not chain to a trusted seal root",
-    ),
-    "no_content": ("文档中没有证书数据", "The document has no certificate data"),
-    "qr_malformed": ("二维码内容不是本系统的验证码", "The QR text is not an ecert verification code"),
-    "qr_bad_signature": ("二维码签名校验失败(已被篡改)", "The QR code's signature does not verify (tampered)"),
-    "qr_unknown_key": ("二维码由未知密钥签发", "The QR code was signed with an unknown key"),
-    "qr_not_bound": ("二维码与文档内容不一致", "The QR code does not belong to this document"),
-    "no_record": ("登记库中没有此证书的签发记录", "The registry has no issuance record for this certificate"),
-    "record_mismatch": ("证书内容与签发记录不一致", "The certificate does not match its issuance record"),
-    # The public part of a revocation or cancellation: legal basis and effective date only; the
-    # free-text reason stays in the registry (it may contain personal details).
-    "revoked": (
-        "注册已{status_zh}(依据:{basis};自 {effective} 起生效)",
-        "The registration has been {status} (legal basis: {basis}; effective {effective})",
-    ),
-    "revoked_no_basis": (
-        "注册已{status_zh}(自 {effective} 起生效)",
-        "The registration has been {status} (effective {effective})",
-    ),
-    "revoked_no_details": ("注册已{status_zh}", "The registration has been {status}"),
-    "superseded": (
-        "证书信息已变更,此证书已被更新的证书取代;以登记库当前信息为准",
-        "The registry data changed after issue: this certificate is superseded; the current data prevail",
-    ),
-    "expired": ("已超过使用有效期(至 {until})", "Past its usage window (until {until})"),
-    "not_yet_valid": ("尚未到使用有效期(自 {since})", "Before its usage window (from {since})"),
-    "valid": ("证书有效", "The certificate is valid"),
-}
-STATUS_ZH = {"revoked": "撤销", "cancelled": "注销", "suspended": "暂停"}
 
 
 @dataclass(frozen=True)
@@ -78,8 +39,8 @@ class Reason:
     params: dict[str, str] = field(default_factory=dict)
 
     def text(self, lang: str) -> str:
-        zh, en = REASONS[self.code]
-        return (en if lang == "en" else zh).format(**self.params)
+        """In words, from the catalogue (``reason.<code>``, domain/messages.py)."""
+        return messages.text(f"reason.{self.code}", lang, self.params)
 
 
 @dataclass
@@ -238,7 +199,7 @@ def judge(
         s = reg.status.value
         eff = effective.isoformat() if effective else None
         view["revocation"] = {"status": s, "basis": basis, "effective": eff}
-        params = {"status": s, "status_zh": STATUS_ZH.get(s, s), "basis": basis or "", "effective": eff or ""}
+        params = {"status": s, "basis": basis or "", "effective": eff or ""}
         code = "revoked" if basis and eff else "revoked_no_basis" if eff else "revoked_no_details"
         result.status = "revoked"
         result.reasons = [Reason(code, params)]

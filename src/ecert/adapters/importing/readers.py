@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 from ecert.adapters.files import first_undecodable_row, input_problem, open_input
 from ecert.domain.errors import BadInput, Problem, coded_problem, problem
 from ecert.domain.images import image_type
+from ecert.domain.messages import Localized
 
 CHUNK = 1 << 20
 XLSX_MAGIC = b"PK\x03\x04"
@@ -155,7 +156,7 @@ def open_table(path: Path) -> Table:
     kind = sniff(path, head)
     if kind is not None:
         zh, en = KINDS[kind]
-        raise BadInput([coded_problem("import_format_unsupported", name=path.name, kind_zh=zh, kind_en=en)])
+        raise BadInput([coded_problem("import_format_unsupported", name=path.name, kind=Localized(zh, en))])
     if head.startswith(XLSX_MAGIC):
         try:
             rows = _xlsx_rows(path)

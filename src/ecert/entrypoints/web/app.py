@@ -26,7 +26,7 @@ from ecert.domain.errors import BadInput, EcertError, problem
 from ecert.entrypoints.web import metrics
 from ecert.entrypoints.web.deps import WebContext, current_user
 from ecert.entrypoints.web.errors import http_status, page_error
-from ecert.entrypoints.web.i18n import request_lang, translator
+from ecert.entrypoints.web.i18n import TERMS, request_lang, translator
 from ecert.entrypoints.web.sessions import SessionStore
 
 HERE = Path(__file__).parent
@@ -99,7 +99,7 @@ def render_anonymous(lang: str, name: str, *, demo: bool, **context: Any) -> str
     return (
         LOCALIZED[lang]
         .get_template(name)
-        .render(lang=lang, t=TRANSLATORS[lang], user=None, csrf="", demo=demo, **context)
+        .render(lang=lang, t=TRANSLATORS[lang], user=None, csrf="", term=TERMS[lang], demo=demo, **context)
     )
 
 
@@ -120,6 +120,7 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
         {
             "lang": lang,
             "t": translator(lang),
+            "term": TERMS["en" if lang == "en" else "zh"],
             "user": user,
             "csrf": session.csrf_token if session else "",
             "demo": ctx(request).core.demo_seal,  # the DEMO banner (base.html)

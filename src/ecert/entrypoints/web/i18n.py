@@ -1,19 +1,17 @@
-"""Language of a request: ``?lang=en`` (remembered in a cookie), else the cookie, else zh-CN."""
+"""Language of a request: ``?lang=en`` (remembered in a cookie), else the cookie, else zh-CN.
+
+Templates get two helpers: ``t(zh, en)`` for the page's own prose, and ``term(kind, code)`` for a
+stored value shown as a word (``term('status.registration', h.status)``), which comes from the one
+catalogue, domain/messages.py, so a state has the same name on every page.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import Request
 
-STATUS_WORDS: dict[str, tuple[str, str]] = {
-    "valid": ("有效", "Valid"),
-    "expired": ("已过使用期", "Past its usage window"),
-    "not_yet_valid": ("尚未生效", "Not yet valid"),
-    "superseded": ("已被更新", "Superseded"),
-    "revoked": ("已撤销", "Revoked"),
-    "tampered": ("无法验证:已被篡改", "Cannot verify: tampered"),
-    "untrusted": ("无法验证:签章不受信任", "Cannot verify: untrusted seal"),
-    "indeterminate": ("无法验证", "Cannot verify"),
-}
+from ecert.domain import messages
 
 
 def request_lang(request: Request) -> str:
@@ -29,3 +27,15 @@ def translator(lang: str):  # type: ignore[no-untyped-def]
         return en if lang == "en" else zh
 
     return t
+
+
+def term_namer(lang: str) -> Callable[[str, str | None], str]:
+    """``term(kind, code)`` in ``lang``: the catalogue's word for a stored code."""
+
+    def term(kind: str, code: str | None) -> str:
+        return messages.term(kind, code, lang)
+
+    return term
+
+
+TERMS = {lang: term_namer(lang) for lang in ("zh", "en")}

@@ -43,36 +43,6 @@ MAX_IMPORT_BYTES = int(os.environ.get("ECERT_IMPORT_MAX_MB", "200")) * 1024 * 10
 COPY_CHUNK = 1 << 20
 SAFE_NAME = re.compile(r"[^\w.\-]+")
 
-# Words for stored values, zh-CN first.
-WORDS: dict[str, dict[str, tuple[str, str]]] = {
-    "status": {
-        "active": ("正常", "Active"),
-        "cancelled": ("已注销", "Cancelled"),
-        "revoked": ("已撤销", "Revoked"),
-        "suspended": ("已暂停", "Suspended"),
-    },
-    "state": {
-        "valid": ("有效", "Valid"),
-        "renewable": ("可延续", "Renewable"),
-        "expired": ("已到期", "Expired"),
-        "lapsed": ("已失效", "Lapsed"),
-        "cancelled": ("已注销", "Cancelled"),
-    },
-    "application": {
-        "pending": ("待审核", "Pending"),
-        "approved": ("已批准", "Approved"),
-        "rejected": ("已驳回", "Rejected"),
-    },
-}
-
-
-def _words(lang: str) -> Callable[[str, str | None], str]:
-    def w(kind: str, value: str | None) -> str:
-        zh, en = WORDS.get(kind, {}).get(value or "", (value or "", value or ""))
-        return en if lang == "en" else zh
-
-    return w
-
 
 def _page(request: Request, name: str, user: User, status_code: int = 200, **context: Any) -> Response:
     c = ctx(request).core
@@ -81,7 +51,6 @@ def _page(request: Request, name: str, user: User, status_code: int = 200, **con
         name,
         status_code=status_code,
         user=user,
-        w=_words(request_lang(request)),
         today=c.clock.today().isoformat(),
         province_names=[(abbr, nm) for abbr, (_code, nm) in provinces.PROVINCES.items()],
         **context,

@@ -24,7 +24,7 @@ from ecert.entrypoints.web import metrics
 from ecert.entrypoints.web.app import render
 from ecert.entrypoints.web.deps import check_csrf, ctx, require_user
 from ecert.entrypoints.web.errors import http_status
-from ecert.entrypoints.web.i18n import STATUS_WORDS, request_lang
+from ecert.entrypoints.web.i18n import request_lang
 from ecert.services import holder_portal, issuance, renewal
 from ecert.services.issuance import IssuedCertificate
 
@@ -35,30 +35,6 @@ router = APIRouter()
 
 
 # ------------------------------------------------------------------------------------------ words
-
-SPECIALTY_STATE_WORDS: dict[str, tuple[str, str]] = {
-    "valid": ("有效", "Valid"),
-    "renewable": ("有效(可申请延续注册)", "Valid (renewal open)"),
-    "expired": ("已到期", "Ended"),
-    "lapsed": ("已失效", "Lapsed"),
-    "cancelled": ("已注销", "Cancelled"),
-}
-APPLICATION_STATUS_WORDS: dict[str, tuple[str, str]] = {
-    "pending": ("待审核", "Pending"),
-    "approved": ("已批准", "Approved"),
-    "rejected": ("已驳回", "Rejected"),
-}
-REGISTRATION_STATUS_WORDS: dict[str, tuple[str, str]] = {
-    "active": ("有效", "Active"),
-    "cancelled": ("已注销", "Cancelled"),
-    "revoked": ("已撤销", "Revoked"),
-    "suspended": ("已暂停", "Suspended"),
-}
-
-
-def _word(table: dict[str, tuple[str, str]], key: str, lang: str) -> str:
-    zh, en = table.get(key, (key, key))
-    return en if lang == "en" else zh
 
 
 def _day(lang: str) -> Callable[[date | str | None], str]:
@@ -75,13 +51,10 @@ def _day(lang: str) -> Callable[[date | str | None], str]:
 
 
 def _words(request: Request) -> dict[str, Any]:
+    """Dates and times in the page's language (states are ``term()``s of the catalogue, web/i18n.py)."""
     lang = request_lang(request)
     return {
         "day": _day(lang),
-        "cert_state": lambda s: _word(STATUS_WORDS, s, lang),
-        "spec_state": lambda s: _word(SPECIALTY_STATE_WORDS, s, lang),
-        "app_status": lambda s: _word(APPLICATION_STATUS_WORDS, s, lang),
-        "reg_status": lambda s: _word(REGISTRATION_STATUS_WORDS, s, lang),
         "local_time": lambda t: t.astimezone(CST).strftime("%Y-%m-%d %H:%M") if t else "",
     }
 

@@ -30,12 +30,13 @@ from ecert.adapters.db.certificates import SNAPSHOT_SQL_PG, VerificationSnapshot
 from ecert.adapters.db.engine import AsyncReadPool
 from ecert.adapters.db.verification_log import VerificationLog
 from ecert.bootstrap import App
+from ecert.domain import messages
 from ecert.domain.dates import CST
 from ecert.domain.errors import BadInput, EcertError, problem
 from ecert.entrypoints.web import metrics
 from ecert.entrypoints.web.app import SCANNER_HEADERS, HeadersAndMetrics, render, render_anonymous
 from ecert.entrypoints.web.deps import COOKIE, check_csrf, ctx, session_of
-from ecert.entrypoints.web.i18n import STATUS_WORDS, request_lang
+from ecert.entrypoints.web.i18n import request_lang
 from ecert.entrypoints.web.ratelimit import ClientBuckets, make_limiter
 
 __all__ = ["BUCKETS", "ClientBuckets", "lifespan", "router", "verification_log"]
@@ -45,6 +46,7 @@ from ecert.services import accounts, verification
 router = APIRouter()
 MAX_PDF = 5 * 1024 * 1024
 GENUINE = {"valid", "expired", "not_yet_valid", "superseded", "revoked"}
+VERDICTS = frozenset(messages.terms("status.certificate", "en"))
 
 
 BUCKETS = make_limiter()  # Redis-shared when ECERT_REDIS_URL is set, else per process (ratelimit.py)
@@ -73,15 +75,6 @@ async def _limit_async(request: Request) -> None:
         raise EcertError("rate_limited")
 
 
-# Registration and specialty states in words (the page's tables), per language: built once.
-_STATE_WORDS = {
-    "active": ("有效", "active"), "revoked": ("已撤销", "revoked"), "cancelled": ("已注销", "cancelled"),
-    "suspended": ("暂停", "suspended"), "valid": ("有效", "valid"), "expired": ("已到期", "expired"),
-    "renewable": ("有效(可申请延续)", "valid (renewable)"), "lapsed": ("已失效", "lapsed"),
-}  # fmt: skip
-STATE_WORDS = {lang: {k: v[i] for k, v in _STATE_WORDS.items()} for i, lang in enumerate(("zh", "en"))}
-
-
 @functools.lru_cache(maxsize=256)
 def _check_list(
     lang: str, channel: str, checks: tuple[tuple[str, bool | None], ...]
@@ -96,15 +89,14 @@ def _verdict_context(
     """What verify_result.html shows: the verdict, when it was reached (China time, R-DATE-1), each
     check as passed, failed or not made, and the signature image's link for a genuine token only."""
     d = result.as_dict(lang)
-    zh, en = STATUS_WORDS.get(result.status, STATUS_WORDS["indeterminate"])
+    status = result.status if result.status in VERDICTS else "indeterminate"
     at = checked_at.astimezone(CST)
     return {
         "result": d,
-        "verdict": en if lang == "en" else zh,
+        "verdict": messages.term("status.certificate", status, lang),
         "status": result.status,
         "token": token if result.status in GENUINE else None,
         "content": result.content,
-        "words": STATE_WORDS["en" if lang == "en" else "zh"],
         "checks": _check_list(lang, channel, tuple(result.checks.items())),
         "checked_at": at.strftime("%Y-%m-%d %H:%M:%S"),
         "checked_at_iso": at.isoformat(timespec="seconds"),
@@ -321,11 +313,11 @@ def signature_image(request: Request, token: str) -> Response:
     _limit(request)
     result = _verify_token(request, token)
     if result.status not in GENUINE or result.registration_no is None:
-        raise EcertError("not_found", params={"what": "签名图像", "key": "-"})
+        raise EcertError("not_found", params={"what": "signature_image", "key": "-"})
     with ctx(request).core.uow() as uow:
         image = uow.certificates.images(result.registration_no).get("signature")
     if image is None:
-        raise EcertError("not_found", params={"what": "签名图像", "key": "-"})
+        raise EcertError("not_found", params={"what": "signature_image", "key": "-"})
     media = "image/png" if image.startswith(b"\x89PNG") else "image/jpeg"
     return Response(image, media_type=media, headers={"Cache-Control": "no-store"})
 
