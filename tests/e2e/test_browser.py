@@ -10,31 +10,21 @@ the browser and sees 有效. After a reviewer approves a renewal, the same URL s
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
-import pypdfium2 as pdfium
 import pytest
-import zxingcpp
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from ecert.bootstrap import bootstrap
 from ecert.config import Settings
 from ecert.testing import free_port, stop, wait_ready
+from helpers_browser import ECERT, chromium, login, read_qr, render_page, shot, site_env
 
-ECERT = str(Path(sys.executable).parent / "ecert")
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-quic",
-]  # fmt: skip
 TODAY = "2021-03-01"
-SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
 
 class Site:
@@ -60,13 +50,7 @@ class Site:
 
 @pytest.fixture
 def work(tmp_path: Path) -> tuple[Path, dict[str, str], dict[str, str]]:
-    assert Path(CHROMIUM).exists(), "Chromium is missing: run scripts/setup (it installs Debian's chromium)"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("ECERT_")},
-        "ECERT_DATABASE_URL": f"sqlite:///{tmp_path / 'web.db'}",
-        "ECERT_KEYS_DIR": str(tmp_path / "keys"),
-        "NO_PROXY": "127.0.0.1,localhost",
-    }
+    env = site_env(tmp_path)
     res = subprocess.run(
         [ECERT, "demo", "--holders", "40", "--json"], cwd=tmp_path, env={**env, "ECERT_TODAY": TODAY},
         capture_output=True, text=True, check=True,
@@ -78,25 +62,8 @@ def work(tmp_path: Path) -> tuple[Path, dict[str, str], dict[str, str]]:
 
 @pytest.fixture
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-def _shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
-def _login(page: Page, base: str, username: str, password: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("form[action='/login'] button")
-    page.wait_for_load_state()
+    with sync_playwright() as p, chromium(p) as b:
+        yield b
 
 
 def test_holder_reviewer_public_flow_in_a_real_browser__R_USE_1_R_DOC_4_R_CHG_1(
@@ -108,10 +75,10 @@ def test_holder_reviewer_public_flow_in_a_real_browser__R_USE_1_R_DOC_4_R_CHG_1(
     try:
         page = browser.new_page(accept_downloads=True, viewport={"width": 420, "height": 900})
         page.goto(site.base + "/")
-        _shot(page, "01-home")
-        _login(page, site.base, holder["username"], holder["password"])
+        shot(page, "01-home")
+        login(page, site.base, holder["username"], holder["password"])
         assert page.url.endswith("/me"), page.url
-        _shot(page, "02-holder-me")
+        shot(page, "02-holder-me")
 
         # R-USE-1: without ticking the confirmation nothing is downloaded.
         button = page.locator("form[action='/me/download'] button[type=submit]")
@@ -127,16 +94,13 @@ def test_holder_reviewer_public_flow_in_a_real_browser__R_USE_1_R_DOC_4_R_CHG_1(
         assert pdf.read_bytes().startswith(b"%PDF")
 
         # The QR code on the rendered page, read by an independent decoder.
-        image = pdfium.PdfDocument(str(pdf))[0].render(scale=150 / 72).to_pil()
-        codes = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
-        assert len(codes) == 1
-        qr_path = "/V/" + codes[0].text.split("/V/", 1)[1]
+        qr_path = "/V/" + read_qr(render_page(pdf)).text.split("/V/", 1)[1]
 
         public = browser.new_page(viewport={"width": 390, "height": 844})  # a phone, not signed in
         public.goto(site.base + qr_path)
         assert public.inner_text(".verdict-word").strip() == "有效"
         assert public.locator(".signature img").count() == 1  # R-DOC-5
-        _shot(public, "03-public-valid")
+        shot(public, "03-public-valid")
         public.goto(site.base + qr_path + "?lang=en")
         assert public.inner_text(".verdict-word").strip() == "Valid"
         public.goto(site.base + "/V/" + "A" * 40)
@@ -164,16 +128,16 @@ def test_holder_reviewer_public_flow_in_a_real_browser__R_USE_1_R_DOC_4_R_CHG_1(
     later = Site(tmp, env, day)
     try:
         page = browser.new_page(viewport={"width": 1200, "height": 900})
-        _login(page, later.base, reviewer["username"], reviewer["password"])
+        login(page, later.base, reviewer["username"], reviewer["password"])
         page.goto(later.base + "/review")
-        _shot(page, "04-reviewer-pending")
+        shot(page, "04-reviewer-pending")
         page.locator(f"form[action='/review/{app_id}'] button[value=approve]").click()
         page.wait_for_load_state()
-        _shot(page, "05-reviewer-decided")
+        shot(page, "05-reviewer-decided")
         public = browser.new_page(viewport={"width": 390, "height": 844})
         public.goto(later.base + qr_path)
         assert public.inner_text(".verdict-word").strip() == "已被更新"
-        _shot(public, "06-public-superseded")
+        shot(public, "06-public-superseded")
     finally:
         later.stop()
 
@@ -207,7 +171,7 @@ def test_the_audit_page_of_50_events_stays_under_two_screens__R_ACC_1(
     site = Site(tmp, env, TODAY)
     try:
         page = browser.new_page(viewport={"width": 1280, "height": 800})  # a desktop
-        _login(page, site.base, accounts["admin"]["username"], accounts["admin"]["password"])
+        login(page, site.base, accounts["admin"]["username"], accounts["admin"]["password"])
         page.goto(site.base + "/admin/audit")
         rows = page.locator("table.audit tbody tr")
         assert rows.count() == 50
@@ -221,12 +185,12 @@ def test_the_audit_page_of_50_events_stays_under_two_screens__R_ACC_1(
         table = page.locator("table.audit").bounding_box()
         assert chain is not None and table is not None and chain["y"] < table["y"]  # the chain's verdict first
         assert "哈希链完整" in page.inner_text(".chain")
-        _shot(page, "07-admin-audit")
+        shot(page, "07-admin-audit")
 
         page.locator("table.audit tbody tr").nth(2).locator("summary").click()
         pre = page.locator("table.audit tbody tr").nth(2).locator("pre.payload")
         assert pre.is_visible() and "\n  " in pre.inner_text()  # pretty-printed when folded out
-        _shot(page, "08-admin-audit-details")
+        shot(page, "08-admin-audit-details")
         page.click("a[rel=next]")
         page.wait_for_load_state()
         assert page.locator("table.audit tbody tr").count() == 50

@@ -13,34 +13,22 @@ that is not a certificate's and a refused camera each get their message. No requ
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import pypdfium2 as pdfium
 import pytest
 import segno
-import zxingcpp
 from PIL import Image
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Request, sync_playwright
 
 from ecert.testing import serving
+from helpers_browser import ECERT, PHONE, chromium, fake_camera, qr_crop, read_qr, render_page, shot, site_env, y4m
 
-ECERT = str(Path(sys.executable).parent / "ecert")
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-quic",
-]  # fmt: skip
 TODAY = "2021-03-01"
-PHONE = {"width": 390, "height": 844}
 WASM = "/static/vendor/zxing-wasm/reader/zxing_reader.wasm"
-SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
 
 @dataclass
@@ -56,34 +44,11 @@ class Cert:
         return "/V/" + self.qr.split("/V/", 1)[1]
 
 
-def _y4m(picture: Image.Image, out: Path, size: tuple[int, int] = (640, 480), frames: int = 5) -> None:
-    """A still picture as a few frames of a 4:2:0 Y4M video (what --use-file-for-fake-video-capture
-    plays, in a loop), centred on grey: no ffmpeg needed."""
-    w, h = size
-    frame = Image.new("RGB", size, (128, 128, 128))
-    pic = picture.convert("RGB")
-    pic.thumbnail((int(h * 0.8), int(h * 0.8)))
-    frame.paste(pic, ((w - pic.width) // 2, (h - pic.height) // 2))
-    y, cb, cr = frame.convert("YCbCr").split()
-    planes = y.tobytes() + cb.resize((w // 2, h // 2)).tobytes() + cr.resize((w // 2, h // 2)).tobytes()
-    with out.open("wb") as f:
-        f.write(f"YUV4MPEG2 W{w} H{h} F10:1 Ip A1:1 C420jpeg\n".encode())
-        for _ in range(frames):
-            f.write(b"FRAME\n" + planes)
-
-
 @pytest.fixture(scope="module")
 def cert(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cert]:
     """A demo site serving on 127.0.0.1 and one real certificate of it, as pictures."""
-    assert Path(CHROMIUM).exists(), "Chromium is missing: run scripts/setup (it installs Debian's chromium)"
     tmp = tmp_path_factory.mktemp("scanner")
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("ECERT_")},
-        "ECERT_DATABASE_URL": f"sqlite:///{tmp / 'web.db'}",
-        "ECERT_KEYS_DIR": str(tmp / "keys"),
-        "ECERT_TODAY": TODAY,
-        "NO_PROXY": "127.0.0.1,localhost",
-    }
+    env = site_env(tmp, ECERT_TODAY=TODAY)
 
     def run(*args: str) -> dict[str, object]:
         res = subprocess.run([ECERT, *args], cwd=tmp, env=env, capture_output=True, text=True)
@@ -97,19 +62,16 @@ def cert(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cert]:
     issued = run("cert", "issue", holder["registration_no"], "--confirm", "--out", str(pdf), "--json")
     qr = str(issued["qr"])
 
-    page = pdfium.PdfDocument(str(pdf))[0].render(scale=150 / 72).to_pil().convert("RGB")
+    page = render_page(pdf)
     page_png = tmp / "page.png"
     page.save(page_png)
-    (code,) = zxingcpp.read_barcodes(page, formats=zxingcpp.BarcodeFormat.QRCode)
+    code = read_qr(page)
     assert code.text == qr
-    corners = [code.position.top_left, code.position.top_right, code.position.bottom_right, code.position.bottom_left]
-    xs, ys = [p.x for p in corners], [p.y for p in corners]
-    margin = (max(xs) - min(xs)) // 6
-    crop = page.crop((min(xs) - margin, min(ys) - margin, max(xs) + margin, max(ys) + margin))
+    crop = qr_crop(page, code)
     qr_png = tmp / "qr.png"
     crop.save(qr_png)
     camera = tmp / "camera.y4m"
-    _y4m(crop, camera)
+    y4m(crop, camera)
     with serving(env, cwd=tmp) as (base, _proc):
         yield Cert(base, qr, page_png, qr_png, camera)
 
@@ -120,24 +82,10 @@ def playwright() -> Iterator[Playwright]:
         yield p
 
 
-@contextmanager
-def _chromium(playwright: Playwright, *args: str) -> Iterator[Browser]:
-    b = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS + list(args))
-    try:
-        yield b
-    finally:
-        b.close()
-
-
 @pytest.fixture(scope="module")
 def browser(playwright: Playwright, cert: Cert) -> Iterator[Browser]:
     """Chromium whose camera shows the certificate's QR code, and which grants it without asking."""
-    fake_camera = [
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-video-capture={cert.camera}",
-    ]
-    with _chromium(playwright, *fake_camera) as b:
+    with chromium(playwright, *fake_camera(cert.camera)) as b:
         yield b
 
 
@@ -146,7 +94,7 @@ def plain_camera(playwright: Playwright) -> Iterator[Browser]:
     """Chromium with its built-in fake camera (a moving test pattern: no QR code), which gives it
     only to a context granted the permission (no --use-fake-ui-for-media-stream: that would grant
     it to everyone)."""
-    with _chromium(playwright, "--use-fake-device-for-media-stream") as b:
+    with chromium(playwright, "--use-fake-device-for-media-stream") as b:
         yield b
 
 
@@ -186,11 +134,6 @@ def phone(browser: Browser, cert: Cert) -> Iterator[Phone]:
         p.close()
 
 
-def _shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
 def _status(page: Page) -> tuple[str, str]:
     """The scanner's message once it says something other than "working": (name, text)."""
     page.wait_for_function(
@@ -208,14 +151,14 @@ def test_camera_scan_opens_the_verdict_page_of_the_certificate__R_DOC_4(phone: P
     assert scan.is_visible()
     box = scan.bounding_box()
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]  # fits the phone
-    _shot(page, "07-home-scanner")
+    shot(page, "07-home-scanner")
     with page.expect_response(lambda r: r.url.endswith(WASM)) as wasm:
         scan.click()
     assert wasm.value.status == 200
     assert wasm.value.headers["content-type"] == "application/wasm"
     page.wait_for_url(cert.base + cert.verdict_path, timeout=30_000)
     assert page.inner_text(".verdict-word").strip() == "有效"
-    _shot(page, "09-scanned-verdict")
+    shot(page, "09-scanned-verdict")
 
 
 def test_the_camera_goes_off_when_stopped(plain_camera: Browser, cert: Cert) -> None:
@@ -228,7 +171,7 @@ def test_the_camera_goes_off_when_stopped(plain_camera: Browser, cert: Cert) -> 
         page.evaluate("() => { window.track = document.querySelector('video').srcObject.getTracks()[0]; }")
         assert page.evaluate("() => window.track.readyState") == "live"
         page.wait_for_timeout(1000)  # frames are being decoded, and none has a QR code
-        _shot(page, "08-scanner-camera")
+        shot(page, "08-scanner-camera")
         assert page.url == cert.base + "/"
         page.get_by_role("button", name="关闭相机").click()
         assert page.evaluate("() => window.track.readyState") == "ended"
@@ -260,7 +203,7 @@ def test_a_qr_code_of_another_site_is_shown_with_a_warning_and_not_opened(
     assert page.locator("[data-scan-text] a").count() == 0  # shown as text, not as a link
     page.wait_for_timeout(500)
     assert page.url == cert.base + "/"
-    _shot(page, "10-scanner-foreign-qr")
+    shot(page, "10-scanner-foreign-qr")
 
 
 def test_photo_messages_no_qr_and_not_a_certificate(phone: Phone, tmp_path: Path) -> None:
@@ -296,7 +239,7 @@ def test_a_refused_camera_says_so(plain_camera: Browser, cert: Cert) -> None:
 
 
 def test_no_camera_says_so(playwright: Playwright, cert: Cert) -> None:
-    with _chromium(playwright) as no_camera:  # no fake device: this machine has no camera
+    with chromium(playwright) as no_camera:  # no fake device: this machine has no camera
         phone = Phone(no_camera, cert.base)
         try:
             phone.page.goto(cert.base + "/?lang=en")
