@@ -277,3 +277,11 @@ def test_a_demo_too_small_for_the_cases_has_none_and_its_holder_count(ecert: Any
     res = ecert("demo", "--holders", "3", "--json", today=TODAY)
     assert res.exit_code == 0, res.stdout + res.stderr
     assert (res.json()["holders"], res.json()["cases"]) == (3, [])
+
+
+def test_in_a_small_demo_the_reviewer_still_reviews_the_cases_province(ecert: Any) -> None:
+    """With 10 holders no ordinary 浙 holder may be able to download today; the reviewer must still be
+    the one who sees demo-renewal's pending application (R-REN-6)."""
+    out = ecert("demo", "--holders", "10", "--json", today=TODAY).json()
+    roles = {a["role"]: a for a in out["accounts"]}
+    assert roles["reviewer"]["province"] == "浙"

@@ -101,7 +101,7 @@ def ensure_demo_accounts(
     exclude: Collection[str] = (),
 ) -> list[dict[str, str]]:
     """One DEMO account of each role: a holder who can download today (if any; one of ``province``
-    if one there can, not one of ``exclude``), a reviewer of that holder's province, a ministry admin.
+    if one there can, not one of ``exclude``), a reviewer of ``province`` (else of that holder's), a ministry admin.
     Idempotent: existing accounts are kept, and reported as they are."""
     from ecert.domain.errors import EcertError
     from ecert.domain.provinces import abbreviation, normalize_province
@@ -132,8 +132,11 @@ def ensure_demo_accounts(
     holder_no = holder_no or (candidates[0] if candidates else None)
     wanted: list[dict[str, str]] = []
     if holder_no:
-        reviewer_province = abbreviation(provinces_code(holder_no))
         wanted.append({"username": "demo-holder", "role": "holder", "registration_no": holder_no})
+    # The reviewer reviews ``province`` (the demo cases', with the pending application) even when no
+    # ordinary holder there can download today; else the demo holder's province.
+    reviewer_province = province or (abbreviation(provinces_code(holder_no)) if holder_no else None)
+    if reviewer_province:
         wanted.append({"username": "demo-reviewer", "role": "reviewer", "province": reviewer_province})
     wanted.append({"username": "demo-admin", "role": "admin"})
     for w in wanted:
