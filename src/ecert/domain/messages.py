@@ -216,6 +216,18 @@ TERMS: dict[str, tuple[str, str]] = {
     "check.record": ("与签发记录一致", "Matches the issuance record"),
     "check.current": ("注册信息未变更", "Registry data unchanged"),
     "check.window": ("在使用有效期内", "Inside the usage window"),
+    # The lines of a verdict page's list of checks (services/verification.py CHECK_LINES): each line
+    # stands for one or more of the checks above, worded for the channel the verifier used.
+    "check_line.pdf.seal": ("电子签章有效", "The seal verifies"),
+    "check_line.pdf.unchanged": ("签章后未被改动", "Unchanged since sealing"),
+    "check_line.pdf.trusted": ("印章为受信任的住建部印章", "Sealed with the ministry's trusted seal"),
+    "check_line.pdf.issued": ("由本登记库签发", "Issued by this registry"),
+    "check_line.pdf.current": ("为最新证书(未变更、未撤销)", "Current (not superseded or revoked)"),
+    "check_line.pdf.window": ("在使用有效期内", "Inside its usage window"),
+    "check_line.qr.seal": ("二维码签名有效,未被改动", "The QR code's signature verifies (unchanged)"),
+    "check_line.qr.issued": ("由本登记库签发", "Issued by this registry"),
+    "check_line.qr.current": ("为最新证书(未变更、未撤销)", "Current (not superseded or revoked)"),
+    "check_line.qr.window": ("在使用有效期内", "Inside its usage window"),
     # Why a verification came out as it did (``Reason.code``). The public part of a revocation or
     # cancellation is its legal basis and effective date only; the free-text reason stays in the
     # registry (it may contain personal details).

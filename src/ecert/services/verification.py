@@ -94,23 +94,24 @@ def _checks() -> dict[str, bool | None]:
     return dict.fromkeys(CHECKS)
 
 
-# What a verdict page lists as checked, per channel: (code, the CHECKS it stands for, zh, en).
-CHECK_LINES: dict[str, tuple[tuple[str, tuple[str, ...], str, str], ...]] = {
+# What a verdict page lists as checked, per channel: (line code, the CHECKS it stands for); the words
+# are the catalogue's ``check_line.<channel>.<code>`` terms.
+CHECK_LINES: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
     "pdf": (
-        ("seal", ("signature",), "电子签章有效", "The seal verifies"),
-        ("unchanged", ("unmodified",), "签章后未被改动", "Unchanged since sealing"),
-        ("trusted", ("trusted",), "印章为受信任的住建部印章", "Sealed with the ministry's trusted seal"),
-        ("issued", ("qr_token", "bound", "record"), "由本登记库签发", "Issued by this registry"),
-        ("current", ("current",), "为最新证书(未变更、未撤销)", "Current (not superseded or revoked)"),
-        ("window", ("window",), "在使用有效期内", "Inside its usage window"),
+        ("seal", ("signature",)),
+        ("unchanged", ("unmodified",)),
+        ("trusted", ("trusted",)),
+        ("issued", ("qr_token", "bound", "record")),
+        ("current", ("current",)),
+        ("window", ("window",)),
     ),
     "qr": (
-        ("seal", ("qr_token",), "二维码签名有效,未被改动", "The QR code's signature verifies (unchanged)"),
-        ("issued", ("record",), "由本登记库签发", "Issued by this registry"),
-        ("current", ("current",), "为最新证书(未变更、未撤销)", "Current (not superseded or revoked)"),
-        ("window", ("window",), "在使用有效期内", "Inside its usage window"),
+        ("seal", ("qr_token",)),
+        ("issued", ("record",)),
+        ("current", ("current",)),
+        ("window", ("window",)),
     ),
-}  # fmt: skip
+}
 
 
 @dataclass(frozen=True)
@@ -118,23 +119,22 @@ class CheckLine:
     """One line of a verdict page's list of checks: ``passed`` is True or False, or None when the
     check was not made (an earlier one failed, so the verdict was already decided)."""
 
+    channel: str
     code: str
     passed: bool | None
-    zh: str
-    en: str
 
     def text(self, lang: str) -> str:
-        return self.en if lang == "en" else self.zh
+        return messages.term(f"check_line.{self.channel}", self.code, lang)
 
 
 def check_lines(checks: Mapping[str, bool | None], channel: str) -> list[CheckLine]:
     """A result's ``checks`` as the verdict page lists them (``channel``: ``pdf`` or ``qr``). A line made
     of several checks failed if any of them failed, else passed only if all of them were made."""
     out: list[CheckLine] = []
-    for code, keys, zh, en in CHECK_LINES[channel]:
+    for code, keys in CHECK_LINES[channel]:
         outcomes = [checks.get(k) for k in keys]
         passed = False if False in outcomes else None if None in outcomes else True
-        out.append(CheckLine(code, passed, zh, en))
+        out.append(CheckLine(channel, code, passed))
     return out
 
 

@@ -13,9 +13,9 @@ def _outcomes(checks: dict[str, bool | None], channel: str) -> dict[str, bool | 
 
 def test_every_check_is_on_each_channels_list_once_at_most() -> None:
     for channel, lines in CHECK_LINES.items():
-        keys = [k for _, ks, _, _ in lines for k in ks]
+        keys = [k for _, ks in lines for k in ks]
         assert len(keys) == len(set(keys)) and set(keys) <= set(CHECKS), channel
-    pdf = {k for _, ks, _, _ in CHECK_LINES["pdf"] for k in ks}
+    pdf = {k for _, ks in CHECK_LINES["pdf"] for k in ks}
     assert pdf == set(CHECKS)  # a PDF's list accounts for every check made
 
 
