@@ -394,7 +394,7 @@ def test_approval_and_employer_change_at_once_both_supersede__R_REN_6_R_CHG_1(
     """Renewal approval and employer change both change printed data (R-CHG-1): whatever the interleaving,
     the registration's data version goes up once for each, so a certificate issued between them (at the
     approval's version) is superseded by the change."""
-    from ecert.adapters.db.certificates import SqlCertificates
+    from ecert.adapters.db.registry import SqlRegistry
     from ecert.services import changes
 
     setup = make_app(APPLY_DAY)
@@ -408,16 +408,16 @@ def test_approval_and_employer_change_at_once_both_supersede__R_REN_6_R_CHG_1(
 
     version_read = threading.Event()
     approval_done = threading.Event()
-    real_version = SqlCertificates.data_version
+    real_get = SqlRegistry.get
 
-    def version_then_wait(self: SqlCertificates, registration_no: str) -> int:
-        v = real_version(self, registration_no)
+    def read_then_wait(self: SqlRegistry, registration_no: str) -> Any:
+        reg = real_get(self, registration_no)  # the changer's view: the version before the approval
         if threading.current_thread().name == "changer":
             version_read.set()
             approval_done.wait(timeout=BARRIER_TIMEOUT)
-        return v
+        return reg
 
-    monkeypatch.setattr(SqlCertificates, "data_version", version_then_wait)
+    monkeypatch.setattr(SqlRegistry, "get", read_then_wait)
     change_app = make_app(DECIDE_DAY)
     outcome = Outcome()
 

@@ -65,7 +65,9 @@ def seed_demo(
         ).all()
         for i, (reg_no, name) in enumerate(todo):
             png = signature_png(name, seed=i)
-            uow.registry.put_image(reg_no, "signature", "image/png", png, hashlib.sha256(png).hexdigest(), now)
+            uow.registry.put_image(
+                reg_no, "signature", "image/png", png, hashlib.sha256(png).hexdigest(), now, actor="demo"
+            )
             added += 1
         uow.commit()
     return DemoResult(result, added)

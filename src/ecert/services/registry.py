@@ -62,7 +62,7 @@ def set_signature(uow: SqlUnitOfWork, registration_no: str, data: bytes, *, now:
     digest = hashlib.sha256(data).hexdigest()
     with uow:
         get_registration(uow, registration_no)
-        changed = uow.registry.put_image(registration_no, "signature", ctype, data, digest, now)
+        changed = uow.registry.put_image(registration_no, "signature", ctype, data, digest, now, actor=actor)
         uow.audit.append(
             at=now, actor=actor, action="holder.set_signature", subject=registration_no, payload={"sha256": digest}
         )

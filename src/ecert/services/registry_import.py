@@ -20,7 +20,7 @@ from ecert.adapters.importing.readers import RowReadError, Table, open_table
 from ecert.domain import ids
 from ecert.domain.errors import BadInput, Problem, problem
 from ecert.domain.images import HEAD_BYTES, MAX_IMAGE_BYTES, image_type
-from ecert.domain.model import SPECIALTIES, Gender
+from ecert.domain.model import SPECIALTIES, Gender, SupersessionCause
 from ecert.domain.names import rare_characters, validate_name
 from ecert.services.unit_of_work import SqlUnitOfWork
 
@@ -530,7 +530,7 @@ def import_table(
                 raise BadInput(probs.items, total=probs.total)
             image_regs = {img.registration_no for img in images}
             existed = reg.existing_numbers(image_regs)
-            counts = reg.merge_staged(now, watch=image_regs)
+            counts = reg.merge_staged(now, watch=image_regs, actor=actor)
             updated, unchanged = counts.updated, counts.unchanged
             for img in images:
                 data = img.path.read_bytes()
@@ -545,6 +545,8 @@ def import_table(
                     data,
                     hashlib.sha256(data).hexdigest(),
                     now,
+                    actor=actor,
+                    cause=SupersessionCause.IMPORT,
                     bump_version=is_old and not already,
                 )
                 if changed and is_old and not already:

@@ -21,7 +21,7 @@ from ecert.adapters.db.tables import (
     specialty_registrations,
 )
 from ecert.domain.errors import BadInput, NotFound, RuleRefusal, problem
-from ecert.domain.model import LapseReason
+from ecert.domain.model import LapseReason, SupersessionCause
 from ecert.domain.policy import Policy
 from ecert.domain.rules.renewal import check_renewal_application, renewed_validity_end
 from ecert.services.accounts import reviewer_for
@@ -168,12 +168,8 @@ def decide_renewal(
                     )
                 result.append({"specialty": item.specialty, "valid_until": spec.valid_until.isoformat()})
         if approve:
-            # New validity is printed data: every earlier certificate is superseded (R-REN-6, R-CHG-1).
-            conn.execute(
-                update(registrations)
-                .where(registrations.c.id == reg_id)
-                .values(data_version=registrations.c.data_version + 1, updated_at=now.astimezone(UTC))
-            )
+            # New validity is printed data: every earlier certificate is superseded (R-REN-6).
+            uow.registry.supersede(reg.registration_no, cause=SupersessionCause.RENEWAL, at=now, actor=reviewer)
         uow.audit.append(
             at=now,
             actor=reviewer,

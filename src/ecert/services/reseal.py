@@ -35,10 +35,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, String, delete, exists, func, insert, literal, select, update
+from sqlalchemy import Connection, DateTime, String, delete, exists, func, insert, literal, select
 
+from ecert.adapters.db.registry import supersede
 from ecert.adapters.db.tables import certificates, registrations, reseal_pending
 from ecert.domain.errors import EcertError
+from ecert.domain.model import SupersessionCause
 from ecert.domain.policy import Policy
 from ecert.services import issuance
 from ecert.services.ports import DocumentServices
@@ -98,9 +100,7 @@ def plan_reseal(
         )
         conn.execute(insert(p).from_select(["registration_id", "from_key_id", "plan_id", "planned_at"], candidates))
         planned = select(p.c.registration_id).where(p.c.plan_id == plan_id)
-        n = conn.execute(
-            update(r).where(r.c.id.in_(planned)).values(data_version=r.c.data_version + 1, updated_at=at)
-        ).rowcount
+        n = supersede(conn, r.c.id.in_(planned), cause=SupersessionCause.RESEAL, at=at, actor=actor, id_set=True).count
         if n:
             uow.audit.append(
                 at=now,

@@ -248,3 +248,21 @@ verification_events = Table(
     Column("status", String(16), nullable=False),  # the verdict (contract.md verify.status)
     Column("batch_id", String(32), nullable=False),  # the subject of the batch's audit event
 )
+
+supersessions = Table(
+    "supersessions",
+    metadata,
+    # One row per data version a registration reaches after its first (R-CHG-1): when, why and by
+    # whom its earlier certificates were superseded. Written only by adapters/db/registry.py
+    # ``supersede``, in the transaction of the change itself. Versions reached before migration 0009
+    # have no row. The key is the registration and the version reached (a version is reached once;
+    # also the order a registration's history is read in). No foreign key: an import may supersede
+    # a million registrations in one statement, and PostgreSQL's per-row check of the reference
+    # doubled the cost of recording them; registrations are never deleted.
+    Column("registration_id", Integer, primary_key=True),
+    Column("to_version", Integer, primary_key=True),
+    Column("from_version", Integer, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("cause", String(24), nullable=False),  # domain.model.SupersessionCause
+    Column("actor", Text, nullable=False),
+)
