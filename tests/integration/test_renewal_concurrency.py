@@ -293,7 +293,9 @@ def test_overlapping_multi_specialty_applications_at_once_store_exactly_one__R_R
     interleaving that makes inconsistent lock orders deadlock, every round."""
     setup = make_app(APPLY_DAY)
     numbers = import_holders(setup, tmp_path, OVERLAP_ROUNDS, specialties=("建筑工程", "机电工程"))
-    real_insert = renewal.insert
+    from ecert.adapters.db import renewals as renewals_repository
+
+    real_insert = renewals_repository.insert
     per_thread = threading.local()
     rendezvous: list[threading.Barrier] = []
 
@@ -306,7 +308,7 @@ def test_overlapping_multi_specialty_applications_at_once_store_exactly_one__R_R
                     rendezvous[-1].wait(timeout=RENDEZVOUS_TIMEOUT)
         return real_insert(table)
 
-    monkeypatch.setattr(renewal, "insert", insert_held)
+    monkeypatch.setattr(renewals_repository, "insert", insert_held)
     apps = [make_app(APPLY_DAY), make_app(APPLY_DAY)]
     orders = [["建筑工程", "机电工程"], ["机电工程", "建筑工程"]]
     for reg_no in numbers:

@@ -106,6 +106,16 @@ class Registration:
 
 
 @dataclass(frozen=True, slots=True)
+class RenewalApplication:
+    """A renewal application (延续注册) as a decision needs it: whose, in which province, and its status."""
+
+    id: int
+    registration_no: str
+    province_code: str
+    status: ApplicationStatus
+
+
+@dataclass(frozen=True, slots=True)
 class StatusRecord:
     """A registration's status with what an authority action recorded (R-LAPSE-1)."""
 

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine
 from ecert.adapters.db.audit import AuditLog
 from ecert.adapters.db.certificates import SqlCertificates
 from ecert.adapters.db.registry import SqlRegistry
+from ecert.adapters.db.renewals import SqlRenewals
 from ecert.adapters.db.users import SqlUsers
 
 
@@ -26,6 +27,7 @@ class SqlUnitOfWork:
         self.audit = AuditLog(self._conn)
         self.certificates = SqlCertificates(self._conn)
         self.users = SqlUsers(self._conn)
+        self.renewals = SqlRenewals(self._conn)
         return self
 
     def __exit__(
