@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine
 from ecert.adapters.db.audit import AuditLog
 from ecert.adapters.db.certificates import SqlCertificates
 from ecert.adapters.db.registry import SqlRegistry
+from ecert.adapters.db.reminders import SqlReminders
 from ecert.adapters.db.renewals import SqlRenewals
 from ecert.adapters.db.users import SqlUsers
 
@@ -28,6 +29,7 @@ class SqlUnitOfWork:
         self.certificates = SqlCertificates(self._conn)
         self.users = SqlUsers(self._conn)
         self.renewals = SqlRenewals(self._conn)
+        self.reminders = SqlReminders(self._conn)
         return self
 
     def __exit__(
