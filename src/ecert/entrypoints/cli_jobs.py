@@ -65,7 +65,7 @@ def _run(job: str, now: bool, human: Callable[[dict[str, Any]], str], **kwargs: 
                 today=a.clock.today(),
                 now=a.clock.now(),
                 actor=actor_name(None),
-                before_commit=lambda conn: ids.append(tasks.enqueue(papp, job, conn, **kwargs)),
+                before_commit=lambda uow: ids.append(tasks.enqueue(papp, job, uow.connection, **kwargs)),
             )
         else:
             with a.uow() as uow:

@@ -9,9 +9,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from sqlalchemy import select
-
-from ecert.adapters.db.tables import holder_images, registrations
 from ecert.adapters.importing.readers import Table
 from ecert.adapters.synthetic_signature import signature_png
 from ecert.domain.dates import add_years
@@ -55,15 +52,7 @@ def seed_demo(
     )
     added = 0
     with make_uow() as uow:
-        conn = uow.connection
-        have = select(holder_images.c.registration_id).where(holder_images.c.kind == "signature")
-        todo = conn.execute(
-            select(registrations.c.registration_no, registrations.c.name)
-            .where(registrations.c.id.not_in(have))
-            .order_by(registrations.c.id)
-            .limit(signatures)
-        ).all()
-        for i, (reg_no, name) in enumerate(todo):
+        for i, (reg_no, name) in enumerate(uow.registry.without_signature(signatures)):
             png = signature_png(name, seed=i)
             uow.registry.put_image(
                 reg_no, "signature", "image/png", png, hashlib.sha256(png).hexdigest(), now, actor="demo"

@@ -13,6 +13,7 @@ from ecert.adapters.db.certificates import SqlCertificates
 from ecert.adapters.db.registry import SqlRegistry
 from ecert.adapters.db.reminders import SqlReminders
 from ecert.adapters.db.renewals import SqlRenewals
+from ecert.adapters.db.reseal import SqlResealWorklist
 from ecert.adapters.db.users import SqlUsers
 
 
@@ -30,6 +31,7 @@ class SqlUnitOfWork:
         self.users = SqlUsers(self._conn)
         self.renewals = SqlRenewals(self._conn)
         self.reminders = SqlReminders(self._conn)
+        self.reseal = SqlResealWorklist(self._conn)
         return self
 
     def __exit__(
