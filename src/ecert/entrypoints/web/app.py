@@ -19,13 +19,13 @@ from fastapi.templating import Jinja2Templates
 from jinja2.ext import Extension
 from jinja2.lexer import Token, TokenStream
 
+from ecert.adapters.db.sessions import SessionStore
 from ecert.bootstrap import App
 from ecert.domain.errors import BadInput, EcertError, problem
 from ecert.entrypoints.web import metrics
 from ecert.entrypoints.web.deps import WebContext, current_user
 from ecert.entrypoints.web.errors import http_status
 from ecert.entrypoints.web.i18n import request_lang, translator
-from ecert.entrypoints.web.sessions import SessionStore
 
 HERE = Path(__file__).parent
 log = logging.getLogger("ecert.web")

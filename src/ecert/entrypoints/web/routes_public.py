@@ -35,7 +35,7 @@ from ecert.entrypoints.web.i18n import STATUS_WORDS, request_lang
 from ecert.entrypoints.web.ratelimit import ClientBuckets, make_limiter
 
 __all__ = ["BUCKETS", "ClientBuckets", "lifespan", "router", "verification_log"]
-from ecert.entrypoints.web.sessions import RateLimiter
+from ecert.adapters.db.sessions import RateLimiter
 from ecert.services import accounts, verification
 
 router = APIRouter()
