@@ -13,7 +13,7 @@ from ecert.adapters.synthetic_signature import signature_png
 from ecert.domain.ids import make_id_number, make_registration_no, make_uscc
 from ecert.domain.model import Gender
 from ecert.domain.provinces import code_of_abbreviation
-from ecert.services.history import holder_history
+from ecert.services.views.history import holder_history
 
 HEADER = [
     "registration_no", "name", "gender", "birth_date", "id_number", "employer_name", "employer_uscc",

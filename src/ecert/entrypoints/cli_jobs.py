@@ -20,8 +20,8 @@ from ecert.adapters.db.engine import upgrade
 from ecert.domain.errors import BadInput, problem
 from ecert.entrypoints.cli_common import STATE, actor_name, app, command, emit, errors, progress_bar
 from ecert.entrypoints.jobs import tasks
-from ecert.services import export as export_service
 from ecert.services.reseal import pending_count, plan_reseal
+from ecert.services.views import export as export_service
 
 jobs_cli = typer.Typer(
     help="后台作业 / background jobs (procrastinate on PostgreSQL, in-process on SQLite)", no_args_is_help=True

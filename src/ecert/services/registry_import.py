@@ -36,6 +36,7 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
     "valid_until",
 )
 OPTIONAL_COLUMNS: tuple[str, ...] = ("signature_image", "photo", "ce_hours", "email")
+IMAGE_COLUMNS: tuple[str, ...] = ("signature_image", "photo")  # paths of image files, relative to the file
 BATCH = 20_000
 MAX_DETAILS = 10_000  # problems listed; the total is always counted
 SPECIALTY_SET = frozenset(SPECIALTIES)
@@ -568,4 +569,40 @@ def import_table(
     return result
 
 
-__all__ = ["REQUIRED_COLUMNS", "ImportResult", "import_registry", "import_table", "validate_row"]
+def image_reference_problems(path: Path) -> list[Problem]:
+    """An uploaded file travels alone: image paths in it would point at the server's own files.
+    Every non-empty ``signature_image`` / ``photo`` cell is a problem (row, column); the file is
+    scanned only when its header has such a column. Unreadable files are left to the import."""
+    try:
+        table = open_table(path)
+    except Exception:  # the import itself reports an unreadable file, with its own message
+        return []
+    cols = [(c, table.header.index(c)) for c in IMAGE_COLUMNS if c in table.header]
+    if not cols:
+        return []
+    out: list[Problem] = []
+    try:
+        for rownum, rec in table.rows:
+            for col, i in cols:
+                if i < len(rec) and rec[i].strip():
+                    out.append(
+                        problem(
+                            "网页上传不能引用图像文件,请删除此列的内容或通过命令行导入",
+                            "An uploaded file cannot reference image files: empty this cell or import with the CLI",
+                            row=rownum,
+                            column=col,
+                        )
+                    )
+    except Exception:  # a broken row: the import names it
+        return out
+    return out
+
+
+__all__ = [
+    "REQUIRED_COLUMNS",
+    "ImportResult",
+    "image_reference_problems",
+    "import_registry",
+    "import_table",
+    "validate_row",
+]
