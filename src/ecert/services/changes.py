@@ -27,7 +27,7 @@ from ecert.domain.names import validate_name
 from ecert.domain.policy import Policy
 from ecert.domain.rules.scope import in_rollout, paper_certificates_void
 from ecert.services.registry import get_registration
-from ecert.services.unit_of_work import SqlUnitOfWork
+from ecert.services.unit_of_work import AbstractUnitOfWork
 
 MAX_TEXT = 2000  # reason and legal basis of a revocation or cancellation
 GENDERS = {g.value: g for g in Gender}
@@ -90,7 +90,7 @@ def _require_active(reg: Registration, rule: str) -> None:
 
 
 def change_employer(
-    uow: SqlUnitOfWork, registration_no: str, *, name: str, uscc: str, actor: str, now: datetime
+    uow: AbstractUnitOfWork, registration_no: str, *, name: str, uscc: str, actor: str, now: datetime
 ) -> dict[str, Any]:
     """变更注册: a new employer (credit code checked, GB 32100). Specialties and their validity stay."""
     employer = _employer_name(name)
@@ -121,7 +121,7 @@ def change_employer(
     return {"registration_no": reg.registration_no, "employer": after, "changed": changed, "data_version": version}
 
 
-def rename_employer(uow: SqlUnitOfWork, uscc: str, *, name: str, actor: str, now: datetime) -> dict[str, Any]:
+def rename_employer(uow: AbstractUnitOfWork, uscc: str, *, name: str, actor: str, now: datetime) -> dict[str, Any]:
     """An employer's name changes (企业名称变更): every registration with that credit code, whatever its
     status, gets the new name and is superseded (R-CHG-1) in ONE set-based ``UPDATE``, and
     the change is ONE audit event (subject: the credit code) with the names before, the count and
@@ -156,7 +156,7 @@ def rename_employer(uow: SqlUnitOfWork, uscc: str, *, name: str, actor: str, now
 
 
 def correct_personal(
-    uow: SqlUnitOfWork,
+    uow: AbstractUnitOfWork,
     registration_no: str,
     *,
     name: str | None = None,
@@ -267,7 +267,7 @@ def correct_personal(
 
 
 def _end_registration(
-    uow: SqlUnitOfWork,
+    uow: AbstractUnitOfWork,
     registration_no: str,
     status: RegistrationStatus,
     *,
@@ -330,7 +330,7 @@ def _end_registration(
 
 
 def revoke(
-    uow: SqlUnitOfWork,
+    uow: AbstractUnitOfWork,
     registration_no: str,
     *,
     reason: str,
@@ -360,7 +360,7 @@ def revoke(
 
 
 def cancel(
-    uow: SqlUnitOfWork,
+    uow: AbstractUnitOfWork,
     registration_no: str,
     *,
     reason: str,
@@ -393,7 +393,7 @@ def cancel(
 
 
 def paper_request(
-    uow: SqlUnitOfWork,
+    uow: AbstractUnitOfWork,
     registration_no: str,
     *,
     kind: str,

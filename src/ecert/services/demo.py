@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+from ecert.adapters.db.unit_of_work import SqlUnitOfWork
 from ecert.adapters.importing.readers import Table
 from ecert.adapters.synthetic_signature import signature_png
 from ecert.domain.dates import add_years
@@ -16,7 +17,6 @@ from ecert.domain.policy import Policy
 from ecert.domain.rules.age import age_limit_date
 from ecert.services.registry_import import ImportResult, ProgressFn, import_table
 from ecert.services.synthetic import HEADER, generate_rows
-from ecert.services.unit_of_work import SqlUnitOfWork
 
 DEFAULT_SIGNATURES = 20_000
 

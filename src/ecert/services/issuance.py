@@ -25,7 +25,7 @@ from ecert.domain.policy import Policy
 from ecert.domain.rules.usage import usage_window
 from ecert.services.ports import DocumentServices
 from ecert.services.registry import get_registration
-from ecert.services.unit_of_work import SqlUnitOfWork
+from ecert.services.unit_of_work import AbstractUnitOfWork
 
 
 class WindowChanged(RuleRefusal):
@@ -79,7 +79,7 @@ def window_view(window: UsageWindow) -> dict[str, Any]:
     }
 
 
-def preview(uow: SqlUnitOfWork, registration_no: str, *, today: date, policy: Policy) -> UsageWindow:
+def preview(uow: AbstractUnitOfWork, registration_no: str, *, today: date, policy: Policy) -> UsageWindow:
     """R-USE-1: the window a download would get today, to be shown before confirming."""
     with uow:
         reg = get_registration(uow, registration_no)
@@ -116,7 +116,7 @@ def build_content(
 
 
 def issue(
-    uow: SqlUnitOfWork,
+    uow: AbstractUnitOfWork,
     registration_no: str,
     *,
     confirm: bool,

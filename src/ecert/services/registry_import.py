@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from ecert.adapters.db.registry import Conflict, SqlRegistry
+from ecert.adapters.db.unit_of_work import SqlUnitOfWork
 from ecert.adapters.importing.readers import RowReadError, Table, open_table
 from ecert.domain import ids
 from ecert.domain.errors import BadInput, Problem, problem
 from ecert.domain.images import HEAD_BYTES, MAX_IMAGE_BYTES, image_type
 from ecert.domain.model import SPECIALTIES, Gender, SupersessionCause
 from ecert.domain.names import rare_characters, validate_name
-from ecert.services.unit_of_work import SqlUnitOfWork
 
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "registration_no",

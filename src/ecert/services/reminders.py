@@ -33,7 +33,7 @@ from ecert.domain.errors import BadInput, problem
 from ecert.domain.policy import Policy
 from ecert.domain.rules.age import age_limit_date, latest_birth_date_reaching_limit_by
 from ecert.domain.rules.lapse import renewal_window_opens
-from ecert.services.unit_of_work import SqlUnitOfWork
+from ecert.services.unit_of_work import AbstractUnitOfWork
 
 MAX_ATTEMPTS = 5
 MAX_DAYS = 366
@@ -66,7 +66,7 @@ class QueueResult:
 
 
 def queue_reminders(
-    uow: SqlUnitOfWork, *, today: date, days: int, policy: Policy, now: datetime, actor: str = "system"
+    uow: AbstractUnitOfWork, *, today: date, days: int, policy: Policy, now: datetime, actor: str = "system"
 ) -> dict[str, Any]:
     """Queue a reminder for every specialty whose renewal window (R-REN-1: end − 30 days … end) opens
     within ``days`` days of ``today`` — windows already open but not yet ended included — unless one is
@@ -150,14 +150,14 @@ class SendResult:
 
 
 def _due_reminders(
-    uow: SqlUnitOfWork, today: date, policy: Policy, reminder_id: int | None = None
+    uow: AbstractUnitOfWork, today: date, policy: Policy, reminder_id: int | None = None
 ) -> list[DueReminder]:
     """Unsent reminders still due on ``today`` for which a renewal still gains something (R-REN-5)."""
     return [d for d in uow.reminders.due(today, reminder_id) if renewal_can_extend(d.birth_date, d.valid_until, policy)]
 
 
 def send_reminders(
-    uow_factory: Callable[[], SqlUnitOfWork],
+    uow_factory: Callable[[], AbstractUnitOfWork],
     mailer: Mailer,
     *,
     now: datetime,
@@ -212,7 +212,7 @@ def send_reminders(
 # ---------------------------------------------------------------------------------------------- list
 
 
-def list_reminders(uow: SqlUnitOfWork, *, pending: bool = False) -> list[dict[str, Any]]:
+def list_reminders(uow: AbstractUnitOfWork, *, pending: bool = False) -> list[dict[str, Any]]:
     """The outbox, oldest window first. ``pending``: only what is not sent yet."""
     with uow:
         rows = uow.reminders.outbox(pending=pending)

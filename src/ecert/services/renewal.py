@@ -17,11 +17,11 @@ from ecert.domain.policy import Policy
 from ecert.domain.rules.renewal import check_renewal_application, renewed_validity_end
 from ecert.services.accounts import reviewer_for
 from ecert.services.registry import get_registration
-from ecert.services.unit_of_work import SqlUnitOfWork
+from ecert.services.unit_of_work import AbstractUnitOfWork
 
 
 def apply_renewal(
-    uow: SqlUnitOfWork,
+    uow: AbstractUnitOfWork,
     registration_no: str,
     specialties: list[str],
     *,
@@ -69,7 +69,7 @@ def apply_renewal(
 
 
 def decide_renewal(
-    uow: SqlUnitOfWork,
+    uow: AbstractUnitOfWork,
     application_id: int,
     *,
     approve: bool,

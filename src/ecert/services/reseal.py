@@ -33,25 +33,28 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ecert.domain.errors import EcertError
 from ecert.domain.policy import Policy
 from ecert.services import issuance
 from ecert.services.ports import DocumentServices
-from ecert.services.unit_of_work import SqlUnitOfWork
+from ecert.services.unit_of_work import AbstractUnitOfWork
 
 ResealProgress = Callable[[int, int], None]  # (done, total)
 
 
+U = TypeVar("U", bound=AbstractUnitOfWork)
+
+
 def plan_reseal(
-    uow: SqlUnitOfWork,
+    uow: U,
     *,
     key_id: str,
     today: date,
     now: datetime,
     actor: str,
-    before_commit: Callable[[SqlUnitOfWork], None] | None = None,
+    before_commit: Callable[[U], None] | None = None,
 ) -> int:
     """List the registrations to re-seal and supersede their certificates (step 1); returns how many
     were newly listed. Set-based: a few statements whatever the registry's size.
@@ -97,7 +100,7 @@ class ResealResult:
         }
 
 
-def pending_count(uow: SqlUnitOfWork) -> int:
+def pending_count(uow: AbstractUnitOfWork) -> int:
     with uow:
         return uow.reseal.pending_count()
 
@@ -115,7 +118,7 @@ def _settle_files(out: Path, serial: str | None) -> None:
 
 
 def reseal(
-    uow_factory: Callable[[], SqlUnitOfWork],
+    uow_factory: Callable[[], AbstractUnitOfWork],
     *,
     docs: DocumentServices,
     policy: Policy,

@@ -25,6 +25,7 @@ from ecert.adapters.db.tables import (
     specialty_registrations,
     verification_events,
 )
+from ecert.adapters.db.unit_of_work import SqlUnitOfWork
 from ecert.domain import provinces
 from ecert.domain.dates import CST
 from ecert.domain.errors import NotFound, RuleRefusal
@@ -34,7 +35,6 @@ from ecert.domain.rules.age import age_limit_date
 from ecert.domain.rules.lapse import specialty_state
 from ecert.domain.rules.renewal import renewed_validity_end
 from ecert.services.registry import get_registration, holder_view
-from ecert.services.unit_of_work import SqlUnitOfWork
 
 PAGE_SIZE = 50  # registry search and pending applications
 AUDIT_PAGE_SIZE = 100
