@@ -1,7 +1,7 @@
 """Changes to a registration (R-CHG-1 … R-CHG-3, R-LAPSE-1).
 
 Every change of data printed on the certificate supersedes the registration's earlier certificates
-in the same transaction (``registry.supersede``, which records when and why; R-CHG-1), and
+in the same transaction (``registry.supersede``, which also records when and why), and
 verification shows the registry's current data (R-CHG-3). Every state change appends one audit event with ``before`` and
 ``after`` (R-ACC-1). A refusal raises before anything is written, and leaving the unit of work
 without ``commit()`` rolls back, so a refused request changes nothing.
@@ -123,7 +123,7 @@ def change_employer(
 
 def rename_employer(uow: AbstractUnitOfWork, uscc: str, *, name: str, actor: str, now: datetime) -> dict[str, Any]:
     """An employer's name changes (企业名称变更): every registration with that credit code, whatever its
-    status, gets the new name and is superseded (R-CHG-1) in ONE set-based ``UPDATE``, and
+    status, gets the new name and is superseded in ONE set-based ``UPDATE``, and
     the change is ONE audit event (subject: the credit code) with the names before, the count and
     the registration numbers concerned (so each holder's history can show it). Registrations
     already carrying the new name are left alone; renaming to the current name changes nothing."""

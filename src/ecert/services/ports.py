@@ -78,7 +78,7 @@ class DocumentServices:
 class Registrations(Protocol):
     """Registrations, their specialties and images. Every change of printed data goes through
     :meth:`supersede`, :meth:`end`, :meth:`rename_employer` or :meth:`put_image`, which supersede the
-    earlier certificates and record when, why and by whom (R-CHG-1)."""
+    earlier certificates and record when, why and by whom (adapters/db/registry.py ``supersede``)."""
 
     def get(self, registration_no: str) -> Registration | None: ...
 
@@ -107,7 +107,7 @@ class Registrations(Protocol):
         employer: Employer | None = None,
     ) -> int:
         """Store the new ``person`` or ``employer`` data (if given) and supersede every earlier
-        certificate (R-CHG-1) in one step; returns the new data version."""
+        certificate in one step; returns the new data version."""
         ...
 
     def end(

@@ -6,9 +6,8 @@ Two steps, each safe to repeat and to interrupt at any point:
 
 1. **Plan** (:func:`plan_reseal`, one transaction). Registrations whose current certificates — not
    superseded, registration active, usage window not over — carry an old ``seal_key_id`` are listed
-   in ``reseal_pending`` and their ``data_version`` is bumped, which supersedes those certificates at
-   once (R-CHG-1: verification says ``superseded``). A rerun finds nothing new: the old certificates
-   are no longer current.
+   in ``reseal_pending`` and superseded (cause ``reseal``): verification says ``superseded`` for
+   those certificates at once. A rerun finds nothing new: the old certificates are no longer current.
 2. **Drain** (:func:`reseal`). For each listed registration: if a current certificate under the new
    key exists already (a previous run issued it and died before crossing it off, or the holder
    downloaded one meanwhile), nothing is issued; otherwise ``issue`` makes one. Then the row goes.

@@ -114,7 +114,7 @@ PERSON_COLUMNS: tuple[str, ...] = (
     "ce_hours",
     "email",
 )
-# Printed on the certificate: a change bumps data_version and so supersedes certificates (R-CHG-1).
+# Printed on the certificate: a change supersedes the registration's certificates (supersede()).
 PRINTED_COLUMNS: tuple[str, ...] = ("name", "gender", "birth_date", "id_number", "employer_name", "employer_uscc")
 
 
@@ -490,7 +490,7 @@ class SqlRegistry:
         updated = self.conn.execute(text(f"SELECT COUNT(*) FROM {CHANGED}")).scalar_one()
         if updated:
             # Changed registrations get their new data and are superseded in one statement, written
-            # once (R-CHG-1); the upsert below then only adds new ones and new contact details.
+            # once; the upsert below then only adds new ones and new contact details.
             written = (*PRINTED_COLUMNS, "name_rare_chars", "ce_hours", "email")
             h = light_table(HOLDERS, column("reg_id"), *(column(c) for c in written))
             changed = and_(registrations.c.id == h.c.reg_id, h.c.reg_id.in_(text(f"SELECT id FROM {CHANGED}")))
@@ -564,7 +564,7 @@ class SqlRegistry:
         bump_version: bool = True,
     ) -> bool:
         """Store a signature or photo; True if it changed. A new image is printed data: with
-        ``bump_version`` the registration is superseded for ``cause`` (R-CHG-1)."""
+        ``bump_version`` the registration is superseded for ``cause``."""
         reg_id = self.conn.execute(
             select(registrations.c.id).where(registrations.c.registration_no == registration_no)
         ).scalar_one()
@@ -588,7 +588,7 @@ class SqlRegistry:
             supersede(self.conn, registrations.c.id == reg_id, cause=cause, at=now, actor=actor)
         return True
 
-    # ---------------------------------------------------------------- changes of printed data (R-CHG-1)
+    # ---------------------------------------------------------------- changes of printed data: supersede()
     def supersede(
         self,
         registration_no: str,
@@ -599,7 +599,7 @@ class SqlRegistry:
         person: Person | None = None,
         employer: Employer | None = None,
     ) -> int:
-        """Supersede the registration's certificates (R-CHG-1), storing the new ``person`` or
+        """Supersede the registration's certificates, storing the new ``person`` or
         ``employer`` data with it in the same statement; returns the new data version."""
         values: dict[str, Any] = {}
         if person is not None:

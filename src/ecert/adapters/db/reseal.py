@@ -1,7 +1,7 @@
 """SQL repository for the re-sealing worklist (``reseal_pending``; services/reseal.py says why).
 
 A plan lists, set-based, the registrations whose current certificates carry another seal key and
-supersedes them in the same transaction (R-CHG-1, cause ``reseal``). On PostgreSQL a worker claims
+supersedes them in the same transaction (cause ``reseal``). On PostgreSQL a worker claims
 one listed registration at a time ``FOR UPDATE SKIP LOCKED`` and holds it while its certificate is
 issued; SQLite has one writer and no row locks (:attr:`SqlResealWorklist.holds_claims` is False).
 """
