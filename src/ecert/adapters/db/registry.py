@@ -231,9 +231,10 @@ def supersede(
     in SQL, so a concurrent supersession (a renewal approved while the employer changes) is never
     lost — and a ``supersessions`` row saying when, why and by whom, in the caller's transaction.
 
-    ``id_set``: ``which`` is ``registrations.id IN (ids listed in a work table)``, still true after
-    the update and possibly a million rows (the import, re-sealing); the record is then written by
-    one ``INSERT … SELECT`` and nothing comes back to Python. Otherwise the ``UPDATE`` returns each
+    ``id_set``: ``which`` picks registrations by ids listed in work tables (the import's changed
+    holders, the re-sealing worklist), so it is still true after the update, and it may pick a
+    million rows; the record is then written by one ``INSERT … SELECT`` and nothing comes back to
+    Python. Otherwise the ``UPDATE`` returns each
     registration's number and new version, so ``which`` may test what the update changes (a status).
     """
     r, s = registrations, supersessions
