@@ -12,9 +12,9 @@ from sqlalchemy import Engine
 from ecert.adapters import keystore
 from ecert.adapters.clock import Clock
 from ecert.adapters.db.engine import make_engine
+from ecert.adapters.db.unit_of_work import SqlUnitOfWork
 from ecert.config import Settings, load_policy
 from ecert.domain.policy import Policy
-from ecert.services.unit_of_work import SqlUnitOfWork
 
 if TYPE_CHECKING:
     from pyhanko.sign.signers import Signer

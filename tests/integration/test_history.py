@@ -15,7 +15,7 @@ from ecert.adapters.synthetic_signature import signature_png
 from ecert.domain.ids import make_id_number, make_registration_no, make_uscc
 from ecert.domain.model import Gender
 from ecert.domain.provinces import code_of_abbreviation
-from ecert.services.history import holder_history
+from ecert.services.views.history import holder_history
 
 # Instants are recorded and shown here: every test runs at each pinned hour (tests/conftest.py).
 pytestmark = pytest.mark.wall_clock

@@ -97,6 +97,10 @@ def test_reseal_restarted_after_a_crash_finishes_without_duplicates(
     assert a.documents.sealer.key_id == new_key
     planned = plan_reseal(a.uow(), key_id=new_key, today=a.clock.today(), now=a.clock.now(), actor="test")
     assert planned == len(issued)
+    with a.uow() as uow:  # recorded set-based, one row each (R-CHG-1)
+        for no in issued:
+            [last] = uow.registry.supersessions(no)[-1:]
+            assert (last.cause, last.actor, last.to_version) == ("reseal", "test", last.from_version + 1)
     assert plan_reseal(a.uow(), key_id=new_key, today=a.clock.today(), now=a.clock.now(), actor="test") == 0
 
     first = sorted(issued)[0]

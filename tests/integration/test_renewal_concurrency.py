@@ -293,7 +293,9 @@ def test_overlapping_multi_specialty_applications_at_once_store_exactly_one__R_R
     interleaving that makes inconsistent lock orders deadlock, every round."""
     setup = make_app(APPLY_DAY)
     numbers = import_holders(setup, tmp_path, OVERLAP_ROUNDS, specialties=("建筑工程", "机电工程"))
-    real_insert = renewal.insert
+    from ecert.adapters.db import renewals as renewals_repository
+
+    real_insert = renewals_repository.insert
     per_thread = threading.local()
     rendezvous: list[threading.Barrier] = []
 
@@ -306,7 +308,7 @@ def test_overlapping_multi_specialty_applications_at_once_store_exactly_one__R_R
                     rendezvous[-1].wait(timeout=RENDEZVOUS_TIMEOUT)
         return real_insert(table)
 
-    monkeypatch.setattr(renewal, "insert", insert_held)
+    monkeypatch.setattr(renewals_repository, "insert", insert_held)
     apps = [make_app(APPLY_DAY), make_app(APPLY_DAY)]
     orders = [["建筑工程", "机电工程"], ["机电工程", "建筑工程"]]
     for reg_no in numbers:
@@ -394,7 +396,7 @@ def test_approval_and_employer_change_at_once_both_supersede__R_REN_6_R_CHG_1(
     """Renewal approval and employer change both change printed data (R-CHG-1): whatever the interleaving,
     the registration's data version goes up once for each, so a certificate issued between them (at the
     approval's version) is superseded by the change."""
-    from ecert.adapters.db.certificates import SqlCertificates
+    from ecert.adapters.db.registry import SqlRegistry
     from ecert.services import changes
 
     setup = make_app(APPLY_DAY)
@@ -408,16 +410,16 @@ def test_approval_and_employer_change_at_once_both_supersede__R_REN_6_R_CHG_1(
 
     version_read = threading.Event()
     approval_done = threading.Event()
-    real_version = SqlCertificates.data_version
+    real_get = SqlRegistry.get
 
-    def version_then_wait(self: SqlCertificates, registration_no: str) -> int:
-        v = real_version(self, registration_no)
+    def read_then_wait(self: SqlRegistry, registration_no: str) -> Any:
+        reg = real_get(self, registration_no)  # the changer's view: the version before the approval
         if threading.current_thread().name == "changer":
             version_read.set()
             approval_done.wait(timeout=BARRIER_TIMEOUT)
-        return v
+        return reg
 
-    monkeypatch.setattr(SqlCertificates, "data_version", version_then_wait)
+    monkeypatch.setattr(SqlRegistry, "get", read_then_wait)
     change_app = make_app(DECIDE_DAY)
     outcome = Outcome()
 

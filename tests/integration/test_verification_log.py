@@ -26,8 +26,9 @@ from ecert.config import Settings
 from ecert.domain.errors import EcertError
 from ecert.entrypoints.web import metrics, routes_public
 from ecert.entrypoints.web.app import create_app
-from ecert.services import authority, issuance
+from ecert.services import issuance
 from ecert.services.demo import seed_demo
+from ecert.services.views import authority
 
 TODAY = date(2021, 3, 1)
 V = verification_events.c

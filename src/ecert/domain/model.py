@@ -6,7 +6,7 @@ Plain frozen dataclasses; the persistence adapter maps rows to these. No I/O her
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 
 # The ten specialties of the first-class constructor (注册专业), in the order the ministry lists them.
@@ -43,6 +43,21 @@ class LapseReason(StrEnum):
     NO_RENEWAL = "no_renewal"  # R-REN-3
     AGE_LIMIT = "age_limit"  # R-LAPSE-1, holder reached 65
     REJECTED = "rejected"  # R-REN-3, renewal rejected after the validity ended
+
+
+class SupersessionCause(StrEnum):
+    """Why a registration's printed data changed and its earlier certificates were superseded
+    (R-CHG-1). Stored with each supersession: stable codes, never renamed."""
+
+    EMPLOYER_CHANGE = "employer_change"  # 变更注册: another employer
+    EMPLOYER_RENAME = "employer_rename"  # the employer's name changed
+    PERSONAL_CHANGE = "personal_change"  # correction of name, gender, birth date or ID number
+    SIGNATURE = "signature"  # a new signature image
+    RENEWAL = "renewal"  # renewal approved: a new validity end
+    REVOCATION = "revocation"  # 撤销
+    CANCELLATION = "cancellation"  # 注销
+    RESEAL = "reseal"  # the seal key changed: certificates are issued again under the new one
+    IMPORT = "import"  # a registry import changed printed data
 
 
 class ApplicationStatus(StrEnum):
@@ -88,6 +103,39 @@ class Registration:
 
     def specialty(self, name: str) -> SpecialtyRegistration | None:
         return next((s for s in self.specialties if s.specialty == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class RenewalApplication:
+    """A renewal application (延续注册) as a decision needs it: whose, in which province, and its status."""
+
+    id: int
+    registration_no: str
+    province_code: str
+    status: ApplicationStatus
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRecord:
+    """A registration's status with what an authority action recorded (R-LAPSE-1)."""
+
+    status: RegistrationStatus
+    reason: str | None = None
+    basis: str | None = None  # legal basis
+    effective: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Supersession:
+    """One change of printed data (R-CHG-1): the registration went from ``from_version`` to
+    ``to_version`` at ``at``, for ``cause``, by ``actor``; certificates of earlier versions are superseded."""
+
+    registration_no: str
+    from_version: int
+    to_version: int
+    at: datetime
+    cause: SupersessionCause
+    actor: str
 
 
 @dataclass(frozen=True, slots=True)

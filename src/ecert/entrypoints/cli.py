@@ -24,13 +24,14 @@ from ecert.entrypoints.cli_common import STATE, actor_name, app, command, emit, 
 from ecert.entrypoints.cli_jobs import jobs_cli
 from ecert.entrypoints.cli_reminders import reminders_cli
 from ecert.entrypoints.cli_workflows import renewal_cli, user_cli
-from ecert.services import batch, history, issuance, verification
+from ecert.services import batch, issuance, verification
 from ecert.services import registry as registry_service
 from ecert.services.demo import DEFAULT_SIGNATURES, DEMO_PASSWORD, ensure_demo_accounts, seed_demo
 from ecert.services.demo_cases import DemoCase, build_demo_cases, describe, describe_account
 from ecert.services.registry_import import import_registry
 from ecert.services.sweep import sweep as run_sweep
 from ecert.services.synthetic import CASE_PROVINCE, DEMO_CASES, case_registration_no
+from ecert.services.views import history
 
 cli = typer.Typer(
     name="ecert",

@@ -21,8 +21,8 @@ from ecert.adapters.files import check_output_file, ensure_output_dir
 from ecert.domain.errors import BadInput, problem
 from ecert.entrypoints.cli_common import STATE, actor_name, app, command, emit, errors, progress_bar
 from ecert.entrypoints.jobs import tasks
-from ecert.services import export as export_service
 from ecert.services.reseal import pending_count, plan_reseal
+from ecert.services.views import export as export_service
 
 jobs_cli = typer.Typer(
     help="后台作业 / background jobs (procrastinate on PostgreSQL, in-process on SQLite)", no_args_is_help=True
@@ -66,7 +66,7 @@ def _run(job: str, now: bool, human: Callable[[dict[str, Any]], str], **kwargs: 
                 today=a.clock.today(),
                 now=a.clock.now(),
                 actor=actor_name(None),
-                before_commit=lambda conn: ids.append(tasks.enqueue(papp, job, conn, **kwargs)),
+                before_commit=lambda uow: ids.append(tasks.enqueue(papp, job, uow.connection, **kwargs)),
             )
         else:
             with a.uow() as uow:

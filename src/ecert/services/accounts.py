@@ -12,7 +12,7 @@ from ecert.adapters.db.users import User
 from ecert.domain import provinces
 from ecert.domain.errors import BadInput, EcertError, NotFound, problem
 from ecert.services.registry import get_registration
-from ecert.services.unit_of_work import SqlUnitOfWork
+from ecert.services.unit_of_work import AbstractUnitOfWork
 
 ROLES = ("holder", "reviewer", "admin")
 USERNAME = re.compile(r"^[A-Za-z0-9_.@\-\u4e00-\u9fff]{2,64}$")
@@ -33,7 +33,7 @@ def check_password(user: User, password: str) -> bool:
 
 
 def add_user(
-    uow: SqlUnitOfWork,
+    uow: AbstractUnitOfWork,
     username: str,
     *,
     role: str,
@@ -88,7 +88,7 @@ def add_user(
     return user
 
 
-def reviewer_for(uow: SqlUnitOfWork, username: str, province_code: str) -> User:
+def reviewer_for(uow: AbstractUnitOfWork, username: str, province_code: str) -> User:
     """R-REN-6: a reviewer acts only within their province; a ministry admin anywhere."""
     user = uow.users.get(username)
     if user is None or user.disabled:

@@ -1,8 +1,8 @@
 """Changes to a registration (R-CHG-1 … R-CHG-3, R-LAPSE-1).
 
-Every change of data printed on the certificate bumps the registration's ``data_version`` in the same
-transaction, so every earlier certificate is superseded (R-CHG-1) and verification shows the
-registry's current data (R-CHG-3). Every state change appends one audit event with ``before`` and
+Every change of data printed on the certificate supersedes the registration's earlier certificates
+in the same transaction (``registry.supersede``, which also records when and why), and
+verification shows the registry's current data (R-CHG-3). Every state change appends one audit event with ``before`` and
 ``after`` (R-ACC-1). A refusal raises before anything is written, and leaving the unit of work
 without ``commit()`` rolls back, so a refused request changes nothing.
 
@@ -20,17 +20,14 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import select, update
-
-from ecert.adapters.db.tables import registrations
 from ecert.domain import ids, provinces
 from ecert.domain.errors import BadInput, NotFound, Problem, RuleRefusal, problem
-from ecert.domain.model import Gender, Registration, RegistrationStatus
-from ecert.domain.names import rare_characters, validate_name
+from ecert.domain.model import Employer, Gender, Person, Registration, RegistrationStatus, SupersessionCause
+from ecert.domain.names import validate_name
 from ecert.domain.policy import Policy
 from ecert.domain.rules.scope import in_rollout, paper_certificates_void
 from ecert.services.registry import get_registration
-from ecert.services.unit_of_work import SqlUnitOfWork
+from ecert.services.unit_of_work import AbstractUnitOfWork
 
 MAX_TEXT = 2000  # reason and legal basis of a revocation or cancellation
 GENDERS = {g.value: g for g in Gender}
@@ -93,7 +90,7 @@ def _require_active(reg: Registration, rule: str) -> None:
 
 
 def change_employer(
-    uow: SqlUnitOfWork, registration_no: str, *, name: str, uscc: str, actor: str, now: datetime
+    uow: AbstractUnitOfWork, registration_no: str, *, name: str, uscc: str, actor: str, now: datetime
 ) -> dict[str, Any]:
     """变更注册: a new employer (credit code checked, GB 32100). Specialties and their validity stay."""
     employer = _employer_name(name)
@@ -104,21 +101,15 @@ def change_employer(
         before = {"name": reg.employer.name, "uscc": reg.employer.uscc}
         after = {"name": employer, "uscc": code}
         changed = before != after
-        version = uow.certificates.data_version(reg.registration_no)
+        version = reg.data_version
         if changed:
-            # Incremented in SQL: a concurrent bump (a renewal approved at the same moment) is
-            # never overwritten, so every change supersedes (R-CHG-1).
-            version = uow.connection.execute(
-                update(registrations)
-                .where(registrations.c.registration_no == reg.registration_no)
-                .values(
-                    employer_name=employer,
-                    employer_uscc=code,
-                    data_version=registrations.c.data_version + 1,
-                    updated_at=now,
-                )
-                .returning(registrations.c.data_version)
-            ).scalar_one()
+            version = uow.registry.supersede(
+                reg.registration_no,
+                cause=SupersessionCause.EMPLOYER_CHANGE,
+                at=now,
+                actor=actor,
+                employer=Employer(name=employer, uscc=code),
+            )
             uow.audit.append(
                 at=now,
                 actor=actor,
@@ -130,28 +121,19 @@ def change_employer(
     return {"registration_no": reg.registration_no, "employer": after, "changed": changed, "data_version": version}
 
 
-def rename_employer(uow: SqlUnitOfWork, uscc: str, *, name: str, actor: str, now: datetime) -> dict[str, Any]:
+def rename_employer(uow: AbstractUnitOfWork, uscc: str, *, name: str, actor: str, now: datetime) -> dict[str, Any]:
     """An employer's name changes (企业名称变更): every registration with that credit code, whatever its
-    status, gets the new name and ``data_version + 1`` in ONE set-based ``UPDATE`` (R-CHG-1), and
+    status, gets the new name and is superseded in ONE set-based ``UPDATE``, and
     the change is ONE audit event (subject: the credit code) with the names before, the count and
     the registration numbers concerned (so each holder's history can show it). Registrations
     already carrying the new name are left alone; renaming to the current name changes nothing."""
     code = ids.parse_uscc(uscc)
     new = _employer_name(name)
-    r = registrations
     with uow:
-        conn = uow.connection
-        names = set(conn.execute(select(r.c.employer_name).where(r.c.employer_uscc == code).distinct()).scalars())
+        names = uow.registry.employer_names(code)
         if not names:
             raise NotFound("employer", code)
-        numbers = sorted(
-            conn.execute(
-                update(r)
-                .where(r.c.employer_uscc == code, r.c.employer_name != new)
-                .values(employer_name=new, data_version=r.c.data_version + 1, updated_at=now)
-                .returning(r.c.registration_no)
-            ).scalars()
-        )
+        numbers = uow.registry.rename_employer(code, new, at=now, actor=actor)
         if numbers:
             uow.audit.append(
                 at=now,
@@ -174,7 +156,7 @@ def rename_employer(uow: SqlUnitOfWork, uscc: str, *, name: str, actor: str, now
 
 
 def correct_personal(
-    uow: SqlUnitOfWork,
+    uow: AbstractUnitOfWork,
     registration_no: str,
     *,
     name: str | None = None,
@@ -228,19 +210,14 @@ def correct_personal(
         result_birth = new_birth or p.birth_date
         result_id = new_idn.value if new_idn is not None else p.id_number
         ids.check_id_matches(ids.parse_id_number(result_id), result_birth, result_gender)
-        r = registrations
         if result_id != p.id_number:
-            other = uow.connection.execute(
-                select(r.c.registration_no).where(
-                    r.c.id_number == result_id, r.c.status == "active", r.c.registration_no != reg.registration_no
-                )
-            ).first()
+            other = uow.registry.active_registration_of(result_id, besides=reg.registration_no)
             if other is not None:
                 raise BadInput(
                     [
                         problem(
-                            f"该身份证号已有有效注册 {other.registration_no}",
-                            f"The ID number already has an active registration {other.registration_no}",
+                            f"该身份证号已有有效注册 {other}",
+                            f"The ID number already has an active registration {other}",
                             column="id_number",
                         )
                     ]
@@ -258,22 +235,15 @@ def correct_personal(
             "id_number": result_id,
         }
         fields = [k for k in old if old[k] != new[k]]
-        version = uow.certificates.data_version(reg.registration_no)
+        version = reg.data_version
         if fields:
-            version = uow.connection.execute(
-                update(r)
-                .where(r.c.registration_no == reg.registration_no)
-                .values(
-                    name=result_name,
-                    name_rare_chars=" ".join(rare_characters(result_name)) or None,
-                    gender=result_gender.value,
-                    birth_date=result_birth,
-                    id_number=result_id,
-                    data_version=r.c.data_version + 1,  # in SQL: no lost update (R-CHG-1)
-                    updated_at=now,
-                )
-                .returning(r.c.data_version)
-            ).scalar_one()
+            version = uow.registry.supersede(
+                reg.registration_no,
+                cause=SupersessionCause.PERSONAL_CHANGE,
+                at=now,
+                actor=actor,
+                person=Person(name=result_name, gender=result_gender, birth_date=result_birth, id_number=result_id),
+            )
             uow.audit.append(
                 at=now,
                 actor=actor,
@@ -299,7 +269,7 @@ def correct_personal(
 
 
 def _end_registration(
-    uow: SqlUnitOfWork,
+    uow: AbstractUnitOfWork,
     registration_no: str,
     status: RegistrationStatus,
     *,
@@ -329,57 +299,40 @@ def _end_registration(
     if probs:
         raise BadInput(probs)
     assert why is not None and eff is not None
-    r = registrations
     with uow:
         reg = get_registration(uow, registration_no)
         _require_active(reg, "R-LAPSE-1")
-        prev = uow.connection.execute(
-            select(r.c.status_reason, r.c.status_basis, r.c.status_effective).where(
-                r.c.registration_no == reg.registration_no
-            )
-        ).one()
+        prev = uow.registry.status_record(reg.registration_no)
+        assert prev is not None  # read with the registration above, in this transaction
         before = {
             "status": reg.status.value,
-            "reason": prev.status_reason,
-            "basis": prev.status_basis,
-            "effective": prev.status_effective.isoformat() if prev.status_effective else None,
+            "reason": prev.reason,
+            "basis": prev.basis,
+            "effective": prev.effective.isoformat() if prev.effective else None,
         }
-        # Conditional on the state read above: of two concurrent requests only one updates a row.
-        done = uow.connection.execute(
-            update(r)
-            .where(r.c.registration_no == reg.registration_no, r.c.status == RegistrationStatus.ACTIVE.value)
-            .values(
-                status=status.value,
-                status_reason=why,
-                status_basis=legal,
-                status_effective=eff,
-                data_version=r.c.data_version + 1,
-                updated_at=now,
-            )
-        ).rowcount
-        if done != 1:
-            current = uow.connection.execute(
-                select(r.c.status).where(r.c.registration_no == reg.registration_no)
-            ).scalar_one()
-            raise RuleRefusal("registration_inactive", rule="R-LAPSE-1", params={"status": current})
+        # Conditional on the registration still being active: of two concurrent requests only one
+        # changes it; the other is refused with the status it finds.
+        version = uow.registry.end(
+            reg.registration_no, status, reason=why, basis=legal, effective=eff, at=now, actor=actor
+        )
+        if version is None:
+            current = uow.registry.status_record(reg.registration_no)
+            assert current is not None
+            raise RuleRefusal("registration_inactive", rule="R-LAPSE-1", params={"status": current.status.value})
         after = {"status": status.value, "reason": why, "basis": legal, "effective": eff.isoformat()}
         uow.audit.append(
             at=now,
             actor=actor,
             action=f"registration.{'revoke' if status is RegistrationStatus.REVOKED else 'cancel'}",
             subject=reg.registration_no,
-            payload={
-                "before": before,
-                "after": after,
-                "data_version": uow.certificates.data_version(reg.registration_no),
-            },
+            payload={"before": before, "after": after, "data_version": version},
         )
         uow.commit()
     return {"registration_no": reg.registration_no, **after}
 
 
 def revoke(
-    uow: SqlUnitOfWork,
+    uow: AbstractUnitOfWork,
     registration_no: str,
     *,
     reason: str,
@@ -409,7 +362,7 @@ def revoke(
 
 
 def cancel(
-    uow: SqlUnitOfWork,
+    uow: AbstractUnitOfWork,
     registration_no: str,
     *,
     reason: str,
@@ -442,7 +395,7 @@ def cancel(
 
 
 def paper_request(
-    uow: SqlUnitOfWork,
+    uow: AbstractUnitOfWork,
     registration_no: str,
     *,
     kind: str,

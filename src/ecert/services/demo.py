@@ -13,9 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from sqlalchemy import select
-
-from ecert.adapters.db.tables import holder_images, registrations
+from ecert.adapters.db.unit_of_work import SqlUnitOfWork
 from ecert.adapters.importing.readers import Table
 from ecert.adapters.synthetic_signature import signature_png
 from ecert.domain.dates import add_years
@@ -23,7 +21,6 @@ from ecert.domain.policy import Policy
 from ecert.domain.rules.age import age_limit_date
 from ecert.services.registry_import import ImportResult, ProgressFn, import_table
 from ecert.services.synthetic import DEMO_CASES, HEADER, case_registration_no, generate_rows
-from ecert.services.unit_of_work import SqlUnitOfWork
 
 DEFAULT_SIGNATURES = 20_000
 MIN_HOLDERS_FOR_CASES = len(DEMO_CASES) + 4  # the cases and a few ordinary holders beside them
@@ -72,17 +69,11 @@ def seed_demo(
     )
     added = 0
     with make_uow() as uow:
-        conn = uow.connection
-        have = select(holder_images.c.registration_id).where(holder_images.c.kind == "signature")
-        todo = conn.execute(
-            select(registrations.c.registration_no, registrations.c.name)
-            .where(registrations.c.id.not_in(have))
-            .order_by(registrations.c.id)
-            .limit(signatures)
-        ).all()
-        for i, (reg_no, name) in enumerate(todo):
+        for i, (reg_no, name) in enumerate(uow.registry.without_signature(signatures)):
             png = signature_png(name, seed=i)
-            uow.registry.put_image(reg_no, "signature", "image/png", png, hashlib.sha256(png).hexdigest(), now)
+            uow.registry.put_image(
+                reg_no, "signature", "image/png", png, hashlib.sha256(png).hexdigest(), now, actor="demo"
+            )
             added += 1
         uow.commit()
     return DemoResult(result, added, numbers)
@@ -106,8 +97,8 @@ def ensure_demo_accounts(
     from ecert.domain.errors import EcertError
     from ecert.domain.provinces import abbreviation, normalize_province
     from ecert.services.accounts import add_user
-    from ecert.services.authority import search_registry
     from ecert.services.issuance import preview
+    from ecert.services.views.authority import search_registry
 
     with make_uow() as uow:
         candidates = uow.registry.sample_numbers(200)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from ecert.adapters.db.unit_of_work import SqlUnitOfWork
 from ecert.adapters.synthetic_signature import signature_png
 from ecert.domain import ids, provinces
 from ecert.domain.errors import RuleRefusal
@@ -33,12 +34,12 @@ from ecert.domain.names import rare_characters
 from ecert.domain.policy import Policy
 from ecert.domain.rules.age import age_limit_date
 from ecert.domain.rules.renewal import renewed_validity_end
-from ecert.services import changes, holder_portal, issuance, renewal
+from ecert.services import changes, issuance, renewal
 from ecert.services.accounts import add_user
 from ecert.services.ports import DocumentServices
 from ecert.services.registry import get_registration, holder_view, set_signature
 from ecert.services.synthetic import DEMO_CASES
-from ecert.services.unit_of_work import SqlUnitOfWork
+from ecert.services.views import holder_portal
 
 ACTOR = "demo"
 USERNAMES = {

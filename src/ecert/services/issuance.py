@@ -26,7 +26,7 @@ from ecert.domain.policy import Policy
 from ecert.domain.rules.usage import usage_window
 from ecert.services.ports import DocumentServices, QrSigner
 from ecert.services.registry import get_registration
-from ecert.services.unit_of_work import SqlUnitOfWork
+from ecert.services.unit_of_work import AbstractUnitOfWork
 
 
 class WindowChanged(RuleRefusal):
@@ -90,7 +90,7 @@ def qr_text_of(record: CertificateRecord, qr: QrSigner) -> str | None:
     return qr.url(qr.token(record.serial, record.registration_no, record.usage_from, record.usage_until, digest))
 
 
-def preview(uow: SqlUnitOfWork, registration_no: str, *, today: date, policy: Policy) -> UsageWindow:
+def preview(uow: AbstractUnitOfWork, registration_no: str, *, today: date, policy: Policy) -> UsageWindow:
     """R-USE-1: the window a download would get today, to be shown before confirming."""
     with uow:
         reg = get_registration(uow, registration_no)
@@ -127,7 +127,7 @@ def build_content(
 
 
 def issue(
-    uow: SqlUnitOfWork,
+    uow: AbstractUnitOfWork,
     registration_no: str,
     *,
     confirm: bool,

@@ -1,12 +1,36 @@
-"""Interfaces the services need from adapters; bootstrap picks the concrete ones, tests may fake them."""
+"""Interfaces the services need from adapters; bootstrap picks the concrete ones, tests may fake them.
+
+Documents: the renderer, the seal and the QR signer. Repositories: what the use cases read and write
+through the unit of work (services/unit_of_work.py); the SQL ones are in adapters/db/, the fakes in
+tests/fakes.py.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ecert.domain.certificate import CertificateContent
+from ecert.domain.model import (
+    ApplicationStatus,
+    Employer,
+    LapseReason,
+    Person,
+    Registration,
+    RegistrationStatus,
+    RenewalApplication,
+    StatusRecord,
+    Supersession,
+    SupersessionCause,
+)
+
+if TYPE_CHECKING:
+    from ecert.adapters.db.certificates import CertificateRecord, VerificationSnapshot
+    from ecert.adapters.db.reminders import DueReminder, OutboxEntry
+    from ecert.adapters.db.reseal import ResealItem
+    from ecert.adapters.db.users import User
 
 
 class Renderer(Protocol):
@@ -46,3 +70,198 @@ class DocumentServices:
     renderer: Renderer
     sealer: Sealer
     qr: QrSigner
+
+
+# ------------------------------------------------------------------------------------- repositories
+
+
+class Registrations(Protocol):
+    """Registrations, their specialties and images. Every change of printed data goes through
+    :meth:`supersede`, :meth:`end`, :meth:`rename_employer` or :meth:`put_image`, which supersede the
+    earlier certificates and record when, why and by whom (adapters/db/registry.py ``supersede``)."""
+
+    def get(self, registration_no: str) -> Registration | None: ...
+
+    def status_record(self, registration_no: str) -> StatusRecord | None: ...
+
+    def employer_names(self, uscc: str) -> set[str]:
+        """The employer names registrations with this credit code carry (empty: none has it)."""
+        ...
+
+    def active_registration_of(self, id_number: str, *, besides: str) -> str | None:
+        """An active registration other than ``besides`` held under ``id_number``."""
+        ...
+
+    def supersessions(self, registration_no: str) -> list[Supersession]:
+        """When, why and by whom the registration's printed data changed, oldest first."""
+        ...
+
+    def supersede(
+        self,
+        registration_no: str,
+        *,
+        cause: SupersessionCause,
+        at: datetime,
+        actor: str,
+        person: Person | None = None,
+        employer: Employer | None = None,
+    ) -> int:
+        """Store the new ``person`` or ``employer`` data (if given) and supersede every earlier
+        certificate in one step; returns the new data version."""
+        ...
+
+    def end(
+        self,
+        registration_no: str,
+        status: RegistrationStatus,
+        *,
+        reason: str,
+        basis: str | None,
+        effective: date,
+        at: datetime,
+        actor: str,
+    ) -> int | None:
+        """Revoke or cancel the registration if it is still active (superseding its certificates);
+        the new data version, or None when it was no longer active."""
+        ...
+
+    def rename_employer(self, uscc: str, name: str, *, at: datetime, actor: str) -> list[str]:
+        """Give every registration with the credit code the employer name ``name`` (superseding those
+        that change); returns their numbers, sorted."""
+        ...
+
+    def renew_specialties(self, registration_no: str, specialties: Sequence[str], valid_until: date) -> None: ...
+
+    def lapse_specialties(
+        self, registration_no: str, specialties: Sequence[str], reason: LapseReason, today: date
+    ) -> None:
+        """Record the lapse of those of the specialties still stored valid."""
+        ...
+
+    def put_image(
+        self,
+        registration_no: str,
+        kind: str,
+        content_type: str,
+        data: bytes,
+        sha256: str,
+        now: datetime,
+        *,
+        actor: str,
+        cause: SupersessionCause = SupersessionCause.SIGNATURE,
+        bump_version: bool = True,
+    ) -> bool:
+        """Store a signature or photo; True if it changed (then, with ``bump_version``, superseding)."""
+        ...
+
+    def sweep(self, *, today: date, age_birth_cutoff: date, lapse_start: date) -> tuple[int, int, int]:
+        """Record every lapse due on ``today`` (R-LAPSE-1): (lapsed for age, for no renewal, checked)."""
+        ...
+
+
+class Certificates(Protocol):
+    def add(self, rec: CertificateRecord) -> None: ...
+
+    def get(self, serial: str) -> CertificateRecord | None: ...
+
+    def snapshot(self, serial: str) -> VerificationSnapshot | None:
+        """The issuance record with its registration's current state, for a verification."""
+        ...
+
+    def for_registration(self, registration_no: str) -> list[CertificateRecord]: ...
+
+    def images(self, registration_no: str) -> dict[str, bytes]: ...
+
+    def current_under_key(self, registration_no: str, data_version: int, key_id: str) -> str | None:
+        """Serial of a certificate of the registration at ``data_version`` sealed with ``key_id``."""
+        ...
+
+
+class Users(Protocol):
+    def get(self, username: str) -> User | None: ...
+
+    def add(self, user: User, now: datetime) -> None: ...
+
+
+class AuditTrail(Protocol):
+    """The append-only, tamper-evident audit log (R-ACC-1)."""
+
+    def append(self, *, at: datetime, actor: str, action: str, subject: str | None, payload: Mapping[str, Any]) -> str:
+        """Append one event; returns its chain hash."""
+        ...
+
+
+class Renewals(Protocol):
+    """Renewal applications (R-REN-1, R-REN-6)."""
+
+    def add(
+        self,
+        registration_no: str,
+        items: Mapping[str, date],
+        *,
+        applied_on: date,
+        ce_hours: int | None,
+        committed: bool,
+        applied_by: str,
+        at: datetime,
+    ) -> int:
+        """Store a pending application for ``items`` (specialty -> its validity end now); its id.
+        Raises ``application_pending`` (R-REN-1) if a specialty has a pending application already."""
+        ...
+
+    def get(self, application_id: int) -> RenewalApplication | None: ...
+
+    def decide(
+        self,
+        application_id: int,
+        status: ApplicationStatus,
+        *,
+        decided_by: str,
+        at: datetime,
+        reason: str | None,
+        new_valid_until: date | None,
+    ) -> list[str] | None:
+        """Record the decision; the specialties applied for, or None if it was no longer pending."""
+        ...
+
+
+class Reminders(Protocol):
+    """The renewal-reminder outbox (R-REN-1)."""
+
+    def queue(
+        self, *, today: date, last_end: date, opens: Mapping[date, date], born_after: Mapping[date, date]
+    ) -> tuple[int, int]:
+        """Queue what is due (see adapters/db/reminders.py); (eligible, newly queued)."""
+        ...
+
+    def unsent_count(self) -> int: ...
+
+    def due(self, today: date, reminder_id: int | None = None) -> list[DueReminder]: ...
+
+    def claim(self, reminder_id: int, *, max_attempts: int) -> bool: ...
+
+    def record_failure(self, reminder_id: int, error: str) -> None: ...
+
+    def mark_sent(self, reminder_id: int, *, at: datetime, email: str) -> None: ...
+
+    def outbox(self, *, pending: bool = False) -> list[OutboxEntry]: ...
+
+
+class ResealWorklist(Protocol):
+    """Registrations whose certificates are to be issued again under a new seal key."""
+
+    @property
+    def holds_claims(self) -> bool:
+        """Whether a claimed item stays locked against other workers until the transaction ends."""
+        ...
+
+    def plan(self, plan_id: str, *, key_id: str, today: date, at: datetime, actor: str) -> int:
+        """List the registrations with a current certificate under another key and supersede them
+        (cause ``reseal``); how many were newly listed."""
+        ...
+
+    def pending_count(self) -> int: ...
+
+    def claim_next(self) -> ResealItem | None: ...
+
+    def done(self, registration_no: str) -> None: ...

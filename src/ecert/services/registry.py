@@ -14,7 +14,7 @@ from ecert.domain.policy import Policy
 from ecert.domain.rules.age import age_limit_date
 from ecert.domain.rules.lapse import specialty_state
 from ecert.domain.rules.scope import in_rollout
-from ecert.services.unit_of_work import SqlUnitOfWork
+from ecert.services.unit_of_work import AbstractUnitOfWork
 
 
 def holder_view(reg: Registration, today: date, policy: Policy) -> dict[str, Any]:
@@ -40,19 +40,19 @@ def holder_view(reg: Registration, today: date, policy: Policy) -> dict[str, Any
     }
 
 
-def get_registration(uow: SqlUnitOfWork, registration_no: str) -> Registration:
+def get_registration(uow: AbstractUnitOfWork, registration_no: str) -> Registration:
     reg = uow.registry.get(registration_no.strip())
     if reg is None:
         raise NotFound("registration_no", registration_no)
     return reg
 
 
-def show_holder(uow: SqlUnitOfWork, registration_no: str, *, today: date, policy: Policy) -> dict[str, Any]:
+def show_holder(uow: AbstractUnitOfWork, registration_no: str, *, today: date, policy: Policy) -> dict[str, Any]:
     with uow:
         return holder_view(get_registration(uow, registration_no), today, policy)
 
 
-def set_signature(uow: SqlUnitOfWork, registration_no: str, data: bytes, *, now: datetime, actor: str) -> bool:
+def set_signature(uow: AbstractUnitOfWork, registration_no: str, data: bytes, *, now: datetime, actor: str) -> bool:
     """Store the holder's signature image (PNG/JPEG). Needed before any certificate (R-USE-4)."""
     ctype = image_type(data)
     if ctype is None:
@@ -62,7 +62,7 @@ def set_signature(uow: SqlUnitOfWork, registration_no: str, data: bytes, *, now:
     digest = hashlib.sha256(data).hexdigest()
     with uow:
         get_registration(uow, registration_no)
-        changed = uow.registry.put_image(registration_no, "signature", ctype, data, digest, now)
+        changed = uow.registry.put_image(registration_no, "signature", ctype, data, digest, now, actor=actor)
         uow.audit.append(
             at=now, actor=actor, action="holder.set_signature", subject=registration_no, payload={"sha256": digest}
         )

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from ecert.adapters.db.registry import Conflict, SqlRegistry
+from ecert.adapters.db.unit_of_work import SqlUnitOfWork
 from ecert.adapters.importing.readers import RowReadError, Table, open_table
 from ecert.domain import ids
 from ecert.domain.errors import BadInput, Problem, problem
 from ecert.domain.images import HEAD_BYTES, MAX_IMAGE_BYTES, image_type
-from ecert.domain.model import SPECIALTIES, Gender
+from ecert.domain.model import SPECIALTIES, Gender, SupersessionCause
 from ecert.domain.names import rare_characters, validate_name
-from ecert.services.unit_of_work import SqlUnitOfWork
 
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "registration_no",
@@ -36,6 +36,7 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
     "valid_until",
 )
 OPTIONAL_COLUMNS: tuple[str, ...] = ("signature_image", "photo", "ce_hours", "email")
+IMAGE_COLUMNS: tuple[str, ...] = ("signature_image", "photo")  # paths of image files, relative to the file
 BATCH = 20_000
 MAX_DETAILS = 10_000  # problems listed; the total is always counted
 SPECIALTY_SET = frozenset(SPECIALTIES)
@@ -530,7 +531,7 @@ def import_table(
                 raise BadInput(probs.items, total=probs.total)
             image_regs = {img.registration_no for img in images}
             existed = reg.existing_numbers(image_regs)
-            counts = reg.merge_staged(now, watch=image_regs)
+            counts = reg.merge_staged(now, watch=image_regs, actor=actor)
             updated, unchanged = counts.updated, counts.unchanged
             for img in images:
                 data = img.path.read_bytes()
@@ -545,6 +546,8 @@ def import_table(
                     data,
                     hashlib.sha256(data).hexdigest(),
                     now,
+                    actor=actor,
+                    cause=SupersessionCause.IMPORT,
                     bump_version=is_old and not already,
                 )
                 if changed and is_old and not already:
@@ -566,4 +569,40 @@ def import_table(
     return result
 
 
-__all__ = ["REQUIRED_COLUMNS", "ImportResult", "import_registry", "import_table", "validate_row"]
+def image_reference_problems(path: Path) -> list[Problem]:
+    """An uploaded file travels alone: image paths in it would point at the server's own files.
+    Every non-empty ``signature_image`` / ``photo`` cell is a problem (row, column); the file is
+    scanned only when its header has such a column. Unreadable files are left to the import."""
+    try:
+        table = open_table(path)
+    except Exception:  # the import itself reports an unreadable file, with its own message
+        return []
+    cols = [(c, table.header.index(c)) for c in IMAGE_COLUMNS if c in table.header]
+    if not cols:
+        return []
+    out: list[Problem] = []
+    try:
+        for rownum, rec in table.rows:
+            for col, i in cols:
+                if i < len(rec) and rec[i].strip():
+                    out.append(
+                        problem(
+                            "网页上传不能引用图像文件,请删除此列的内容或通过命令行导入",
+                            "An uploaded file cannot reference image files: empty this cell or import with the CLI",
+                            row=rownum,
+                            column=col,
+                        )
+                    )
+    except Exception:  # a broken row: the import names it
+        return out
+    return out
+
+
+__all__ = [
+    "REQUIRED_COLUMNS",
+    "ImportResult",
+    "image_reference_problems",
+    "import_registry",
+    "import_table",
+    "validate_row",
+]

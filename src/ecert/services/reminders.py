@@ -23,42 +23,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Connection, Date, and_, case, exists, func, literal, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-
-from ecert.adapters.db.tables import registrations, reminders, renewal_items, specialty_registrations
+from ecert.adapters.db.reminders import DueReminder
 from ecert.adapters.email import MailDeliveryError
 from ecert.domain.dates import cst_date, in_cst
 from ecert.domain.errors import BadInput, problem
 from ecert.domain.policy import Policy
 from ecert.domain.rules.age import age_limit_date, latest_birth_date_reaching_limit_by
 from ecert.domain.rules.lapse import renewal_window_opens
-from ecert.services.unit_of_work import SqlUnitOfWork
+from ecert.services.unit_of_work import AbstractUnitOfWork
 
 MAX_ATTEMPTS = 5
 MAX_DAYS = 366
-_ERROR_LEN = 1000
-
-r, sr, rem, ri = registrations, specialty_registrations, reminders, renewal_items
 
 
 class Mailer(Protocol):
     def send(self, to: str, subject: str, body: str, *, idempotency_key: str | None = None) -> None:
         """Return once the server accepted the message; raise MailDeliveryError if it did not."""
         ...
-
-
-def _due(today: date) -> list[ColumnElement[bool]]:
-    """Conditions for a specialty that a reminder is (still) useful for on ``today``: the registration
-    is active, the specialty is stored valid and has not ended, and no renewal application is pending
-    for it. The age condition (:func:`renewal_can_extend`) is applied beside these."""
-    pending = exists().where(
-        ri.c.registration_id == sr.c.registration_id, ri.c.specialty == sr.c.specialty, ri.c.status == "pending"
-    )
-    return [r.c.status == "active", sr.c.state == "valid", sr.c.valid_until >= today, ~pending]
 
 
 def renewal_can_extend(birth_date: date, valid_until: date, policy: Policy) -> bool:
@@ -82,7 +66,7 @@ class QueueResult:
 
 
 def queue_reminders(
-    uow: SqlUnitOfWork, *, today: date, days: int, policy: Policy, now: datetime, actor: str = "system"
+    uow: AbstractUnitOfWork, *, today: date, days: int, policy: Policy, now: datetime, actor: str = "system"
 ) -> dict[str, Any]:
     """Queue a reminder for every specialty whose renewal window (R-REN-1: end − 30 days … end) opens
     within ``days`` days of ``today`` — windows already open but not yet ended included — unless one is
@@ -100,36 +84,12 @@ def queue_reminders(
         )
     last_end = today + timedelta(days=days + policy.renewal_window_days)
     ends = [today + timedelta(days=i) for i in range((last_end - today).days + 1)]
-    opens = case({end: renewal_window_opens(end, policy) for end in ends}, value=sr.c.valid_until)
+    opens = {end: renewal_window_opens(end, policy) for end in ends}
     # renewal_can_extend, as a lookup: born after this day, the holder is not 65 by the validity end.
-    born_after = case({end: latest_birth_date_reaching_limit_by(end, policy) for end in ends}, value=sr.c.valid_until)
-    already = exists().where(
-        rem.c.registration_id == sr.c.registration_id,
-        rem.c.specialty == sr.c.specialty,
-        rem.c.valid_until == sr.c.valid_until,
-    )
-    eligible = (
-        select(
-            sr.c.registration_id,
-            sr.c.specialty,
-            sr.c.valid_until,
-            opens.label("window_opens"),
-            r.c.email,
-            literal(today, Date).label("queued_on"),
-        )
-        .select_from(sr.join(r, r.c.id == sr.c.registration_id))
-        .where(*_due(today), sr.c.valid_until <= last_end, r.c.birth_date > born_after)
-    )
+    born_after = {end: latest_birth_date_reaching_limit_by(end, policy) for end in ends}
     with uow:
-        conn = uow.connection
-        checked = conn.execute(select(func.count()).select_from(eligible.subquery())).scalar_one()
-        cols = ["registration_id", "specialty", "valid_until", "window_opens", "email", "queued_on"]
-        # NOT EXISTS skips what is queued; ON CONFLICT covers a concurrent run racing past it.
-        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-        stmt = insert(rem).from_select(cols, eligible.where(~already)).on_conflict_do_nothing()
-        # An INSERT's rowcount is dropped with its cursor unless asked for (psycopg would report -1).
-        queued = int(conn.execute(stmt.execution_options(preserve_rowcount=True)).rowcount)
-        result = QueueResult(queued, int(checked), today, days)
+        checked, queued = uow.reminders.queue(today=today, last_end=last_end, opens=opens, born_after=born_after)
+        result = QueueResult(queued, checked, today, days)
         if queued:
             uow.audit.append(at=now, actor=actor, action="reminders.queue", subject=None, payload=result.as_dict())
         uow.commit()
@@ -189,49 +149,15 @@ class SendResult:
         }
 
 
-def _due_reminders(conn: Connection, today: date, policy: Policy, reminder_id: int | None = None) -> list[Any]:
-    """Unsent reminders still due on ``today``, for the window they were queued for (a renewal changes
-    ``valid_until``: that window is gone), with what a message needs."""
-    q = (
-        select(
-            rem.c.id,
-            rem.c.attempts,
-            rem.c.specialty,
-            rem.c.valid_until,
-            rem.c.window_opens,
-            r.c.email,
-            r.c.name,
-            r.c.registration_no,
-            r.c.birth_date,
-        )
-        .select_from(
-            rem.join(r, r.c.id == rem.c.registration_id).join(
-                sr, and_(sr.c.registration_id == rem.c.registration_id, sr.c.specialty == rem.c.specialty)
-            )
-        )
-        .where(rem.c.sent_at.is_(None), sr.c.valid_until == rem.c.valid_until, *_due(today))
-        .order_by(rem.c.window_opens, rem.c.id)
-    )
-    if reminder_id is not None:
-        q = q.where(rem.c.id == reminder_id)
-    return [row for row in conn.execute(q) if renewal_can_extend(row.birth_date, row.valid_until, policy)]
-
-
-def _claim(conn: Connection, reminder_id: int) -> bool:
-    """Take the row for this transaction, or return False if it is sent, given up or held by another sender."""
-    cond = (rem.c.id == reminder_id, rem.c.sent_at.is_(None), rem.c.attempts < MAX_ATTEMPTS)
-    # PostgreSQL: skip a row another sender is working on instead of queueing behind its SMTP exchange.
-    if (
-        conn.dialect.name == "postgresql"
-        and conn.execute(select(rem.c.id).where(*cond).with_for_update(skip_locked=True)).first() is None
-    ):
-        return False
-    # First statement of the transaction on SQLite, so it takes the write lock before reading anything.
-    return int(conn.execute(update(rem).where(*cond).values(attempts=rem.c.attempts + 1)).rowcount) == 1
+def _due_reminders(
+    uow: AbstractUnitOfWork, today: date, policy: Policy, reminder_id: int | None = None
+) -> list[DueReminder]:
+    """Unsent reminders still due on ``today`` for which a renewal still gains something (R-REN-5)."""
+    return [d for d in uow.reminders.due(today, reminder_id) if renewal_can_extend(d.birth_date, d.valid_until, policy)]
 
 
 def send_reminders(
-    uow_factory: Callable[[], SqlUnitOfWork],
+    uow_factory: Callable[[], AbstractUnitOfWork],
     mailer: Mailer,
     *,
     now: datetime,
@@ -246,22 +172,20 @@ def send_reminders(
         raise BadInput([problem("数量上限应为正整数", "limit must be a positive whole number", column="limit")])
     today = cst_date(now)
     with uow_factory() as uow:
-        conn = uow.connection
-        unsent = int(conn.execute(select(func.count()).select_from(rem).where(rem.c.sent_at.is_(None))).scalar_one())
-        due = _due_reminders(conn, today, policy)
+        unsent = uow.reminders.unsent_count()
+        due = _due_reminders(uow, today, policy)
     no_email = sum(1 for row in due if row.email is None)
     exhausted = sum(1 for row in due if row.email is not None and row.attempts >= MAX_ATTEMPTS)
     todo = [row.id for row in due if row.email is not None and row.attempts < MAX_ATTEMPTS][:limit]
     sent = failed = 0
     for reminder_id in todo:
         with uow_factory() as uow:  # leaving the block without commit() rolls the claim back
-            conn = uow.connection
-            if not _claim(conn, reminder_id):
+            if not uow.reminders.claim(reminder_id, max_attempts=MAX_ATTEMPTS):
                 continue
-            rows = _due_reminders(conn, today, policy, reminder_id)
-            if not rows or rows[0].email is None:  # changed since the list was read
+            rows = _due_reminders(uow, today, policy, reminder_id)
+            row = rows[0] if rows else None
+            if row is None or row.email is None:  # changed since the list was read
                 continue
-            row = rows[0]
             item = Reminder(
                 row.id, row.email, row.name, row.registration_no, row.specialty, row.valid_until, row.window_opens
             )
@@ -269,16 +193,12 @@ def send_reminders(
             try:
                 mailer.send(item.to, subject, body, idempotency_key=f"ecert-reminder-{item.id}")
             except MailDeliveryError as exc:
-                conn.execute(update(rem).where(rem.c.id == item.id).values(last_error=str(exc)[:_ERROR_LEN]))
+                uow.reminders.record_failure(item.id, str(exc))
                 uow.commit()
                 failed += 1
                 continue
             # Accepted by the server: only now is it marked sent (with the address it went to).
-            conn.execute(
-                update(rem)
-                .where(rem.c.id == item.id)
-                .values(sent_at=now.astimezone(UTC), email=item.to, last_error=None)
-            )
+            uow.reminders.mark_sent(item.id, at=now, email=item.to)
             uow.commit()
             sent += 1
     result = SendResult(sent, failed, no_email, unsent - len(due), exhausted)
@@ -292,27 +212,10 @@ def send_reminders(
 # ---------------------------------------------------------------------------------------------- list
 
 
-def list_reminders(uow: SqlUnitOfWork, *, pending: bool = False) -> list[dict[str, Any]]:
+def list_reminders(uow: AbstractUnitOfWork, *, pending: bool = False) -> list[dict[str, Any]]:
     """The outbox, oldest window first. ``pending``: only what is not sent yet."""
-    q = (
-        select(
-            r.c.registration_no,
-            rem.c.specialty,
-            rem.c.valid_until,
-            rem.c.window_opens,
-            rem.c.email,
-            rem.c.queued_on,
-            rem.c.sent_at,
-            rem.c.attempts,
-            rem.c.last_error,
-        )
-        .select_from(rem.join(r, r.c.id == rem.c.registration_id))
-        .order_by(rem.c.window_opens, r.c.registration_no, rem.c.specialty, rem.c.valid_until)
-    )
-    if pending:
-        q = q.where(rem.c.sent_at.is_(None))
     with uow:
-        rows = uow.connection.execute(q).all()
+        rows = uow.reminders.outbox(pending=pending)
     return [
         {
             "registration_no": row.registration_no,
@@ -321,14 +224,9 @@ def list_reminders(uow: SqlUnitOfWork, *, pending: bool = False) -> list[dict[st
             "window_opens": row.window_opens.isoformat(),
             "email": row.email,
             "queued_on": row.queued_on.isoformat(),
-            "sent_at": in_cst(_aware(row.sent_at)).isoformat() if row.sent_at is not None else None,
+            "sent_at": in_cst(row.sent_at).isoformat() if row.sent_at is not None else None,
             "attempts": row.attempts,
             "last_error": row.last_error,
         }
         for row in rows
     ]
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; they were stored in UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -1,36 +1,27 @@
 """Renewal registration, 延续注册 (R-REN-1 … R-REN-6, R-REN-3 lapse on rejection, R-CHG-1).
 
-Concurrency is settled by the database, not by checks that race: one pending application per
-specialty is a partial unique index (a second insert fails and is reported as
-``application_pending``), and a decision is a conditional ``UPDATE … WHERE status = 'pending'``
-(the loser of two simultaneous decisions updates no row and gets ``already_decided``).
+Concurrency is settled by the database, not by checks that race (adapters/db/renewals.py): one
+pending application per specialty is a partial unique index (a second application is refused with
+``application_pending``), and a decision is conditional on the application still being pending (the
+loser of two simultaneous decisions gets ``already_decided``).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
-
-from ecert.adapters.db.tables import (
-    registrations,
-    renewal_applications,
-    renewal_items,
-    specialty_registrations,
-)
 from ecert.domain.errors import BadInput, NotFound, RuleRefusal, problem
-from ecert.domain.model import LapseReason
+from ecert.domain.model import ApplicationStatus, LapseReason, SupersessionCause
 from ecert.domain.policy import Policy
 from ecert.domain.rules.renewal import check_renewal_application, renewed_validity_end
 from ecert.services.accounts import reviewer_for
 from ecert.services.registry import get_registration
-from ecert.services.unit_of_work import SqlUnitOfWork
+from ecert.services.unit_of_work import AbstractUnitOfWork
 
 
 def apply_renewal(
-    uow: SqlUnitOfWork,
+    uow: AbstractUnitOfWork,
     registration_no: str,
     specialties: list[str],
     *,
@@ -50,42 +41,22 @@ def apply_renewal(
     with uow:
         reg = get_registration(uow, registration_no)
         check_renewal_application(reg, names, today, policy, committed=committed, ce_hours=ce_hours)
-        conn = uow.connection
-        reg_id = conn.execute(
-            select(registrations.c.id).where(registrations.c.registration_no == reg.registration_no)
-        ).scalar_one()
-        app_id = conn.execute(
-            insert(renewal_applications)
-            .values(
-                registration_id=reg_id,
-                applied_on=today,
-                status="pending",
-                ce_hours=ce_hours,
-                committed=committed,
-                applied_by=actor,
-                created_at=now.astimezone(UTC),
-            )
-            .returning(renewal_applications.c.id)
-        ).scalar_one()
-        # One lock order on the unique index whatever the caller's order: two overlapping
-        # multi-specialty applications cannot deadlock, the second gets application_pending.
-        for name in sorted(names):
+        items = {}
+        for name in names:
             spec = reg.specialty(name)
             assert spec is not None  # checked by the rule
-            try:
-                conn.execute(
-                    insert(renewal_items).values(
-                        application_id=app_id,
-                        registration_id=reg_id,
-                        specialty=name,
-                        status="pending",
-                        previous_valid_until=spec.valid_until,
-                    )
-                )
-            except IntegrityError:
-                # Another application for this specialty was stored first (R-REN-1); leaving the
-                # unit of work rolls this one back whole.
-                raise RuleRefusal("application_pending", rule="R-REN-1", params={"specialty": name}) from None
+            items[name] = spec.valid_until
+        # Another application for one of these specialties may have been stored since the check
+        # (R-REN-1): then this raises application_pending, and leaving the unit of work rolls it back.
+        app_id = uow.renewals.add(
+            reg.registration_no,
+            items,
+            applied_on=today,
+            ce_hours=ce_hours,
+            committed=committed,
+            applied_by=actor,
+            at=now,
+        )
         uow.audit.append(
             at=now,
             actor=actor,
@@ -98,7 +69,7 @@ def apply_renewal(
 
 
 def decide_renewal(
-    uow: SqlUnitOfWork,
+    uow: AbstractUnitOfWork,
     application_id: int,
     *,
     approve: bool,
@@ -113,71 +84,44 @@ def decide_renewal(
     if not approve and reason is None:
         raise BadInput([problem("驳回须说明理由", "A rejection needs a reason", column="reason")])
     with uow:
-        conn = uow.connection
-        app_row = conn.execute(
-            select(renewal_applications, registrations.c.registration_no, registrations.c.province_code)
-            .join(registrations, registrations.c.id == renewal_applications.c.registration_id)
-            .where(renewal_applications.c.id == application_id)
-        ).one_or_none()
-        if app_row is None:
+        app = uow.renewals.get(application_id)
+        if app is None:
             raise NotFound("application", str(application_id))
-        reviewer_for(uow, reviewer, app_row.province_code)
-        if app_row.status != "pending":
+        reviewer_for(uow, reviewer, app.province_code)
+        if app.status is not ApplicationStatus.PENDING:
             raise RuleRefusal("already_decided", rule="R-REN-6")
-        reg = get_registration(uow, app_row.registration_no)
-        status = "approved" if approve else "rejected"
+        reg = get_registration(uow, app.registration_no)
+        status = ApplicationStatus.APPROVED if approve else ApplicationStatus.REJECTED
         new_end: date | None = None
         if approve:
             new_end = renewed_validity_end(today, reg.person.birth_date, policy)  # refuses from the 65th birthday
-        claimed = conn.execute(
-            update(renewal_applications)
-            .where(renewal_applications.c.id == application_id, renewal_applications.c.status == "pending")
-            .values(status=status, decided_by=reviewer, decided_at=now.astimezone(UTC), reason=reason)
-        ).rowcount
-        if claimed != 1:  # decided by someone else in the meantime
-            raise RuleRefusal("already_decided", rule="R-REN-6")
-        items = conn.execute(select(renewal_items).where(renewal_items.c.application_id == application_id)).all()
-        conn.execute(
-            update(renewal_items)
-            .where(renewal_items.c.application_id == application_id)
-            .values(status=status, new_valid_until=new_end)
+        specialties = uow.renewals.decide(
+            application_id, status, decided_by=reviewer, at=now, reason=reason, new_valid_until=new_end
         )
-        result = []
-        reg_id = app_row.registration_id
-        sr = specialty_registrations
+        if specialties is None:  # decided by someone else in the meantime
+            raise RuleRefusal("already_decided", rule="R-REN-6")
         before = {s.specialty: s.valid_until.isoformat() for s in reg.specialties}
-        for item in items:
-            where = (sr.c.registration_id == reg_id, sr.c.specialty == item.specialty)
-            if approve:
-                conn.execute(
-                    update(sr)
-                    .where(*where)
-                    .values(valid_until=new_end, state="valid", lapse_reason=None, lapse_recorded_on=None)
-                )
-                assert new_end is not None
-                result.append({"specialty": item.specialty, "valid_until": new_end.isoformat()})
-            else:
-                spec = reg.specialty(item.specialty)
+        result = []
+        if new_end is not None:
+            uow.registry.renew_specialties(reg.registration_no, specialties, new_end)
+            result = [{"specialty": name, "valid_until": new_end.isoformat()} for name in specialties]
+            # New validity is printed data: every earlier certificate is superseded (R-REN-6).
+            uow.registry.supersede(reg.registration_no, cause=SupersessionCause.RENEWAL, at=now, actor=reviewer)
+        else:
+            ended = []
+            for name in specialties:
+                spec = reg.specialty(name)
                 assert spec is not None
                 # R-REN-3: nothing holds an ended specialty any more once the application is rejected.
                 if today > spec.valid_until and today >= policy.lapse_start:
-                    conn.execute(
-                        update(sr)
-                        .where(*where, sr.c.state == "valid")
-                        .values(state="lapsed", lapse_reason=LapseReason.REJECTED.value, lapse_recorded_on=today)
-                    )
-                result.append({"specialty": item.specialty, "valid_until": spec.valid_until.isoformat()})
-        if approve:
-            # New validity is printed data: every earlier certificate is superseded (R-REN-6, R-CHG-1).
-            conn.execute(
-                update(registrations)
-                .where(registrations.c.id == reg_id)
-                .values(data_version=registrations.c.data_version + 1, updated_at=now.astimezone(UTC))
-            )
+                    ended.append(name)
+                result.append({"specialty": name, "valid_until": spec.valid_until.isoformat()})
+            if ended:
+                uow.registry.lapse_specialties(reg.registration_no, ended, LapseReason.REJECTED, today)
         uow.audit.append(
             at=now,
             actor=reviewer,
-            action=f"renewal.{status}",
+            action=f"renewal.{status.value}",
             subject=reg.registration_no,
             payload={
                 "application_id": application_id,
@@ -187,4 +131,4 @@ def decide_renewal(
             },
         )
         uow.commit()
-    return {"application_id": application_id, "status": status, "specialties": result}
+    return {"application_id": application_id, "status": status.value, "specialties": result}

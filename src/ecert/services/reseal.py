@@ -6,9 +6,8 @@ Two steps, each safe to repeat and to interrupt at any point:
 
 1. **Plan** (:func:`plan_reseal`, one transaction). Registrations whose current certificates — not
    superseded, registration active, usage window not over — carry an old ``seal_key_id`` are listed
-   in ``reseal_pending`` and their ``data_version`` is bumped, which supersedes those certificates at
-   once (R-CHG-1: verification says ``superseded``). A rerun finds nothing new: the old certificates
-   are no longer current.
+   in ``reseal_pending`` and superseded (cause ``reseal``): verification says ``superseded`` for
+   those certificates at once. A rerun finds nothing new: the old certificates are no longer current.
 2. **Drain** (:func:`reseal`). For each listed registration: if a current certificate under the new
    key exists already (a previous run issued it and died before crossing it off, or the holder
    downloaded one meanwhile), nothing is issued; otherwise ``issue`` makes one. Then the row goes.
@@ -31,76 +30,41 @@ import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, DateTime, String, delete, exists, func, insert, literal, select, update
-
-from ecert.adapters.db.tables import certificates, registrations, reseal_pending
 from ecert.domain.errors import EcertError
 from ecert.domain.policy import Policy
 from ecert.services import issuance
 from ecert.services.ports import DocumentServices
-from ecert.services.unit_of_work import SqlUnitOfWork
-
-c, r, p = certificates, registrations, reseal_pending
+from ecert.services.unit_of_work import AbstractUnitOfWork
 
 ResealProgress = Callable[[int, int], None]  # (done, total)
 
 
-def _current_under_key(conn: Connection, registration_id: int, data_version: int, key_id: str) -> str | None:
-    """Serial of a current certificate of the registration sealed with ``key_id``, if there is one."""
-    return conn.execute(
-        select(c.c.serial)
-        .where(c.c.registration_id == registration_id, c.c.data_version == data_version, c.c.seal_key_id == key_id)
-        .limit(1)
-    ).scalar_one_or_none()
+U = TypeVar("U", bound=AbstractUnitOfWork)
 
 
 def plan_reseal(
-    uow: SqlUnitOfWork,
+    uow: U,
     *,
     key_id: str,
     today: date,
     now: datetime,
     actor: str,
-    before_commit: Callable[[Connection], None] | None = None,
+    before_commit: Callable[[U], None] | None = None,
 ) -> int:
     """List the registrations to re-seal and supersede their certificates (step 1); returns how many
-    were newly listed. Set-based: two statements whatever the registry's size.
+    were newly listed. Set-based: a few statements whatever the registry's size.
 
-    ``before_commit`` runs on the same connection just before the commit — the job queue uses it to
+    ``before_commit`` runs with the unit of work just before the commit — the job queue uses it to
     enqueue the drain in the same transaction (adapters/queue.py), so the supersession and the job
     that replaces the certificates exist together or not at all.
     """
     plan_id = uuid.uuid4().hex
-    at = now.astimezone(UTC)
     with uow:
-        conn = uow.connection
-        listed = select(p.c.registration_id).where(p.c.registration_id == c.c.registration_id)
-        candidates = (
-            select(
-                c.c.registration_id,
-                func.min(c.c.seal_key_id),
-                literal(plan_id, String(32)),
-                literal(at, DateTime(timezone=True)),
-            )
-            .join(r, r.c.id == c.c.registration_id)
-            .where(
-                c.c.seal_key_id != key_id,
-                c.c.data_version == r.c.data_version,  # current (R-CHG-1)
-                r.c.status == "active",  # a revoked or cancelled registration gets nothing new
-                c.c.usage_until >= today,  # over its window it is invalid anyway (R-USE-3)
-                ~exists(listed),
-            )
-            .group_by(c.c.registration_id)
-        )
-        conn.execute(insert(p).from_select(["registration_id", "from_key_id", "plan_id", "planned_at"], candidates))
-        planned = select(p.c.registration_id).where(p.c.plan_id == plan_id)
-        n = conn.execute(
-            update(r).where(r.c.id.in_(planned)).values(data_version=r.c.data_version + 1, updated_at=at)
-        ).rowcount
+        n = uow.reseal.plan(plan_id, key_id=key_id, today=today, at=now, actor=actor)
         if n:
             uow.audit.append(
                 at=now,
@@ -110,9 +74,9 @@ def plan_reseal(
                 payload={"plan_id": plan_id, "registrations": n, "to_key_id": key_id},
             )
         if before_commit is not None:
-            before_commit(conn)
+            before_commit(uow)
         uow.commit()
-    return int(n)
+    return n
 
 
 @dataclass
@@ -135,9 +99,9 @@ class ResealResult:
         }
 
 
-def pending_count(uow: SqlUnitOfWork) -> int:
+def pending_count(uow: AbstractUnitOfWork) -> int:
     with uow:
-        return int(uow.connection.execute(select(func.count()).select_from(p)).scalar_one())
+        return uow.reseal.pending_count()
 
 
 def _settle_files(out: Path, serial: str | None) -> None:
@@ -153,7 +117,7 @@ def _settle_files(out: Path, serial: str | None) -> None:
 
 
 def reseal(
-    uow_factory: Callable[[], SqlUnitOfWork],
+    uow_factory: Callable[[], AbstractUnitOfWork],
     *,
     docs: DocumentServices,
     policy: Policy,
@@ -173,28 +137,21 @@ def reseal(
     while True:
         claim = uow_factory()
         with claim:
-            conn = claim.connection
             # PostgreSQL: the row stays locked until this transaction ends, i.e. while its
-            # certificate is issued; SQLite renders no FOR UPDATE (one writer, one runner).
-            row = conn.execute(
-                select(p.c.registration_id, r.c.registration_no, r.c.data_version)
-                .join(r, r.c.id == p.c.registration_id)
-                .order_by(p.c.registration_id)
-                .limit(1)
-                .with_for_update(of=p, skip_locked=True)
-            ).one_or_none()
-            if row is None:
+            # certificate is issued.
+            item = claim.reseal.claim_next()
+            if item is None:
                 break
-            out = out_dir / f"{row.registration_no}.pdf"
-            serial = _current_under_key(conn, row.registration_id, row.data_version, key_id)
-            if conn.dialect.name != "postgresql":
+            out = out_dir / f"{item.registration_no}.pdf"
+            serial = claim.certificates.current_under_key(item.registration_no, item.data_version, key_id)
+            if not claim.reseal.holds_claims:
                 claim.rollback()  # SQLite: a read transaction kept open would block issue's write
             if serial is not None:
                 result.already_done += 1
             else:
                 try:
                     issued = issuance.issue(
-                        uow_factory(), row.registration_no, confirm=True, actor=actor, today=today, now=now(),
+                        uow_factory(), item.registration_no, confirm=True, actor=actor, today=today, now=now(),
                         policy=policy, docs=docs, out=out,
                     )  # fmt: skip
                     serial = issued.serial
@@ -202,7 +159,7 @@ def reseal(
                 except EcertError as exc:  # the rules refuse it today (R-USE-4): nothing to issue
                     result.refused[exc.code] = result.refused.get(exc.code, 0) + 1
             _settle_files(out, serial)
-            conn.execute(delete(p).where(p.c.registration_id == row.registration_id))
+            claim.reseal.done(item.registration_no)
             claim.commit()
         done += 1
         if progress is not None:

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 
 from ecert.domain.policy import Policy
 from ecert.domain.rules.age import latest_birth_date_reaching_limit_by
-from ecert.services.unit_of_work import SqlUnitOfWork
+from ecert.services.unit_of_work import AbstractUnitOfWork
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class SweepResult:
         }
 
 
-def sweep(uow: SqlUnitOfWork, *, today: date, now: datetime, policy: Policy, actor: str = "system") -> SweepResult:
+def sweep(uow: AbstractUnitOfWork, *, today: date, now: datetime, policy: Policy, actor: str = "system") -> SweepResult:
     """Lapse what rules.lapse.lapse_due says has lapsed by ``today``. Running it twice lapses nothing more.
 
     Past the 65th birthday means the 65th birthday is on or before yesterday (validity is capped at

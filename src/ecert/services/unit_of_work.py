@@ -1,51 +1,57 @@
-"""The unit of work owns the transaction: nothing is saved without ``commit()``; leaving the block
-without it rolls back (after cosmicpython's unit of work)."""
+"""The unit of work the use cases are written against (after cosmicpython's ``AbstractUnitOfWork``):
+a transaction and the repositories inside it. Nothing is saved without ``commit()``; leaving the
+``with`` block without it rolls back, so a refused request changes nothing.
+
+``bootstrap`` picks the implementation: adapters/db/unit_of_work.py ``SqlUnitOfWork`` (SQLite or
+PostgreSQL); the unit tests use an in-memory fake (tests/fakes.py). The repositories'
+interfaces are in services/ports.py. Only the read models (services/views/) use the SQL unit of
+work's ``connection``.
+"""
 
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self
 
-from sqlalchemy import Connection, Engine
+from ecert.services.ports import (
+    AuditTrail,
+    Certificates,
+    Registrations,
+    Reminders,
+    Renewals,
+    ResealWorklist,
+    Users,
+)
 
-from ecert.adapters.db.audit import AuditLog
-from ecert.adapters.db.certificates import SqlCertificates
-from ecert.adapters.db.registry import SqlRegistry
-from ecert.adapters.db.users import SqlUsers
 
+class AbstractUnitOfWork(Protocol):
+    @property
+    def registry(self) -> Registrations: ...
 
-class SqlUnitOfWork:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._conn: Connection | None = None
+    @property
+    def certificates(self) -> Certificates: ...
 
-    def __enter__(self) -> Self:
-        self._conn = self.engine.connect()
-        self._conn.begin()
-        self.registry = SqlRegistry(self._conn)
-        self.audit = AuditLog(self._conn)
-        self.certificates = SqlCertificates(self._conn)
-        self.users = SqlUsers(self._conn)
-        return self
+    @property
+    def users(self) -> Users: ...
+
+    @property
+    def audit(self) -> AuditTrail: ...
+
+    @property
+    def renewals(self) -> Renewals: ...
+
+    @property
+    def reminders(self) -> Reminders: ...
+
+    @property
+    def reseal(self) -> ResealWorklist: ...
+
+    def __enter__(self) -> Self: ...
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        assert self._conn is not None
-        try:
-            if self._conn.in_transaction():
-                self._conn.rollback()
-        finally:
-            self._conn.close()
-            self._conn = None
+    ) -> None: ...
 
-    @property
-    def connection(self) -> Connection:
-        assert self._conn is not None, "unit of work used outside its with-block"
-        return self._conn
+    def commit(self) -> None: ...
 
-    def commit(self) -> None:
-        self.connection.commit()
-
-    def rollback(self) -> None:
-        self.connection.rollback()
+    def rollback(self) -> None: ...

@@ -30,7 +30,7 @@ from ecert.domain.certificate import CertificateContent, mask_id_number
 from ecert.domain.model import RegistrationStatus
 from ecert.domain.policy import Policy
 from ecert.services.registry import holder_view
-from ecert.services.unit_of_work import SqlUnitOfWork
+from ecert.services.unit_of_work import AbstractUnitOfWork
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,7 @@ def _token_failure(exc: TokenError) -> tuple[str, Reason]:
 
 
 def _online(
-    uow: SqlUnitOfWork,
+    uow: AbstractUnitOfWork,
     result: VerificationResult,
     claims: TokenClaims,
     full_digest: bytes | None,
@@ -263,7 +263,7 @@ def _start_qr(text: str, decode_token: TokenDecoder) -> tuple[VerificationResult
 
 
 def verify_qr(
-    uow: SqlUnitOfWork,
+    uow: AbstractUnitOfWork,
     text: str,
     *,
     keys: dict[str, Ed25519PublicKey],
@@ -293,7 +293,7 @@ async def verify_qr_async(
 
 
 def verify_pdf(
-    uow: SqlUnitOfWork,
+    uow: AbstractUnitOfWork,
     pdf: bytes,
     *,
     check_signature: PdfSignatureChecker,

@@ -168,12 +168,15 @@ class SqlCertificates:
         )
         return [_record(r) for r in rows]
 
-    def data_version(self, registration_no: str) -> int:
-        return int(
-            self.conn.execute(
-                select(registrations.c.data_version).where(registrations.c.registration_no == registration_no)
-            ).scalar_one()
-        )
+    def current_under_key(self, registration_no: str, data_version: int, key_id: str) -> str | None:
+        """Serial of a certificate of the registration at ``data_version`` sealed with ``key_id``, if any."""
+        c = certificates
+        reg_id = select(registrations.c.id).where(registrations.c.registration_no == registration_no).scalar_subquery()
+        return self.conn.execute(
+            select(c.c.serial)
+            .where(c.c.registration_id == reg_id, c.c.data_version == data_version, c.c.seal_key_id == key_id)
+            .limit(1)
+        ).scalar_one_or_none()
 
     def images(self, registration_no: str) -> dict[str, bytes]:
         return {r.kind: bytes(r.data) for r in self.conn.execute(_IMAGES_STATEMENT, {"no": registration_no})}

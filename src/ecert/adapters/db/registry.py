@@ -7,14 +7,39 @@ storage and plan (temporary-table DDL, how first rows are picked, settings), nev
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Date, and_, bindparam, exists, func, literal_column, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Date,
+    DateTime,
+    String,
+    Text,
+    and_,
+    bindparam,
+    column,
+    exists,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    text,
+    update,
+)
+from sqlalchemy import table as light_table
 
-from ecert.adapters.db.tables import holder_images, registrations, renewal_items, specialty_registrations
+from ecert.adapters.db.tables import (
+    holder_images,
+    registrations,
+    renewal_items,
+    specialty_registrations,
+    supersessions,
+)
 from ecert.domain.model import (
     SPECIALTIES,
     Employer,
@@ -25,7 +50,11 @@ from ecert.domain.model import (
     RegistrationStatus,
     SpecialtyRegistration,
     SpecialtyState,
+    StatusRecord,
+    Supersession,
+    SupersessionCause,
 )
+from ecert.domain.names import rare_characters
 
 SPECIALTY_ORDER = {name: i for i, name in enumerate(SPECIALTIES)}
 
@@ -85,7 +114,7 @@ PERSON_COLUMNS: tuple[str, ...] = (
     "ce_hours",
     "email",
 )
-# Printed on the certificate: a change bumps data_version and so supersedes certificates (R-CHG-1).
+# Printed on the certificate: a change supersedes the registration's certificates (supersede()).
 PRINTED_COLUMNS: tuple[str, ...] = ("name", "gender", "birth_date", "id_number", "employer_name", "employer_uscc")
 
 
@@ -176,6 +205,76 @@ def _get_statement() -> Any:
 
 
 _GET_STATEMENT = _get_statement()  # built once: SQLAlchemy then reuses its compiled form
+
+
+# ---------------------------------------------------------------- supersession (R-CHG-1)
+@dataclass(frozen=True)
+class Superseded:
+    count: int  # registrations superseded
+    versions: dict[str, int]  # registration number -> its new data version (empty for an id set)
+
+
+def supersede(
+    conn: Connection,
+    which: ColumnElement[bool],
+    *,
+    cause: SupersessionCause,
+    at: datetime,
+    actor: str,
+    values: Mapping[str, Any] | None = None,
+    id_set: bool = False,
+) -> Superseded:
+    """R-CHG-1: a change of the data printed on a certificate supersedes every earlier certificate.
+
+    The one code that changes ``registrations.data_version``. Every registration matching ``which``
+    gets ``values`` (the new printed data, if any) and its next version in ONE ``UPDATE`` — incremented
+    in SQL, so a concurrent supersession (a renewal approved while the employer changes) is never
+    lost — and a ``supersessions`` row saying when, why and by whom, in the caller's transaction.
+
+    ``id_set``: ``which`` picks registrations by ids listed in work tables (the import's changed
+    holders, the re-sealing worklist), so it is still true after the update, and it may pick a
+    million rows; the record is then written by one ``INSERT … SELECT`` and nothing comes back to
+    Python. Otherwise the ``UPDATE`` returns each
+    registration's number and new version, so ``which`` may test what the update changes (a status).
+    """
+    r, s = registrations, supersessions
+    stmt = update(r).where(which).values(**(values or {}), data_version=r.c.data_version + 1, updated_at=at)
+    when = at.astimezone(UTC)
+    if id_set:
+        count = int(conn.execute(stmt).rowcount)
+        if count:
+            record = select(
+                r.c.id,
+                r.c.data_version - 1,
+                r.c.data_version,
+                literal(when, DateTime(timezone=True)),
+                literal(cause.value, String(24)),
+                literal(actor, Text),
+            ).where(which)
+            cols = ["registration_id", "from_version", "to_version", "at", "cause", "actor"]
+            conn.execute(insert(s).from_select(cols, record))
+        return Superseded(count, {})
+    rows = conn.execute(stmt.returning(r.c.id, r.c.registration_no, r.c.data_version)).all()
+    if rows:
+        conn.execute(
+            insert(s),
+            [
+                {
+                    "registration_id": row.id,
+                    "from_version": row.data_version - 1,
+                    "to_version": row.data_version,
+                    "at": when,
+                    "cause": cause.value,
+                    "actor": actor,
+                }
+                for row in rows
+            ],
+        )
+    return Superseded(len(rows), {row.registration_no: int(row.data_version) for row in rows})
+
+
+def _by_number(registration_no: str) -> ColumnElement[bool]:
+    return registrations.c.registration_no == registration_no
 
 
 class SqlRegistry:
@@ -368,10 +467,10 @@ class SqlRegistry:
             )
         return out
 
-    def merge_staged(self, now: datetime, watch: set[str] | None = None) -> MergeCounts:
+    def merge_staged(self, now: datetime, watch: set[str] | None = None, *, actor: str) -> MergeCounts:
         """Upsert staged rows into the registry, set-based. Registrations whose printed data or
-        specialties change get ``data_version + 1`` (R-CHG-1); unchanged ones are not rewritten, not
-        even locked: only new and changed rows reach the upserts."""
+        specialties change are superseded (:func:`supersede`, cause ``import``); unchanged ones are not
+        rewritten, not even locked: only new and changed rows reach the upserts."""
         pg = self.dialect == "postgresql"
         total, existing = self.conn.execute(text(f"SELECT COUNT(*), COUNT(reg_id) FROM {HOLDERS}")).one()
         self.conn.execute(
@@ -390,7 +489,17 @@ class SqlRegistry:
                 )
             )
         updated = self.conn.execute(text(f"SELECT COUNT(*) FROM {CHANGED}")).scalar_one()
-        # Also rewrites ce_hours etc. for changed ones; unchanged rows are left alone (no churn).
+        if updated:
+            # Changed registrations get their new data and are superseded in one statement, written
+            # once; the upsert below then only adds new ones and new contact details.
+            written = (*PRINTED_COLUMNS, "name_rare_chars", "ce_hours", "email")
+            h = light_table(HOLDERS, column("reg_id"), *(column(c) for c in written))
+            changed = and_(registrations.c.id == h.c.reg_id, h.c.reg_id.in_(text(f"SELECT id FROM {CHANGED}")))
+            values = {c: h.c[c] for c in written}
+            supersede(
+                self.conn, changed, cause=SupersessionCause.IMPORT, at=now, actor=actor, values=values, id_set=True
+            )
+        # Unchanged rows are left alone (no churn).
         set_cols = ", ".join(f"{c} = excluded.{c}" for c in (*PRINTED_COLUMNS, "name_rare_chars", "ce_hours", "email"))
         self.conn.execute(
             text(
@@ -400,15 +509,11 @@ class SqlRegistry:
                 "SELECT h.registration_no, h.province_code, h.name, h.name_rare_chars, h.gender, h.birth_date,"
                 " h.id_number, h.employer_name, h.employer_uscc, h.ce_hours, h.email, 'active', 1, :now, :now "
                 f"FROM {HOLDERS} h "
-                f"WHERE h.reg_id IS NULL OR h.other_changed = 1 OR h.reg_id IN (SELECT id FROM {CHANGED}) "
+                f"WHERE h.reg_id IS NULL OR (h.other_changed = 1 AND h.reg_id NOT IN (SELECT id FROM {CHANGED})) "
                 # In number order: the unique index grows at its end, new ids follow the numbers.
                 "ORDER BY h.registration_no "
-                f"ON CONFLICT (registration_no) DO UPDATE SET {set_cols}, "
-                "data_version = registrations.data_version + "
-                f"CASE WHEN registrations.id IN (SELECT id FROM {CHANGED}) THEN 1 ELSE 0 END, "
-                "updated_at = excluded.updated_at "
-                f"WHERE registrations.id IN (SELECT id FROM {CHANGED}) "
-                "OR registrations.ce_hours IS DISTINCT FROM excluded.ce_hours "
+                f"ON CONFLICT (registration_no) DO UPDATE SET {set_cols}, updated_at = excluded.updated_at "
+                "WHERE registrations.ce_hours IS DISTINCT FROM excluded.ce_hours "
                 "OR registrations.email IS DISTINCT FROM excluded.email"
             ).bindparams(now=now.astimezone(UTC)),  # UTC, as UtcDateTime stores every instant
         )
@@ -455,9 +560,12 @@ class SqlRegistry:
         sha256: str,
         now: datetime,
         *,
+        actor: str,
+        cause: SupersessionCause = SupersessionCause.SIGNATURE,
         bump_version: bool = True,
     ) -> bool:
-        """Store a signature or photo; True if it changed (a new signature image is printed data)."""
+        """Store a signature or photo; True if it changed. A new image is printed data: with
+        ``bump_version`` the registration is superseded for ``cause``."""
         reg_id = self.conn.execute(
             select(registrations.c.id).where(registrations.c.registration_no == registration_no)
         ).scalar_one()
@@ -478,12 +586,131 @@ class SqlRegistry:
                 .values(**values)
             )
         if bump_version:
-            self.conn.execute(
-                update(registrations)
-                .where(registrations.c.id == reg_id)
-                .values(data_version=registrations.c.data_version + 1, updated_at=now)
-            )
+            supersede(self.conn, registrations.c.id == reg_id, cause=cause, at=now, actor=actor)
         return True
+
+    # ---------------------------------------------------------------- changes of printed data: supersede()
+    def supersede(
+        self,
+        registration_no: str,
+        *,
+        cause: SupersessionCause,
+        at: datetime,
+        actor: str,
+        person: Person | None = None,
+        employer: Employer | None = None,
+    ) -> int:
+        """Supersede the registration's certificates, storing the new ``person`` or
+        ``employer`` data with it in the same statement; returns the new data version."""
+        values: dict[str, Any] = {}
+        if person is not None:
+            values.update(
+                name=person.name,
+                name_rare_chars=" ".join(rare_characters(person.name)) or None,
+                gender=person.gender.value,
+                birth_date=person.birth_date,
+                id_number=person.id_number,
+            )
+        if employer is not None:
+            values.update(employer_name=employer.name, employer_uscc=employer.uscc)
+        done = supersede(self.conn, _by_number(registration_no), cause=cause, at=at, actor=actor, values=values)
+        if not done.count:
+            raise LookupError(f"no registration {registration_no}")
+        return done.versions[registration_no]
+
+    def end(
+        self,
+        registration_no: str,
+        status: RegistrationStatus,
+        *,
+        reason: str,
+        basis: str | None,
+        effective: date,
+        at: datetime,
+        actor: str,
+    ) -> int | None:
+        """Revoke or cancel an active registration (R-LAPSE-1), superseding its certificates (cause
+        ``revocation`` / ``cancellation``). Conditional on the status being active in the same
+        statement: of two concurrent requests only one changes the row. Returns the new data
+        version, or None when the registration was no longer active."""
+        cause = SupersessionCause.REVOCATION if status is RegistrationStatus.REVOKED else SupersessionCause.CANCELLATION
+        r = registrations
+        done = supersede(
+            self.conn,
+            and_(_by_number(registration_no), r.c.status == RegistrationStatus.ACTIVE.value),
+            cause=cause,
+            at=at,
+            actor=actor,
+            values={
+                "status": status.value,
+                "status_reason": reason,
+                "status_basis": basis,
+                "status_effective": effective,
+            },
+        )
+        return done.versions.get(registration_no)
+
+    def rename_employer(self, uscc: str, name: str, *, at: datetime, actor: str) -> list[str]:
+        """Every registration with the credit code whose employer name is not ``name`` yet gets it, in
+        one set-based statement, and is superseded (cause ``employer_rename``). Returns their numbers."""
+        r = registrations
+        done = supersede(
+            self.conn,
+            and_(r.c.employer_uscc == uscc, r.c.employer_name != name),
+            cause=SupersessionCause.EMPLOYER_RENAME,
+            at=at,
+            actor=actor,
+            values={"employer_name": name},
+        )
+        return sorted(done.versions)
+
+    def supersessions(self, registration_no: str) -> list[Supersession]:
+        """When, why and by whom the registration's printed data changed, oldest first."""
+        r, s = registrations, supersessions
+        rows = self.conn.execute(
+            select(s.c.from_version, s.c.to_version, s.c.at, s.c.cause, s.c.actor)
+            .join(r, r.c.id == s.c.registration_id)
+            .where(_by_number(registration_no))
+            .order_by(s.c.to_version)
+        ).all()
+        return [
+            Supersession(
+                registration_no=registration_no,
+                from_version=int(row.from_version),
+                to_version=int(row.to_version),
+                at=row.at if row.at.tzinfo is not None else row.at.replace(tzinfo=UTC),
+                cause=SupersessionCause(row.cause),
+                actor=row.actor,
+            )
+            for row in rows
+        ]
+
+    def renew_specialties(self, registration_no: str, specialties: Sequence[str], valid_until: date) -> None:
+        """R-REN-5: the specialties are valid until ``valid_until``; a lapse recorded on them is cleared."""
+        sr = specialty_registrations
+        self.conn.execute(
+            update(sr)
+            .where(sr.c.registration_id == self._id_of(registration_no), sr.c.specialty.in_(list(specialties)))
+            .values(valid_until=valid_until, state="valid", lapse_reason=None, lapse_recorded_on=None)
+        )
+
+    def lapse_specialties(
+        self, registration_no: str, specialties: Sequence[str], reason: LapseReason, today: date
+    ) -> None:
+        """Record the lapse of those of the specialties still stored valid (R-REN-3)."""
+        sr = specialty_registrations
+        self.conn.execute(
+            update(sr)
+            .where(
+                sr.c.registration_id == self._id_of(registration_no),
+                sr.c.specialty.in_(list(specialties)),
+                sr.c.state == "valid",
+            )
+            .values(state="lapsed", lapse_reason=reason.value, lapse_recorded_on=today)
+        )
+
+    def _id_of(self, registration_no: str) -> Any:
+        return select(registrations.c.id).where(_by_number(registration_no)).scalar_subquery()
 
     # ---------------------------------------------------------------- reads
     def get(self, registration_no: str) -> Registration | None:
@@ -509,6 +736,40 @@ class SqlRegistry:
             ce_hours=row.ce_hours,
             specialties=[(s.specialty, s.valid_until, s.state, s.lapse_reason, s.pending) for s in specs],
         )
+
+    def status_record(self, registration_no: str) -> StatusRecord | None:
+        r = registrations
+        row = self.conn.execute(
+            select(r.c.status, r.c.status_reason, r.c.status_basis, r.c.status_effective).where(
+                _by_number(registration_no)
+            )
+        ).one_or_none()
+        if row is None:
+            return None
+        return StatusRecord(RegistrationStatus(row.status), row.status_reason, row.status_basis, row.status_effective)
+
+    def employer_names(self, uscc: str) -> set[str]:
+        """The names registrations with this credit code carry (none: no such employer in the registry)."""
+        r = registrations
+        return set(self.conn.execute(select(r.c.employer_name).where(r.c.employer_uscc == uscc).distinct()).scalars())
+
+    def active_registration_of(self, id_number: str, *, besides: str) -> str | None:
+        """The number of an active registration other than ``besides`` held under ``id_number``, if any."""
+        r = registrations
+        return self.conn.execute(
+            select(r.c.registration_no)
+            .where(r.c.id_number == id_number, r.c.status == "active", r.c.registration_no != besides)
+            .limit(1)
+        ).scalar_one_or_none()
+
+    def without_signature(self, limit: int) -> list[tuple[str, str]]:
+        """(registration number, name) of registrations with no signature image, in id order."""
+        r, h = registrations, holder_images
+        have = select(h.c.registration_id).where(h.c.kind == "signature")
+        rows = self.conn.execute(
+            select(r.c.registration_no, r.c.name).where(r.c.id.not_in(have)).order_by(r.c.id).limit(limit)
+        ).all()
+        return [(row.registration_no, row.name) for row in rows]
 
     def count(self) -> tuple[int, int]:
         regs = self.conn.execute(select(func.count()).select_from(registrations)).scalar_one()

@@ -81,8 +81,8 @@ registrations = Table(
     Column("status_effective", Date, nullable=True),
     Column("ce_hours", Integer, nullable=True),
     Column("email", Text, nullable=True),  # for renewal reminders (optional import column)
-    # Bumped whenever data printed on a certificate changes (R-CHG-1): certificates carry the
-    # version they were issued from, so a newer version supersedes them.
+    # Raised whenever data printed on a certificate changes, only by registry.py supersede():
+    # certificates carry the version they were issued from, so a newer version supersedes them.
     Column("data_version", Integer, nullable=False, server_default="1"),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
@@ -244,8 +244,8 @@ reseal_pending = Table(
     "reseal_pending",
     metadata,
     # The worklist of a re-sealing after a seal-key rotation (services/reseal.py): a registration is
-    # listed, and its data_version bumped (superseding its certificates, R-CHG-1), in one transaction;
-    # the row goes once a certificate under the new key exists. A crash in between loses nothing.
+    # listed and superseded (registry.py supersede) in one transaction; the row goes once a
+    # certificate under the new key exists. A crash in between loses nothing.
     Column("registration_id", Integer, ForeignKey("registrations.id", ondelete="CASCADE"), primary_key=True),
     Column("from_key_id", String(64), nullable=False),  # the seal key of the superseded certificate
     Column("plan_id", String(32), nullable=False),
@@ -278,4 +278,22 @@ verification_events = Table(
     Column("registration_no", String(20), nullable=True),
     Column("status", String(16), nullable=False),  # the verdict (docs/cli.md verify.status)
     Column("batch_id", String(32), nullable=False),  # the subject of the batch's audit event
+)
+
+supersessions = Table(
+    "supersessions",
+    metadata,
+    # One row per data version a registration reaches after its first: when, why and by
+    # whom its earlier certificates were superseded. Written only by adapters/db/registry.py
+    # ``supersede``, in the transaction of the change itself. Versions reached before migration 0009
+    # have no row. The key is the registration and the version reached (a version is reached once;
+    # also the order a registration's history is read in). No foreign key: an import may supersede
+    # a million registrations in one statement, and PostgreSQL's per-row check of the reference
+    # doubled the cost of recording them; registrations are never deleted.
+    Column("registration_id", Integer, primary_key=True),
+    Column("to_version", Integer, primary_key=True),
+    Column("from_version", Integer, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("cause", String(24), nullable=False),  # domain.model.SupersessionCause
+    Column("actor", Text, nullable=False),
 )

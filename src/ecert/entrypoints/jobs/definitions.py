@@ -17,10 +17,10 @@ from typing import Any
 
 from ecert.bootstrap import App
 from ecert.domain.errors import BadInput, problem
-from ecert.services import export as export_service
 from ecert.services import reminders as reminders_service
 from ecert.services import reseal as reseal_service
 from ecert.services.sweep import sweep as run_sweep
+from ecert.services.views import export as export_service
 
 Progress = Callable[[int, int], None]  # (done, total); total 0 when unknown
 SYSTEM_ACTOR = "system:jobs"

@@ -21,13 +21,13 @@ from jinja2.ext import Extension
 from jinja2.lexer import Token, TokenStream
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ecert.adapters.db.sessions import SessionStore
 from ecert.bootstrap import App
 from ecert.domain.errors import BadInput, EcertError, problem
 from ecert.entrypoints.web import metrics
 from ecert.entrypoints.web.deps import WebContext, current_user
 from ecert.entrypoints.web.errors import http_status, page_error
 from ecert.entrypoints.web.i18n import TERMS, request_lang, translator
-from ecert.entrypoints.web.sessions import SessionStore
 
 HERE = Path(__file__).parent
 log = logging.getLogger("ecert.web")

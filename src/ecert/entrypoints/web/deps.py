@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from ecert.adapters.db.sessions import Session, SessionStore
 from ecert.adapters.db.users import User
 from ecert.bootstrap import App
 from ecert.domain.errors import EcertError
-from ecert.entrypoints.web.sessions import Session, SessionStore
 
 COOKIE = "ecert_session"
 

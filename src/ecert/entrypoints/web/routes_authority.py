@@ -34,8 +34,9 @@ from ecert.entrypoints.web.app import render
 from ecert.entrypoints.web.deps import check_csrf, ctx, require_user
 from ecert.entrypoints.web.errors import http_status
 from ecert.entrypoints.web.i18n import request_lang
-from ecert.services import authority, changes, registry_import, renewal
+from ecert.services import changes, registry_import, renewal
 from ecert.services.registry_import import ImportResult
+from ecert.services.views import authority
 
 router = APIRouter()
 STAFF = ("reviewer", "admin")
@@ -226,7 +227,7 @@ def _safe_filename(name: str | None) -> str:
 
 def _import_upload(request: Request, user: User, upload: UploadFile | None) -> ImportResult:
     """Save the upload in a private temporary directory and import it, all or nothing. Image columns
-    must be empty: an uploaded file travels without its images (see ``authority.image_reference_problems``)."""
+    must be empty: an uploaded file travels without its images (see ``registry_import.image_reference_problems``)."""
     if upload is None or not upload.filename:
         raise BadInput([problem("请选择要导入的文件", "Choose a file to import", column="file")])
     core = ctx(request).core
@@ -242,7 +243,7 @@ def _import_upload(request: Request, user: User, upload: UploadFile | None) -> I
                         [problem(f"文件超过 {limit} MB", f"The file is larger than {limit} MB", column="file")]
                     )
                 out.write(chunk)
-        image_probs = authority.image_reference_problems(path)
+        image_probs = registry_import.image_reference_problems(path)
         if image_probs:
             raise BadInput(image_probs)
         return registry_import.import_registry(

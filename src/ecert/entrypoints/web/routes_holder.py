@@ -25,8 +25,9 @@ from ecert.entrypoints.web.app import render
 from ecert.entrypoints.web.deps import check_csrf, ctx, require_user
 from ecert.entrypoints.web.errors import http_status
 from ecert.entrypoints.web.i18n import request_lang
-from ecert.services import holder_portal, issuance, renewal
+from ecert.services import issuance, renewal
 from ecert.services.issuance import IssuedCertificate
+from ecert.services.views import holder_portal
 
 MAX_CE_HOURS = 10_000
 

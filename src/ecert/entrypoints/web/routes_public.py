@@ -40,7 +40,7 @@ from ecert.entrypoints.web.i18n import request_lang
 from ecert.entrypoints.web.ratelimit import ClientBuckets, make_limiter
 
 __all__ = ["BUCKETS", "ClientBuckets", "lifespan", "router", "verification_log"]
-from ecert.entrypoints.web.sessions import RateLimiter
+from ecert.adapters.db.sessions import RateLimiter
 from ecert.services import accounts, verification
 
 router = APIRouter()

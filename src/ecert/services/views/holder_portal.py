@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from ecert.adapters.db.certificates import CertificateRecord
 from ecert.adapters.db.tables import registrations, renewal_applications, renewal_items
+from ecert.adapters.db.unit_of_work import SqlUnitOfWork
 from ecert.domain.certificate import mask_id_number
 from ecert.domain.dates import in_cst
 from ecert.domain.errors import RuleRefusal
@@ -25,7 +26,6 @@ from ecert.domain.rules.lapse import renewal_window_opens
 from ecert.domain.rules.usage import usage_window
 from ecert.services.issuance import window_view
 from ecert.services.registry import get_registration, holder_view
-from ecert.services.unit_of_work import SqlUnitOfWork
 
 # docs/cli.md ``verify.status`` values a genuine certificate of the registry can have.
 CERTIFICATE_STATES = ("valid", "expired", "not_yet_valid", "superseded", "revoked")

@@ -1,5 +1,8 @@
-"""Server-side sessions in the database (the web tier stays stateless: any process serves any user)
-and fixed-window rate limits for login throttling (R-ACC-1)."""
+"""SQL repositories of the web tier: server-side sessions in the database (the web tier stays
+stateless: any process serves any user) and fixed-window rate limits for login throttling (R-ACC-1).
+
+Each call is its own short transaction on the engine (a session lookup is one statement in
+autocommit), apart from any unit of work: entrypoints/web uses them around the use cases."""
 
 from __future__ import annotations
 

@@ -13,7 +13,6 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
@@ -26,23 +25,21 @@ from ecert.adapters.db.tables import (
     specialty_registrations,
     verification_events,
 )
-from ecert.adapters.importing.readers import open_table
+from ecert.adapters.db.unit_of_work import SqlUnitOfWork
 from ecert.domain import provinces
 from ecert.domain.dates import CST
-from ecert.domain.errors import NotFound, Problem, RuleRefusal, problem
+from ecert.domain.errors import NotFound, RuleRefusal
 from ecert.domain.model import SPECIALTIES, SpecialtyRegistration, SpecialtyState
 from ecert.domain.policy import Policy
 from ecert.domain.rules.age import age_limit_date
 from ecert.domain.rules.lapse import specialty_state
 from ecert.domain.rules.renewal import renewed_validity_end
 from ecert.services.registry import get_registration, holder_view
-from ecert.services.unit_of_work import SqlUnitOfWork
 
 PAGE_SIZE = 50  # registry search and pending applications
 AUDIT_PAGE_SIZE = 100  # the API's default
 AUDIT_BROWSE_SIZE = 50  # the console page
 MAX_AUDIT_PAGE = 500
-IMAGE_COLUMNS = ("signature_image", "photo")
 SPECIALTY_ORDER = {s: i for i, s in enumerate(SPECIALTIES)}
 _ID_PREFIX = re.compile(r"^[0-9]{1,17}[0-9X]?$")
 _REG_PREFIX = re.compile(r"^[\u4e00-\u9fff][0-9]*$")
@@ -473,35 +470,3 @@ def audit_chain(uow: SqlUnitOfWork) -> dict[str, Any]:
         "events": int(count),
         "verifications": int(checks),
     }
-
-
-# ------------------------------------------------------------------------------------ uploads
-
-
-def image_reference_problems(path: Path) -> list[Problem]:
-    """An uploaded file travels alone: image paths in it would point at the server's own files.
-    Every non-empty ``signature_image`` / ``photo`` cell is a problem (row, column); the file is
-    scanned only when its header has such a column. Unreadable files are left to the import."""
-    try:
-        table = open_table(path)
-    except Exception:  # the import itself reports an unreadable file, with its own message
-        return []
-    cols = [(c, table.header.index(c)) for c in IMAGE_COLUMNS if c in table.header]
-    if not cols:
-        return []
-    out: list[Problem] = []
-    try:
-        for rownum, rec in table.rows:
-            for col, i in cols:
-                if i < len(rec) and rec[i].strip():
-                    out.append(
-                        problem(
-                            "网页上传不能引用图像文件,请删除此列的内容或通过命令行导入",
-                            "An uploaded file cannot reference image files: empty this cell or import with the CLI",
-                            row=rownum,
-                            column=col,
-                        )
-                    )
-    except Exception:  # a broken row: the import names it
-        return out
-    return out

@@ -21,8 +21,8 @@ from typing import IO, Any
 from sqlalchemy import Select, case, select
 
 from ecert.adapters.db.tables import certificates, registrations, specialty_registrations
+from ecert.adapters.db.unit_of_work import SqlUnitOfWork
 from ecert.domain.errors import BadInput, problem
-from ecert.services.unit_of_work import SqlUnitOfWork
 
 KINDS = ("registry", "certificates")
 FORMATS = ("csv", "jsonl")

@@ -33,11 +33,11 @@ from typing import Any
 from sqlalchemy import Row, select
 
 from ecert.adapters.db.tables import audit_events, registrations, specialty_registrations
+from ecert.adapters.db.unit_of_work import SqlUnitOfWork
 from ecert.domain.dates import CST
 from ecert.domain.model import LapseReason
 from ecert.domain.policy import Policy
 from ecert.services.registry import get_registration, holder_view
-from ecert.services.unit_of_work import SqlUnitOfWork
 
 RENAME = "employer.rename"
 IMPORT = "registry.import"

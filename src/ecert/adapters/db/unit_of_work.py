@@ -1,0 +1,61 @@
+"""The SQL unit of work (services/unit_of_work.py ``AbstractUnitOfWork``): one connection and one
+transaction, with every repository on it. Nothing is saved without ``commit()``; leaving the block
+without it rolls back (after cosmicpython).
+
+``connection`` is for the read models (services/views/), the import's staging and the job queue
+(which enqueues inside the caller's transaction); use cases write through the repositories."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import Connection, Engine
+
+from ecert.adapters.db.audit import AuditLog
+from ecert.adapters.db.certificates import SqlCertificates
+from ecert.adapters.db.registry import SqlRegistry
+from ecert.adapters.db.reminders import SqlReminders
+from ecert.adapters.db.renewals import SqlRenewals
+from ecert.adapters.db.reseal import SqlResealWorklist
+from ecert.adapters.db.users import SqlUsers
+
+
+class SqlUnitOfWork:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._conn: Connection | None = None
+
+    def __enter__(self) -> Self:
+        self._conn = self.engine.connect()
+        self._conn.begin()
+        self.registry = SqlRegistry(self._conn)
+        self.audit = AuditLog(self._conn)
+        self.certificates = SqlCertificates(self._conn)
+        self.users = SqlUsers(self._conn)
+        self.renewals = SqlRenewals(self._conn)
+        self.reminders = SqlReminders(self._conn)
+        self.reseal = SqlResealWorklist(self._conn)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        assert self._conn is not None
+        try:
+            if self._conn.in_transaction():
+                self._conn.rollback()
+        finally:
+            self._conn.close()
+            self._conn = None
+
+    @property
+    def connection(self) -> Connection:
+        assert self._conn is not None, "unit of work used outside its with-block"
+        return self._conn
+
+    def commit(self) -> None:
+        self.connection.commit()
+
+    def rollback(self) -> None:
+        self.connection.rollback()
