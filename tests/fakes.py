@@ -3,7 +3,7 @@
 Every repository of services/ports.py, over one :class:`FakeDatabase`. The unit of work is a real
 transaction: entering it takes a copy of the data, and leaving it without ``commit()`` puts the copy
 back, so "a refused request changes nothing" can be tested here too. What each repository does is
-held equal to the SQL one by tests/integration/test_repository_contract.py.
+held equal to the SQL one by tests/integration/adapters/db/test_repository_contract.py.
 
 Not modelled: concurrency (two units of work at once) and the database's own checks beyond those
 the use cases rely on (one pending application per specialty, R-REN-1).

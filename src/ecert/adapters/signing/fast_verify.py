@@ -22,8 +22,9 @@ recognises that shape and checks it directly:
 
 Such a file is valid, trusted and unmodified, exactly as pyHanko would find it. Anything else — another shape,
 any check failing, an unknown signer — returns ``None`` and the caller runs pyHanko's full validation, so every
-negative verdict is pyHanko's own. The tamper-set test (``tests/integration/test_verify_parity.py``) and
-``bench/verify.py`` hold both paths to the same verdicts.
+negative verdict is pyHanko's own. The tamper-set test
+(``tests/integration/adapters/signing/test_verify_parity.py``) and ``bench/verify.py`` hold both paths to
+the same verdicts.
 """
 
 from __future__ import annotations

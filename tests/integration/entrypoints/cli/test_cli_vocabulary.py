@@ -7,9 +7,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from test_changes import TODAY, import_holder, issue
-
 from ecert.domain.messages import term
+from helpers_cli import TODAY, import_holder, issue
 
 CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff]")
 NAME, EMPLOYER, SPECIALTY = "张伟", "某某建设集团有限公司", "建筑工程"

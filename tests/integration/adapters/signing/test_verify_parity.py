@@ -21,7 +21,7 @@ import pytest
 from ecert.adapters import pdf_inspect
 from ecert.adapters.sealing import PdfSignatureChecker
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "verify.py"
+BENCH = Path(__file__).resolve().parents[4] / "bench" / "verify.py"
 
 
 def _bench() -> ModuleType:
