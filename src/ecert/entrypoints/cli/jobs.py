@@ -19,7 +19,7 @@ from ecert.adapters import queue
 from ecert.adapters.db.engine import upgrade
 from ecert.adapters.files import check_output_file, ensure_output_dir
 from ecert.domain.errors import BadInput, problem
-from ecert.entrypoints.cli_common import STATE, actor_name, app, command, emit, errors, progress_bar
+from ecert.entrypoints.cli.common import STATE, actor_name, app, command, emit, errors, progress_bar
 from ecert.entrypoints.jobs import tasks
 from ecert.services.reseal import pending_count, plan_reseal
 from ecert.services.views import export as export_service

@@ -8,7 +8,7 @@ import typer
 
 from ecert.adapters.email import MailConfigError, SmtpMailer
 from ecert.domain.errors import BadInput, problem
-from ecert.entrypoints.cli_common import STATE, actor_name, app, command, emit, errors, term
+from ecert.entrypoints.cli.common import STATE, actor_name, app, command, emit, errors, term
 from ecert.services import reminders
 
 reminders_cli = typer.Typer(help="续期提醒 / renewal reminders", no_args_is_help=True)

@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import typer
 
-from ecert.entrypoints.cli_common import actor_name, command, emit, say, term
+from ecert.entrypoints.cli.common import actor_name, command, emit, say, term
 from ecert.services import changes
 
 change_cli = typer.Typer(help="变更注册 / change registration", no_args_is_help=True)
-
-
-@dataclass(frozen=True)
-class TopLevelCommand:
-    """A command registered at the top level (``ecert revoke``), kept here with its group."""
-
-    name: str
-    fn: Callable[..., Any]
-
-
-changes_commands: list[TopLevelCommand] = []
 
 
 @change_cli.command("employer")
@@ -155,7 +142,3 @@ def cancel_cmd(
             now=a.clock.now(),
         )
         emit(d, _status_human(d))
-
-
-changes_commands.append(TopLevelCommand("revoke", revoke_cmd))
-changes_commands.append(TopLevelCommand("cancel", cancel_cmd))

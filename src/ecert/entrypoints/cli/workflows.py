@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from ecert.domain.errors import BadInput, problem
-from ecert.entrypoints.cli_common import STATE, actor_name, app, command, emit, errors, say, term
+from ecert.entrypoints.cli.common import STATE, actor_name, app, command, emit, errors, say, term
 from ecert.services import accounts, renewal
 
 renewal_cli = typer.Typer(help="延续注册 / renewal registration", no_args_is_help=True)
