@@ -14,7 +14,7 @@ import typer
 from ecert.adapters import keystore
 from ecert.adapters.db.engine import upgrade
 from ecert.entrypoints.cli import certs, changes, registry
-from ecert.entrypoints.cli.common import STATE, app, errors
+from ecert.entrypoints.cli.common import Invocation
 from ecert.entrypoints.cli.jobs import jobs_cli
 from ecert.entrypoints.cli.reminders import reminders_cli
 from ecert.entrypoints.cli.workflows import renewal_cli, user_cli
@@ -48,18 +48,20 @@ cli.add_typer(jobs_cli, name="jobs")
 
 @cli.callback()
 def main_options(
+    ctx: typer.Context,
     db: str | None = typer.Option(
         None, "--db", help="Database URL (default: env ECERT_DATABASE_URL, else var/ecert.db)"
     ),
     lang_opt: str | None = typer.Option(None, "--lang", help="zh (default) or en; env ECERT_LANG"),
     policy: str | None = typer.Option(None, "--policy", help="Policy override file (TOML); env ECERT_POLICY_FILE"),
 ) -> None:
-    STATE.db, STATE.lang, STATE.policy, STATE.app = db, lang_opt, policy, None
-    STATE.json = False  # set again by each command's --json; a command without one prints for people
+    # --json is noted by each command; a command without one prints for people.
+    ctx.obj = Invocation(db=db, lang_option=lang_opt, policy=policy)
 
 
 @cli.command()
 def serve(
+    ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8000, "--port"),
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes (sessions live in the database)"),
@@ -67,8 +69,9 @@ def serve(
     """The web service: public QR verification at /v/…, holder portal, authority console, REST API."""
     from ecert.entrypoints.web import server
 
-    with errors():
-        a = app()
+    inv = Invocation.of(ctx)
+    with inv.errors():
+        a = inv.app()
         upgrade(a.engine)
         notices = keystore.ensure_keys(a.keys)
         # With DEMO keys, one line says so instead of the banner `ecert init` and `ecert demo` print.
@@ -77,12 +80,12 @@ def serve(
         demo_keys = "  *** DEMO KEYS — NOT FOR PRODUCTION ***" if a.keys.is_demo else ""
         typer.echo(f"ecert: http://{host}:{port}/  (API: /api/docs, OpenAPI: /openapi.json){demo_keys}", err=True)
     # Settings reach the workers through the environment (uvicorn imports the factory in each).
-    if STATE.db:
-        os.environ["ECERT_DATABASE_URL"] = STATE.db
-    if STATE.lang:
-        os.environ["ECERT_LANG"] = STATE.lang
-    if STATE.policy:
-        os.environ["ECERT_POLICY_FILE"] = STATE.policy
+    if inv.db:
+        os.environ["ECERT_DATABASE_URL"] = inv.db
+    if inv.lang_option:
+        os.environ["ECERT_LANG"] = inv.lang_option
+    if inv.policy:
+        os.environ["ECERT_POLICY_FILE"] = inv.policy
     # One listening socket per worker (SO_REUSEPORT): the kernel spreads connections over them.
     try:
         server.run(host, port, workers)

@@ -12,7 +12,7 @@ import typer
 from ecert.adapters import keystore
 from ecert.adapters.db.engine import upgrade
 from ecert.adapters.files import read_input
-from ecert.entrypoints.cli.common import STATE, app, command, emit, errors, lang, progress_bar, say, term
+from ecert.entrypoints.cli.common import Invocation, moment, progress_bar
 from ecert.services import registry as registry_service
 from ecert.services.demo import DEFAULT_SIGNATURES, DEMO_PASSWORD, ensure_demo_accounts, seed_demo
 from ecert.services.demo_cases import DemoCase, build_demo_cases, describe, describe_account
@@ -24,22 +24,22 @@ from ecert.services.views import history
 holder_cli = typer.Typer(help="持证人 / holders", no_args_is_help=True)
 
 
-def init(json_out: bool = typer.Option(False, "--json")) -> None:
+def init(ctx: typer.Context, json_out: bool = typer.Option(False, "--json")) -> None:
     """Create or upgrade the schema."""
-    STATE.json = json_out
-    with errors():
-        before, after = upgrade(app().engine)
-        notices = keystore.ensure_keys(app().keys)
+    inv = Invocation.of(ctx)
+    with inv.command(json_out) as a:
+        before, after = upgrade(a.engine)
+        notices = keystore.ensure_keys(a.keys)
         for n in notices:
             typer.echo(n, err=True)
-        db = app().engine.url.render_as_string(hide_password=True)
-        emit(
+        db = a.engine.url.render_as_string(hide_password=True)
+        inv.emit(
             {
                 "schema": after,
                 "previous": before,
                 "database": db,
-                "demo_keys": app().keys.is_demo,
-                "keys_dir": str(app().keys.keys_dir),
+                "demo_keys": a.keys.is_demo,
+                "keys_dir": str(a.keys.keys_dir),
                 "notices": notices,
             },
             f"数据库已就绪 / schema ready: {after} ({db})",
@@ -47,26 +47,24 @@ def init(json_out: bool = typer.Option(False, "--json")) -> None:
 
 
 def import_cmd(
+    ctx: typer.Context,
     file: Path = typer.Argument(..., help='CSV (UTF-8 or GB18030) or XLSX; columns: docs/cli.md "Import columns"'),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Registry import: all or nothing; every bad row is named."""
-    with command(json_out) as a:
+    inv = Invocation.of(ctx)
+    with inv.command(json_out) as a:
         upgrade(a.engine)
-        progress, stop = progress_bar(file.name)
-        try:
-            result = import_registry(
-                a.uow(), file, today=a.clock.today(), now=a.clock.now(), actor="cli", progress=progress
-            )
-        finally:
-            stop()
+        with progress_bar(file.name) as progress:
+            result = import_registry(a.uow(), file, actor="cli", progress=progress, **moment(a))
         d = result.as_dict()
-        emit(
+        inv.emit(
             d, f"导入完成 / imported: {d['rows']} 行, 新增 {d['imported']}, 更新 {d['updated']}, 未变 {d['unchanged']}"
         )
 
 
 def demo(
+    ctx: typer.Context,
     holders: int = typer.Option(200, "--holders", min=1, max=2_000_000, help="How many synthetic holders"),
     seed: int = typer.Option(2021, "--seed"),
     signatures: int = typer.Option(
@@ -76,15 +74,15 @@ def demo(
 ) -> None:
     """init + a synthetic DEMO registry (valid ID numbers and credit codes, rare-character names) with
     purpose-built cases to log in as: renewal pending, specialty expired, revoked, superseded, 65, rare name."""
-    with command(json_out) as a:
+    inv = Invocation.of(ctx)
+    with inv.command(json_out) as a:
         upgrade(a.engine)
         notices = keystore.ensure_keys(a.keys)
         # The DEMO keys warning (the first notice) is in the one banner of the text output.
         for n in notices[1:] if a.keys.is_demo and not json_out else notices:
             typer.echo(n, err=True)
         today = a.clock.today()
-        progress, stop = progress_bar("demo")
-        try:
+        with progress_bar("demo") as progress:
             demo_result = seed_demo(
                 a.uow,
                 holders,
@@ -95,8 +93,6 @@ def demo(
                 progress=progress,
                 cases=True,
             )
-        finally:
-            stop()
         result = demo_result.imported
         cases = build_demo_cases(
             a.uow,
@@ -129,14 +125,16 @@ def demo(
             "updated": result.updated,
             "sample_registration_nos": sample,
             "accounts": accounts_made,
-            "cases": [c.as_dict(DEMO_PASSWORD, lang()) for c in cases],
+            "cases": [c.as_dict(DEMO_PASSWORD, inv.lang()) for c in cases],
             "qr_base_url": a.keys.base_url,
             "today": today.isoformat(),
         }
-        emit(out, _demo_text(out, cases, keys_dir=str(a.keys.keys_dir) if a.keys.is_demo else None))
+        inv.emit(
+            out, _demo_text(out, cases, keys_dir=str(a.keys.keys_dir) if a.keys.is_demo else None, lang=inv.lang())
+        )
 
 
-def _demo_text(out: dict[str, Any], cases: list[DemoCase], *, keys_dir: str | None) -> str:
+def _demo_text(out: dict[str, Any], cases: list[DemoCase], *, keys_dir: str | None, lang: str) -> str:
     """What ``ecert demo`` prints for people: one DEMO banner, the registry, the accounts to log in as."""
     by_province = Counter(n[0] for n in out["sample_registration_nos"])
     keys = f"; DEMO 密钥,不可用于生产 keys, not for production ({keys_dir})" if keys_dir else ""
@@ -153,17 +151,16 @@ def _demo_text(out: dict[str, Any], cases: list[DemoCase], *, keys_dir: str | No
     ]
     pending = any(c.facts.get("application_status") == "pending" for c in cases)
     rows: list[tuple[str, str, str, str, str | None]] = []
-    lang_ = lang()
     holders = [acc for acc in out["accounts"] if acc["role"] == "holder"]
     authority = [acc for acc in out["accounts"] if acc["role"] != "holder"]
     for acc in holders:  # the ordinary holder first, then the cases, then the authority
-        rows.append((acc["username"], acc["password"], *describe_account(acc, lang_), None))
+        rows.append((acc["username"], acc["password"], *describe_account(acc, lang), None))
     for c in cases:
-        who, to_try = describe(c, lang_)
+        who, to_try = describe(c, lang)
         rows.append((c.username, DEMO_PASSWORD, f"{c.registration_no} {c.name}: {who}", to_try, c.facts.get("qr")))
     for acc in authority:
         sees_case = pending and acc.get("province", CASE_PROVINCE) == CASE_PROVINCE  # an admin sees every province
-        rows.append((acc["username"], acc["password"], *describe_account(acc, lang_, pending_case=sees_case), None))
+        rows.append((acc["username"], acc["password"], *describe_account(acc, lang, pending_case=sees_case), None))
     pad = " " * 39  # under "who"
     for user, password, who, to_try, qr in rows:
         lines.append(f"  {user:<17}{password:<20}{who}")
@@ -177,42 +174,40 @@ def _demo_text(out: dict[str, Any], cases: list[DemoCase], *, keys_dir: str | No
 
 @holder_cli.command("show")
 def holder_show(
+    ctx: typer.Context,
     registration_no: str = typer.Argument(..., metavar="REG_NO"),
     with_history: bool = typer.Option(False, "--history", help="Add the audit history of the registration"),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """A holder's registration, specialties and their states today; ``--history`` adds the audit events."""
-    with command(json_out) as a:
+    inv = Invocation.of(ctx)
+    with inv.command(json_out) as a:
         if with_history:
             view = history.show_holder_with_history(a.uow(), registration_no, today=a.clock.today(), policy=a.policy)
         else:
             view = registry_service.show_holder(a.uow(), registration_no, today=a.clock.today(), policy=a.policy)
-        emit(view, _holder_text(view))
+        inv.emit(view, _holder_text(inv, view))
 
 
-def _compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
-
-
-def _holder_text(view: dict[str, Any]) -> str:
+def _holder_text(inv: Invocation, view: dict[str, Any]) -> str:
     """``holder show`` for people: the same fields as the JSON, states in words (the catalogue's)."""
     facts = [
-        (say("省份", "Province"), view["province"]),
-        (say("注册状态", "Status"), term("status.registration", view["status"])),
-        (say("电子证书启用", "In rollout"), term("answer", "yes" if view["in_rollout"] else "no")),
-        (say("年满65周岁", "Turns 65"), view["age65_date"]),
+        (inv.say("省份", "Province"), view["province"]),
+        (inv.say("注册状态", "Status"), inv.term("status.registration", view["status"])),
+        (inv.say("电子证书启用", "In rollout"), inv.term("answer", "yes" if view["in_rollout"] else "no")),
+        (inv.say("年满65周岁", "Turns 65"), view["age65_date"]),
     ]
     lines = [f"{view['registration_no']}  {view['name']}", "   ".join(f"{k}: {v}" for k, v in facts)]
     if view.get("employer"):
-        lines.append(f"{say('聘用企业', 'Employer')}: {view['employer']['name']} ({view['employer']['uscc']})")
-    lines.append(f"{say('注册专业', 'Specialties')}:")
-    until = say("有效期至", "valid until")
+        lines.append(f"{inv.say('聘用企业', 'Employer')}: {view['employer']['name']} ({view['employer']['uscc']})")
+    lines.append(f"{inv.say('注册专业', 'Specialties')}:")
+    until = inv.say("有效期至", "valid until")
     lines += [
-        f"  {s['specialty']}  {until} {s['valid_until']}  {term('status.specialty', s['state'])}"
+        f"  {s['specialty']}  {until} {s['valid_until']}  {inv.term('status.specialty', s['state'])}"
         for s in view["specialties"]
     ]
     if "history" in view:
-        lines.append(f"{say('历史', 'History')}:")
+        lines.append(f"{inv.say('历史', 'History')}:")
         for e in view["history"]:
             lines.append(f"  {e['at']}  {e['actor']}  {e['action']}  {e.get('subject') or ''}".rstrip())
             if e.get("before") is not None or e.get("after") is not None:
@@ -221,22 +216,29 @@ def _holder_text(view: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
 @holder_cli.command("set-signature")
 def holder_set_signature(
+    ctx: typer.Context,
     registration_no: str = typer.Argument(..., metavar="REG_NO"),
     file: Path = typer.Argument(..., metavar="FILE.png"),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Store the holder's signature image (PNG/JPEG)."""
-    with command(json_out) as a:
+    inv = Invocation.of(ctx)
+    with inv.command(json_out) as a:
         data = read_input(file)
         changed = registry_service.set_signature(a.uow(), registration_no, data, now=a.clock.now(), actor="cli")
-        emit({"registration_no": registration_no, "changed": changed}, "签名图像已保存 / signature stored")
+        inv.emit({"registration_no": registration_no, "changed": changed}, "签名图像已保存 / signature stored")
 
 
-def sweep(json_out: bool = typer.Option(False, "--json")) -> None:
+def sweep(ctx: typer.Context, json_out: bool = typer.Option(False, "--json")) -> None:
     """Lapse sweep for today (R-LAPSE-1); running it twice changes nothing more."""
-    with command(json_out) as a:
-        result = run_sweep(a.uow(), today=a.clock.today(), now=a.clock.now(), policy=a.policy)
-        d = result.as_dict()
-        emit(d, f"失效处理 / sweep {d['today']}: lapsed {d['lapsed']} of {d['checked']} checked")
+    Invocation.of(ctx).perform(
+        json_out,
+        lambda a: run_sweep(a.uow(), policy=a.policy, **moment(a)).as_dict(),
+        lambda d: f"失效处理 / sweep {d['today']}: lapsed {d['lapsed']} of {d['checked']} checked",
+    )
