@@ -16,7 +16,6 @@ _DIGIT_VALUE: dict[str, int] = {c: i for i, c in enumerate("0123456789")}
 
 COL_ID_NUMBER = "id_number"
 ID_NUMBER_LENGTH = 18
-_ID_WEIGHTS: tuple[int, ...] = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK_CHARS = "10X98765432"  # indexed by (weighted sum mod 11)
 _ID_MIN_BIRTH_YEAR = 1800  # a real person; GB 11643 itself uses 1880-01-01 in its example
 
