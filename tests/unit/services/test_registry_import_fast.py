@@ -169,15 +169,6 @@ def test_fast_path_agrees_near_the_edges(rows: list[list[str]]) -> None:
         assert fast(n, rec) == slow
 
 
-def test_id_number_check_sum_in_base_13_is_the_weighted_sum() -> None:
-    from ecert.domain import ids
-
-    for pos in range(17):
-        for d in range(10):
-            digits = "0" * pos + str(d) + "0" * (16 - pos)
-            assert ids._id_mod11(digits) == ids._ID_WEIGHTS[pos] * d % 11
-
-
 def test_fast_path_with_date_objects() -> None:
     index = {c: i for i, c in enumerate(COLUMNS)}
     as_text = _fast_validator(index, len(COLUMNS), TODAY)

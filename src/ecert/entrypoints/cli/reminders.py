@@ -8,7 +8,7 @@ import typer
 
 from ecert.adapters.email import MailConfigError, SmtpMailer
 from ecert.domain.errors import BadInput, problem
-from ecert.entrypoints.cli_common import STATE, actor_name, app, command, emit, errors, term
+from ecert.entrypoints.cli.common import Invocation, actor_name, stamp
 from ecert.services import reminders
 
 reminders_cli = typer.Typer(help="续期提醒 / renewal reminders", no_args_is_help=True)
@@ -16,6 +16,7 @@ reminders_cli = typer.Typer(help="续期提醒 / renewal reminders", no_args_is_
 
 @reminders_cli.command("queue")
 def reminders_queue(
+    ctx: typer.Context,
     days: int = typer.Option(
         30, "--days", help=f"Queue windows opening within this many days (0–{reminders.MAX_DAYS})"
     ),
@@ -23,11 +24,11 @@ def reminders_queue(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Queue one reminder per renewal window opening soon (R-REN-1); running it again queues nothing new."""
-    with command(json_out) as a:
-        d = reminders.queue_reminders(
-            a.uow(), today=a.clock.today(), days=days, policy=a.policy, now=a.clock.now(), actor=actor_name(actor)
-        )
-        emit(d, f"已加入提醒 {d['queued']} 条(共 {d['checked']} 个注册专业在期内)/ queued {d['queued']}")
+    Invocation.of(ctx).perform(
+        json_out,
+        lambda a: reminders.queue_reminders(a.uow(), days=days, policy=a.policy, **stamp(a, actor)),
+        lambda d: f"已加入提醒 {d['queued']} 条(共 {d['checked']} 个注册专业在期内)/ queued {d['queued']}",
+    )
 
 
 def _mailer_from_env() -> SmtpMailer:
@@ -44,36 +45,38 @@ def _mailer_from_env() -> SmtpMailer:
 
 @reminders_cli.command("send")
 def reminders_send(
+    ctx: typer.Context,
     limit: int = typer.Option(1000, "--limit", help="Send at most this many messages"),
     actor: str | None = typer.Option(None, "--actor"),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Send queued reminders by SMTP (ECERT_SMTP_HOST, ECERT_SMTP_PORT, ECERT_SMTP_FROM, ECERT_SMTP_STARTTLS,
     ECERT_SMTP_USER, ECERT_SMTP_PASSWORD). A reminder is marked sent only once the server accepted it."""
-    STATE.json = json_out
-    with errors():
+    inv = Invocation.of(ctx)
+    with inv.errors(json_out):
         mailer = _mailer_from_env()
-        a = app()
+        a = inv.app()
         with mailer:
             d = reminders.send_reminders(
                 a.uow, mailer, now=a.clock.now(), policy=a.policy, limit=limit, actor=actor_name(actor)
             )
         human = f"已发送 {d['sent']} 条,失败 {d['failed']} 条,无邮箱 {d['skipped_no_email']} 条 / sent {d['sent']}"
-        emit(d, human)
+        inv.emit(d, human)
 
 
 @reminders_cli.command("list")
 def reminders_list(
+    ctx: typer.Context,
     pending: bool = typer.Option(False, "--pending", help="Only reminders not sent yet"),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """The reminder outbox."""
-    STATE.json = json_out
-    with errors():
-        rows = reminders.list_reminders(app().uow(), pending=pending)
+    inv = Invocation.of(ctx)
+    with inv.command(json_out) as a:
+        rows = reminders.list_reminders(a.uow(), pending=pending)
         lines = [
             f"{x['registration_no']}  {x['specialty']}  {x['valid_until']}  opens {x['window_opens']}  "
-            f"{x['email'] or '-'}  {x['sent_at'] or term('status.reminder', 'unsent')}  attempts={x['attempts']}"
+            f"{x['email'] or '-'}  {x['sent_at'] or inv.term('status.reminder', 'unsent')}  attempts={x['attempts']}"
             for x in rows
         ]
-        emit({"reminders": rows, "count": len(rows)}, "\n".join(lines) or "(无 / none)")
+        inv.emit({"reminders": rows, "count": len(rows)}, "\n".join(lines) or "(无 / none)")

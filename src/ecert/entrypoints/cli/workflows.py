@@ -3,26 +3,33 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import typer
 
+from ecert.bootstrap import App
 from ecert.domain.errors import BadInput, problem
-from ecert.entrypoints.cli_common import STATE, actor_name, app, command, emit, errors, say, term
+from ecert.entrypoints.cli.common import Invocation, actor_name, moment, stamp
 from ecert.services import accounts, renewal
 
 renewal_cli = typer.Typer(help="延续注册 / renewal registration", no_args_is_help=True)
 user_cli = typer.Typer(help="账号 / accounts", no_args_is_help=True)
 
 
-def _application_human(d: dict[str, Any]) -> str:
-    return (
-        f"{say('延续注册申请', 'Renewal application')} {d['application_id']}: {term('status.application', d['status'])}"
-    )
+def _application(inv: Invocation, json_out: bool, use_case: Callable[[App], dict[str, Any]]) -> None:
+    """The body ``renewal apply`` and ``renewal decide`` share: the use case, then the application's status."""
+
+    def human(d: dict[str, Any]) -> str:
+        application = inv.say("延续注册申请", "Renewal application")
+        return f"{application} {d['application_id']}: {inv.term('status.application', d['status'])}"
+
+    inv.perform(json_out, use_case, human)
 
 
 @renewal_cli.command("apply")
 def renewal_apply(
+    ctx: typer.Context,
     registration_no: str = typer.Argument(..., metavar="REG_NO"),
     specialty: list[str] = typer.Option(..., "--specialty", help="Specialty to renew (repeat for several)"),
     commit_ce: bool = typer.Option(
@@ -32,24 +39,25 @@ def renewal_apply(
     actor: str | None = typer.Option(None, "--actor"),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Apply for renewal of one or more specialties (R-REN-1 … R-REN-4)."""
-    with command(json_out) as a:
-        d = renewal.apply_renewal(
+    """Apply for renewal of one or more specialties (R-REN-1, R-REN-2, R-REN-3, R-REN-4)."""
+    _application(
+        Invocation.of(ctx),
+        json_out,
+        lambda a: renewal.apply_renewal(
             a.uow(),
             registration_no,
             specialty,
             committed=commit_ce,
             ce_hours=ce_hours,
-            actor=actor_name(actor),
-            today=a.clock.today(),
-            now=a.clock.now(),
             policy=a.policy,
-        )
-        emit(d, _application_human(d))
+            **stamp(a, actor),
+        ),
+    )
 
 
 @renewal_cli.command("decide")
 def renewal_decide(
+    ctx: typer.Context,
     application_id: int = typer.Argument(..., metavar="APP_ID"),
     approve: bool = typer.Option(False, "--approve"),
     reject: bool = typer.Option(False, "--reject"),
@@ -58,26 +66,22 @@ def renewal_decide(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Approve or reject a renewal application (R-REN-5, R-REN-6)."""
-    STATE.json = json_out
-    with errors():
+    inv = Invocation.of(ctx)
+    with inv.errors(json_out):
         if approve == reject:
             raise BadInput([problem("请指定 --approve 或 --reject 之一", "Give exactly one of --approve or --reject")])
-        a = app()
-        d = renewal.decide_renewal(
-            a.uow(),
-            application_id,
-            approve=approve,
-            reason=reason,
-            reviewer=reviewer,
-            today=a.clock.today(),
-            now=a.clock.now(),
-            policy=a.policy,
-        )
-        emit(d, _application_human(d))
+    _application(
+        inv,
+        json_out,
+        lambda a: renewal.decide_renewal(
+            a.uow(), application_id, approve=approve, reason=reason, reviewer=reviewer, policy=a.policy, **moment(a)
+        ),
+    )
 
 
 @user_cli.command("add")
 def user_add(
+    ctx: typer.Context,
     name: str = typer.Argument(..., metavar="NAME"),
     role: str = typer.Option(..., "--role", help="holder | reviewer | admin"),
     registration_no: str | None = typer.Option(None, "--registration-no"),
@@ -86,12 +90,12 @@ def user_add(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Create an account (password hashed with argon2id)."""
-    STATE.json = json_out
-    with errors():
+    inv = Invocation.of(ctx)
+    with inv.errors(json_out):
         if not password_stdin:
             raise BadInput([problem("请用 --password-stdin 提供密码", "Give the password with --password-stdin")])
         password = sys.stdin.readline().rstrip("\r\n")
-        a = app()
+        a = inv.app()
         user = accounts.add_user(
             a.uow(),
             name,
@@ -102,8 +106,8 @@ def user_add(
             actor=actor_name(None),
             now=a.clock.now(),
         )
-        emit(
+        inv.emit(
             {"username": user.username, "role": user.role, "province_code": user.province_code,
              "registration_no": user.registration_no},
-            f"{say('已创建账号', 'Account created')}: {user.username} ({term('role', user.role)})",
+            f"{inv.say('已创建账号', 'Account created')}: {user.username} ({inv.term('role', user.role)})",
         )  # fmt: skip

@@ -1,32 +1,22 @@
-"""``ecert change …``, ``ecert revoke``, ``ecert cancel`` and paper requests (R-CHG-1…3, R-LAPSE-1)."""
+"""``ecert change …``, ``ecert revoke``, ``ecert cancel`` and paper requests (R-CHG-1, R-CHG-2, R-CHG-3, R-LAPSE-1)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import typer
 
-from ecert.entrypoints.cli_common import actor_name, command, emit, say, term
+from ecert.bootstrap import App
+from ecert.entrypoints.cli.common import Invocation, actor_name, stamp
 from ecert.services import changes
 
 change_cli = typer.Typer(help="变更注册 / change registration", no_args_is_help=True)
 
 
-@dataclass(frozen=True)
-class TopLevelCommand:
-    """A command registered at the top level (``ecert revoke``), kept here with its group."""
-
-    name: str
-    fn: Callable[..., Any]
-
-
-changes_commands: list[TopLevelCommand] = []
-
-
 @change_cli.command("employer")
 def change_employer_cmd(
+    ctx: typer.Context,
     registration_no: str = typer.Argument(..., metavar="REG_NO"),
     name: str = typer.Option(..., "--name", help="New employer name"),
     uscc: str = typer.Option(..., "--uscc", help="New employer's unified social credit code"),
@@ -34,28 +24,34 @@ def change_employer_cmd(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Change of employer (变更注册): supersedes earlier certificates (R-CHG-1)."""
-    with command(json_out) as a:
-        d = changes.change_employer(
+    Invocation.of(ctx).perform(
+        json_out,
+        lambda a: changes.change_employer(
             a.uow(), registration_no, name=name, uscc=uscc, actor=actor_name(actor), now=a.clock.now()
-        )
-        emit(d, f"已变更聘用企业 / employer changed: {d['employer']['name']}")
+        ),
+        lambda d: f"已变更聘用企业 / employer changed: {d['employer']['name']}",
+    )
 
 
 @change_cli.command("employer-name")
 def change_employer_name_cmd(
+    ctx: typer.Context,
     uscc: str = typer.Option(..., "--uscc", help="The employer's unified social credit code"),
     name: str = typer.Option(..., "--name", help="The employer's new name"),
     actor: str | None = typer.Option(None, "--actor"),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Employer name change: every registration with that credit code, one set-based step (R-CHG-1)."""
-    with command(json_out) as a:
-        d = changes.rename_employer(a.uow(), uscc, name=name, actor=actor_name(actor), now=a.clock.now())
-        emit(d, f"已更名 / renamed {d['uscc']} → {d['name']}: {d['registrations']} 个注册 / registrations")
+    Invocation.of(ctx).perform(
+        json_out,
+        lambda a: changes.rename_employer(a.uow(), uscc, name=name, actor=actor_name(actor), now=a.clock.now()),
+        lambda d: f"已更名 / renamed {d['uscc']} → {d['name']}: {d['registrations']} 个注册 / registrations",
+    )
 
 
 @change_cli.command("personal")
 def change_personal_cmd(
+    ctx: typer.Context,
     registration_no: str = typer.Argument(..., metavar="REG_NO"),
     name: str | None = typer.Option(None, "--name"),
     gender: str | None = typer.Option(None, "--gender", help="男 or 女"),
@@ -65,23 +61,19 @@ def change_personal_cmd(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Correction of personal data, validated like the import; supersedes certificates (R-CHG-1)."""
-    with command(json_out) as a:
-        d = changes.correct_personal(
-            a.uow(),
-            registration_no,
-            name=name,
-            gender=gender,
-            birth_date=birth_date,
-            id_number=id_number,
-            actor=actor_name(actor),
-            today=a.clock.today(),
-            now=a.clock.now(),
+
+    def correct(a: App) -> dict[str, Any]:
+        who = stamp(a, actor)
+        return changes.correct_personal(
+            a.uow(), registration_no, name=name, gender=gender, birth_date=birth_date, id_number=id_number, **who
         )
-        emit(d, f"已更正 / corrected: {', '.join(d['fields']) or '-'}")
+
+    Invocation.of(ctx).perform(json_out, correct, lambda d: f"已更正 / corrected: {', '.join(d['fields']) or '-'}")
 
 
 @change_cli.command("paper")
 def change_paper_cmd(
+    ctx: typer.Context,
     registration_no: str = typer.Argument(..., metavar="REG_NO"),
     kind: str = typer.Option(..., "--kind", help="reissue | sticker"),
     why: str = typer.Option(..., "--why", help="lost | damaged | data_changed | renewal | employer_change"),
@@ -89,26 +81,28 @@ def change_paper_cmd(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Paper reissue or anti-counterfeit sticker: refused in rollout regions (R-CHG-2, R-CHG-3)."""
-    with command(json_out) as a:
-        d = changes.paper_request(
-            a.uow(),
-            registration_no,
-            kind=kind,
-            why=why,
-            actor=actor_name(actor),
-            today=a.clock.today(),
-            now=a.clock.now(),
-            policy=a.policy,
-        )
-        emit(d, f"已受理纸质证书申请 / paper request accepted: {d['kind']} ({d['why']})")
+    Invocation.of(ctx).perform(
+        json_out,
+        lambda a: changes.paper_request(
+            a.uow(), registration_no, kind=kind, why=why, policy=a.policy, **stamp(a, actor)
+        ),
+        lambda d: f"已受理纸质证书申请 / paper request accepted: {d['kind']} ({d['why']})",
+    )
 
 
-def _status_human(d: dict[str, Any]) -> str:
-    effective = say(f"自 {d['effective']} 起生效", f"effective {d['effective']}")
-    return f"{d['registration_no']}: {term('status.registration', d['status'])} ({effective})"
+def _status_change(ctx: typer.Context, json_out: bool, use_case: Callable[[App], dict[str, Any]]) -> None:
+    """The body ``revoke`` and ``cancel`` share: the use case, then the registration's new status."""
+    inv = Invocation.of(ctx)
+
+    def human(d: dict[str, Any]) -> str:
+        effective = inv.say(f"自 {d['effective']} 起生效", f"effective {d['effective']}")
+        return f"{d['registration_no']}: {inv.term('status.registration', d['status'])} ({effective})"
+
+    inv.perform(json_out, use_case, human)
 
 
 def revoke_cmd(
+    ctx: typer.Context,
     registration_no: str = typer.Argument(..., metavar="REG_NO"),
     reason: str = typer.Option(..., "--reason", help="Free text; stored, never shown by verification"),
     basis: str = typer.Option(..., "--basis", help="Legal basis, shown by verification"),
@@ -117,21 +111,17 @@ def revoke_cmd(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Revoke (撤销) a registration with reason, legal basis and effective date (R-LAPSE-1)."""
-    with command(json_out) as a:
-        d = changes.revoke(
-            a.uow(),
-            registration_no,
-            reason=reason,
-            basis=basis,
-            effective=effective,
-            actor=actor_name(actor),
-            today=a.clock.today(),
-            now=a.clock.now(),
-        )
-        emit(d, _status_human(d))
+    _status_change(
+        ctx,
+        json_out,
+        lambda a: changes.revoke(
+            a.uow(), registration_no, reason=reason, basis=basis, effective=effective, **stamp(a, actor)
+        ),
+    )
 
 
 def cancel_cmd(
+    ctx: typer.Context,
     registration_no: str = typer.Argument(..., metavar="REG_NO"),
     reason: str = typer.Option(
         ..., "--reason", help="Lapse ground: all specialties lapsed, age limit, holder's request, death …"
@@ -143,19 +133,10 @@ def cancel_cmd(
 ) -> None:
     """Cancel (注销) a registration on lapse grounds: all specialties lapsed, age limit, the holder's
     request, death (R-LAPSE-1)."""
-    with command(json_out) as a:
-        d = changes.cancel(
-            a.uow(),
-            registration_no,
-            reason=reason,
-            effective=effective,
-            basis=basis,
-            actor=actor_name(actor),
-            today=a.clock.today(),
-            now=a.clock.now(),
-        )
-        emit(d, _status_human(d))
-
-
-changes_commands.append(TopLevelCommand("revoke", revoke_cmd))
-changes_commands.append(TopLevelCommand("cancel", cancel_cmd))
+    _status_change(
+        ctx,
+        json_out,
+        lambda a: changes.cancel(
+            a.uow(), registration_no, reason=reason, effective=effective, basis=basis, **stamp(a, actor)
+        ),
+    )

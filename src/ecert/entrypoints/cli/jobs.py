@@ -19,7 +19,7 @@ from ecert.adapters import queue
 from ecert.adapters.db.engine import upgrade
 from ecert.adapters.files import check_output_file, ensure_output_dir
 from ecert.domain.errors import BadInput, problem
-from ecert.entrypoints.cli_common import STATE, actor_name, app, command, emit, errors, progress_bar
+from ecert.entrypoints.cli.common import Invocation, actor_name, count_progress, progress_bar
 from ecert.entrypoints.jobs import tasks
 from ecert.services.reseal import pending_count, plan_reseal
 from ecert.services.views import export as export_service
@@ -33,23 +33,14 @@ jobs_cli.add_typer(enqueue_cli, name="enqueue")
 NOW_HELP = "Run it in this process now instead of queueing it (always so on SQLite)"
 
 
-def _progress(job: str) -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
-    """A terminal progress bar (stderr) fed ``(done, total)``; nothing when piped."""
-    bar, stop = progress_bar(f"jobs {job}")
-    return ((lambda done, total: bar(done, done, total)) if bar else None), stop
-
-
-def _run(job: str, now: bool, human: Callable[[dict[str, Any]], str], **kwargs: Any) -> None:
-    a = app()
+def _run(inv: Invocation, job: str, now: bool, human: Callable[[dict[str, Any]], str], **kwargs: Any) -> None:
+    a = inv.app()
     if now or queue.backend_for(a.engine) == queue.BACKEND_IN_PROCESS:
-        progress, stop = _progress(job)
-        try:
-            result = tasks.run_in_process(a, job, progress=progress, **kwargs)
-        finally:
-            stop()
+        with progress_bar(f"jobs {job}") as bar:
+            result = tasks.run_in_process(a, job, progress=count_progress(bar), **kwargs)
         done: dict[str, Any] = {"backend": queue.BACKEND_IN_PROCESS, "job": job, "job_id": None}
         done.update(status="succeeded", result=result)
-        emit(done, f"{job}: {human(result)}")
+        inv.emit(done, f"{job}: {human(result)}")
         return
     from procrastinate.exceptions import AlreadyEnqueued
 
@@ -74,26 +65,29 @@ def _run(job: str, now: bool, human: Callable[[dict[str, Any]], str], **kwargs: 
                 uow.commit()
     except AlreadyEnqueued:
         dup = {"backend": queue.BACKEND_PROCRASTINATE, "job": job, "job_id": None, "status": "already_enqueued"}
-        emit(dup, f"{job}: 已有同类作业在排队 / one is queued already")
+        inv.emit(dup, f"{job}: 已有同类作业在排队 / one is queued already")
         return
     out: dict[str, Any] = {"backend": queue.BACKEND_PROCRASTINATE, "job": job, "job_id": ids[0], "status": "todo"}
     if planned is not None:
         out["planned"] = planned
-    emit(out, f"已加入队列 / queued: job {ids[0]} ({job})")
+    inv.emit(out, f"已加入队列 / queued: job {ids[0]} ({job})")
 
 
 @enqueue_cli.command("sweep")
 def enqueue_sweep(
-    now: bool = typer.Option(False, "--now", help=NOW_HELP), json_out: bool = typer.Option(False, "--json")
+    ctx: typer.Context,
+    now: bool = typer.Option(False, "--now", help=NOW_HELP),
+    json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Lapse sweep for today (R-LAPSE-1)."""
-    STATE.json = json_out
-    with errors():
-        _run("sweep", now, lambda d: f"lapsed {d['lapsed']} of {d['checked']} checked")
+    inv = Invocation.of(ctx)
+    with inv.errors(json_out):
+        _run(inv, "sweep", now, lambda d: f"lapsed {d['lapsed']} of {d['checked']} checked")
 
 
 @enqueue_cli.command("reminders")
 def enqueue_reminders(
+    ctx: typer.Context,
     days: int = typer.Option(30, "--days", help="Queue windows opening within this many days"),
     send: bool = typer.Option(False, "--send", help="Then send queued reminders by SMTP (ECERT_SMTP_*)"),
     limit: int = typer.Option(1000, "--limit", help="Send at most this many messages"),
@@ -101,13 +95,14 @@ def enqueue_reminders(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Queue renewal reminders (R-REN-1) and, with --send, deliver them."""
-    STATE.json = json_out
-    with errors():
-        _run("reminders", now, lambda d: f"queued {d['queued']['queued']}", days=days, send=send, limit=limit)
+    inv = Invocation.of(ctx)
+    with inv.errors(json_out):
+        _run(inv, "reminders", now, lambda d: f"queued {d['queued']['queued']}", days=days, send=send, limit=limit)
 
 
 @enqueue_cli.command("export")
 def enqueue_export(
+    ctx: typer.Context,
     out: Path = typer.Option(..., "--out", help="File to write (replaced whole)"),
     what: str = typer.Option("registry", "--what", help="registry (the import columns) or certificates"),
     fmt: str = typer.Option("csv", "--format", help="csv or jsonl"),
@@ -115,8 +110,8 @@ def enqueue_export(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Export the registry or the certificate list to CSV or JSON Lines."""
-    STATE.json = json_out
-    with errors():
+    inv = Invocation.of(ctx)
+    with inv.errors(json_out):
         bad = [
             problem(f"{name} 应为 {'/'.join(allowed)} 之一", f"{name} must be one of {', '.join(allowed)}", column=name)
             for name, value, allowed in (("what", what, export_service.KINDS), ("format", fmt, export_service.FORMATS))
@@ -127,21 +122,25 @@ def enqueue_export(
         ensure_output_dir(out.parent)  # the export makes missing directories too
         check_output_file(out, example=f"{what}.{fmt}")
         # Absolute: a worker runs it from another directory.
-        _run("export", now, lambda d: f"{d['rows']} rows → {d['out']}", kind=what, fmt=fmt, out=str(out.absolute()))
+        _run(
+            inv, "export", now, lambda d: f"{d['rows']} rows → {d['out']}", kind=what, fmt=fmt, out=str(out.absolute())
+        )
 
 
 @enqueue_cli.command("reseal")
 def enqueue_reseal(
+    ctx: typer.Context,
     out_dir: Path = typer.Option(..., "--out-dir", help="Where to write the re-sealed PDFs (<registration_no>.pdf)"),
     now: bool = typer.Option(False, "--now", help=NOW_HELP),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """After a seal-key rotation: re-issue every current certificate sealed with another key (R-DOC-2);
     the old ones are superseded (R-CHG-1)."""
-    STATE.json = json_out
-    with errors():
+    inv = Invocation.of(ctx)
+    with inv.errors(json_out):
         ensure_output_dir(out_dir)
         _run(
+            inv,
             "reseal",
             now,
             lambda d: f"resealed {d['resealed']}, already done {d['already_done']}, refused {d['refused']}",
@@ -151,6 +150,7 @@ def enqueue_reseal(
 
 @jobs_cli.command("worker")
 def jobs_worker(
+    ctx: typer.Context,
     concurrency: int = typer.Option(1, "--concurrency", min=1, help="Jobs run at the same time (threads)"),
     stalled_after: float = typer.Option(
         queue.STALLED_AFTER,
@@ -162,8 +162,9 @@ def jobs_worker(
     until_empty: bool = typer.Option(False, "--until-empty", help="Stop once the queue is empty"),
 ) -> None:
     """Run queued jobs (PostgreSQL) until SIGINT/SIGTERM; jobs of dead workers are taken over."""
-    with errors():
-        a = app()
+    inv = Invocation.of(ctx)
+    with inv.errors():
+        a = inv.app()
         if queue.backend_for(a.engine) != queue.BACKEND_PROCRASTINATE:
             raise BadInput(
                 [
@@ -196,12 +197,14 @@ def jobs_worker(
 
 @jobs_cli.command("status")
 def jobs_status(
+    ctx: typer.Context,
     job_id: int | None = typer.Option(None, "--job", help="Only this job"),
     limit: int = typer.Option(20, "--limit", min=1, max=1000),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """The queue: jobs by status, the latest jobs, live workers; and the re-sealing worklist."""
-    with command(json_out) as a:
+    inv = Invocation.of(ctx)
+    with inv.command(json_out) as a:
         if queue.backend_for(a.engine) == queue.BACKEND_PROCRASTINATE:
             with a.engine.connect() as conn:
                 view = queue.job_status(conn, job_id=job_id, limit=limit)
@@ -210,4 +213,4 @@ def jobs_status(
         view["reseal_pending"] = pending_count(a.uow())
         lines = [f"{j['id']:>8}  {j['task']:<22} {j['status']:<10} attempts={j['attempts']}" for j in view["jobs"]]
         head = f"{view['backend']}: {view['counts']}  workers={view['live_workers']}"
-        emit(view, "\n".join([f"{head}  reseal_pending={view['reseal_pending']}", *lines]))
+        inv.emit(view, "\n".join([f"{head}  reseal_pending={view['reseal_pending']}", *lines]))

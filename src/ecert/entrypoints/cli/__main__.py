@@ -1,0 +1,5 @@
+"""``python -m ecert.entrypoints.cli``: the ``ecert`` command."""
+
+from ecert.entrypoints.cli import main
+
+main()
