@@ -17,7 +17,7 @@ the file itself:
   distinct image, :func:`.layout.prepare_image`), and one small subset font per fallback-chain font
   for the variable text (name, employer, specialties …), assembled from cached per-glyph pieces
   (:mod:`.ttf_subset`, byte-identical to ReportLab's subsetter) with a ToUnicode map that is right
-  beyond the BMP (:func:`.fonts._to_unicode_cmap`, so 𠮷 𪚥 extract exactly).
+  beyond the BMP (:func:`.fonts.to_unicode_cmap`, so 𠮷 𪚥 extract exactly).
 * The QR code comes from :func:`.qr.fast_qr_operators` (the same matrix as segno, fixed mask).
 
 The result is checked against the ReportLab rendering in the tests: same extracted text (pdftotext,
@@ -40,7 +40,7 @@ from reportlab.lib.rl_accel import fp_str  # type: ignore[import-untyped]
 from reportlab.pdfbase.pdfmetrics import stringWidth  # type: ignore[import-untyped]
 from reportlab.pdfbase.ttfonts import FF_NONSYMBOLIC, FF_SYMBOLIC  # type: ignore[import-untyped]
 
-from ecert.adapters.documents.fonts import FontSet, LoadedFont, _subset_tag, _to_unicode_cmap
+from ecert.adapters.documents.fonts import FontSet, LoadedFont, subset_tag, to_unicode_cmap
 from ecert.adapters.documents.layout import (
     INK,
     PAGE_H,
@@ -142,10 +142,10 @@ def _font_objects(info: _FontInfo, subset: list[int], first: int) -> list[tuple[
     """Font, descriptor, font program and ToUnicode objects (numbers ``first`` … ``first + 3``)
     for ``subset`` (code point of code 0, 1, …), as ReportLab's TTFont.addObjects lays them out."""
     face = info.loaded.ttfont.face
-    base = _subset_tag(info.loaded.name, subset) + "+" + (face.name + face.subfontNameX).decode("pdfdoc")
+    base = subset_tag(info.loaded.name, subset) + "+" + (face.name + face.subfontNameX).decode("pdfdoc")
     base_b = base.encode("latin-1")
     program, raw_length = info.subsetter.build(subset)
-    cmap = zlib.compress(_to_unicode_cmap(base, subset).encode("ascii"), 6)
+    cmap = zlib.compress(to_unicode_cmap(base, subset).encode("ascii"), 6)
     widths = b" ".join(info.width(cp) for cp in subset)
     font = (
         b"<< /Type /Font /Subtype /TrueType /BaseFont /" + base_b + b" /FirstChar 0 /LastChar %d" % (len(subset) - 1)
