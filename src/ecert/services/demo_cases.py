@@ -29,7 +29,7 @@ from ecert.adapters.synthetic_signature import signature_png
 from ecert.domain import ids, provinces
 from ecert.domain.errors import RuleRefusal
 from ecert.domain.messages import term
-from ecert.domain.model import RegistrationStatus
+from ecert.domain.model import ApplicationStatus, RegistrationStatus
 from ecert.domain.names import rare_characters
 from ecert.domain.policy import Policy
 from ecert.domain.rules.age import age_limit_date
@@ -290,7 +290,7 @@ def describe(c: DemoCase, lang: str = "zh") -> tuple[str, str]:
     """(who, what to try) for the table ``ecert demo`` prints, in ``lang``."""
     f, en = c.facts, lang == "en"
     if c.case == "renewal_pending":
-        pending = f.get("application_status") == "pending"
+        pending = f.get("application_status") == ApplicationStatus.PENDING
         if en:
             who = f"{f['specialty']} valid until {f['valid_until']}, inside the renewal window (R-REN-1)"
             who += f"; renewal application #{f['application_id']} pending" if pending else ""
