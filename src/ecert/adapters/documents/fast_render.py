@@ -1,9 +1,11 @@
-"""The certificate page written directly as PDF (issue "national scale": issuance speed; R-DOC-1, R-DOC-4).
+"""FAST certificate PDF writer: tests/integration/test_fast_render.py holds it equal to reportlab_render (reference).
 
-:func:`.layout.render_certificate` draws through ReportLab: about 5–8 ms a certificate, most of it
+What issuance uses: the page written directly as PDF (issue "national scale": issuance speed; R-DOC-1, R-DOC-4).
+
+:func:`.reportlab_render.render_certificate` draws through ReportLab: about 5–8 ms a certificate, most of it
 ReportLab's per-document object model, font subsetting and serialisation of parts that are the same
 on every certificate. This module paints the *same page* — the same layout code
-(:func:`.layout.paint_page`) calls a :class:`_PdfPainter` instead of the ReportLab canvas — and writes
+(:func:`.page.paint_page`) calls a :class:`_PdfPainter` instead of the ReportLab canvas — and writes
 the file itself:
 
 * **Template, once per process and font set.** Catalog, page tree, the static Form XObjects (frame
@@ -12,9 +14,9 @@ the file itself:
   ASCII, so dates and identifiers need no per-document glyphs) — are serialised once with fixed
   object numbers and copied as bytes into every document. Certificates with the DEMO mark have a
   template of their own, in which the whole mark is one more Form XObject (a *layer*,
-  :meth:`.layout.Painter.layer`): per document it costs one ``Do``.
+  :meth:`.page.Painter.layer`): per document it costs one ``Do``.
 * **Per document** only: the content stream, the Info dictionary, the images (prepared once per
-  distinct image, :func:`.layout.prepare_image`), and one small subset font per fallback-chain font
+  distinct image, :func:`.page.prepare_image`), and one small subset font per fallback-chain font
   for the variable text (name, employer, specialties …), assembled from cached per-glyph pieces
   (:mod:`.ttf_subset`, byte-identical to ReportLab's subsetter) with a ToUnicode map that is right
   beyond the BMP (:func:`.fonts.to_unicode_cmap`, so 𠮷 𪚥 extract exactly).
@@ -41,7 +43,7 @@ from reportlab.pdfbase.pdfmetrics import stringWidth  # type: ignore[import-unty
 from reportlab.pdfbase.ttfonts import FF_NONSYMBOLIC, FF_SYMBOLIC  # type: ignore[import-untyped]
 
 from ecert.adapters.documents.fonts import FontSet, LoadedFont, subset_tag, to_unicode_cmap
-from ecert.adapters.documents.layout import (
+from ecert.adapters.documents.page import (
     INK,
     PAGE_H,
     PAGE_W,
@@ -218,7 +220,7 @@ class _Template:
         )
 
     def _layer_body(self, key: str, paint: Callable[[Painter], None]) -> bytes:
-        """A layer (:meth:`.layout.Painter.layer`) as a Form XObject over the fixed font and the static
+        """A layer (:meth:`.page.Painter.layer`) as a Form XObject over the fixed font and the static
         forms; painted with the template's painter, so its operators are those of an inline painting."""
         painter = _PdfPainter(self)
         paint(painter)
@@ -525,8 +527,8 @@ def render_fast(
     metadata: Mapping[str, str],
     demo: bool = False,
 ) -> bytes:
-    """The unsigned certificate PDF; inputs already checked by :func:`.layout.prepare_inputs`;
-    ``demo``: with the DEMO mark (:func:`.layout.paint_demo_mark`)."""
+    """The unsigned certificate PDF; inputs already checked by :func:`.page.prepare_inputs`;
+    ``demo``: with the DEMO mark (:func:`.page.paint_demo_mark`)."""
     tpl = template_for(fonts, demo)
     painter = _PdfPainter(tpl)
     paint_page(painter, content, qr_text, signature, portrait, demo=demo)

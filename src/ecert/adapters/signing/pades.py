@@ -1,4 +1,6 @@
-"""PAdES seal signature on the e-certificate PDF (R-DOC-2) and its validation.
+"""REFERENCE PAdES seal and check (pyHanko); test_fast_seal.py and test_verify_parity.py hold the fast ones equal.
+
+PAdES seal signature on the e-certificate PDF (R-DOC-2) and its validation.
 
 Signing: PAdES baseline B-B (B-T with a time-stamp authority), ``/SubFilter /ETSI.CAdES.detached``, SHA-256,
 an invisible signature field (default ``Seal``), ``/Contents`` pre-sized from the signer's certificate chain so
