@@ -424,34 +424,30 @@ def fast_validator(index: dict[str, int], width: int, today: date, *, iso_dates:
     return fast
 
 
+# Conflict.kind -> (zh, en) message, ``{other}`` the other row or registration.
+CONFLICT_MESSAGES: dict[str, tuple[str, str]] = {
+    "differs": (
+        "同一注册编号的各行应一致,此列与第 {other} 行不同",
+        "Rows of one registration must agree; this column differs from row {other}",
+    ),
+    "duplicate_specialty": (
+        "注册专业重复,已在第 {other} 行出现",
+        "Duplicate specialty for this registration, already in row {other}",
+    ),
+    "id_number_shared": (
+        "身份证号已用于另一注册编号 {other}",
+        "The ID number is also used by registration {other} in this file",
+    ),
+    "id_number_registered": (
+        "该身份证号已有有效注册 {other}",
+        "The ID number already has an active registration {other}",
+    ),
+}
+
+
 def _conflict_problem(c: Conflict) -> Problem:
-    if c.kind == "differs":
-        return problem(
-            f"同一注册编号的各行应一致,此列与第 {c.other} 行不同",
-            f"Rows of one registration must agree; this column differs from row {c.other}",
-            row=c.row,
-            column=c.column,
-        )
-    if c.kind == "duplicate_specialty":
-        return problem(
-            f"注册专业重复,已在第 {c.other} 行出现",
-            f"Duplicate specialty for this registration, already in row {c.other}",
-            row=c.row,
-            column=c.column,
-        )
-    if c.kind == "id_number_shared":
-        return problem(
-            f"身份证号已用于另一注册编号 {c.other}",
-            f"The ID number is also used by registration {c.other} in this file",
-            row=c.row,
-            column=c.column,
-        )
-    return problem(
-        f"该身份证号已有有效注册 {c.other}",
-        f"The ID number already has an active registration {c.other}",
-        row=c.row,
-        column=c.column,
-    )
+    zh, en = CONFLICT_MESSAGES.get(c.kind, CONFLICT_MESSAGES["id_number_registered"])
+    return problem(zh.format(other=c.other), en.format(other=c.other), row=c.row, column=c.column)
 
 
 def file_sha256(path: Path) -> str:
