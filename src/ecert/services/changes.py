@@ -1,4 +1,4 @@
-"""Changes to a registration (R-CHG-1 … R-CHG-3, R-LAPSE-1).
+"""Changes to a registration (R-CHG-1, R-CHG-2, R-CHG-3, R-LAPSE-1).
 
 Every change of data printed on the certificate supersedes the registration's earlier certificates
 in the same transaction (``registry.supersede``, which also records when and why), and

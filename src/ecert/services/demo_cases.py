@@ -29,7 +29,7 @@ from ecert.adapters.synthetic_signature import signature_png
 from ecert.domain import ids, provinces
 from ecert.domain.errors import RuleRefusal
 from ecert.domain.messages import term
-from ecert.domain.model import RegistrationStatus
+from ecert.domain.model import ApplicationStatus, RegistrationStatus
 from ecert.domain.names import rare_characters
 from ecert.domain.policy import Policy
 from ecert.domain.rules.age import age_limit_date
@@ -96,23 +96,23 @@ def build_demo_cases(
     docs: DocumentServices,
 ) -> list[DemoCase]:
     """Bring each case of ``numbers`` (case -> registration number, imported) into its state."""
-    built = []
-    for case in DEMO_CASES:
-        if case in numbers:
-            built.append(_build(make_uow, case, numbers[case], password, today, now, policy, docs))
-    return built
+    ctx = _Context(make_uow, today, now, policy, docs)
+    return [_build(ctx, case, numbers[case], password) for case in DEMO_CASES if case in numbers]
 
 
-def _build(
-    make_uow: Callable[[], SqlUnitOfWork],
-    case: str,
-    no: str,
-    password: str,
-    today: date,
-    now: datetime,
-    policy: Policy,
-    docs: DocumentServices,
-) -> DemoCase:
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """What every step of a case works with."""
+
+    make_uow: Callable[[], SqlUnitOfWork]
+    today: date
+    now: datetime
+    policy: Policy
+    docs: DocumentServices
+
+
+def _build(ctx: _Context, case: str, no: str, password: str) -> DemoCase:
+    make_uow, now = ctx.make_uow, ctx.now
     username = USERNAMES[case]
     with make_uow() as uow:
         reg = get_registration(uow, no)
@@ -124,7 +124,7 @@ def _build(
         set_signature(make_uow(), no, png, now=now, actor=ACTOR)
     step = {"renewal_pending": _apply, "revoked": _revoke, "superseded": _supersede}.get(case)
     if step is not None:
-        step(make_uow, no, username, today, now, policy, docs)
+        step(ctx, no, username)
     with make_uow() as uow:
         reg = get_registration(uow, no)
     return DemoCase(
@@ -133,110 +133,86 @@ def _build(
         registration_no=no,
         name=reg.person.name,
         province=provinces.abbreviation(reg.province_code),
-        facts=_facts(make_uow, case, no, today, policy, docs),
+        facts=_facts(ctx, case, no),
     )
 
 
 # ------------------------------------------------------------------------------------- steps
 
 
-def _apply(
-    make_uow: Callable[[], SqlUnitOfWork],
-    no: str,
-    username: str,
-    today: date,
-    now: datetime,
-    policy: Policy,
-    docs: DocumentServices,
-) -> None:
+def _apply(ctx: _Context, no: str, username: str) -> None:
     """R-REN-1: apply for the specialty inside its renewal window — unless any application exists."""
-    if holder_portal.my_applications(make_uow(), no):
+    if holder_portal.my_applications(ctx.make_uow(), no):
         return
     renewal.apply_renewal(
-        make_uow(),
+        ctx.make_uow(),
         no,
         [RENEWAL_SPECIALTY],
         committed=True,
-        ce_hours=policy.ce_hours_required,
+        ce_hours=ctx.policy.ce_hours_required,
         actor=username,
-        today=today,
-        now=now,
-        policy=policy,
+        today=ctx.today,
+        now=ctx.now,
+        policy=ctx.policy,
     )
 
 
-def _download(
-    make_uow: Callable[[], SqlUnitOfWork],
-    no: str,
-    username: str,
-    today: date,
-    now: datetime,
-    policy: Policy,
-    docs: DocumentServices,
-) -> bool:
+def _download(ctx: _Context, no: str, username: str) -> bool:
     """The holder downloads a certificate (R-USE-1), if the rules let them today."""
     try:
-        issuance.issue(make_uow(), no, confirm=True, actor=username, today=today, now=now, policy=policy, docs=docs)
+        issuance.issue(
+            ctx.make_uow(),
+            no,
+            confirm=True,
+            actor=username,
+            today=ctx.today,
+            now=ctx.now,
+            policy=ctx.policy,
+            docs=ctx.docs,
+        )
     except RuleRefusal:  # e.g. before the rollout reached the province: the case is built without one
         return False
     return True
 
 
-def _revoke(
-    make_uow: Callable[[], SqlUnitOfWork],
-    no: str,
-    username: str,
-    today: date,
-    now: datetime,
-    policy: Policy,
-    docs: DocumentServices,
-) -> None:
+def _revoke(ctx: _Context, no: str, username: str) -> None:
     """R-LAPSE-1: a certificate downloaded, then the registration revoked — unless it is not active."""
-    with make_uow() as uow:
+    with ctx.make_uow() as uow:
         reg = get_registration(uow, no)
         issued = bool(uow.certificates.for_registration(no))
     if reg.status is not RegistrationStatus.ACTIVE:
         return
     if not issued:
-        _download(make_uow, no, username, today, now, policy, docs)
+        _download(ctx, no, username)
     changes.revoke(
-        make_uow(),
+        ctx.make_uow(),
         no,
         reason=REVOKE_REASON,
         basis=REVOKE_BASIS,
-        effective=today.isoformat(),
+        effective=ctx.today.isoformat(),
         actor=ACTOR,
-        today=today,
-        now=now,
+        today=ctx.today,
+        now=ctx.now,
     )
 
 
-def _supersede(
-    make_uow: Callable[[], SqlUnitOfWork],
-    no: str,
-    username: str,
-    today: date,
-    now: datetime,
-    policy: Policy,
-    docs: DocumentServices,
-) -> None:
+def _supersede(ctx: _Context, no: str, username: str) -> None:
     """R-CHG-1: a certificate downloaded, then the employer changed — unless one is superseded already."""
-    states = {c.state for c in holder_portal.my_certificates(make_uow(), no, today=today)}
+    states = {c.state for c in holder_portal.my_certificates(ctx.make_uow(), no, today=ctx.today)}
     if "superseded" in states:
         return
-    if not states and not _download(make_uow, no, username, today, now, policy, docs):
+    if not states and not _download(ctx, no, username):
         return  # nothing to supersede today
     name, uscc = NEW_EMPLOYER
-    changes.change_employer(make_uow(), no, name=name, uscc=uscc, actor=ACTOR, now=now)
+    changes.change_employer(ctx.make_uow(), no, name=name, uscc=uscc, actor=ACTOR, now=ctx.now)
 
 
 # ------------------------------------------------------------------------------------- descriptions
 
 
-def _facts(
-    make_uow: Callable[[], SqlUnitOfWork], case: str, no: str, today: date, policy: Policy, docs: DocumentServices
-) -> dict[str, Any]:
+def _facts(ctx: _Context, case: str, no: str) -> dict[str, Any]:
     """What a case's description says, read back from the registry (not what the steps meant to do)."""
+    make_uow, today, policy, docs = ctx.make_uow, ctx.today, ctx.policy, ctx.docs
     with make_uow() as uow:
         reg = get_registration(uow, no)
         records = uow.certificates.for_registration(no)
@@ -290,7 +266,7 @@ def describe(c: DemoCase, lang: str = "zh") -> tuple[str, str]:
     """(who, what to try) for the table ``ecert demo`` prints, in ``lang``."""
     f, en = c.facts, lang == "en"
     if c.case == "renewal_pending":
-        pending = f.get("application_status") == "pending"
+        pending = f.get("application_status") == ApplicationStatus.PENDING
         if en:
             who = f"{f['specialty']} valid until {f['valid_until']}, inside the renewal window (R-REN-1)"
             who += f"; renewal application #{f['application_id']} pending" if pending else ""

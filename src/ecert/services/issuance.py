@@ -1,4 +1,4 @@
-"""Preview and issue e-certificates (R-USE-1, R-USE-2, R-USE-4, R-DOC-1…4).
+"""Preview and issue e-certificates (R-USE-1, R-USE-2, R-USE-4, R-DOC-1, R-DOC-2, R-DOC-3, R-DOC-4).
 
 ``issue`` is one transaction: the confirmation, the issuance record and the audit event are
 committed together, after the sealed PDF exists; the file is moved into place only after the

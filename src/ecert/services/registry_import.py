@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -83,21 +84,100 @@ class _Problems:
             self.items.append(p)
 
 
-def _parse_date(value: str, column: str, row: int, probs: list[Problem]) -> date | None:
+INVALID: Any = object()  # what a rule's parse gives for a cell it refuses
+
+
+@dataclass(frozen=True, slots=True)
+class CellRule:
+    """The rule of one column, the only one both validators use (:func:`validate_row` names the
+    problem, the fast path of :func:`fast_validator` only refuses the row): ``parse`` turns the raw
+    cell into the value to stage, or :data:`INVALID`; ``message`` gives (zh, en) for a refused cell."""
+
+    column: str
+    parse: Callable[[str], Any]
+    message: Callable[[str], tuple[str, str]]
+
+    def problem(self, raw: str, row: int) -> Problem:
+        zh, en = self.message(raw)
+        return problem(zh, en, row=row, column=self.column)
+
+
+def _parse_gender(raw: str) -> Any:
+    return GENDERS.get(raw.strip(), INVALID)
+
+
+def _parse_date(raw: str) -> Any:
+    value = raw.strip()
+    if len(value) != 10:
+        return INVALID
     try:
-        if len(value) != 10:
-            raise ValueError
         return date.fromisoformat(value)
     except ValueError:
-        probs.append(
-            problem(
-                f"日期格式应为 YYYY-MM-DD,实际为“{value}”",
-                f"Date must be YYYY-MM-DD, got {value!r}",
-                row=row,
-                column=column,
-            )
-        )
+        return INVALID
+
+
+def _date_message(raw: str) -> tuple[str, str]:
+    value = raw.strip()
+    return f"日期格式应为 YYYY-MM-DD,实际为“{value}”", f"Date must be YYYY-MM-DD, got {value!r}"
+
+
+def _parse_employer(raw: str) -> Any:
+    employer = raw.strip()
+    return employer if employer and len(employer) <= 200 else INVALID
+
+
+def _parse_specialty(raw: str) -> Any:
+    specialty = raw.strip()
+    return specialty if specialty in SPECIALTY_SET else INVALID
+
+
+def _parse_ce_hours(raw: str) -> Any:
+    ce_raw = raw.strip()
+    if not ce_raw:
         return None
+    # isdecimal, not isdigit: "¹" is a digit that int() refuses (it crashed the import).
+    return int(ce_raw) if ce_raw.isdecimal() and int(ce_raw) <= 10_000 else INVALID
+
+
+def _parse_email(raw: str) -> Any:
+    email = raw.strip() or None
+    if email is not None and (len(email) > 254 or email.count("@") != 1 or "." not in email.split("@")[1]):
+        return INVALID
+    return email
+
+
+GENDER = CellRule(
+    "gender",
+    _parse_gender,
+    lambda raw: (f"性别应为“男”或“女”,实际为“{raw}”", f"Gender must be 男 (Male) or 女 (Female), got {raw!r}"),
+)
+BIRTH_DATE = CellRule("birth_date", _parse_date, _date_message)
+BIRTH_NOT_PAST = ("出生日期不能晚于今天", "Birth date is not in the past")  # birth_date < the import's today
+EMPLOYER = CellRule(
+    "employer_name", _parse_employer, lambda raw: ("聘用企业名称为空或过长", "Employer name is empty or too long")
+)
+SPECIALTY = CellRule(
+    "specialty",
+    _parse_specialty,
+    lambda raw: (
+        f"未知的注册专业“{raw.strip()}”,应为:{'、'.join(SPECIALTIES)}",
+        f"Unknown specialty {raw.strip()!r}; expected one of: {', '.join(SPECIALTIES)}",
+    ),
+)
+VALID_UNTIL = CellRule("valid_until", _parse_date, _date_message)
+CE_HOURS = CellRule(
+    "ce_hours",
+    _parse_ce_hours,
+    lambda raw: (
+        f"继续教育学时应为非负整数,实际为“{raw.strip()}”",
+        f"ce_hours must be a whole number ≥ 0, got {raw.strip()!r}",
+    ),
+)
+EMAIL = CellRule(
+    "email",
+    _parse_email,
+    lambda raw: (f"电子邮箱格式不正确:“{raw.strip()}”", f"Not an e-mail address: {raw.strip()!r}"),
+)
 
 
 def _check(fn: Callable[[], Any], row: int, probs: list[Problem]) -> Any:
@@ -150,62 +230,31 @@ def validate_row(
     mistakes reports three problems."""
     probs: list[Problem] = []
     images: list[_Image] = []
+
+    def cell(rule: CellRule) -> Any:
+        raw = v.get(rule.column, "")
+        value = rule.parse(raw)
+        if value is INVALID:
+            probs.append(rule.problem(raw, row))
+            return None
+        return value
+
     reg = _check(lambda: ids.parse_registration_no(v["registration_no"]), row, probs)
     name = _check(lambda: validate_name(v["name"]), row, probs)
-    gender = GENDERS.get(v["gender"].strip())
-    if gender is None:
-        probs.append(
-            problem(
-                f"性别应为“男”或“女”,实际为“{v['gender']}”",
-                f"Gender must be 男 (Male) or 女 (Female), got {v['gender']!r}",
-                row=row,
-                column="gender",
-            )
-        )
-    birth = _parse_date(v["birth_date"].strip(), "birth_date", row, probs)
+    gender = cell(GENDER)
+    birth = cell(BIRTH_DATE)
     if birth is not None and birth >= today:
-        probs.append(problem("出生日期不能晚于今天", "Birth date is not in the past", row=row, column="birth_date"))
+        probs.append(problem(*BIRTH_NOT_PAST, row=row, column=BIRTH_DATE.column))
         birth = None
     idn = _check(lambda: ids.parse_id_number(v["id_number"]), row, probs)
     if idn is not None and birth is not None and gender is not None:
         _check(lambda: ids.check_id_matches(idn, birth, gender), row, probs)
-    employer = v["employer_name"].strip()
-    if not employer or len(employer) > 200:
-        probs.append(
-            problem("聘用企业名称为空或过长", "Employer name is empty or too long", row=row, column="employer_name")
-        )
+    employer = cell(EMPLOYER)
     uscc = _check(lambda: ids.parse_uscc(v["employer_uscc"]), row, probs)
-    specialty = v["specialty"].strip()
-    if specialty not in SPECIALTY_SET:
-        probs.append(
-            problem(
-                f"未知的注册专业“{specialty}”,应为:{'、'.join(SPECIALTIES)}",
-                f"Unknown specialty {specialty!r}; expected one of: {', '.join(SPECIALTIES)}",
-                row=row,
-                column="specialty",
-            )
-        )
-    valid_until = _parse_date(v["valid_until"].strip(), "valid_until", row, probs)
-    ce_raw = v.get("ce_hours", "").strip()
-    ce_hours: int | None = None
-    if ce_raw:
-        # isdecimal, not isdigit: "¹" is a digit that int() refuses (it crashed the import).
-        if ce_raw.isdecimal() and int(ce_raw) <= 10_000:
-            ce_hours = int(ce_raw)
-        else:
-            probs.append(
-                problem(
-                    f"继续教育学时应为非负整数,实际为“{ce_raw}”",
-                    f"ce_hours must be a whole number ≥ 0, got {ce_raw!r}",
-                    row=row,
-                    column="ce_hours",
-                )
-            )
-    email = v.get("email", "").strip() or None
-    if email is not None and (len(email) > 254 or email.count("@") != 1 or "." not in email.split("@")[1]):
-        probs.append(
-            problem(f"电子邮箱格式不正确:“{email}”", f"Not an e-mail address: {email!r}", row=row, column="email")
-        )
+    specialty = cell(SPECIALTY)
+    valid_until = cell(VALID_UNTIL)
+    ce_hours = cell(CE_HOURS)
+    email = cell(EMAIL)
     if reg is not None:
         for kind, col in (("signature", "signature_image"), ("photo", "photo")):
             value = v.get(col, "").strip()
@@ -216,7 +265,8 @@ def validate_row(
     if probs:
         return None, probs, []
     assert reg is not None and name is not None and gender is not None and birth is not None
-    assert idn is not None and uscc is not None and valid_until is not None
+    assert idn is not None and employer is not None and uscc is not None and specialty is not None
+    assert valid_until is not None
     rare = rare_characters(name)
     return (
         (
@@ -242,48 +292,66 @@ def validate_row(
 
 FastRow = Callable[[int, list[str]], "tuple[Any, ...] | None"]
 CACHE_LIMIT = 100_000  # entries per memo below; cleared when full, so memory stays flat
+_MISS: Any = object()
 
 
-def _fast_validator(index: dict[str, int], width: int, today: date, *, iso_dates: bool = True) -> FastRow:
+def _remember(cache: dict[str, Any], parse: Callable[[str], Any], raw: str) -> Any:
+    """``parse(raw)`` (a value or :data:`INVALID`), kept in ``cache`` for the next row with the same cell."""
+    if len(cache) >= CACHE_LIMIT:
+        cache.clear()
+    value = cache[raw] = parse(raw)
+    return value
+
+
+def fast_validator(index: dict[str, int], width: int, today: date, *, iso_dates: bool = True) -> FastRow:
     """The happy path of :func:`validate_row` for one raw record: the same staging tuple for a row
     it accepts, ``None`` for anything else (then :func:`validate_row` runs and names the problems).
 
-    Same checks, fewer steps: no dict per row, values that repeat across rows (employer credit
-    codes, dates, the person columns of a holder's next specialty row) are checked once, and the
-    ID number is checked against the record in one pass. It accepts exactly what validate_row
-    accepts, with the same values (tests/unit/services/test_registry_import_fast.py compares the two);
-    with ``iso_dates=False`` the two dates are ``date`` objects instead of their ISO text."""
+    The same rules (the :class:`CellRule` table and the same ``ids``/``names`` checks), fewer steps:
+    no dict per row, values that repeat across rows (dates, specialties, employer credit codes, the
+    person columns of a holder's next specialty row) are checked once, and the ID number is checked
+    against the record in one pass. It accepts exactly what validate_row accepts, with the same
+    values (tests/unit/services/test_registry_import_fast.py compares the two); with
+    ``iso_dates=False`` the two dates are ``date`` objects instead of their ISO text."""
     out = 1 if iso_dates else 0  # which of (date, ISO text) goes into the staging tuple
     i_reg, i_name, i_gender, i_birth, i_idn = (index[c] for c in REQUIRED_COLUMNS[:5])
     i_emp, i_uscc, i_spec, i_until = (index[c] for c in REQUIRED_COLUMNS[5:])
-    i_ce, i_email = index.get("ce_hours"), index.get("email")
-    i_images = [index[c] for c in ("signature_image", "photo") if c in index]
-    genders, specialties = GENDERS, SPECIALTY_SET
-    fromisoformat = date.fromisoformat
+    i_ce, i_email = index.get(CE_HOURS.column), index.get(EMAIL.column)
+    i_images = [index[c] for c in IMAGE_COLUMNS if c in index]
+    # The person columns: a holder's rows (one per specialty) usually follow each other.
+    i_person = [i_reg, i_name, i_gender, i_birth, i_idn, i_emp, i_uscc]
+    i_person += [i for i in (i_ce, i_email) if i is not None]
+    person_key = itemgetter(*i_person)
+    parse_gender, parse_date, parse_employer = GENDER.parse, BIRTH_DATE.parse, EMPLOYER.parse
+    parse_specialty, parse_ce_hours, parse_email = SPECIALTY.parse, CE_HOURS.parse, EMAIL.parse
     reg_province, id_matches, parse_uscc = ids.registration_no_province, ids.id_number_if_matches, ids.parse_uscc
+    miss, invalid, remember = _MISS, INVALID, _remember  # locals: read on every row
     dates: dict[str, tuple[date, str]] = {}
     usccs: dict[str, str] = {}
+    # raw cell -> parsed value or INVALID, per column whose values repeat across rows
+    genders: dict[str, Any] = {}
+    employers: dict[str, Any] = {}
+    ce_hours_seen: dict[str, Any] = {}
+    specialties: dict[str, Any] = {}
     last_key: tuple[str, ...] = ()
     last_person: tuple[Any, ...] = ()
+    last_tail: tuple[Any, ...] = ()
 
     def day(raw: str) -> tuple[date, str] | None:
         hit = dates.get(raw)
         if hit is not None:
             return hit
-        v = raw.strip()
-        if len(v) != 10:
-            return None
-        try:
-            d = fromisoformat(v)
-        except ValueError:
+        d = parse_date(raw)
+        if d is invalid:
             return None
         if len(dates) >= CACHE_LIMIT:
             dates.clear()
         dates[raw] = hit = (d, d.isoformat())
         return hit
 
-    def person(rec: list[str]) -> tuple[Any, ...] | None:
-        """(registration_no, province, name, rare, gender, birth ISO, ID number, employer, USCC)."""
+    def person(rec: list[str]) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
+        """(registration_no, province, name, rare, gender, birth ISO, ID number, employer, USCC),
+        (ce_hours, email)."""
         reg_no = rec[i_reg].strip()
         province = reg_province(reg_no)
         if province is None:
@@ -292,13 +360,19 @@ def _fast_validator(index: dict[str, int], width: int, today: date, *, iso_dates
             name = validate_name(rec[i_name])
         except BadInput:
             return None
-        gender = genders.get(rec[i_gender].strip())
+        raw = rec[i_gender]
+        gender = genders.get(raw, miss)
+        if gender is miss:
+            gender = remember(genders, parse_gender, raw)
         birth = day(rec[i_birth])
-        if gender is None or birth is None or birth[0] >= today:
+        if gender is invalid or birth is None or birth[0] >= today:
             return None
         idn = id_matches(rec[i_idn], birth[0], birth[1], gender)
-        employer = rec[i_emp].strip()
-        if idn is None or not employer or len(employer) > 200:
+        raw = rec[i_emp]
+        employer = employers.get(raw, miss)
+        if employer is miss:
+            employer = remember(employers, parse_employer, raw)
+        if idn is None or employer is invalid:
             return None
         raw_uscc = rec[i_uscc]
         uscc = usccs.get(raw_uscc)
@@ -310,82 +384,70 @@ def _fast_validator(index: dict[str, int], width: int, today: date, *, iso_dates
             if len(usccs) >= CACHE_LIMIT:
                 usccs.clear()
             usccs[raw_uscc] = uscc
+        ce_hours = None
+        if i_ce is not None:
+            raw = rec[i_ce]
+            ce_hours = ce_hours_seen.get(raw, miss)
+            if ce_hours is miss:
+                ce_hours = remember(ce_hours_seen, parse_ce_hours, raw)
+        email = parse_email(rec[i_email]) if i_email is not None else None
+        if ce_hours is invalid or email is invalid:
+            return None
         rare = " ".join(rare_characters(name)) or None
-        return (reg_no, province, name, rare, gender.value, birth[out], idn, employer, uscc)
+        return (reg_no, province, name, rare, gender.value, birth[out], idn, employer, uscc), (ce_hours, email)
 
     def fast(rownum: int, rec: list[str]) -> tuple[Any, ...] | None:
-        nonlocal last_key, last_person
+        nonlocal last_key, last_person, last_tail
         if len(rec) < width:
             return None  # short rows: validate_row fills in the missing cells
         for i in i_images:
             if rec[i].strip():
                 return None  # images are checked on disk by validate_row
-        # A holder's rows (one per specialty) usually follow each other: check the person once.
-        key = (
-            rec[i_reg],
-            rec[i_name],
-            rec[i_gender],
-            rec[i_birth],
-            rec[i_idn],
-            rec[i_emp],
-            rec[i_uscc],
-        )
+        key = person_key(rec)
         if key == last_key:
-            p = last_person
+            p, tail = last_person, last_tail
         else:
             got = person(rec)
             if got is None:
                 return None
-            last_key, last_person = key, p = key, got
-        specialty = rec[i_spec].strip()
+            p, tail = got
+            last_key, last_person, last_tail = key, p, tail
+        raw_spec = rec[i_spec]
+        specialty = specialties.get(raw_spec, miss)
+        if specialty is miss:
+            specialty = remember(specialties, parse_specialty, raw_spec)
         until = day(rec[i_until])
-        if specialty not in specialties or until is None:
+        if specialty is invalid or until is None:
             return None
-        ce_hours: int | None = None
-        if i_ce is not None:
-            ce_raw = rec[i_ce].strip()
-            if ce_raw:
-                if not (ce_raw.isdecimal() and int(ce_raw) <= 10_000):
-                    return None
-                ce_hours = int(ce_raw)
-        email = None
-        if i_email is not None:
-            email = rec[i_email].strip() or None
-            if email is not None and (len(email) > 254 or email.count("@") != 1 or "." not in email.split("@")[1]):
-                return None
-        return (rownum, *p, specialty, until[out], ce_hours, email)
+        return (rownum, *p, specialty, until[out], *tail)
 
     return fast
 
 
+# Conflict.kind -> (zh, en) message, ``{other}`` the other row or registration.
+CONFLICT_MESSAGES: dict[str, tuple[str, str]] = {
+    "differs": (
+        "同一注册编号的各行应一致,此列与第 {other} 行不同",
+        "Rows of one registration must agree; this column differs from row {other}",
+    ),
+    "duplicate_specialty": (
+        "注册专业重复,已在第 {other} 行出现",
+        "Duplicate specialty for this registration, already in row {other}",
+    ),
+    "id_number_shared": (
+        "身份证号已用于另一注册编号 {other}",
+        "The ID number is also used by registration {other} in this file",
+    ),
+    "id_number_registered": (
+        "该身份证号已有有效注册 {other}",
+        "The ID number already has an active registration {other}",
+    ),
+}
+
+
 def _conflict_problem(c: Conflict) -> Problem:
-    if c.kind == "differs":
-        return problem(
-            f"同一注册编号的各行应一致,此列与第 {c.other} 行不同",
-            f"Rows of one registration must agree; this column differs from row {c.other}",
-            row=c.row,
-            column=c.column,
-        )
-    if c.kind == "duplicate_specialty":
-        return problem(
-            f"注册专业重复,已在第 {c.other} 行出现",
-            f"Duplicate specialty for this registration, already in row {c.other}",
-            row=c.row,
-            column=c.column,
-        )
-    if c.kind == "id_number_shared":
-        return problem(
-            f"身份证号已用于另一注册编号 {c.other}",
-            f"The ID number is also used by registration {c.other} in this file",
-            row=c.row,
-            column=c.column,
-        )
-    return problem(
-        f"该身份证号已有有效注册 {c.other}",
-        f"The ID number already has an active registration {c.other}",
-        row=c.row,
-        column=c.column,
-    )
+    zh, en = CONFLICT_MESSAGES.get(c.kind, CONFLICT_MESSAGES["id_number_registered"])
+    return problem(zh.format(other=c.other), en.format(other=c.other), row=c.row, column=c.column)
 
 
 def file_sha256(path: Path) -> str:
@@ -481,7 +543,7 @@ def import_table(
     with uow:
         reg = uow.registry
         iso_dates = reg.stage_dates_as_text
-        fast = _fast_validator(index, width, today, iso_dates=iso_dates)
+        fast = fast_validator(index, width, today, iso_dates=iso_dates)
         with _staging(reg):
             batch: list[tuple[Any, ...]] = []
             try:

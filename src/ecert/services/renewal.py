@@ -1,4 +1,5 @@
-"""Renewal registration, 延续注册 (R-REN-1 … R-REN-6, R-REN-3 lapse on rejection, R-CHG-1).
+"""Renewal registration, 延续注册 (R-REN-1, R-REN-2, R-REN-3 with the lapse on rejection, R-REN-4,
+R-REN-5, R-REN-6, R-CHG-1).
 
 Concurrency is settled by the database, not by checks that race (adapters/db/renewals.py): one
 pending application per specialty is a partial unique index (a second application is refused with
@@ -65,7 +66,7 @@ def apply_renewal(
             payload={"application_id": app_id, "specialties": names, "ce_hours": ce_hours, "committed": committed},
         )
         uow.commit()
-    return {"application_id": int(app_id), "status": "pending", "specialties": names}
+    return {"application_id": int(app_id), "status": ApplicationStatus.PENDING.value, "specialties": names}
 
 
 def decide_renewal(

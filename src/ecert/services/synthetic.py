@@ -15,19 +15,9 @@ from datetime import date, timedelta
 from ecert.domain import ids, provinces
 from ecert.domain.dates import add_years
 from ecert.domain.model import SPECIALTIES, Gender
+from ecert.services.registry_import import REQUIRED_COLUMNS
 
-HEADER: tuple[str, ...] = (
-    "registration_no",
-    "name",
-    "gender",
-    "birth_date",
-    "id_number",
-    "employer_name",
-    "employer_uscc",
-    "specialty",
-    "valid_until",
-    "ce_hours",
-)
+HEADER: tuple[str, ...] = (*REQUIRED_COLUMNS, "ce_hours")  # the import's columns (docs/cli.md)
 SURNAMES = (
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡"
     "余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯"

@@ -1,5 +1,6 @@
-"""Issue, download and verify sealed e-certificates through the CLI (R-USE-1…4, R-DOC-1…5, R-CHG-1),
-on SQLite and PostgreSQL, with the independent checkers pdfsig, pdftotext and zxing-cpp."""
+"""Issue, download and verify sealed e-certificates through the CLI (R-USE-1, R-USE-2, R-USE-3, R-USE-4,
+R-DOC-1, R-DOC-2, R-DOC-3, R-DOC-4, R-DOC-5, R-CHG-1), on SQLite and PostgreSQL, with the independent
+checkers pdfsig, pdftotext and zxing-cpp."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Renewal registration through the CLI, ``ecert renewal apply`` / ``ecert renewal decide`` (docs/cli.md),
-on SQLite and PostgreSQL: the boundaries of R-REN-1 … R-REN-6 with R-DATE-1 and R-DATE-2. Every refusal
-is checked to change nothing in the database."""
+on SQLite and PostgreSQL: the boundaries of R-REN-1, R-REN-2, R-REN-3, R-REN-4, R-REN-5, R-REN-6 with
+R-DATE-1 and R-DATE-2. Every refusal is checked to change nothing in the database."""
 
 from __future__ import annotations
 

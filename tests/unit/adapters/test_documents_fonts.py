@@ -12,10 +12,10 @@ from ecert.adapters.documents.fonts import (
     DEFAULT_MAIN,
     FontFilesMissing,
     FontSet,
-    _to_unicode_cmap,
     _to_unicode_hex,
     default_fonts,
     load_font,
+    to_unicode_cmap,
 )
 from ecert.domain.errors import RuleRefusal
 
@@ -78,15 +78,13 @@ def test_uncovered_character_is_refused_not_drawn_as_a_box__R_DOC_1(fonts: FontS
     assert err.value.params == {"chars": "U+30000 U+E000"}
 
 
-@pytest.mark.parametrize("call", ["runs", "font_for", "string_width"])
+@pytest.mark.parametrize("call", ["runs", "font_for"])
 def test_drawing_helpers_refuse_uncovered_text(fonts: FontSet, call: str) -> None:
     with pytest.raises(RuleRefusal) as err:
         if call == "runs":
             fonts.runs(f"王{PRIVATE_USE}")
-        elif call == "font_for":
-            fonts.font_for(PRIVATE_USE)
         else:
-            fonts.string_width(f"王{PRIVATE_USE}", 10)
+            fonts.font_for(PRIVATE_USE)
     assert err.value.params["chars"] == "U+E000"
 
 
@@ -122,7 +120,7 @@ def test_to_unicode_uses_surrogate_pairs_beyond_the_bmp() -> None:
     assert _to_unicode_hex(0x5F20) == "5F20"
     assert _to_unicode_hex(0x20BB7) == "D842DFB7"
     assert _to_unicode_hex(0x2A6A5) == "D869DEA5"
-    cmap = _to_unicode_cmap("AAAAAA+X", [0, 0x20BB7, *range(0x4E00, 0x4E00 + 150)])
+    cmap = to_unicode_cmap("AAAAAA+X", [0, 0x20BB7, *range(0x4E00, 0x4E00 + 150)])
     assert "<01> <D842DFB7>" in cmap
     # At most 100 entries per bfchar block.
     assert "100 beginbfchar" in cmap and "52 beginbfchar" in cmap

@@ -1,4 +1,4 @@
-"""The import's fast path (``_fast_validator``) accepts exactly the rows ``validate_row`` accepts, with
+"""The import's fast path (``fast_validator``) accepts exactly the rows ``validate_row`` accepts, with
 the same staging values, so the messages of a bad row always come from ``validate_row``."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from ecert.domain.ids import id_number_check_char, make_id_number, make_uscc
 from ecert.domain.model import Gender
-from ecert.services.registry_import import REQUIRED_COLUMNS, _fast_validator, validate_row
+from ecert.services.registry_import import REQUIRED_COLUMNS, fast_validator, validate_row
 from ecert.services.synthetic import HEADER, generate_rows
 
 TODAY = date(2021, 3, 1)
@@ -102,7 +102,7 @@ def _variants(row: list[str]) -> st.SearchStrategy[list[str]]:
 @given(st.lists(st.sampled_from(ROWS).flatmap(_variants), min_size=1, max_size=6))
 def test_fast_path_agrees_with_validate_row(rows: list[list[str]]) -> None:
     index = {c: i for i, c in enumerate(COLUMNS)}
-    fast = _fast_validator(index, len(COLUMNS), TODAY)
+    fast = fast_validator(index, len(COLUMNS), TODAY)
     for n, rec in enumerate(rows, start=2):
         slow, _probs, _images = validate_row(n, dict(zip(COLUMNS, rec, strict=True)), TODAY, Path("."))
         assert fast(n, rec) == slow
@@ -110,7 +110,7 @@ def test_fast_path_agrees_with_validate_row(rows: list[list[str]]) -> None:
 
 def test_fast_path_takes_every_synthetic_row_and_the_lower_case_x() -> None:
     index = {c: i for i, c in enumerate(COLUMNS)}
-    fast = _fast_validator(index, len(COLUMNS), TODAY)
+    fast = fast_validator(index, len(COLUMNS), TODAY)
     for n, rec in enumerate(ROWS, start=2):
         got = fast(n, rec)
         assert got is not None and got == validate_row(n, dict(zip(COLUMNS, rec, strict=True)), TODAY, Path("."))[0]
@@ -124,7 +124,7 @@ def test_fast_path_takes_every_synthetic_row_and_the_lower_case_x() -> None:
 
 def test_short_rows_and_images_go_the_slow_way() -> None:
     cols = [*REQUIRED_COLUMNS, "photo"]
-    fast = _fast_validator({c: i for i, c in enumerate(cols)}, len(cols), TODAY)
+    fast = fast_validator({c: i for i, c in enumerate(cols)}, len(cols), TODAY)
     assert fast(2, ROWS[0][:8]) is None
     assert fast(2, [*ROWS[0][:9], "p.png"]) is None
 
@@ -163,7 +163,7 @@ def _coherent(draw: st.DrawFn) -> list[str]:
 @given(st.lists(_coherent(), min_size=1, max_size=3))
 def test_fast_path_agrees_near_the_edges(rows: list[list[str]]) -> None:
     index = {c: i for i, c in enumerate(COLUMNS)}
-    fast = _fast_validator(index, len(COLUMNS), TODAY)
+    fast = fast_validator(index, len(COLUMNS), TODAY)
     for n, rec in enumerate(rows, start=2):
         slow, _probs, _images = validate_row(n, dict(zip(COLUMNS, rec, strict=True)), TODAY, Path("."))
         assert fast(n, rec) == slow
@@ -171,8 +171,8 @@ def test_fast_path_agrees_near_the_edges(rows: list[list[str]]) -> None:
 
 def test_fast_path_with_date_objects() -> None:
     index = {c: i for i, c in enumerate(COLUMNS)}
-    as_text = _fast_validator(index, len(COLUMNS), TODAY)
-    as_dates = _fast_validator(index, len(COLUMNS), TODAY, iso_dates=False)
+    as_text = fast_validator(index, len(COLUMNS), TODAY)
+    as_dates = fast_validator(index, len(COLUMNS), TODAY, iso_dates=False)
     for n, rec in enumerate(ROWS[:20], start=2):
         t, d = as_text(n, rec), as_dates(n, rec)
         assert t is not None and d is not None

@@ -1,5 +1,5 @@
 """Renewal applications and decisions (services/renewal.py) on the in-memory unit of work: what is
-stored, what is superseded and what is refused, without a database (R-REN-1, R-REN-3 … R-REN-6)."""
+stored, what is superseded and what is refused, without a database (R-REN-1, R-REN-3, R-REN-4, R-REN-5, R-REN-6)."""
 
 from __future__ import annotations
 

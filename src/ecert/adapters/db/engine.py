@@ -67,11 +67,6 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
     return before, head
 
 
-def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
-
-
 def _resolve(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)

@@ -42,6 +42,7 @@ from ecert.adapters.db.tables import (
 )
 from ecert.domain.model import (
     SPECIALTIES,
+    ApplicationStatus,
     Employer,
     Gender,
     LapseReason,
@@ -185,7 +186,11 @@ def _get_statement() -> Any:
     has_sig = exists().where(h.c.registration_id == r.c.id, h.c.kind == "signature").label("has_sig")
     pending = (
         exists()
-        .where(ri.c.registration_id == s.c.registration_id, ri.c.specialty == s.c.specialty, ri.c.status == "pending")
+        .where(
+            ri.c.registration_id == s.c.registration_id,
+            ri.c.specialty == s.c.specialty,
+            ri.c.status == ApplicationStatus.PENDING.value,
+        )
         .label("pending")
     )
     return (
@@ -802,7 +807,7 @@ class SqlRegistry:
             ra = renewal_items
             held = exists().where(
                 and_(ra.c.registration_id == sr.c.registration_id, ra.c.specialty == sr.c.specialty),
-                ra.c.status == "pending",
+                ra.c.status == ApplicationStatus.PENDING.value,
             )
             # SQLite walks the valid_until index if it can, a random read per row: ended rows (and
             # the lapsed ones, whose dates stay in that range) are soon a large part of the table,

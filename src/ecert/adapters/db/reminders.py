@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, Connection, Date, and_, case, exists, func
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ecert.adapters.db.tables import registrations, reminders, renewal_items, specialty_registrations
+from ecert.domain.model import ApplicationStatus
 
 ERROR_LEN = 1000  # characters of a delivery error kept
 
@@ -54,7 +55,9 @@ def _due(today: date) -> list[ColumnElement[bool]]:
     """A specialty a reminder is (still) useful for on ``today``: the registration is active, the
     specialty is stored valid and has not ended, and no renewal application is pending for it."""
     pending = exists().where(
-        ri.c.registration_id == sr.c.registration_id, ri.c.specialty == sr.c.specialty, ri.c.status == "pending"
+        ri.c.registration_id == sr.c.registration_id,
+        ri.c.specialty == sr.c.specialty,
+        ri.c.status == ApplicationStatus.PENDING.value,
     )
     return [r.c.status == "active", sr.c.state == "valid", sr.c.valid_until >= today, ~pending]
 

@@ -1,4 +1,6 @@
-"""The certificate document: layout, fonts, QR code and the visible seal (R-DOC-1, R-DOC-2, R-DOC-4, R-DOC-5).
+"""The certificate document: the page, its two renderers, fonts, QR code and the visible seal (R-DOC-1, R-DOC-2,
+R-DOC-4, R-DOC-5). :mod:`.page` says what is drawn where; :mod:`.fast_render` (fast, what issuance uses) and
+:mod:`.reportlab_render` (the ReportLab reference) paint it.
 
 ``CertificateRenderer`` is the adapter the services use (``ecert.services.ports.Renderer``); it renders
 the *unsigned* PDF — the signing adapter adds the PAdES seal signature afterwards.
@@ -10,8 +12,9 @@ from collections.abc import Mapping
 
 from ecert.adapters.documents.fast_render import render_fast
 from ecert.adapters.documents.fonts import FontFilesMissing, FontSet, default_fonts
-from ecert.adapters.documents.layout import cn_date, prepare_inputs, render_certificate
+from ecert.adapters.documents.page import cn_date, prepare_inputs
 from ecert.adapters.documents.qr import draw_qr, qr_matrix
+from ecert.adapters.documents.reportlab_render import render_certificate
 from ecert.adapters.documents.seal_image import draw_seal
 from ecert.domain.certificate import CertificateContent
 
@@ -32,9 +35,9 @@ class CertificateRenderer:
     """Renders certificates with one FontSet (default: the Debian fonts, loaded once per process).
 
     ``fast`` (the default) writes the PDF directly (:mod:`.fast_render`, about 1 ms); ``fast=False``
-    draws the same page through ReportLab (:func:`.layout.render_certificate`, the reference the
+    draws the same page through ReportLab (:func:`.reportlab_render.render_certificate`, the reference the
     fast writer is tested against). ``demo`` puts the DEMO mark on every page
-    (:func:`.layout.paint_demo_mark`); the composition root sets it when the seal key is a DEMO one.
+    (:func:`.page.paint_demo_mark`); the composition root sets it when the seal key is a DEMO one.
     """
 
     def __init__(self, fonts: FontSet | None = None, *, fast: bool = True, demo: bool = False) -> None:

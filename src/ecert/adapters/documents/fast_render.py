@@ -1,9 +1,11 @@
-"""The certificate page written directly as PDF (issue "national scale": issuance speed; R-DOC-1, R-DOC-4).
+"""FAST certificate PDF writer: tests/integration/test_fast_render.py holds it equal to reportlab_render (reference).
 
-:func:`.layout.render_certificate` draws through ReportLab: about 5–8 ms a certificate, most of it
+What issuance uses: the page written directly as PDF (issue "national scale": issuance speed; R-DOC-1, R-DOC-4).
+
+:func:`.reportlab_render.render_certificate` draws through ReportLab: about 5–8 ms a certificate, most of it
 ReportLab's per-document object model, font subsetting and serialisation of parts that are the same
 on every certificate. This module paints the *same page* — the same layout code
-(:func:`.layout.paint_page`) calls a :class:`_PdfPainter` instead of the ReportLab canvas — and writes
+(:func:`.page.paint_page`) calls a :class:`_PdfPainter` instead of the ReportLab canvas — and writes
 the file itself:
 
 * **Template, once per process and font set.** Catalog, page tree, the static Form XObjects (frame
@@ -12,12 +14,12 @@ the file itself:
   ASCII, so dates and identifiers need no per-document glyphs) — are serialised once with fixed
   object numbers and copied as bytes into every document. Certificates with the DEMO mark have a
   template of their own, in which the whole mark is one more Form XObject (a *layer*,
-  :meth:`.layout.Painter.layer`): per document it costs one ``Do``.
+  :meth:`.page.Painter.layer`): per document it costs one ``Do``.
 * **Per document** only: the content stream, the Info dictionary, the images (prepared once per
-  distinct image, :func:`.layout.prepare_image`), and one small subset font per fallback-chain font
+  distinct image, :func:`.page.prepare_image`), and one small subset font per fallback-chain font
   for the variable text (name, employer, specialties …), assembled from cached per-glyph pieces
   (:mod:`.ttf_subset`, byte-identical to ReportLab's subsetter) with a ToUnicode map that is right
-  beyond the BMP (:func:`.fonts._to_unicode_cmap`, so 𠮷 𪚥 extract exactly).
+  beyond the BMP (:func:`.fonts.to_unicode_cmap`, so 𠮷 𪚥 extract exactly).
 * The QR code comes from :func:`.qr.fast_qr_operators` (the same matrix as segno, fixed mask).
 
 The result is checked against the ReportLab rendering in the tests: same extracted text (pdftotext,
@@ -40,8 +42,8 @@ from reportlab.lib.rl_accel import fp_str  # type: ignore[import-untyped]
 from reportlab.pdfbase.pdfmetrics import stringWidth  # type: ignore[import-untyped]
 from reportlab.pdfbase.ttfonts import FF_NONSYMBOLIC, FF_SYMBOLIC  # type: ignore[import-untyped]
 
-from ecert.adapters.documents.fonts import FontSet, LoadedFont, _subset_tag, _to_unicode_cmap
-from ecert.adapters.documents.layout import (
+from ecert.adapters.documents.fonts import FontSet, LoadedFont, subset_tag, to_unicode_cmap
+from ecert.adapters.documents.page import (
     INK,
     PAGE_H,
     PAGE_W,
@@ -142,10 +144,10 @@ def _font_objects(info: _FontInfo, subset: list[int], first: int) -> list[tuple[
     """Font, descriptor, font program and ToUnicode objects (numbers ``first`` … ``first + 3``)
     for ``subset`` (code point of code 0, 1, …), as ReportLab's TTFont.addObjects lays them out."""
     face = info.loaded.ttfont.face
-    base = _subset_tag(info.loaded.name, subset) + "+" + (face.name + face.subfontNameX).decode("pdfdoc")
+    base = subset_tag(info.loaded.name, subset) + "+" + (face.name + face.subfontNameX).decode("pdfdoc")
     base_b = base.encode("latin-1")
     program, raw_length = info.subsetter.build(subset)
-    cmap = zlib.compress(_to_unicode_cmap(base, subset).encode("ascii"), 6)
+    cmap = zlib.compress(to_unicode_cmap(base, subset).encode("ascii"), 6)
     widths = b" ".join(info.width(cp) for cp in subset)
     font = (
         b"<< /Type /Font /Subtype /TrueType /BaseFont /" + base_b + b" /FirstChar 0 /LastChar %d" % (len(subset) - 1)
@@ -218,7 +220,7 @@ class _Template:
         )
 
     def _layer_body(self, key: str, paint: Callable[[Painter], None]) -> bytes:
-        """A layer (:meth:`.layout.Painter.layer`) as a Form XObject over the fixed font and the static
+        """A layer (:meth:`.page.Painter.layer`) as a Form XObject over the fixed font and the static
         forms; painted with the template's painter, so its operators are those of an inline painting."""
         painter = _PdfPainter(self)
         paint(painter)
@@ -525,8 +527,8 @@ def render_fast(
     metadata: Mapping[str, str],
     demo: bool = False,
 ) -> bytes:
-    """The unsigned certificate PDF; inputs already checked by :func:`.layout.prepare_inputs`;
-    ``demo``: with the DEMO mark (:func:`.layout.paint_demo_mark`)."""
+    """The unsigned certificate PDF; inputs already checked by :func:`.page.prepare_inputs`;
+    ``demo``: with the DEMO mark (:func:`.page.paint_demo_mark`)."""
     tpl = template_for(fonts, demo)
     painter = _PdfPainter(tpl)
     paint_page(painter, content, qr_text, signature, portrait, demo=demo)

@@ -79,7 +79,7 @@ def _to_unicode_hex(cp: int) -> str:
     return cp.to_bytes(2, "big").hex().upper() if cp <= 0xFFFF else chr(cp).encode("utf-16-be").hex().upper()
 
 
-def _to_unicode_cmap(fontname: str, subset: Sequence[int]) -> str:
+def to_unicode_cmap(fontname: str, subset: Sequence[int]) -> str:
     """ReportLab's ``makeToUnicodeCMap`` with UTF-16 surrogate pairs for characters beyond the BMP."""
     lines = [
         "/CIDInit /ProcSet findresource begin",
@@ -201,7 +201,7 @@ class _RawPDF(pdfdoc.PDFObject):  # type: ignore[misc]
         return self.data
 
 
-def _subset_tag(font_name: str, subset: Sequence[int]) -> str:
+def subset_tag(font_name: str, subset: Sequence[int]) -> str:
     """Six capital letters naming a subset (PDF 32000-1, 9.6.4), derived from its font and contents.
 
     ReportLab tags subsets by number (AAAAAA, AAAAAB, …), so two fonts with the same face name — here
@@ -239,7 +239,7 @@ class _EcertTTFont(TTFont):  # type: ignore[misc]
             hit = self._cmap_cache.get(key)
             if hit is not None:
                 return hit
-        made = zlib.compress(_to_unicode_cmap(base_font_name, subset).encode("ascii"), 6)
+        made = zlib.compress(to_unicode_cmap(base_font_name, subset).encode("ascii"), 6)
         with self.face._subset_lock:
             self._cmap_cache[key] = made
             while len(self._cmap_cache) > _SUBSET_CACHE_SIZE:
@@ -247,7 +247,7 @@ class _EcertTTFont(TTFont):  # type: ignore[misc]
         return made
 
     def addObjects(self, doc: Any) -> None:
-        """ReportLab's ``TTFont.addObjects``, with :func:`_to_unicode_cmap`, compressed once per subset."""
+        """ReportLab's ``TTFont.addObjects``, with :func:`to_unicode_cmap`, compressed once per subset."""
         try:
             state = self.state[doc]
         except KeyError:
@@ -256,7 +256,7 @@ class _EcertTTFont(TTFont):  # type: ignore[misc]
         for n, subset in enumerate(state.subsets):
             internal_name = self.getSubsetInternalName(n, doc)[1:]
             base_font_name = (
-                _subset_tag(self.fontName, subset) + "+" + (self.face.name + self.face.subfontNameX).decode("pdfdoc")
+                subset_tag(self.fontName, subset) + "+" + (self.face.name + self.face.subfontNameX).decode("pdfdoc")
             )
             pdf_font = pdfdoc.PDFTrueTypeFont()
             pdf_font.__Comment__ = f"Font {self.fontName} subset {n}"
@@ -430,10 +430,6 @@ class FontSet:
         if len(text) > start:
             out.append((cur_font, text[start:]))
         return out
-
-    def string_width(self, text: str, size: float) -> float:
-        """Width in points of ``text`` drawn at ``size`` with the fallback chain."""
-        return float(sum(pdfmetrics.stringWidth(s, f, size) for f, s in self.runs(text)))
 
     def face(self, name: str) -> Any:
         """The ReportLab TTFontFace of a registered font of this set (for glyph outlines)."""

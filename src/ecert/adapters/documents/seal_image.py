@@ -55,6 +55,22 @@ class Glyph:
     centre_y: float  # font units: middle of the em box (between descent and ascent)
 
 
+def _coordinates(data: bytes, pos: int, flags: list[int], short: int, same: int) -> tuple[list[int], int]:
+    """One axis of a simple glyph's points (absolute font units), and the position after them."""
+    out: list[int] = []
+    v = 0
+    for f in flags:
+        if f & short:
+            d = data[pos]
+            pos += 1
+            v += d if f & same else -d
+        elif not f & same:
+            v += struct.unpack_from(">h", data, pos)[0]
+            pos += 2
+        out.append(v)
+    return out, pos
+
+
 def _read_contours(face: Any, gid: int, depth: int = 0) -> list[list[tuple[float, float, bool]]]:
     """Contours of glyph ``gid`` as lists of (x, y, on_curve), composites resolved."""
     data: bytes = face._ttf_data
@@ -79,28 +95,8 @@ def _read_contours(face: Any, gid: int, depth: int = 0) -> list[list[tuple[float
             if f & 0x08:
                 flags.extend([f] * data[pos])
                 pos += 1
-        xs: list[int] = []
-        v = 0
-        for f in flags:
-            if f & 0x02:
-                d = data[pos]
-                pos += 1
-                v += d if f & 0x10 else -d
-            elif not f & 0x10:
-                v += struct.unpack_from(">h", data, pos)[0]
-                pos += 2
-            xs.append(v)
-        ys: list[int] = []
-        v = 0
-        for f in flags:
-            if f & 0x04:
-                d = data[pos]
-                pos += 1
-                v += d if f & 0x20 else -d
-            elif not f & 0x20:
-                v += struct.unpack_from(">h", data, pos)[0]
-                pos += 2
-            ys.append(v)
+        xs, pos = _coordinates(data, pos, flags, 0x02, 0x10)  # x: short-vector and same-or-positive flags
+        ys, pos = _coordinates(data, pos, flags, 0x04, 0x20)  # y: likewise
         contours: list[list[tuple[float, float, bool]]] = []
         first = 0
         for last in ends:

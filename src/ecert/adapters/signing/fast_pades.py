@@ -1,4 +1,6 @@
-"""A fast PAdES B-B sealer for file-held keys (issue "sealed e-certificate", speed).
+"""FAST PAdES sealer; tests/integration/test_fast_seal.py holds it equal to the pyHanko reference (pades.SealSigner).
+
+A fast PAdES B-B sealer for file-held keys (issue "sealed e-certificate", speed).
 
 pyHanko signs by parsing the whole PDF, building an incremental update through its object model,
 estimating the signature size and serialising the CMS through asn1crypto: about 11 ms a

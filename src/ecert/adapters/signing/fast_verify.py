@@ -1,4 +1,6 @@
-"""Fast check of a seal in ecert's own PAdES layout (issue 6: verification no slower than pyHanko's).
+"""FAST seal check; tests/integration/test_verify_parity.py holds it equal to the pyHanko reference (pades.py).
+
+Fast check of a seal in ecert's own PAdES layout (issue 6: verification no slower than pyHanko's).
 
 pyHanko validates any PDF: it parses the file into objects (the ``/Contents`` hex string one token at a time),
 walks the form to find the signature, runs the difference analysis on later revisions, and compares certificate

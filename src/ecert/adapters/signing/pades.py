@@ -1,4 +1,6 @@
-"""PAdES seal signature on the e-certificate PDF (R-DOC-2) and its validation.
+"""REFERENCE PAdES seal and check (pyHanko); test_fast_seal.py and test_verify_parity.py hold the fast ones equal.
+
+PAdES seal signature on the e-certificate PDF (R-DOC-2) and its validation.
 
 Signing: PAdES baseline B-B (B-T with a time-stamp authority), ``/SubFilter /ETSI.CAdES.detached``, SHA-256,
 an invisible signature field (default ``Seal``), ``/Contents`` pre-sized from the signer's certificate chain so
@@ -24,12 +26,13 @@ The sync functions call ``asyncio.run()``: inside async code (FastAPI) use the `
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeAlias, cast
+from typing import Any, ParamSpec, TypeAlias, TypeVar, cast
 
 from asn1crypto import parser as asn1_parser  # type: ignore[import-untyped]
 from asn1crypto import x509 as asn1_x509
@@ -66,6 +69,22 @@ _MARGIN = 256
 TIMESTAMP_RESERVE = 6144
 # Accept either usage on the seal certificate (pyHanko's default demands nonRepudiation only).
 SEAL_KEY_USAGE = frozenset({"digital_signature", "non_repudiation"})
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def blocking(fn: Callable[_P, Coroutine[Any, Any, _R]]) -> Callable[_P, _R]:
+    """The sync twin of the coroutine function ``fn``: same parameters, runs an event loop (so not
+    from inside async code). The one wrapper behind :func:`sign_pdf`, :func:`validate_pdf` and
+    :meth:`SealSigner.sign`."""
+
+    @functools.wraps(fn)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        return asyncio.run(fn(*args, **kwargs))
+
+    run.__doc__ = f"Sync :func:`{fn.__name__}` (runs an event loop: not from inside async code)."
+    return run
 
 
 def _aware(t: datetime, name: str) -> datetime:
@@ -171,9 +190,7 @@ class SealSigner:
         out = await pdf_signer.async_sign_pdf(writer, bytes_reserved=bytes_reserved)
         return cast(bytes, out.getvalue())
 
-    def sign(self, pdf: bytes, *, signing_time: datetime) -> bytes:
-        """Sync :meth:`async_sign` (runs an event loop: not from inside async code)."""
-        return asyncio.run(self.async_sign(pdf, signing_time=signing_time))
+    sign = blocking(async_sign)
 
 
 async def async_sign_pdf(
@@ -202,32 +219,7 @@ async def async_sign_pdf(
     return await seal.async_sign(pdf, signing_time=signing_time)
 
 
-def sign_pdf(
-    pdf: bytes,
-    signer: Signer,
-    *,
-    signing_time: datetime,
-    field_name: str = DEFAULT_FIELD_NAME,
-    tsa_url: str | None = None,
-    reason: str | None = None,
-    location: str | None = None,
-    contact_info: str | None = None,
-    bytes_reserved: int | None = None,
-) -> bytes:
-    """Sync :func:`async_sign_pdf` (runs an event loop: not from inside async code)."""
-    return asyncio.run(
-        async_sign_pdf(
-            pdf,
-            signer,
-            signing_time=signing_time,
-            field_name=field_name,
-            tsa_url=tsa_url,
-            reason=reason,
-            location=location,
-            contact_info=contact_info,
-            bytes_reserved=bytes_reserved,
-        )
-    )
+sign_pdf = blocking(async_sign_pdf)
 
 
 # ----------------------------------------------------------------------------------------------- validation
@@ -401,19 +393,7 @@ async def async_validate_pdf(
     return await _validate_signature(sig, reasons, trust_roots, moment)
 
 
-def validate_pdf(
-    pdf: bytes,
-    *,
-    trust_roots: Sequence[TrustRoot],
-    moment: datetime,
-    field_name: str | None = None,
-) -> SignatureCheck:
-    """Sync :func:`async_validate_pdf` (runs an event loop: not from inside async code)."""
-    _aware(moment, "moment")
-    sig, reasons, done = _open(pdf, field_name)  # no event loop for a file without a signature
-    if done is not None:
-        return done
-    return asyncio.run(_validate_signature(sig, reasons, trust_roots, moment))
+validate_pdf = blocking(async_validate_pdf)
 
 
 def seal_verdict_check(pdf: bytes, *, trust_roots: Sequence[TrustRoot], moment: datetime) -> SignatureCheck:

@@ -1,4 +1,4 @@
-"""Renewal registration, 延续注册 (R-REN-1 … R-REN-5)."""
+"""Renewal registration, 延续注册 (R-REN-1, R-REN-2, R-REN-3, R-REN-4, R-REN-5)."""
 
 from __future__ import annotations
 

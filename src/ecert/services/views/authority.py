@@ -29,7 +29,7 @@ from ecert.adapters.db.unit_of_work import SqlUnitOfWork
 from ecert.domain import provinces
 from ecert.domain.dates import CST
 from ecert.domain.errors import NotFound, RuleRefusal
-from ecert.domain.model import SPECIALTIES, SpecialtyRegistration, SpecialtyState
+from ecert.domain.model import SPECIALTIES, ApplicationStatus, SpecialtyRegistration, SpecialtyState
 from ecert.domain.policy import Policy
 from ecert.domain.rules.age import age_limit_date
 from ecert.domain.rules.lapse import specialty_state
@@ -96,7 +96,7 @@ def pending_applications(
     give (R-REN-5; ``None`` with ``age_limit`` when the holder has reached 65)."""
     ra, r = renewal_applications, registrations
     page = max(1, page)
-    where: list[ColumnElement[bool]] = [ra.c.status == "pending"]
+    where: list[ColumnElement[bool]] = [ra.c.status == ApplicationStatus.PENDING.value]
     if province_code is not None:
         where.append(r.c.province_code == province_code)
     with uow:

@@ -45,13 +45,6 @@ SWEEP = "registry.sweep"
 SWEEP_REASONS = (LapseReason.NO_RENEWAL.value, LapseReason.AGE_LIMIT.value)
 
 
-def holder_history(uow: SqlUnitOfWork, registration_no: str) -> list[dict[str, Any]]:
-    """The audit events concerning one registration, oldest first. Unknown number: ``not_found``."""
-    with uow:
-        reg = get_registration(uow, registration_no)
-        return events_for(uow, reg.registration_no)
-
-
 def show_holder_with_history(
     uow: SqlUnitOfWork, registration_no: str, *, today: date, policy: Policy
 ) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from test_fast_render import QR_TEXT, _content, _photo_jpeg, _signature_png
 from ecert.adapters import keystore
 from ecert.adapters.documents import CertificateRenderer
 from ecert.adapters.documents.fast_render import template_for
-from ecert.adapters.documents.layout import DEMO_MARK, LEFT, QR_SIZE, QR_TOP
+from ecert.adapters.documents.page import DEMO_MARK, LEFT, QR_SIZE, QR_TOP
 from ecert.adapters.signing import pki
 from ecert.bootstrap import App, bootstrap
 from ecert.config import Settings

@@ -15,7 +15,7 @@ from ecert.adapters.synthetic_signature import signature_png
 from ecert.domain.ids import make_id_number, make_registration_no, make_uscc
 from ecert.domain.model import Gender
 from ecert.domain.provinces import code_of_abbreviation
-from ecert.services.views.history import holder_history
+from ecert.services.views.history import show_holder_with_history
 
 # Instants are recorded and shown here: every test runs at each pinned hour (tests/conftest.py).
 pytestmark = pytest.mark.wall_clock
@@ -225,6 +225,6 @@ def test_history_is_only_added_on_request_and_keeps_the_contract_keys__R_ACC_1(
     assert {k: v for k, v in with_history.items() if k != "history"} == plain
     # The service gives the same entries as the command.
     app = make_app(date(2021, 3, 1))
-    assert holder_history(app.uow(), me["no"]) == with_history["history"]
+    assert show_holder_with_history(app.uow(), me["no"], today=date(2021, 3, 1), policy=app.policy) == with_history
     res = ecert("holder", "show", "浙1332010201299999", "--history", "--json", today="2021-03-01")
     assert res.exit_code == 1 and res.json()["error"]["code"] == "not_found"

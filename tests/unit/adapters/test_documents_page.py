@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from PIL import Image
 
-from ecert.adapters.documents.layout import (
+from ecert.adapters.documents.page import (
     MAX_IMAGE_PX,
     MAX_SPECIALTIES,
     TABLE_BOTTOM_MAX,

@@ -1,4 +1,4 @@
-"""The 一级建造师 electronic registration certificate page (R-DOC-1, R-DOC-5), as an unsigned PDF.
+"""The 一级建造师 electronic registration certificate page (R-DOC-1, R-DOC-5): what is drawn where.
 
 One A4 portrait page: a double-rule frame with guilloché rosettes at the corners, the title, the
 usage window at the top right, the field table (photo beside the personal data, one row per printed
@@ -8,18 +8,15 @@ the e-licence identifier. The signing step adds the PAdES signature afterwards (
 A certificate sealed with a DEMO key also carries the DEMO mark over all of it
 (:func:`paint_demo_mark`), so that it cannot pass for a real one.
 
+This module is the page description both renderers share: :func:`paint_page` paints the page through
+a :class:`Painter`. :mod:`.reportlab_render` paints it on a ReportLab canvas (the reference rendering)
+and :mod:`.fast_render` writes the same page directly as PDF (what issuance uses); the tests compare
+the two pixel for pixel (tests/integration/test_fast_render.py). It also holds what every rendering
+prepares before painting: the input checks (:func:`prepare_inputs`) and the images, prepared once per
+distinct input (:func:`prepare_image`).
+
 All text is real text in embedded TrueType subsets with a working ToUnicode map, so ``pdftotext``
-gives back every field exactly — rare name characters included (see :mod:`.fonts`). Output is
-deterministic: the same inputs give the same bytes.
-
-The page is painted through a :class:`Painter`: :class:`CanvasPainter` draws it with ReportLab
-(:func:`render_certificate`, the reference rendering), and :mod:`.fast_render` writes the same page
-directly as PDF in about 1 ms (what issuance uses; its tests compare the two pixel for pixel).
-
-Speed of the ReportLab rendering (about 6–8 ms a certificate on a 2-core machine): everything that is the same on every
-certificate — frame, rosettes, security background, seal — is a Form XObject compressed once per
-process; labels and dates use the main font's fixed instance, whose subset is cached compressed;
-images are prepared once per distinct input; the QR code uses a fixed mask (:mod:`.qr`).
+gives back every field exactly — rare name characters included (see :mod:`.fonts`).
 
 Geometry is in millimetres from the top-left corner of the page (``_Y`` turns that into PDF space).
 """
@@ -33,20 +30,16 @@ import math
 import threading
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
 from PIL import Image, ImageOps
 from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
-from reportlab.pdfbase import pdfdoc  # type: ignore[import-untyped]
-from reportlab.pdfbase.pdfmetrics import stringWidth  # type: ignore[import-untyped]
-from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
 
-from ecert.adapters.documents.fonts import DCT_DONE, FLATE_DONE, FontSet, default_fonts
-from ecert.adapters.documents.qr import draw_qr
-from ecert.adapters.documents.seal_image import FormBuilder, draw_seal, draw_static_form, glyph_outline
+from ecert.adapters.documents.fonts import FontSet
+from ecert.adapters.documents.seal_image import FormBuilder, glyph_outline
 from ecert.domain.certificate import TITLE, CertificateContent
 
 MM = 72 / 25.4
@@ -86,67 +79,6 @@ def cn_date(d: date) -> str:
 
 def usage_window_text(content: CertificateContent) -> str:
     return f"使用有效期{COLON}{cn_date(content.usage_from)}至{cn_date(content.usage_until)}"
-
-
-# ---------------------------------------------------------------------------------------------
-# Text with the fallback chain.
-
-
-def draw_text(
-    c: Any,
-    fonts: FontSet,
-    text: str,
-    x: float,
-    y: float,
-    size: float,
-    *,
-    align: str = "left",
-    max_width: float | None = None,
-    color: tuple[float, float, float] = INK,
-    min_size: float = 6.0,
-    char_space: float = 0.0,
-    bold: bool = False,
-    fixed: bool = False,
-) -> float:
-    """Draw ``text`` at baseline ``y`` (points), each character in the first font that has it.
-
-    ``align`` is left/centre/right about ``x``. Text wider than ``max_width`` is drawn smaller (not
-    below ``min_size``). ``fixed`` marks text whose non-ASCII characters are the same on every
-    certificate (labels, dates): it is drawn with the main font's fixed instance, whose subset is
-    then cached (:func:`.fonts.load_font`). Returns the font size used.
-    """
-    runs = [(fonts.fixed, text)] if fixed and fonts.fixed_covers(text) else fonts.runs(text)
-    width = sum(stringWidth(part, font, size) for font, part in runs) + char_space * len(text)
-    if max_width is not None and width > max_width:
-        size = max(min_size, size * max_width / width)
-        width = sum(stringWidth(part, font, size) for font, part in runs) + char_space * len(text)
-    if align == "centre":
-        x -= width / 2
-    elif align == "right":
-        x -= width
-    # Fallback fonts are Ming faces, lighter than the main Hei: stroke them a little to match its weight.
-    fallback = any(font not in (fonts.main, fonts.fixed) for font, _ in runs)
-    local_state = bold or char_space or fallback
-    if local_state:
-        c.saveState()  # render mode, line width and char spacing are graphics state: keep them local
-        c.setLineWidth(size * (0.028 if bold else 0.012))
-    t = c.beginText(x, y)
-    t.setFillColorRGB(*color)
-    if char_space:
-        t.setCharSpace(char_space)
-    if bold or fallback:
-        t.setStrokeColorRGB(*color)
-    if bold:  # faux bold: fill and stroke the glyphs (the CJK fonts here have no bold face)
-        t.setTextRenderMode(2)
-    for font, part in runs:
-        if fallback and not bold:
-            t.setTextRenderMode(0 if font in (fonts.main, fonts.fixed) else 2)
-        t.setFont(font, size)
-        t.textOut(part)
-    c.drawText(t)
-    if local_state:
-        c.restoreState()
-    return size
 
 
 # ---------------------------------------------------------------------------------------------
@@ -440,75 +372,6 @@ def _prepare(data: bytes, name: str) -> PreparedImage:
     return PreparedImage(name, base.width, base.height, cs, zlib.compress(base.tobytes(), 1), False, smask)
 
 
-def draw_image_fit(c: Any, img: PreparedImage, x: float, y: float, w: float, h: float) -> None:
-    """Draw ``img`` as large as fits in the box (points, lower-left x, y), centred, aspect kept."""
-    doc = c._doc
-    internal = doc.getXObjectName(img.name)
-    if internal not in doc.idToObject:
-        stream = pdfdoc.PDFStream(content=img.data, filters=[DCT_DONE if img.dct else FLATE_DONE])
-        d = stream.dictionary
-        d["Type"] = pdfdoc.PDFName("XObject")
-        d["Subtype"] = pdfdoc.PDFName("Image")
-        d["Width"] = img.width
-        d["Height"] = img.height
-        d["ColorSpace"] = pdfdoc.PDFName(img.color_space)
-        d["BitsPerComponent"] = 8
-        if img.smask is not None:
-            mask = pdfdoc.PDFStream(content=img.smask, filters=[FLATE_DONE])
-            md = mask.dictionary
-            md["Type"] = pdfdoc.PDFName("XObject")
-            md["Subtype"] = pdfdoc.PDFName("Image")
-            md["Width"] = img.width
-            md["Height"] = img.height
-            md["ColorSpace"] = pdfdoc.PDFName("DeviceGray")
-            md["BitsPerComponent"] = 8
-            d["SMask"] = doc.Reference(mask, doc.getXObjectName(img.name + "m"))
-        doc.Reference(stream, internal)
-    scale = min(w / img.width, h / img.height)
-    dw, dh = img.width * scale, img.height * scale
-    c.saveState()
-    c.transform(dw, 0, 0, dh, x + (w - dw) / 2, y + (h - dh) / 2)
-    c.doForm(img.name)
-    c.restoreState()
-
-
-# ---------------------------------------------------------------------------------------------
-# The document.
-
-
-class _Info(pdfdoc.PDFInfo):  # type: ignore[misc]
-    """Document information dictionary with custom keys and a creation date from the content."""
-
-    def __init__(self, extra: Mapping[str, str], created: str) -> None:
-        super().__init__()
-        self.extra = dict(extra)
-        self.created = created
-
-    def digest(self, md5object: Any) -> None:
-        # The file ID is derived from this digest; include the custom entries so that different
-        # certificates get different IDs while the same input still gives the same bytes.
-        super().digest(md5object)
-        for k in sorted(self.extra):
-            md5object.update(k.encode("utf-8") + b"\0" + self.extra[k].encode("utf-8") + b"\0")
-
-    def format(self, document: Any) -> bytes:
-        d: dict[str, Any] = {
-            "Title": pdfdoc.PDFString(self.title),
-            "Author": pdfdoc.PDFString(self.author),
-            "Subject": pdfdoc.PDFString(self.subject),
-            "Keywords": pdfdoc.PDFString(self.keywords),
-            "Creator": pdfdoc.PDFString(self.creator),
-            "Producer": pdfdoc.PDFString(self.producer),
-            "CreationDate": pdfdoc.PDFString(self.created),
-            "ModDate": pdfdoc.PDFString(self.created),
-            "Trapped": pdfdoc.PDFName(self.trapped),
-        }
-        for k, v in self.extra.items():
-            d[k] = pdfdoc.PDFString(v)
-        out: bytes = pdfdoc.PDFDictionary(d).format(document)
-        return out
-
-
 @dataclass(frozen=True, slots=True)
 class _Rows:
     """Row heights (mm), shrunk together when the specialties would push the table past its band."""
@@ -538,7 +401,7 @@ def _baseline(top: float, h: float, size: float) -> float:
 
 
 class Painter(Protocol):
-    """What the page layout draws with: the ReportLab canvas (:class:`CanvasPainter`) or the fast
+    """What the page is painted with: the ReportLab canvas (:class:`.reportlab_render.CanvasPainter`) or the fast
     direct PDF writer (:mod:`.fast_render`). Both must paint the same marks for the same calls."""
 
     fonts: FontSet
@@ -558,7 +421,7 @@ class Painter(Protocol):
         bold: bool = False,
         fixed: bool = False,
     ) -> float:
-        """:func:`draw_text` semantics (points)."""
+        """:func:`.reportlab_render.draw_text` semantics (points)."""
         ...
 
     def literal(self, ops: str) -> None:
@@ -570,7 +433,7 @@ class Painter(Protocol):
         ...
 
     def image_fit(self, img: PreparedImage, x: float, y: float, w: float, h: float) -> None:
-        """:func:`draw_image_fit` semantics."""
+        """:func:`.reportlab_render.draw_image_fit` semantics."""
         ...
 
     def qr(self, text: str, x: float, y: float, size: float) -> None:
@@ -591,46 +454,6 @@ class Painter(Protocol):
         has it (fixed text, static forms, literals): the fast writer serialises it once per process
         as one Form XObject, the reference paints it in place."""
         ...
-
-
-class CanvasPainter:
-    """:class:`Painter` over a ReportLab canvas (the reference rendering)."""
-
-    def __init__(self, c: Any, fonts: FontSet) -> None:
-        self.c = c
-        self.fonts = fonts
-
-    def text(self, text: str, x: float, y: float, size: float, **kw: Any) -> float:
-        return draw_text(self.c, self.fonts, text, x, y, size, **kw)
-
-    def literal(self, ops: str) -> None:
-        self.c.addLiteral(ops)
-
-    def form(self, key: str, build: Callable[[], tuple[str, tuple[float, float, float, float]]]) -> None:
-        draw_static_form(self.c, key, build)
-
-    def image_fit(self, img: PreparedImage, x: float, y: float, w: float, h: float) -> None:
-        draw_image_fit(self.c, img, x, y, w, h)
-
-    def qr(self, text: str, x: float, y: float, size: float) -> None:
-        draw_qr(self.c, text, x, y, size)
-
-    def seal(self, cx: float, cy: float, radius: float) -> None:
-        draw_seal(self.c, cx, cy, radius, fonts=self.fonts)
-
-    def overprint(self, key: str, build: FormBuilder, at: Sequence[Matrix]) -> None:
-        c = self.c
-        c.saveState()
-        c.setBlendMode("Multiply")
-        for m in at:
-            c.saveState()
-            c.transform(*m)
-            draw_static_form(c, key, build)
-            c.restoreState()
-        c.restoreState()
-
-    def layer(self, key: str, paint: Callable[[Painter], None]) -> None:
-        paint(self)
 
 
 class _Page:
@@ -659,30 +482,6 @@ class _Page:
         self.text(text, x + 3.5, _baseline(top, h, size), size, max_width=(w - 6) * MM, fixed=fixed)
 
 
-def render_certificate(
-    content: CertificateContent,
-    *,
-    qr_text: str,
-    signature_image: bytes,
-    photo: bytes | None,
-    fonts: FontSet | None = None,
-    metadata: Mapping[str, str] | None = None,
-    demo: bool = False,
-) -> bytes:
-    """The unsigned certificate PDF (A4 portrait, one page) for ``content``; ``demo`` adds the DEMO
-    mark (:func:`paint_demo_mark`: the seal key is a DEMO one).
-
-    ``signature_image`` and ``photo`` are PNG or JPEG bytes (``ValueError`` if not). ``metadata``
-    entries become custom keys of the document information dictionary (besides Title, Author,
-    Subject, Keywords). Raises ``RuleRefusal("unsupported_character")`` if a character to print has
-    no glyph in any font, and ``ValueError`` for more than ten specialties.
-    """
-    fs = fonts if fonts is not None else default_fonts()
-    signature, portrait = prepare_inputs(content, signature_image, photo, fs)
-    with _RENDER_LOCK:  # ReportLab keeps per-document font state in objects shared by all documents
-        return _render(content, qr_text, signature, portrait, fs, dict(metadata or {}), demo)
-
-
 def prepare_inputs(
     content: CertificateContent, signature_image: bytes, photo: bytes | None, fs: FontSet
 ) -> tuple[PreparedImage, PreparedImage | None]:
@@ -701,36 +500,6 @@ def prepare_inputs(
     signature = prepare_image(signature_image, "signature image")
     portrait = prepare_image(photo, "photo") if photo is not None else None
     return signature, portrait
-
-
-_RENDER_LOCK = threading.Lock()
-
-
-def _render(
-    content: CertificateContent,
-    qr_text: str,
-    signature: PreparedImage,
-    portrait: PreparedImage | None,
-    fs: FontSet,
-    metadata: dict[str, str],
-    demo: bool,
-) -> bytes:
-    buf = io.BytesIO()
-    c = Canvas(
-        buf, pagesize=A4, invariant=1, pageCompression=1, lang="zh-CN", initialFontName=fs.fixed, initialFontSize=10
-    )
-    info = _Info(metadata, f"D:{content.issue_date:%Y%m%d}000000+08'00'")
-    info.title = TITLE
-    info.author = content.issuer
-    info.subject = f"一级建造师电子注册证书 {content.registration_no} {content.name}"
-    info.keywords = content.identifier
-    info.creator = "ecert"
-    info.producer = "ecert (ReportLab)"
-    c._doc.info = info
-    paint_page(CanvasPainter(c, fs), content, qr_text, signature, portrait, demo=demo)
-    c.showPage()
-    c.save()
-    return buf.getvalue()
 
 
 def paint_page(
