@@ -4,7 +4,7 @@ passed, and is "not checked" otherwise — a check never reached is never shown 
 
 from __future__ import annotations
 
-from ecert.services.verification import CHECK_LINES, CHECKS, check_lines
+from ecert.domain.verification import CHECK_LINES, CHECKS, check_lines
 
 
 def _outcomes(checks: dict[str, bool | None], channel: str) -> dict[str, bool | None]:
