@@ -178,10 +178,6 @@ def test_the_domain_imports_only_the_standard_library_and_itself() -> None:
 )
 def test_a_layer_does_not_import_the_layers_above_it(layer: str, forbidden: tuple[str, ...]) -> None:
     bad = {
-        (m, i)
-        for m, imports in _graph().items()
-        if _in(m, layer)
-        for i in imports
-        if any(_in(i, f) for f in forbidden)
+        (m, i) for m, imports in _graph().items() if _in(m, layer) for i in imports if any(_in(i, f) for f in forbidden)
     }
     assert not bad, sorted(bad)
