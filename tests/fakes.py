@@ -20,10 +20,10 @@ from datetime import UTC, date, datetime, time
 from types import TracebackType
 from typing import Any, Self
 
-from ecert.adapters.db.certificates import CertificateRecord, VerificationSnapshot
 from ecert.adapters.db.reminders import DueReminder, OutboxEntry
 from ecert.adapters.db.reseal import ResealItem
 from ecert.adapters.db.users import User
+from ecert.domain.certificate import CertificateRecord
 from ecert.domain.dates import CST
 from ecert.domain.errors import RuleRefusal
 from ecert.domain.ids import make_id_number, make_registration_no, make_uscc
@@ -42,6 +42,7 @@ from ecert.domain.model import (
     Supersession,
     SupersessionCause,
 )
+from ecert.domain.verification import VerificationSnapshot
 from ecert.services.unit_of_work import AbstractUnitOfWork
 
 

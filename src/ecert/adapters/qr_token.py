@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 from cryptography.exceptions import InvalidSignature
@@ -28,6 +27,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from ecert.domain import provinces
+from ecert.domain.verification import TokenClaims as TokenClaims  # what decode() returns
 
 VERSION = 1
 DOMAIN_TAG = b"ecert-qr-v1"
@@ -46,16 +46,6 @@ class TokenError(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
-
-
-@dataclass(frozen=True, slots=True)
-class TokenClaims:
-    serial: str  # Base32 of the 10 serial bytes, 16 characters
-    registration_no: str
-    usage_from: date
-    usage_until: date
-    digest16: bytes
-    kid: str
 
 
 def kid_of(public_key: Ed25519PublicKey) -> str:

@@ -19,7 +19,7 @@ from ecert.adapters.signing.fast_pades import FastPadesSigner, FastSealError
 from ecert.adapters.signing.fast_verify import FastSealVerifier
 from ecert.adapters.signing.keys import signer_certificate
 from ecert.adapters.signing.pades import SealSigner, seal_verdict_check
-from ecert.services.verification import SignatureVerdict
+from ecert.domain.verification import SignatureVerdict
 
 
 def fast_signer_for(signer: Signer) -> FastPadesSigner | None:

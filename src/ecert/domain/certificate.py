@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 ISSUER = "中华人民共和国住房和城乡建设部"
@@ -97,3 +97,23 @@ class CertificateContent:
             data_version=int(d["data_version"]),
             issuer=str(d["issuer"]),
         )
+
+
+@dataclass(frozen=True)
+class CertificateRecord:
+    """The issuance record of one certificate (serial, data version, digest, key ids, window,
+    confirmation): what the registry keeps to tell later that a document is one it issued (R-DOC-2)."""
+
+    serial: str
+    registration_no: str
+    data_version: int
+    identifier: str
+    usage_from: date
+    usage_until: date
+    issue_date: date
+    content_digest: str
+    seal_key_id: str
+    qr_kid: str
+    confirmed_by: str
+    confirmed_at: datetime
+    issued_at: datetime

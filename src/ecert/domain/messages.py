@@ -216,7 +216,7 @@ TERMS: dict[str, tuple[str, str]] = {
     "check.record": ("与签发记录一致", "Matches the issuance record"),
     "check.current": ("注册信息未变更", "Registry data unchanged"),
     "check.window": ("在使用有效期内", "Inside the usage window"),
-    # The lines of a verdict page's list of checks (services/verification.py CHECK_LINES): each line
+    # The lines of a verdict page's list of checks (domain/verification.py CHECK_LINES): each line
     # stands for one or more of the checks above, worded for the channel the verifier used.
     "check_line.pdf.seal": ("电子签章有效", "The seal verifies"),
     "check_line.pdf.unchanged": ("签章后未被改动", "Unchanged since sealing"),

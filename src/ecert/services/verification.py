@@ -1,149 +1,43 @@
-"""Verification of a certificate PDF or a scanned QR text (R-DOC-2, R-DOC-4, R-USE-3, R-CHG-1, R-CHG-3).
+"""Verification of a certificate PDF or a scanned QR text (R-DOC-2, R-DOC-4): the use cases.
 
-Always returns a :class:`VerificationResult`; a bad, forged, truncated or hostile input is a verdict
-with reasons, never an exception. The status is the first that applies in this order:
-
-``indeterminate`` (cannot decide: not a PDF, no record) → ``tampered`` (signature broken, content
-changed after signing, QR not bound to the document) → ``untrusted`` (not sealed by a trusted seal
-root, unknown QR key) → ``revoked`` (registration revoked, cancelled or suspended) → ``superseded``
-(printed data changed since issue) → ``not_yet_valid`` / ``expired`` (today outside the usage
-window) → ``valid``.
+Always returns a :class:`~ecert.domain.verification.VerificationResult`; a bad, forged, truncated or
+hostile input is a verdict with reasons, never an exception. What a verdict is, the order in which
+the statuses apply and the online :func:`~ecert.domain.verification.judge` are domain/verification.py.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from ecert.adapters.db.certificates import VerificationSnapshot
 from ecert.adapters.pdf_inspect import signed_metadata
-from ecert.adapters.qr_token import MAX_TEXT, TokenClaims, TokenError, decode, extract_token
-from ecert.domain import messages
-from ecert.domain.certificate import CertificateContent, mask_id_number
-from ecert.domain.model import RegistrationStatus
+from ecert.adapters.qr_token import MAX_TEXT, TokenError, decode, extract_token
+from ecert.domain.certificate import CertificateContent
 from ecert.domain.policy import Policy
-from ecert.services.registry import holder_view
+
+# The verdict types, imported from here by the entrypoints until they import them from the domain.
+from ecert.domain.verification import CHECK_LINES as CHECK_LINES
+from ecert.domain.verification import CHECKS as CHECKS
+from ecert.domain.verification import CheckLine as CheckLine
+from ecert.domain.verification import Reason as Reason
+from ecert.domain.verification import ReasonCode as ReasonCode
+from ecert.domain.verification import SignatureVerdict as SignatureVerdict
+from ecert.domain.verification import TokenClaims as TokenClaims
+from ecert.domain.verification import VerificationResult as VerificationResult
+from ecert.domain.verification import VerificationSnapshot as VerificationSnapshot
+from ecert.domain.verification import VerificationStatus as VerificationStatus
+from ecert.domain.verification import check_lines as check_lines
+from ecert.domain.verification import checks_made, token_failure
+from ecert.domain.verification import judge as judge
 from ecert.services.unit_of_work import AbstractUnitOfWork
 
-
-@dataclass(frozen=True)
-class Reason:
-    code: str
-    params: dict[str, str] = field(default_factory=dict)
-
-    def text(self, lang: str) -> str:
-        """In words, from the catalogue (``reason.<code>``, domain/messages.py)."""
-        return messages.text(f"reason.{self.code}", lang, self.params)
-
-
-@dataclass
-class VerificationResult:
-    """status: docs/cli.md ``verify.status``; reasons: why, in words; checks: each check's outcome
-    (None = not reached); holder: the registry's current data (R-CHG-3), ID number masked; token:
-    a PDF's QR token, read once the seal and the QR code's signature verified (pages link the
-    signature image through it for a genuine verdict only, R-DOC-5; not in :meth:`as_dict`)."""
-
-    status: str
-    reasons: list[Reason]
-    checks: dict[str, bool | None]
-    serial: str | None = None
-    registration_no: str | None = None
-    usage_from: date | None = None
-    usage_until: date | None = None
-    holder: dict[str, Any] | None = None
-    content: CertificateContent | None = None
-    token: str | None = None
-
-    def as_dict(self, lang: str = "zh") -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "reasons": [r.text(lang) for r in self.reasons],
-            "serial": self.serial,
-            "registration_no": self.registration_no,
-            "usage_from": self.usage_from.isoformat() if self.usage_from else None,
-            "usage_until": self.usage_until.isoformat() if self.usage_until else None,
-            "checks": self.checks,
-            "current": self.holder,
-        }
-
-
-@dataclass(frozen=True)
-class SignatureVerdict:
-    """What the PDF signature check found (adapter-neutral)."""
-
-    readable: bool
-    signed: bool
-    intact: bool
-    trusted: bool
-    modified_after_signing: bool
-
-
 PdfSignatureChecker = Callable[[bytes, datetime], SignatureVerdict]
-
-CHECKS = ("signature", "unmodified", "trusted", "qr_token", "bound", "record", "current", "window")
-
-
-def _checks() -> dict[str, bool | None]:
-    return dict.fromkeys(CHECKS)
-
-
-# What a verdict page lists as checked, per channel: (line code, the CHECKS it stands for); the words
-# are the catalogue's ``check_line.<channel>.<code>`` terms.
-CHECK_LINES: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
-    "pdf": (
-        ("seal", ("signature",)),
-        ("unchanged", ("unmodified",)),
-        ("trusted", ("trusted",)),
-        ("issued", ("qr_token", "bound", "record")),
-        ("current", ("current",)),
-        ("window", ("window",)),
-    ),
-    "qr": (
-        ("seal", ("qr_token",)),
-        ("issued", ("record",)),
-        ("current", ("current",)),
-        ("window", ("window",)),
-    ),
-}
-
-
-@dataclass(frozen=True)
-class CheckLine:
-    """One line of a verdict page's list of checks: ``passed`` is True or False, or None when the
-    check was not made (an earlier one failed, so the verdict was already decided)."""
-
-    channel: str
-    code: str
-    passed: bool | None
-
-    def text(self, lang: str) -> str:
-        return messages.term(f"check_line.{self.channel}", self.code, lang)
-
-
-def check_lines(checks: Mapping[str, bool | None], channel: str) -> list[CheckLine]:
-    """A result's ``checks`` as the verdict page lists them (``channel``: ``pdf`` or ``qr``). A line made
-    of several checks failed if any of them failed, else passed only if all of them were made."""
-    out: list[CheckLine] = []
-    for code, keys in CHECK_LINES[channel]:
-        outcomes = [checks.get(k) for k in keys]
-        passed = False if False in outcomes else None if None in outcomes else True
-        out.append(CheckLine(channel, code, passed))
-    return out
-
-
-def _token_failure(exc: TokenError) -> tuple[str, Reason]:
-    if exc.code == "bad_signature":
-        return "tampered", Reason("qr_bad_signature")
-    if exc.code == "unknown_key":
-        return "untrusted", Reason("qr_unknown_key")
-    return "indeterminate", Reason("qr_malformed")
 
 
 def _online(
@@ -159,70 +53,6 @@ def _online(
     with uow:
         snapshot = uow.certificates.snapshot(claims.serial)
     return judge(result, claims, full_digest, snapshot, today=today, policy=policy)
-
-
-def judge(
-    result: VerificationResult,
-    claims: TokenClaims,
-    full_digest: bytes | None,
-    snapshot: VerificationSnapshot | None,
-    *,
-    today: date,
-    policy: Policy,
-) -> VerificationResult:
-    """The online verdict from what the registry holds now (one read: :meth:`SqlCertificates.snapshot`)."""
-    if snapshot is None:
-        result.checks["record"] = False
-        result.status, result.reasons = "indeterminate", [Reason("no_record")]
-        return result
-    record, reg = snapshot.record, snapshot.registration
-    matches = (
-        record.registration_no == claims.registration_no
-        and (record.usage_from, record.usage_until) == (claims.usage_from, claims.usage_until)
-        and bytes.fromhex(record.content_digest)[:16] == claims.digest16
-        and (full_digest is None or record.content_digest == full_digest.hex())
-    )
-    result.checks["record"] = matches
-    if not matches:
-        result.status, result.reasons = "tampered", [Reason("record_mismatch")]
-        return result
-    current_version = reg.data_version
-    view = holder_view(reg, today, policy)
-    view["id_number"] = mask_id_number(reg.person.id_number)
-    view.pop("has_signature", None)
-    view.pop("age65_date", None)  # R-ACC-1: the public view shows no more than the certificate
-    view["revocation"] = None  # set below for a revoked, cancelled or suspended registration
-    result.holder = view
-    if reg.status is not RegistrationStatus.ACTIVE:
-        basis, effective = snapshot.status_basis, snapshot.status_effective
-        result.checks["current"] = False
-        s = reg.status.value
-        eff = effective.isoformat() if effective else None
-        view["revocation"] = {"status": s, "basis": basis, "effective": eff}
-        params = {"status": s, "basis": basis or "", "effective": eff or ""}
-        code = "revoked" if basis and eff else "revoked_no_basis" if eff else "revoked_no_details"
-        result.status = "revoked"
-        result.reasons = [Reason(code, params)]
-        return result
-    if record.data_version < current_version:
-        result.checks["current"] = False
-        result.status, result.reasons = "superseded", [Reason("superseded")]
-        return result
-    result.checks["current"] = True
-    if today < record.usage_from:
-        result.checks["window"] = False
-        result.status, result.reasons = (
-            "not_yet_valid",
-            [Reason("not_yet_valid", {"since": record.usage_from.isoformat()})],
-        )
-        return result
-    if today > record.usage_until:
-        result.checks["window"] = False
-        result.status, result.reasons = "expired", [Reason("expired", {"until": record.usage_until.isoformat()})]
-        return result
-    result.checks["window"] = True
-    result.status, result.reasons = "valid", [Reason("valid")]
-    return result
 
 
 TokenDecoder = Callable[[str], TokenClaims]
@@ -246,19 +76,22 @@ class VerifiedTokens:
         return self._decode(text)
 
 
+_TOKEN_VERIFIED = checks_made(qr_token=True)  # read-only: one for every QR check
+
+
 def _start_qr(text: str, decode_token: TokenDecoder) -> tuple[VerificationResult, TokenClaims | None]:
     """The offline part of a QR check: the token's layout and signature."""
-    result = VerificationResult(status="indeterminate", reasons=[], checks=_checks())
     try:
         claims = decode_token(text)
     except TokenError as exc:
-        result.checks["qr_token"] = False
-        result.status, reason = _token_failure(exc)
-        result.reasons = [reason]
-        return result, None
-    result.checks["qr_token"] = True
-    result.serial, result.registration_no = claims.serial, claims.registration_no
-    result.usage_from, result.usage_until = claims.usage_from, claims.usage_until
+        return VerificationResult().concluded(*token_failure(exc.code), qr_token=False), None
+    result = VerificationResult(
+        checks=_TOKEN_VERIFIED,
+        serial=claims.serial,
+        registration_no=claims.registration_no,
+        usage_from=claims.usage_from,
+        usage_until=claims.usage_until,
+    )
     return result, claims
 
 
@@ -303,27 +136,21 @@ def verify_pdf(
     policy: Policy,
 ) -> VerificationResult:
     """Offline checks on the document, then the online state (R-DOC-2, R-CHG-1)."""
-    result = VerificationResult(status="indeterminate", reasons=[], checks=_checks())
+    S, R = VerificationStatus, ReasonCode
+    result = VerificationResult()
     sig = check_signature(pdf, now)
     if not sig.readable:
-        result.status, result.reasons = "indeterminate", [Reason("not_pdf")]
-        return result
+        return result.concluded(S.INDETERMINATE, Reason(R.NOT_PDF))
     if not sig.signed:
-        result.checks["signature"] = False
-        result.status, result.reasons = "untrusted", [Reason("not_signed")]
-        return result
-    result.checks["signature"] = sig.intact
+        return result.concluded(S.UNTRUSTED, Reason(R.NOT_SIGNED), signature=False)
     if not sig.intact:
-        result.status, result.reasons = "tampered", [Reason("signature_broken")]
-        return result
-    result.checks["unmodified"] = not sig.modified_after_signing
+        return result.concluded(S.TAMPERED, Reason(R.SIGNATURE_BROKEN), signature=False)
     if sig.modified_after_signing:
-        result.status, result.reasons = "tampered", [Reason("modified_after_signing")]
-        return result
-    result.checks["trusted"] = sig.trusted
+        return result.concluded(S.TAMPERED, Reason(R.MODIFIED_AFTER_SIGNING), signature=True, unmodified=False)
     if not sig.trusted:
-        result.status, result.reasons = "untrusted", [Reason("untrusted_signer")]
-        return result
+        reason = Reason(R.UNTRUSTED_SIGNER)
+        return result.concluded(S.UNTRUSTED, reason, signature=True, unmodified=True, trusted=False)
+    result = result.checked(signature=True, unmodified=True, trusted=True)
     meta = signed_metadata(pdf)
     content: CertificateContent | None = None
     try:
@@ -332,20 +159,19 @@ def verify_pdf(
     except (KeyError, ValueError, TypeError):
         content = None
     if meta is None or content is None or "EcertQR" not in meta:
-        result.status, result.reasons = "indeterminate", [Reason("no_content")]
-        return result
-    result.content = content
-    result.serial, result.registration_no = content.serial, content.registration_no
-    result.usage_from, result.usage_until = content.usage_from, content.usage_until
+        return result.concluded(S.INDETERMINATE, Reason(R.NO_CONTENT))
+    result = replace(
+        result,
+        content=content,
+        serial=content.serial,
+        registration_no=content.registration_no,
+        usage_from=content.usage_from,
+        usage_until=content.usage_until,
+    )
     try:
         claims = decode(meta["EcertQR"], keys)
     except TokenError as exc:
-        result.checks["qr_token"] = False
-        result.status, reason = _token_failure(exc)
-        result.reasons = [reason]
-        return result
-    result.checks["qr_token"] = True
-    result.token = extract_token(meta["EcertQR"])
+        return result.concluded(*token_failure(exc.code), qr_token=False)
     digest = hashlib.sha256(content.canonical_json()).digest()
     bound = (
         claims.digest16 == digest[:16]
@@ -353,8 +179,7 @@ def verify_pdf(
         and claims.registration_no == content.registration_no
         and (claims.usage_from, claims.usage_until) == (content.usage_from, content.usage_until)
     )
-    result.checks["bound"] = bound
+    result = replace(result, token=extract_token(meta["EcertQR"]))
     if not bound:
-        result.status, result.reasons = "tampered", [Reason("qr_not_bound")]
-        return result
-    return _online(uow, result, claims, digest, today=today, policy=policy)
+        return result.concluded(S.TAMPERED, Reason(R.QR_NOT_BOUND), qr_token=True, bound=False)
+    return _online(uow, result.checked(qr_token=True, bound=True), claims, digest, today=today, policy=policy)

@@ -3,32 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Boolean, Connection, Date, DateTime, Integer, Row, bindparam, insert, select, text
 
 from ecert.adapters.db.registry import build_registration
 from ecert.adapters.db.tables import certificates, holder_images, registrations
-from ecert.domain.model import Registration
-
-
-@dataclass(frozen=True)
-class CertificateRecord:
-    serial: str
-    registration_no: str
-    data_version: int
-    identifier: str
-    usage_from: date
-    usage_until: date
-    issue_date: date
-    content_digest: str
-    seal_key_id: str
-    qr_kid: str
-    confirmed_by: str
-    confirmed_at: datetime
-    issued_at: datetime
+from ecert.domain.certificate import CertificateRecord as CertificateRecord  # services import it from here
+from ecert.domain.verification import VerificationSnapshot as VerificationSnapshot  # and the web routes
 
 
 def _aware(t: datetime) -> datetime:
@@ -40,17 +23,6 @@ def _record(row: Row[Any]) -> CertificateRecord:
     values["confirmed_at"] = _aware(values["confirmed_at"])
     values["issued_at"] = _aware(values["issued_at"])
     return CertificateRecord(**values)
-
-
-@dataclass(frozen=True)
-class VerificationSnapshot:
-    """Everything the online part of a verification reads, from one statement: the issuance record,
-    the registry's current state of its registration and, for a revocation, its public part."""
-
-    record: CertificateRecord
-    registration: Registration
-    status_basis: str | None
-    status_effective: date | None
 
 
 _RECORD_FIELDS = tuple(CertificateRecord.__dataclass_fields__)

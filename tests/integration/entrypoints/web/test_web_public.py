@@ -184,11 +184,15 @@ def test_a_genuine_upload_shows_the_holders_signature_image_like_the_qr_page__R_
 
 def test_the_api_verdicts_keep_their_keys(issued: Issued) -> None:
     client = issued.client()
-    keys = {"status", "reasons", "serial", "registration_no", "usage_from", "usage_until", "checks", "current"}
+    keys = {
+        "status", "reasons", "reason_codes", "serial", "registration_no", "usage_from", "usage_until", "checks",
+        "current",
+    }  # fmt: skip
     token = client.get(f"/api/v1/verify/{issued.token}").json()
     pdf = client.post("/api/v1/verify/pdf", files={"file": ("c.pdf", issued.pdf, "application/pdf")}).json()
     assert set(token) == set(pdf) == keys
     assert pdf["checks"] == dict.fromkeys(pdf["checks"], True)
+    assert token["reason_codes"] == pdf["reason_codes"] == ["valid"]  # the code beside its sentence
 
 
 # ------------------------------------------------------------------------------------------- errors
