@@ -17,7 +17,7 @@ QR text and the registry are services/verification.py.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from types import MappingProxyType
@@ -112,12 +112,25 @@ class VerificationResult:
 
     def checked(self, **outcomes: bool) -> VerificationResult:
         """This result with the outcomes of the checks named (keys of :data:`CHECKS`) recorded."""
-        return replace(self, checks=MappingProxyType({**self.checks, **outcomes}))
+        return self._next(self.status, self.reasons, MappingProxyType({**self.checks, **outcomes}), self.holder)
 
     def concluded(self, status: VerificationStatus, reason: Reason, **outcomes: bool) -> VerificationResult:
         """The verdict: ``status`` because of ``reason``, with the last checks' outcomes."""
         checks = MappingProxyType({**self.checks, **outcomes}) if outcomes else self.checks
-        return replace(self, status=status, reasons=(reason,), checks=checks)
+        return self._next(status, (reason,), checks, self.holder)
+
+    def _next(
+        self,
+        status: VerificationStatus,
+        reasons: tuple[Reason, ...],
+        checks: Mapping[str, bool | None],
+        holder: Mapping[str, Any] | None,
+    ) -> VerificationResult:
+        # dataclasses.replace, without its generic cost on the QR page's hot path
+        return VerificationResult(
+            status, reasons, checks, self.serial, self.registration_no, self.usage_from, self.usage_until, holder,
+            self.content, self.token,
+        )  # fmt: skip
 
     @property
     def reason_codes(self) -> list[str]:
@@ -204,8 +217,7 @@ def judge(
         return result.concluded(VerificationStatus.TAMPERED, Reason(ReasonCode.RECORD_MISMATCH), record=False)
     status, reason, outcomes = _standing(snapshot, today)
     checks = MappingProxyType({**result.checks, "record": True, **outcomes})
-    holder = MappingProxyType(_public_view(snapshot, today, policy))
-    return replace(result, status=status, reasons=(reason,), checks=checks, holder=holder)
+    return result._next(status, (reason,), checks, MappingProxyType(_public_view(snapshot, today, policy)))
 
 
 def _standing(snapshot: VerificationSnapshot, today: date) -> tuple[VerificationStatus, Reason, dict[str, bool]]:

@@ -76,6 +76,9 @@ class VerifiedTokens:
         return self._decode(text)
 
 
+_TOKEN_VERIFIED = checks_made(qr_token=True)  # read-only: one for every QR check
+
+
 def _start_qr(text: str, decode_token: TokenDecoder) -> tuple[VerificationResult, TokenClaims | None]:
     """The offline part of a QR check: the token's layout and signature."""
     try:
@@ -83,7 +86,7 @@ def _start_qr(text: str, decode_token: TokenDecoder) -> tuple[VerificationResult
     except TokenError as exc:
         return VerificationResult().concluded(*token_failure(exc.code), qr_token=False), None
     result = VerificationResult(
-        checks=checks_made(qr_token=True),
+        checks=_TOKEN_VERIFIED,
         serial=claims.serial,
         registration_no=claims.registration_no,
         usage_from=claims.usage_from,
