@@ -30,10 +30,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 from ecert.adapters.db.users import User
 from ecert.domain import provinces
 from ecert.domain.errors import BadInput, EcertError, problem
-from ecert.entrypoints.web.app import render
 from ecert.entrypoints.web.deps import check_csrf, ctx, require_user
 from ecert.entrypoints.web.errors import http_status
 from ecert.entrypoints.web.i18n import request_lang
+from ecert.entrypoints.web.templating import render
 from ecert.services import changes, registry_import, renewal
 from ecert.services.registry_import import ImportResult
 from ecert.services.views import authority

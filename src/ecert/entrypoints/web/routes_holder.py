@@ -21,10 +21,10 @@ from ecert.adapters.db.users import User
 from ecert.domain.dates import CST
 from ecert.domain.errors import BadInput, EcertError, problem
 from ecert.entrypoints.web import metrics
-from ecert.entrypoints.web.app import render
 from ecert.entrypoints.web.deps import check_csrf, ctx, require_user
 from ecert.entrypoints.web.errors import http_status
 from ecert.entrypoints.web.i18n import request_lang
+from ecert.entrypoints.web.templating import render
 from ecert.services import issuance, renewal
 from ecert.services.issuance import IssuedCertificate
 from ecert.services.views import holder_portal
