@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -19,8 +21,12 @@ from ecert.domain.policy import Policy
 if TYPE_CHECKING:
     from pyhanko.sign.signers import Signer
 
+    from ecert.adapters.db.certificates import VerificationSnapshot
+    from ecert.adapters.db.verification_log import VerificationLog
+    from ecert.adapters.ratelimit import Limiter
     from ecert.services.ports import DocumentServices
-    from ecert.services.verification import PdfSignatureChecker
+    from ecert.services.qr_verify import FastVerify
+    from ecert.services.verification import PdfSignatureChecker, SnapshotLoader
 
 
 @dataclass
@@ -102,3 +108,64 @@ def bootstrap(settings: Settings, engine: Engine | None = None, keys: keystore.K
         keys=keys or keystore.key_settings_from_env(),
         _engine=engine,
     )
+
+
+# ------------------------------------------------------------------------------------------ web parts
+# What one web process shares between its requests, built when the application is (never at import):
+# the public pages' rate limiter (R-DOC-4), the verification log (R-ACC-1) and the QR check's hot
+# path with its registry read, PostgreSQL's async one-statement read or SQLite's synchronous one.
+
+
+@dataclass(frozen=True)
+class WebParts:
+    limiter: Limiter
+    verification_log: VerificationLog
+    fast_verify: FastVerify
+
+
+def _qr_token_cache() -> int:
+    """Verified QR tokens remembered per process (about 0.8 kB each; 16,384 ≈ 13 MB); 0 turns the cache off."""
+    return int(os.environ.get("ECERT_QR_TOKEN_CACHE", "16384"))
+
+
+def _fast_snapshot(engine: Engine) -> SnapshotLoader | None:
+    """The QR check's registry read: one prepared statement on an async autocommit connection on
+    PostgreSQL (no thread hop); None on SQLite (the unit of work's read, on a worker thread)."""
+    if engine.dialect.name != "postgresql":
+        return None
+    from ecert.adapters.db.certificates import SNAPSHOT_SQL_PG, snapshot_from_rows
+    from ecert.adapters.db.engine import AsyncReadPool
+
+    pool = AsyncReadPool(engine)
+
+    async def snapshot(serial: str) -> VerificationSnapshot | None:
+        return snapshot_from_rows(await pool.fetch(SNAPSHOT_SQL_PG, (serial,)))
+
+    return snapshot
+
+
+def web_parts(
+    core: App,
+    *,
+    limiter: Limiter | None = None,
+    verification_log: VerificationLog | None = None,
+    on_log_drop: Callable[[int], None] | None = None,
+) -> WebParts:
+    """The web process's shared parts; ``limiter`` and ``verification_log`` default to the configured
+    ones (``ECERT_VERIFY_RATE``, ``ECERT_REDIS_URL``: adapters/ratelimit.py). ``on_log_drop`` counts
+    verifications the log could not keep."""
+    from ecert.adapters import ratelimit
+    from ecert.adapters.db.verification_log import VerificationLog
+    from ecert.services.qr_verify import FastVerify
+
+    vlog = verification_log or VerificationLog(core.engine, core.clock.now, on_drop=on_log_drop)
+    fast = FastVerify(
+        uow=core.uow,
+        keys=lambda: core.qr_public_keys,
+        today=core.clock.today,
+        policy=core.policy,
+        snapshot=_fast_snapshot(core.engine),
+        log=vlog,
+        cache_size=_qr_token_cache(),
+    )
+    return WebParts(limiter=limiter or ratelimit.make_limiter(), verification_log=vlog, fast_verify=fast)

@@ -1,176 +1,50 @@
-"""FastAPI application factory: middleware (security headers, metrics, request log), error
-mapping, templates and the routers of each area (public, holder, authority, ops)."""
+"""FastAPI application factory: the middleware (middleware.py, qr_fast_path.py), error mapping,
+the verification log's lifespan and the routers of each area (verify, session, holder, authority,
+ops). Nothing here is imported by a route module."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
-import logging
-import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
-from jinja2.ext import Extension
-from jinja2.lexer import Token, TokenStream
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ecert.adapters.db.sessions import SessionStore
-from ecert.bootstrap import App
+from ecert.bootstrap import App, WebParts, web_parts
 from ecert.domain.errors import BadInput, EcertError, problem
-from ecert.entrypoints.web import metrics
-from ecert.entrypoints.web.deps import WebContext, current_user
+from ecert.entrypoints.web import metrics, routes_authority, routes_holder, routes_ops, routes_session, routes_verify
+from ecert.entrypoints.web.deps import WebContext, parts
 from ecert.entrypoints.web.errors import http_status, page_error
-from ecert.entrypoints.web.i18n import TERMS, request_lang, translator
+from ecert.entrypoints.web.i18n import request_lang
+from ecert.entrypoints.web.middleware import HeadersAndMetrics
+from ecert.entrypoints.web.qr_fast_path import QrPageFastPath
+from ecert.entrypoints.web.templating import render
 
 HERE = Path(__file__).parent
-log = logging.getLogger("ecert.web")
-
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
-}
-# A page with the QR scanner (templates/scanner.html) sets these on its response: the camera for
-# this origin, and 'wasm-unsafe-eval' so the vendored decoder's WebAssembly may be compiled (it
-# allows WebAssembly compilation only, not eval()). Every other page keeps SECURITY_HEADERS.
-SCANNER_HEADERS = {
-    "Content-Security-Policy": SECURITY_HEADERS["Content-Security-Policy"].replace(
-        "script-src 'self';", "script-src 'self' 'wasm-unsafe-eval';"
-    ),
-    "Permissions-Policy": SECURITY_HEADERS["Permissions-Policy"].replace("camera=()", "camera=(self)"),
-}
-
-templates = Jinja2Templates(directory=str(HERE / "templates"))
-# Package data: the templates do not change under a running server, so no stat() of every template
-# (and of base.html it extends) on every render.
-templates.env.auto_reload = False
-TRANSLATORS = {lang: translator(lang) for lang in ("zh", "en")}
 
 
-class _Localize(Extension):
-    """``t('中文', 'English')`` with two literal arguments becomes the literal of one language when the
-    template is compiled (a call costs more than the text it returns); other calls stay calls."""
-
-    index = 0
-
-    def filter_stream(self, stream: TokenStream) -> Iterable[Token]:
-        tokens = list(stream)
-        out: list[Token] = []
-        i = 0
-        while i < len(tokens):
-            tok, window = tokens[i], tokens[i + 1 : i + 6]
-            if (
-                tok.type == "name"
-                and tok.value == "t"
-                and [w.type for w in window] == ["lparen", "string", "comma", "string", "rparen"]
-                and not (out and out[-1].type == "dot")
-            ):
-                out.append(Token(tok.lineno, "string", window[1 + 2 * self.index].value))
-                i += 6
-            else:
-                out.append(tok)
-                i += 1
-        return out
-
-
-# One template environment per language, for :func:`render_anonymous` (same loader and settings).
-LOCALIZED = {
-    lang: templates.env.overlay(extensions=[type(f"Localize_{lang}", (_Localize,), {"index": i})])
-    for i, lang in enumerate(("zh", "en"))
-}
-
-
-def render_anonymous(lang: str, name: str, *, demo: bool, **context: Any) -> str:
-    """The page for a visitor with no session cookie: what :func:`render` gives when no one is
-    signed in, without its request bookkeeping (the public QR page's hot path). ``demo``: the
-    service seals with a DEMO key (``App.demo_seal``), and every page says so."""
-    return (
-        LOCALIZED[lang]
-        .get_template(name)
-        .render(lang=lang, t=TRANSLATORS[lang], user=None, csrf="", term=TERMS[lang], demo=demo, **context)
-    )
-
-
-def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    lang = request_lang(request)
-    user = context.pop("user", None)
-    if user is None and "user" not in context:
-        try:
-            user = current_user(request)
-        except Exception:  # a broken session never breaks a page
-            user = None
-    from ecert.entrypoints.web.deps import ctx, session_of
-
-    session = session_of(request) if user is not None else None
-    response = templates.TemplateResponse(
-        request,
-        name,
-        {
-            "lang": lang,
-            "t": translator(lang),
-            "term": TERMS["en" if lang == "en" else "zh"],
-            "user": user,
-            "csrf": session.csrf_token if session else "",
-            "demo": ctx(request).core.demo_seal,  # the DEMO banner (base.html)
-            **context,
-        },
-        status_code=status_code,
-    )
-    if request.query_params.get("lang") in ("zh", "en"):
-        response.set_cookie("lang", request_lang(request), samesite="lax", httponly=True, max_age=365 * 86400)
-    return response
-
-
-_HEADER_BYTES = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
-
-
-class HeadersAndMetrics:
-    """Security headers, Prometheus metrics and the request log, as plain ASGI middleware
-    (Starlette's BaseHTTPMiddleware costs about a millisecond a request)."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        status = 500
-
-        async def send_wrapper(message: Any) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                present = {k.lower() for k, _ in message.get("headers", [])}
-                message["headers"] = list(message.get("headers", [])) + [
-                    (k, v) for k, v in _HEADER_BYTES if k not in present
-                ]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
-            elapsed = time.perf_counter() - start
-            metrics.observe_request(scope["method"], route, status, elapsed)
-            if log.isEnabledFor(logging.INFO):
-                log.info(
-                    "request",
-                    extra={"method": scope["method"], "route": route, "status": status, "ms": round(elapsed * 1000, 2)},
-                )
+@contextlib.asynccontextmanager
+async def lifespan(app: Any) -> AsyncIterator[None]:
+    """The verification log's writer (R-ACC-1): a batch every second or so while the process
+    serves, and the last one when it stops (a hard crash loses at most about one interval)."""
+    vlog = parts(app).verification_log
+    task = asyncio.create_task(vlog.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await vlog.close()
 
 
 def _is_api(request: Request) -> bool:
@@ -178,17 +52,15 @@ def _is_api(request: Request) -> bool:
 
 
 class EcertAPI(FastAPI):
-    """FastAPI with the public QR page's fast path as its outermost layer (routes_public.QrPageFastPath)."""
+    """FastAPI with the public QR page's fast path as its outermost layer (qr_fast_path.py)."""
 
     def build_middleware_stack(self) -> Any:
-        from ecert.entrypoints.web.routes_public import QrPageFastPath
-
         return QrPageFastPath(super().build_middleware_stack(), api=self)
 
 
-def create_app(core: App) -> FastAPI:
-    from ecert.entrypoints.web.routes_public import lifespan  # the verification log's writer (R-ACC-1)
-
+def create_app(core: App, web: WebParts | None = None) -> FastAPI:
+    """The application over ``core``; ``web``: its limiter, verification log and QR hot path
+    (default: :func:`bootstrap.web_parts`'s, built now, one set per application)."""
     api = EcertAPI(
         lifespan=lifespan,
         title="ecert — 一级建造师电子注册证书",
@@ -199,6 +71,7 @@ def create_app(core: App) -> FastAPI:
         openapi_url="/openapi.json",
     )
     api.state.ctx = WebContext(core=core, sessions=SessionStore(core.engine))
+    api.state.web = web or web_parts(core, on_log_drop=metrics.VERIFY_LOG_DROPPED.inc)
     api.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     api.add_middleware(HeadersAndMetrics)
@@ -210,8 +83,6 @@ def create_app(core: App) -> FastAPI:
         if _is_api(request):
             return JSONResponse(exc.as_dict(lang), status_code=status)
         if exc.code == "unauthenticated":
-            from fastapi.responses import RedirectResponse
-
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         error = page_error(status, lang, exc.as_dict(lang)["error"])
         return render(request, "error.html", status_code=status, error=error)
@@ -240,10 +111,9 @@ def create_app(core: App) -> FastAPI:
         ]
         return await ecert_error(request, BadInput(problems))
 
-    from ecert.entrypoints.web import routes_authority, routes_holder, routes_ops, routes_public
-
     api.include_router(routes_ops.router)
-    api.include_router(routes_public.router)
+    api.include_router(routes_verify.router)
+    api.include_router(routes_session.router)
     api.include_router(routes_holder.router)
     api.include_router(routes_authority.router)
     return api

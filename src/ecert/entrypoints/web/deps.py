@@ -1,15 +1,19 @@
-"""Request dependencies: the core app, the signed-in user, role checks, CSRF."""
+"""Request dependencies: the core app and the web process's shared parts (``bootstrap.web_parts``),
+the client's rate limit, the signed-in user, role checks, CSRF."""
 
 from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
 from ecert.adapters.db.sessions import Session, SessionStore
 from ecert.adapters.db.users import User
-from ecert.bootstrap import App
+from ecert.adapters.ratelimit import ClientBuckets
+from ecert.bootstrap import App, WebParts
 from ecert.domain.errors import EcertError
 
 COOKIE = "ecert_session"
@@ -23,6 +27,36 @@ class WebContext:
 
 def ctx(request: Request) -> WebContext:
     return request.app.state.ctx  # type: ignore[no-any-return]
+
+
+def parts(app: Any) -> WebParts:
+    """The application's limiter, verification log and QR hot path (built by ``create_app``)."""
+    return app.state.web  # type: ignore[no-any-return]
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def allow(app: Any, client: str) -> bool:
+    """The public pages' limit (R-DOC-4), from the event loop: the in-process buckets directly,
+    anything doing I/O (Redis) on a worker thread, so a slow or unreachable Redis never stalls every
+    request of the process."""
+    limiter = parts(app).limiter
+    if isinstance(limiter, ClientBuckets):
+        return limiter.allow(client)
+    return await run_in_threadpool(limiter.allow, client)
+
+
+def limit(request: Request) -> None:
+    """The limit from a worker thread (a synchronous route)."""
+    if not parts(request.app).limiter.allow(client_address(request)):
+        raise EcertError("rate_limited")
+
+
+async def limit_async(request: Request) -> None:
+    if not await allow(request.app, client_address(request)):
+        raise EcertError("rate_limited")
 
 
 def session_of(request: Request) -> Session | None:

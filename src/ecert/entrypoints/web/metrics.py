@@ -15,6 +15,11 @@ LATENCY = Histogram(
 )
 ISSUED = Counter("ecert_certificates_issued_total", "Certificates issued over the web", registry=REGISTRY)
 VERIFICATIONS = Counter("ecert_verifications_total", "Verifications by verdict", ["kind", "status"], registry=REGISTRY)
+VERIFY_LOG_DROPPED = Counter(
+    "ecert_verification_log_dropped_total",
+    "Verifications not written to the verification log (its buffer was full: the database was down or slow)",
+    registry=REGISTRY,
+)
 
 
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:

@@ -30,10 +30,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 from ecert.adapters.db.users import User
 from ecert.domain import provinces
 from ecert.domain.errors import BadInput, EcertError, problem
-from ecert.entrypoints.web.app import render
 from ecert.entrypoints.web.deps import check_csrf, ctx, require_user
 from ecert.entrypoints.web.errors import http_status
 from ecert.entrypoints.web.i18n import request_lang
+from ecert.entrypoints.web.templating import render
 from ecert.services import changes, registry_import, renewal
 from ecert.services.registry_import import ImportResult
 from ecert.services.views import authority
@@ -170,6 +170,40 @@ class CancellationBody(BaseModel):
     effective: str = Field(max_length=10)
 
 
+# A JSON body, parsed and checked by :func:`json_body` (bad_input naming each field).
+DecisionIn = Annotated[DecisionBody, Depends(json_body(DecisionBody))]
+EmployerIn = Annotated[EmployerBody, Depends(json_body(EmployerBody))]
+RevocationIn = Annotated[RevocationBody, Depends(json_body(RevocationBody))]
+CancellationIn = Annotated[CancellationBody, Depends(json_body(CancellationBody))]
+
+
+class DecisionForm(BaseModel):
+    """The review page's decision form (R-REN-6); ``province`` and ``page`` bring the reviewer back."""
+
+    decision: str = ""
+    reason: str = ""
+    csrf: str = ""
+    province: str = ""
+    page: int = 1
+
+
+class EmployerForm(BaseModel):
+    """The holder page's 变更注册 form."""
+
+    name: str = ""
+    uscc: str = ""
+    csrf: str = ""
+
+
+class EndingForm(BaseModel):
+    """The holder page's 撤销 and 注销 forms (R-LAPSE-1): the same fields, checked by the use case."""
+
+    reason: str = ""
+    basis: str = ""
+    effective: str = ""
+    csrf: str = ""
+
+
 # ------------------------------------------------------------------------------------ use cases
 
 
@@ -302,35 +336,27 @@ def review(request: Request, province: str = "", page: int = 1, decided: int | N
 
 
 @router.post("/review/{application_id}", include_in_schema=False)
-def review_decide(
-    request: Request,
-    application_id: int,
-    decision: Annotated[str, Form()] = "",
-    reason: Annotated[str, Form()] = "",
-    csrf: Annotated[str, Form()] = "",
-    province: Annotated[str, Form()] = "",
-    page: Annotated[int, Form()] = 1,
-) -> Response:
+def review_decide(request: Request, application_id: int, form: Annotated[DecisionForm, Form()]) -> Response:
     user = staff(request)
-    check_csrf(request, csrf)
+    check_csrf(request, form.csrf)
     try:
-        if decision not in ("approve", "reject"):
+        if form.decision not in ("approve", "reject"):
             raise BadInput([problem("请选择批准或驳回", "Choose approve or reject", column="decision")])
-        _decide(request, user, application_id, decision == "approve", reason)
+        _decide(request, user, application_id, form.decision == "approve", form.reason)
     except EcertError as exc:
         return _review_page(
             request,
             user,
-            province=province,
-            page=page,
+            province=form.province,
+            page=form.page,
             status_code=http_status(exc),
             failed_id=application_id,
-            reason=reason,
+            reason=form.reason,
             **_error_context(request, exc),
         )
     query = {"decided": str(application_id)}
-    if province:
-        query["province"] = province
+    if form.province:
+        query["province"] = form.province
     return RedirectResponse(f"/review?{urlencode(query)}", status_code=303)
 
 
@@ -358,12 +384,19 @@ def admin_holder(request: Request, reg_no: str, done: str = "") -> Response:
 
 
 def _holder_action(
-    request: Request, user: User, reg_no: str, action: str, run: Callable[[], Any], form: dict[str, str]
+    request: Request,
+    reg_no: str,
+    action: str,
+    form: EmployerForm | EndingForm,
+    run: Callable[[User], Any],
 ) -> Response:
-    """Run a change; on success back to the holder with a note, on a refusal the page again with the
-    message and every problem beside the form, under the error's status."""
+    """An admin's change from the holder page (CSRF checked): on success back to the holder with a
+    note, on a refusal the page again with the message and every problem beside the form, under
+    the error's status."""
+    user = admin(request)
+    check_csrf(request, form.csrf)
     try:
-        run()
+        run(user)
     except EcertError as exc:
         if exc.code == "not_found":
             raise
@@ -373,72 +406,38 @@ def _holder_action(
             reg_no,
             status_code=http_status(exc),
             failed=action,
-            form=form,
+            form=form.model_dump(exclude={"csrf"}),
             **_error_context(request, exc),
         )
     return RedirectResponse(f"/admin/holders/{quote(reg_no.strip())}?done={action}", status_code=303)
 
 
 @router.post("/admin/holders/{reg_no}/employer", include_in_schema=False)
-def admin_change_employer(
-    request: Request,
-    reg_no: str,
-    name: Annotated[str, Form()] = "",
-    uscc: Annotated[str, Form()] = "",
-    csrf: Annotated[str, Form()] = "",
-) -> Response:
-    user = admin(request)
-    check_csrf(request, csrf)
+def admin_change_employer(request: Request, reg_no: str, form: Annotated[EmployerForm, Form()]) -> Response:
+    return _holder_action(
+        request, reg_no, "employer", form, lambda user: _employer(request, user, reg_no, form.name, form.uscc)
+    )
+
+
+def _ending(request: Request, reg_no: str, kind: str, form: EndingForm) -> Response:
+    """撤销 (``revoke``) or 注销 (``cancel``) from the holder page (R-LAPSE-1): one body for both forms."""
     return _holder_action(
         request,
-        user,
         reg_no,
-        "employer",
-        lambda: _employer(request, user, reg_no, name, uscc),
-        {"name": name, "uscc": uscc},
+        kind,
+        form,
+        lambda user: _end(request, user, reg_no, kind, form.reason, form.basis or None, form.effective),
     )
 
 
 @router.post("/admin/holders/{reg_no}/revocation", include_in_schema=False)
-def admin_revoke(
-    request: Request,
-    reg_no: str,
-    reason: Annotated[str, Form()] = "",
-    basis: Annotated[str, Form()] = "",
-    effective: Annotated[str, Form()] = "",
-    csrf: Annotated[str, Form()] = "",
-) -> Response:
-    user = admin(request)
-    check_csrf(request, csrf)
-    return _holder_action(
-        request,
-        user,
-        reg_no,
-        "revoke",
-        lambda: _end(request, user, reg_no, "revoke", reason, basis, effective),
-        {"reason": reason, "basis": basis, "effective": effective},
-    )
+def admin_revoke(request: Request, reg_no: str, form: Annotated[EndingForm, Form()]) -> Response:
+    return _ending(request, reg_no, "revoke", form)
 
 
 @router.post("/admin/holders/{reg_no}/cancellation", include_in_schema=False)
-def admin_cancel(
-    request: Request,
-    reg_no: str,
-    reason: Annotated[str, Form()] = "",
-    basis: Annotated[str, Form()] = "",
-    effective: Annotated[str, Form()] = "",
-    csrf: Annotated[str, Form()] = "",
-) -> Response:
-    user = admin(request)
-    check_csrf(request, csrf)
-    return _holder_action(
-        request,
-        user,
-        reg_no,
-        "cancel",
-        lambda: _end(request, user, reg_no, "cancel", reason, basis or None, effective),
-        {"reason": reason, "basis": basis, "effective": effective},
-    )
+def admin_cancel(request: Request, reg_no: str, form: Annotated[EndingForm, Form()]) -> Response:
+    return _ending(request, reg_no, "cancel", form)
 
 
 @router.get("/admin/import", include_in_schema=False)
@@ -506,13 +505,7 @@ def api_applications(
     tags=["authority"],
     openapi_extra=_schema(DecisionBody),
 )
-def api_decide(
-    request: Request,
-    application_id: int,
-    user: Staff,
-    _csrf: Csrf,
-    body: Annotated[DecisionBody, Depends(json_body(DecisionBody))],
-) -> JSONResponse:
+def api_decide(request: Request, application_id: int, user: Staff, _csrf: Csrf, body: DecisionIn) -> JSONResponse:
     """``renewal decide``: ``{"application_id", "status", "specialties": [{"specialty", "valid_until"}]}``."""
     return JSONResponse(_decide(request, user, application_id, body.approve, body.reason))
 
@@ -534,37 +527,19 @@ def api_holder(request: Request, reg_no: str, user: Staff) -> JSONResponse:
 
 
 @router.post("/api/v1/registry/{reg_no}/employer", tags=["authority"], openapi_extra=_schema(EmployerBody))
-def api_change_employer(
-    request: Request,
-    reg_no: str,
-    user: Admin,
-    _csrf: Csrf,
-    body: Annotated[EmployerBody, Depends(json_body(EmployerBody))],
-) -> JSONResponse:
+def api_change_employer(request: Request, reg_no: str, user: Admin, _csrf: Csrf, body: EmployerIn) -> JSONResponse:
     """``change employer`` (变更注册, R-CHG-1): supersedes earlier certificates."""
     return JSONResponse(_employer(request, user, reg_no, body.name, body.uscc))
 
 
 @router.post("/api/v1/registry/{reg_no}/revocation", tags=["authority"], openapi_extra=_schema(RevocationBody))
-def api_revoke(
-    request: Request,
-    reg_no: str,
-    user: Admin,
-    _csrf: Csrf,
-    body: Annotated[RevocationBody, Depends(json_body(RevocationBody))],
-) -> JSONResponse:
+def api_revoke(request: Request, reg_no: str, user: Admin, _csrf: Csrf, body: RevocationIn) -> JSONResponse:
     """``revoke`` (撤销, R-LAPSE-1)."""
     return JSONResponse(_end(request, user, reg_no, "revoke", body.reason, body.basis, body.effective))
 
 
 @router.post("/api/v1/registry/{reg_no}/cancellation", tags=["authority"], openapi_extra=_schema(CancellationBody))
-def api_cancel(
-    request: Request,
-    reg_no: str,
-    user: Admin,
-    _csrf: Csrf,
-    body: Annotated[CancellationBody, Depends(json_body(CancellationBody))],
-) -> JSONResponse:
+def api_cancel(request: Request, reg_no: str, user: Admin, _csrf: Csrf, body: CancellationIn) -> JSONResponse:
     """注销 (R-LAPSE-1)."""
     return JSONResponse(_end(request, user, reg_no, "cancel", body.reason, body.basis, body.effective))
 

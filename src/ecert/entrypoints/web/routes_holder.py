@@ -9,6 +9,7 @@ follows the same rules with the session cookie and the ``X-CSRF-Token`` header.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
@@ -21,10 +22,10 @@ from ecert.adapters.db.users import User
 from ecert.domain.dates import CST
 from ecert.domain.errors import BadInput, EcertError, problem
 from ecert.entrypoints.web import metrics
-from ecert.entrypoints.web.app import render
 from ecert.entrypoints.web.deps import check_csrf, ctx, require_user
 from ecert.entrypoints.web.errors import http_status
 from ecert.entrypoints.web.i18n import request_lang
+from ecert.entrypoints.web.templating import render
 from ecert.services import issuance, renewal
 from ecert.services.issuance import IssuedCertificate
 from ecert.services.views import holder_portal
@@ -88,6 +89,27 @@ def _reg_no(user: User) -> str:
 
 def _actor(user: User) -> str:
     return f"holder:{user.username}"
+
+
+# ------------------------------------------------------------------------------------------ forms
+
+
+class DownloadForm(BaseModel):
+    """The page's download form: the holder's confirmation of the window shown (R-USE-1)."""
+
+    csrf: str = ""
+    confirm: str = ""
+    usage_from: str = ""
+    usage_until: str = ""
+
+
+class RenewalForm(BaseModel):
+    """The page's renewal form: specialties (R-REN-1) and the continuing-education commitment (R-REN-4)."""
+
+    csrf: str = ""
+    specialty: list[str] | None = None
+    commit_ce: str = ""
+    ce_hours: str = ""
 
 
 # ------------------------------------------------------------------------------------------ use cases
@@ -173,25 +195,45 @@ def _error_view(exc: EcertError, lang: str) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------ pages
 
 
-def _render_me(request: Request, user: User, *, status_code: int = 200, error: EcertError | None = None) -> Response:
+def _holder_page(
+    request: Request,
+    user: User,
+    name: str,
+    extra: Callable[[holder_portal.Overview, date], dict[str, Any]],
+    *,
+    status_code: int = 200,
+    error: EcertError | None = None,
+) -> Response:
+    """One of the holder's pages over their registration as of today: the refusal beside the form,
+    dates in words; ``extra`` adds what the page itself shows."""
     core = ctx(request).core
     today = core.clock.today()
-    lang = request_lang(request)
     ov = holder_portal.overview(core.uow(), _reg_no(user), today=today, policy=core.policy)
-    certs = holder_portal.my_certificates(core.uow(), _reg_no(user), today=today)
     return render(
         request,
-        "me.html",
+        name,
         status_code=status_code,
         user=user,
         holder=ov.holder,
-        window=ov.window,
-        refusal=ov.refusal.as_dict(lang)["error"] if ov.refusal else None,
-        certificates=certs,
-        error=_error_view(error, lang) if error else None,
+        error=_error_view(error, request_lang(request)) if error else None,
         today=today,
+        **extra(ov, today),
         **_words(request),
     )
+
+
+def _render_me(request: Request, user: User, *, status_code: int = 200, error: EcertError | None = None) -> Response:
+    core = ctx(request).core
+    lang = request_lang(request)
+
+    def extra(ov: holder_portal.Overview, today: date) -> dict[str, Any]:
+        return {
+            "window": ov.window,
+            "refusal": ov.refusal.as_dict(lang)["error"] if ov.refusal else None,
+            "certificates": holder_portal.my_certificates(core.uow(), _reg_no(user), today=today),
+        }
+
+    return _holder_page(request, user, "me.html", extra, status_code=status_code, error=error)
 
 
 @router.get("/me", include_in_schema=False)
@@ -199,27 +241,26 @@ def me_page(request: Request, user: Holder) -> Response:
     return _render_me(request, user)
 
 
-@router.post("/me/download", include_in_schema=False)
-def me_download(
-    request: Request,
-    user: Holder,
-    csrf: Annotated[str, Form()] = "",
-    confirm: Annotated[str, Form()] = "",
-    usage_from: Annotated[str, Form()] = "",
-    usage_until: Annotated[str, Form()] = "",
+def _submit(
+    request: Request, form: DownloadForm | RenewalForm, act: Callable[[], Response], page: Callable[..., Response]
 ) -> Response:
-    check_csrf(request, csrf)
+    """A holder's form (CSRF checked): what ``act`` answers, or on a refusal the ``page`` again with
+    the error beside the form, under the error's status."""
+    check_csrf(request, form.csrf)
     try:
-        issued = _download(
-            request,
-            user,
-            confirmed=bool(confirm),
-            usage_from=_form_date(usage_from),
-            usage_until=_form_date(usage_until),
-        )
+        return act()
     except EcertError as exc:
-        return _render_me(request, user, status_code=http_status(exc), error=exc)
-    return _pdf_response(issued)
+        return page(status_code=http_status(exc), error=exc)
+
+
+@router.post("/me/download", include_in_schema=False)
+def me_download(request: Request, user: Holder, form: Annotated[DownloadForm, Form()]) -> Response:
+    def download() -> Response:
+        window = (_form_date(form.usage_from), _form_date(form.usage_until))
+        issued = _download(request, user, confirmed=bool(form.confirm), usage_from=window[0], usage_until=window[1])
+        return _pdf_response(issued)
+
+    return _submit(request, form, download, functools.partial(_render_me, request, user))
 
 
 def _render_renewal(
@@ -232,29 +273,22 @@ def _render_renewal(
     committed: bool = False,
     ce_hours: str = "",
 ) -> Response:
-    core = ctx(request).core
+    policy = ctx(request).core.policy
     lang = request_lang(request)
-    ov = holder_portal.overview(core.uow(), _reg_no(user), today=core.clock.today(), policy=core.policy)
-    if chosen is None:
-        chosen = [s["specialty"] for s in ov.holder["specialties"] if s["state"] == "renewable"]
-    details = [p.message(lang) for p in error.problems] if isinstance(error, BadInput) else []
-    return render(
-        request,
-        "me_renewal.html",
-        status_code=status_code,
-        user=user,
-        holder=ov.holder,
-        chosen=chosen,
-        committed=committed,
-        ce_hours=ce_hours,
-        ce_required=core.policy.ce_hours_required,
-        window_days=core.policy.renewal_window_days,
-        transitional_deadline=core.policy.transitional_deadline,
-        today=core.clock.today(),
-        error=_error_view(error, lang) if error else None,
-        details=details,
-        **_words(request),
-    )
+
+    def extra(ov: holder_portal.Overview, today: date) -> dict[str, Any]:
+        renewable = [s["specialty"] for s in ov.holder["specialties"] if s["state"] == "renewable"]
+        return {
+            "chosen": renewable if chosen is None else chosen,
+            "committed": committed,
+            "ce_hours": ce_hours,
+            "ce_required": policy.ce_hours_required,
+            "window_days": policy.renewal_window_days,
+            "transitional_deadline": policy.transitional_deadline,
+            "details": [p.message(lang) for p in error.problems] if isinstance(error, BadInput) else [],
+        }
+
+    return _holder_page(request, user, "me_renewal.html", extra, status_code=status_code, error=error)
 
 
 @router.get("/me/renewal", include_in_schema=False)
@@ -263,29 +297,15 @@ def me_renewal_form(request: Request, user: Holder) -> Response:
 
 
 @router.post("/me/renewal", include_in_schema=False)
-def me_renewal_submit(
-    request: Request,
-    user: Holder,
-    csrf: Annotated[str, Form()] = "",
-    specialty: Annotated[list[str] | None, Form()] = None,
-    commit_ce: Annotated[str, Form()] = "",
-    ce_hours: Annotated[str, Form()] = "",
-) -> Response:
-    check_csrf(request, csrf)
-    chosen = specialty or []
-    try:
-        result = _apply(request, user, chosen, committed=bool(commit_ce), ce_hours=_form_hours(ce_hours))
-    except EcertError as exc:
-        return _render_renewal(
-            request,
-            user,
-            status_code=http_status(exc),
-            error=exc,
-            chosen=chosen,
-            committed=bool(commit_ce),
-            ce_hours=ce_hours,
-        )
-    return RedirectResponse(f"/me/applications?applied={result['application_id']}", status_code=303)
+def me_renewal_submit(request: Request, user: Holder, form: Annotated[RenewalForm, Form()]) -> Response:
+    chosen, committed = form.specialty or [], bool(form.commit_ce)
+
+    def apply() -> Response:
+        result = _apply(request, user, chosen, committed=committed, ce_hours=_form_hours(form.ce_hours))
+        return RedirectResponse(f"/me/applications?applied={result['application_id']}", status_code=303)
+
+    page = functools.partial(_render_renewal, request, user, chosen=chosen, committed=committed, ce_hours=form.ce_hours)
+    return _submit(request, form, apply, page)
 
 
 @router.get("/me/applications", include_in_schema=False)
@@ -322,7 +342,7 @@ class DownloadRequest(BaseModel):
 
 
 class RenewalRequest(BaseModel):
-    """R-REN-1…4: the specialties to renew and the continuing-education commitment."""
+    """The specialties to renew (R-REN-1) and the continuing-education commitment (R-REN-4)."""
 
     specialties: list[str] = Field(..., max_length=10, description="Specialties of the holder's registration")
     commit_ce: StrictBool = Field(False, description="本人承诺已完成继续教育要求 (R-REN-4); must be true")

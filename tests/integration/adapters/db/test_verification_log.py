@@ -16,16 +16,17 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, delete, insert, select, text, update
 
-from ecert.adapters import keystore
+from ecert.adapters import keystore, ratelimit
 from ecert.adapters.db import verification_log as vl
 from ecert.adapters.db.audit import BATCH_ACTION, AuditLog, ChainCheck
 from ecert.adapters.db.tables import audit_events, verification_events
 from ecert.adapters.db.verification_log import VerificationLog
-from ecert.bootstrap import App, bootstrap
+from ecert.bootstrap import App, bootstrap, web_parts
 from ecert.config import Settings
 from ecert.domain.errors import EcertError
-from ecert.entrypoints.web import metrics, routes_public
+from ecert.entrypoints.web import metrics
 from ecert.entrypoints.web.app import create_app
+from ecert.entrypoints.web.qr_fast_path import QrPageFastPath
 from ecert.services import issuance
 from ecert.services.demo import seed_demo
 from ecert.services.views import authority
@@ -50,7 +51,7 @@ def env(db_url: str, engine: Engine, tmp_path: Path) -> Env:
 
 @pytest.fixture(autouse=True)
 def no_throttle(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(routes_public, "BUCKETS", routes_public.ClientBuckets(100_000))
+    monkeypatch.setattr(ratelimit, "make_limiter", lambda: ratelimit.ClientBuckets(100_000))
 
 
 def _issue(core: App) -> issuance.IssuedCertificate:
@@ -105,13 +106,13 @@ def test_qr_fast_path_api_and_pdf_uploads_end_up_in_chained_batches__R_ACC_1(
     cert = _issue(env.core)
     token = cert.qr.split("/V/", 1)[1]
     fast: list[str] = []
-    respond = routes_public.QrPageFastPath._respond
+    respond = QrPageFastPath._respond
 
     async def spy(self: Any, scope: Any, receive: Any, send: Any) -> None:
         fast.append(scope["path"])
         await respond(self, scope, receive, send)
 
-    monkeypatch.setattr(routes_public.QrPageFastPath, "_respond", spy)
+    monkeypatch.setattr(QrPageFastPath, "_respond", spy)
     pdf = {"file": ("c.pdf", cert.pdf, "application/pdf")}
     with TestClient(create_app(env.core)) as c:  # the lifespan: its writer runs, and flushes at the end
         assert c.get(f"/V/{token}").status_code == 200
@@ -155,9 +156,9 @@ def test_the_writer_flushes_while_the_server_runs__R_ACC_1(env: Env, monkeypatch
 
 def test_a_full_log_never_fails_the_public_page__R_ACC_1(env: Env) -> None:
     cert = _issue(env.core)
-    app = create_app(env.core)
-    full = VerificationLog(env.engine, env.core.clock.now, capacity=0, on_drop=routes_public.VERIFY_LOG_DROPPED.inc)
-    app.state.verification_log = full  # as if the database had not taken a batch for a while
+    full = VerificationLog(env.engine, env.core.clock.now, capacity=0, on_drop=metrics.VERIFY_LOG_DROPPED.inc)
+    app = create_app(env.core, web_parts(env.core, verification_log=full))  # as if the database had not
+    # taken a batch for a while
     before = _dropped_metric()
     with TestClient(app) as c:
         assert c.get("/V/" + cert.qr.split("/V/", 1)[1]).status_code == 200

@@ -17,15 +17,15 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, insert, select, text
 
-from ecert.adapters import keystore, qr_token
+from ecert.adapters import keystore, qr_token, ratelimit
 from ecert.adapters.db.engine import AsyncReadPool
 from ecert.adapters.db.tables import registrations, renewal_applications, renewal_items, specialty_registrations
-from ecert.bootstrap import App, bootstrap
+from ecert.bootstrap import App, bootstrap, web_parts
 from ecert.config import Settings
 from ecert.domain.errors import EcertError
 from ecert.domain.ids import make_uscc
-from ecert.entrypoints.web import routes_public
 from ecert.entrypoints.web.app import create_app
+from ecert.entrypoints.web.qr_fast_path import QrPageFastPath
 from ecert.services import changes, issuance, verification
 from ecert.services.demo import seed_demo
 
@@ -54,7 +54,7 @@ def env(db_url: str, engine: Engine, tmp_path: Path) -> Env:
 
 @pytest.fixture(autouse=True)
 def no_throttle(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(routes_public, "BUCKETS", routes_public.ClientBuckets(100_000))
+    monkeypatch.setattr(ratelimit, "make_limiter", lambda: ratelimit.ClientBuckets(100_000))
 
 
 def _issued(core: App, n: int) -> list[tuple[str, str]]:
@@ -85,7 +85,7 @@ def _slow(core: App, token: str) -> dict[str, Any]:
 
 def _fast(core: App, token: str) -> dict[str, Any]:
     async def run() -> dict[str, Any]:
-        return (await routes_public.FastVerify(core).verify(token)).as_dict("en")
+        return (await web_parts(core).fast_verify.verify(token)).as_dict("en")
 
     return asyncio.run(run())
 
@@ -231,13 +231,13 @@ def test_the_async_read_survives_a_dropped_connection_and_a_new_event_loop(env: 
 def test_the_fast_page_is_the_routes_page_in_both_languages__R_DOC_4(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
     (_, token), *_ = _issued(env.core, 1)
     served: list[str] = []
-    respond = routes_public.QrPageFastPath._respond
+    respond = QrPageFastPath._respond
 
     async def spy(self: Any, scope: Any, receive: Any, send: Any) -> None:
         served.append(scope["path"])
         await respond(self, scope, receive, send)
 
-    monkeypatch.setattr(routes_public.QrPageFastPath, "_respond", spy)
+    monkeypatch.setattr(QrPageFastPath, "_respond", spy)
     client = TestClient(create_app(env.core))
     fast = client.get(f"/V/{token}")
     assert served == [f"/V/{token}"]
@@ -299,7 +299,7 @@ def test_a_signed_in_visitor_sees_their_nav_and_limits_still_apply__R_ACC_1(
     assert client.post("/login", data={"username": "holder-q", "password": "holder-pass-2021"}).status_code == 200
     page = client.get(f"/V/{token}").text
     assert "holder-q" in page and "有效" in _text(page)
-    monkeypatch.setattr(routes_public, "BUCKETS", routes_public.ClientBuckets(2))
+    monkeypatch.setattr(ratelimit, "make_limiter", lambda: ratelimit.ClientBuckets(2))
     anonymous = TestClient(create_app(env.core))
     assert [anonymous.get(f"/V/{token}").status_code for _ in range(3)] == [200, 200, 429]
     assert anonymous.get(f"/api/v1/verify/{token}").status_code == 429
@@ -324,7 +324,7 @@ def test_a_limiter_doing_io_is_asked_off_the_event_loop(env: Env, monkeypatch: p
             return len(self.calls) <= 2
 
     remote = Remote()
-    monkeypatch.setattr(routes_public, "BUCKETS", remote)
+    monkeypatch.setattr(ratelimit, "make_limiter", lambda: remote)
     client = TestClient(create_app(env.core))
     assert client.get(f"/V/{token}").status_code == 200  # fast path
     assert client.get(f"/api/v1/verify/{token}").status_code == 200

@@ -43,7 +43,7 @@ from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
-from ecert.adapters import keystore
+from ecert.adapters import keystore, ratelimit
 from ecert.adapters.db.engine import make_engine, upgrade
 from ecert.adapters.db.tables import (
     certificates,
@@ -60,7 +60,6 @@ from ecert.domain.errors import EcertError, RuleRefusal
 from ecert.domain.ids import make_id_number, make_registration_no, make_uscc
 from ecert.domain.model import Gender
 from ecert.domain.rules.renewal import check_renewal_application
-from ecert.entrypoints.web import routes_public
 from ecert.entrypoints.web.app import create_app
 from ecert.services import accounts, demo, issuance, registry, renewal
 from ecert.testing import pg_schema
@@ -304,7 +303,7 @@ def cheap_hashing_and_no_verify_throttle() -> Iterator[None]:
     per process and not what this module checks, so it gets a bucket of its own."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))
-        mp.setattr(routes_public, "BUCKETS", routes_public.ClientBuckets(100_000))
+        mp.setattr(ratelimit, "make_limiter", lambda: ratelimit.ClientBuckets(100_000))
         yield
 
 

@@ -18,10 +18,10 @@ from sqlalchemy import Engine
 from ecert.adapters import keystore
 from ecert.bootstrap import bootstrap
 from ecert.config import Settings
-from ecert.entrypoints.web import app as web_app
+from ecert.entrypoints.web import middleware
 from ecert.entrypoints.web.app import create_app
 
-PACKAGE = Path(web_app.__file__).resolve().parents[2]  # src/ecert
+PACKAGE = Path(middleware.__file__).resolve().parents[2]  # src/ecert
 STATIC = PACKAGE / "entrypoints" / "web" / "static"
 VENDOR = STATIC / "vendor" / "zxing-wasm"
 PYPROJECT = PACKAGE.parents[1] / "pyproject.toml"
@@ -48,11 +48,11 @@ def test_only_the_scanner_page_may_use_the_camera_and_webassembly(client: TestCl
     # Nothing else of the policy is loosened.
     assert (
         home.headers["content-security-policy"].replace(" 'wasm-unsafe-eval'", "")
-        == (web_app.SECURITY_HEADERS["Content-Security-Policy"])
+        == (middleware.SECURITY_HEADERS["Content-Security-Policy"])
     )
     assert (
         home.headers["permissions-policy"].replace("camera=(self)", "camera=()")
-        == (web_app.SECURITY_HEADERS["Permissions-Policy"])
+        == (middleware.SECURITY_HEADERS["Permissions-Policy"])
     )
     for other in ("/verify", "/login"):
         res = client.get(other)
