@@ -148,10 +148,6 @@ def test_no_import_cycle_outside_the_web_layer() -> None:
     assert not cycles, cycles
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="entrypoints/web/app.py and its route modules import each other (issue 11 item 4 removes the cycle)",
-)
 def test_no_import_cycle_in_the_web_layer() -> None:
     cycles = [c for c in _cycles() if all(_in(m, WEB) for m in c)]
     assert not cycles, cycles
