@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Engine
@@ -17,8 +17,13 @@ from ecert.config import Settings, load_policy
 from ecert.domain.policy import Policy
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pyhanko.sign.signers import Signer
 
+    from ecert.adapters.db.verification_log import VerificationLog
+    from ecert.adapters.email import SmtpMailer
+    from ecert.entrypoints.web.ratelimit import Limiter
     from ecert.services.ports import DocumentServices
     from ecert.services.verification import PdfSignatureChecker
 
@@ -33,7 +38,10 @@ class App:
 
     @cached_property
     def engine(self) -> Engine:
-        return self._engine or make_engine(self.settings.database_url)
+        db = self.settings.db
+        return self._engine or make_engine(
+            self.settings.database_url, pool_size=db.pool_size, pool_overflow=db.pool_overflow
+        )
 
     def uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine)
@@ -99,6 +107,50 @@ def bootstrap(settings: Settings, engine: Engine | None = None, keys: keystore.K
         settings=settings,
         clock=Clock(settings.today_override),
         policy=load_policy(settings.policy_file),
-        keys=keys or keystore.key_settings_from_env(),
+        keys=keys or keystore.key_settings(settings.keys),
         _engine=engine,
     )
+
+
+# --- Builders from the settings (issue 11 item 5) ----------------------------------------------
+# Each builds one adapter from :class:`ecert.config.Settings` (or an :class:`App`), on call: no
+# module holds a mailer, limiter, log or queue of its own. Imports are local: a CLI command that
+# sends no mail loads no SMTP code, and the web and job modules load only what they use.
+
+
+def make_mailer(settings: Settings) -> SmtpMailer:
+    """The renewal reminders' SMTP mailer (``ECERT_SMTP_*``). Raises
+    :class:`ecert.adapters.email.MailConfigError` naming the variable missing or malformed."""
+    from ecert.adapters.email import SmtpMailer
+
+    return SmtpMailer.from_env(settings.mail.variables)
+
+
+def make_rate_limiter(settings: Settings) -> Limiter:
+    """The public verification pages' per-client limit (R-DOC-4): Redis windows shared by every
+    process when ``ECERT_REDIS_URL`` is set, else token buckets of this process."""
+    from ecert.entrypoints.web.ratelimit import ClientBuckets, RedisWindows
+
+    rl = settings.ratelimit
+    if rl.redis_url:
+        return RedisWindows(rl.redis_url, int(rl.per_minute), rl.redis_prefix)
+    return ClientBuckets(rl.per_minute)
+
+
+def make_verification_log(app: App, *, on_drop: Callable[[int], None] | None = None) -> VerificationLog:
+    """One process's verification log (R-ACC-1) with the configured buffer and interval."""
+    from ecert.adapters.db.verification_log import VerificationLog
+
+    cfg = app.settings.verification_log
+    return VerificationLog(app.engine, app.clock.now, capacity=cfg.buffer, interval=cfg.interval, on_drop=on_drop)
+
+
+def make_job_queue(app: App) -> Any | None:
+    """The job queue's procrastinate ``App`` on the application's PostgreSQL database, with no task
+    registered yet (entrypoints/jobs/tasks.py ``register_jobs`` adds them); ``None`` on SQLite, where
+    jobs run in process (adapters/queue.py)."""
+    from ecert.adapters import queue
+
+    if queue.backend_for(app.engine) != queue.BACKEND_PROCRASTINATE:
+        return None
+    return queue.procrastinate_app(app.engine)
