@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
@@ -306,6 +306,25 @@ def parse_today(value: str | None) -> date | None:
 def language(wanted: str | None) -> str:
     """``en`` for anything starting with "en" (any case), else ``zh``."""
     return "en" if (wanted or "").lower().startswith("en") else "zh"
+
+
+def wanted_language(cli_lang: str | None, environ: Environ | None = None) -> str:
+    """The language before the settings are loaded (an error in loading them is said in it):
+    ``--lang``, else ``ECERT_LANG``, else zh."""
+    env = os.environ if environ is None else environ
+    return language(cli_lang or env.get("ECERT_LANG") or "")
+
+
+def pass_to_workers(
+    db: str | None, lang: str | None, policy: str | None, environ: MutableMapping[str, str] | None = None
+) -> None:
+    """``ecert serve``: the command line's ``--db``, ``--lang`` and ``--policy`` reach the web
+    workers (uvicorn imports the app factory in each, which calls :func:`load_settings`) through
+    the environment, as ``ECERT_DATABASE_URL``, ``ECERT_LANG`` and ``ECERT_POLICY_FILE``."""
+    env = os.environ if environ is None else environ
+    for name, value in (("ECERT_DATABASE_URL", db), ("ECERT_LANG", lang), ("ECERT_POLICY_FILE", policy)):
+        if value:
+            env[name] = value
 
 
 def load_settings(

@@ -246,3 +246,16 @@ def test_the_builders_take_the_settings() -> None:
     vlog = make_verification_log(a)
     assert (vlog.capacity, vlog.interval, vlog.engine) == (3, 0.5, a.engine)
     assert make_job_queue(a) is None  # SQLite: jobs run in process
+
+
+def test_the_language_before_the_settings_and_what_serve_passes_to_its_workers() -> None:
+    from ecert.config import pass_to_workers, wanted_language
+
+    assert wanted_language(None, {}) == "zh"
+    assert wanted_language(None, {"ECERT_LANG": "en_GB"}) == "en"
+    assert wanted_language("zh", {"ECERT_LANG": "en"}) == "zh"
+    env: dict[str, str] = {"ECERT_LANG": "en"}
+    pass_to_workers("sqlite:///w.db", None, "p.toml", env)
+    assert env == {"ECERT_LANG": "en", "ECERT_DATABASE_URL": "sqlite:///w.db", "ECERT_POLICY_FILE": "p.toml"}
+    s = load_settings(environ=env)
+    assert (s.database_url, s.lang, s.policy_file) == ("sqlite:///w.db", "en", Path("p.toml"))
