@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Engine
@@ -19,11 +18,14 @@ from ecert.config import Settings, load_policy
 from ecert.domain.policy import Policy
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pyhanko.sign.signers import Signer
 
-    from ecert.adapters.db.certificates import VerificationSnapshot
     from ecert.adapters.db.verification_log import VerificationLog
+    from ecert.adapters.email import SmtpMailer
     from ecert.adapters.ratelimit import Limiter
+    from ecert.domain.verification import VerificationSnapshot
     from ecert.services.ports import DocumentServices
     from ecert.services.qr_verify import FastVerify
     from ecert.services.verification import PdfSignatureChecker, SnapshotLoader
@@ -39,7 +41,10 @@ class App:
 
     @cached_property
     def engine(self) -> Engine:
-        return self._engine or make_engine(self.settings.database_url)
+        db = self.settings.db
+        return self._engine or make_engine(
+            self.settings.database_url, pool_size=db.pool_size, pool_overflow=db.pool_overflow
+        )
 
     def uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine)
@@ -105,9 +110,53 @@ def bootstrap(settings: Settings, engine: Engine | None = None, keys: keystore.K
         settings=settings,
         clock=Clock(settings.today_override),
         policy=load_policy(settings.policy_file),
-        keys=keys or keystore.key_settings_from_env(),
+        keys=keys or keystore.key_settings(settings.keys),
         _engine=engine,
     )
+
+
+# --- Builders from the settings (issue 11 item 5) ----------------------------------------------
+# Each builds one adapter from :class:`ecert.config.Settings` (or an :class:`App`), on call: no
+# module holds a mailer, limiter, log or queue of its own. Imports are local: a CLI command that
+# sends no mail loads no SMTP code, and the web and job modules load only what they use.
+
+
+def make_mailer(settings: Settings) -> SmtpMailer:
+    """The renewal reminders' SMTP mailer (``ECERT_SMTP_*``). Raises
+    :class:`ecert.adapters.email.MailConfigError` naming the variable missing or malformed."""
+    from ecert.adapters.email import SmtpMailer
+
+    return SmtpMailer.from_env(settings.mail.variables)
+
+
+def make_rate_limiter(settings: Settings) -> Limiter:
+    """The public verification pages' per-client limit (R-DOC-4): Redis windows shared by every
+    process when ``ECERT_REDIS_URL`` is set, else token buckets of this process."""
+    from ecert.adapters.ratelimit import ClientBuckets, RedisWindows
+
+    rl = settings.ratelimit
+    if rl.redis_url:
+        return RedisWindows(rl.redis_url, int(rl.per_minute), rl.redis_prefix)
+    return ClientBuckets(rl.per_minute)
+
+
+def make_verification_log(app: App, *, on_drop: Callable[[int], None] | None = None) -> VerificationLog:
+    """One process's verification log (R-ACC-1) with the configured buffer and interval."""
+    from ecert.adapters.db.verification_log import VerificationLog
+
+    cfg = app.settings.verification_log
+    return VerificationLog(app.engine, app.clock.now, capacity=cfg.buffer, interval=cfg.interval, on_drop=on_drop)
+
+
+def make_job_queue(app: App) -> Any | None:
+    """The job queue's procrastinate ``App`` on the application's PostgreSQL database, with no task
+    registered yet (entrypoints/jobs/tasks.py ``register_jobs`` adds them); ``None`` on SQLite, where
+    jobs run in process (adapters/queue.py)."""
+    from ecert.adapters import queue
+
+    if queue.backend_for(app.engine) != queue.BACKEND_PROCRASTINATE:
+        return None
+    return queue.procrastinate_app(app.engine)
 
 
 # ------------------------------------------------------------------------------------------ web parts
@@ -123,12 +172,7 @@ class WebParts:
     fast_verify: FastVerify
 
 
-def _qr_token_cache() -> int:
-    """Verified QR tokens remembered per process (about 0.8 kB each; 16,384 ≈ 13 MB); 0 turns the cache off."""
-    return int(os.environ.get("ECERT_QR_TOKEN_CACHE", "16384"))
-
-
-def _fast_snapshot(engine: Engine) -> SnapshotLoader | None:
+def _fast_snapshot(engine: Engine, pool_size: int) -> SnapshotLoader | None:
     """The QR check's registry read: one prepared statement on an async autocommit connection on
     PostgreSQL (no thread hop); None on SQLite (the unit of work's read, on a worker thread)."""
     if engine.dialect.name != "postgresql":
@@ -136,7 +180,7 @@ def _fast_snapshot(engine: Engine) -> SnapshotLoader | None:
     from ecert.adapters.db.certificates import SNAPSHOT_SQL_PG, snapshot_from_rows
     from ecert.adapters.db.engine import AsyncReadPool
 
-    pool = AsyncReadPool(engine)
+    pool = AsyncReadPool(engine, pool_size)
 
     async def snapshot(serial: str) -> VerificationSnapshot | None:
         return snapshot_from_rows(await pool.fetch(SNAPSHOT_SQL_PG, (serial,)))
@@ -152,20 +196,18 @@ def web_parts(
     on_log_drop: Callable[[int], None] | None = None,
 ) -> WebParts:
     """The web process's shared parts; ``limiter`` and ``verification_log`` default to the configured
-    ones (``ECERT_VERIFY_RATE``, ``ECERT_REDIS_URL``: adapters/ratelimit.py). ``on_log_drop`` counts
+    ones (``make_rate_limiter``, ``make_verification_log``). ``on_log_drop`` counts
     verifications the log could not keep."""
-    from ecert.adapters import ratelimit
-    from ecert.adapters.db.verification_log import VerificationLog
     from ecert.services.qr_verify import FastVerify
 
-    vlog = verification_log or VerificationLog(core.engine, core.clock.now, on_drop=on_log_drop)
+    vlog = verification_log or make_verification_log(core, on_drop=on_log_drop)
     fast = FastVerify(
         uow=core.uow,
         keys=lambda: core.qr_public_keys,
         today=core.clock.today,
         policy=core.policy,
-        snapshot=_fast_snapshot(core.engine),
+        snapshot=_fast_snapshot(core.engine, core.settings.db.read_pool_size),
         log=vlog,
-        cache_size=_qr_token_cache(),
+        cache_size=core.settings.web.qr_token_cache,  # verified tokens kept; 0 turns the cache off
     )
-    return WebParts(limiter=limiter or ratelimit.make_limiter(), verification_log=vlog, fast_verify=fast)
+    return WebParts(limiter=limiter or make_rate_limiter(core.settings), verification_log=vlog, fast_verify=fast)

@@ -1,33 +1,294 @@
-"""Settings from the environment and the command line (docs/cli.md "Global")."""
+"""Settings from the environment and the command line (docs/cli.md "Global", docs/configuration.md).
+
+The one module that reads ``ECERT_*`` environment variables: :func:`load_settings` reads them all,
+on each call (never at import time), into one frozen :class:`Settings` of frozen groups. Every
+variable is listed in :data:`VARIABLES` (name, type, default, meaning), from which
+docs/configuration.md is written. A value that does not parse is :class:`~ecert.domain.errors.BadSetting`
+(``bad_setting``, naming the variable); ``ECERT_TODAY`` stays ``bad_policy`` (docs/cli.md).
+The composition root (bootstrap.py) builds the adapters from these settings.
+"""
 
 from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, MutableMapping
+from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ecert.adapters.files import input_problem
-from ecert.domain.errors import EcertError
+from ecert.domain.errors import BadSetting, EcertError
 from ecert.domain.messages import Localized
 from ecert.domain.policy import Policy, merge, parse_policy
 
 DEFAULT_DB_PATH = Path("var") / "ecert.db"
+DEFAULT_KEYS_DIR = Path("var") / "keys"
+DEFAULT_BASE_URL = "https://ecert.example.cn"
+
+Environ = Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One ``ECERT_*`` environment variable, as docs/configuration.md lists it."""
+
+    name: str
+    type: str  # text, integer, number, path, paths (":"-separated), date, url, secret
+    default: str  # as a person reads it; "" when unset means nothing
+    meaning: str
+
+
+VARIABLES: tuple[Variable, ...] = (
+    # The application
+    Variable(
+        "ECERT_DATABASE_URL",
+        "url",
+        "sqlite:///var/ecert.db",
+        "The database (`--db`); PostgreSQL: `postgresql+psycopg://user@host:5432/db`",
+    ),
+    Variable("ECERT_LANG", "text", "zh", "Language of messages (`--lang`): `zh` or `en`"),
+    Variable("ECERT_POLICY_FILE", "path", "", "Policy override file, TOML, only the keys that change (`--policy`)"),
+    Variable("ECERT_TODAY", "date", "", "Today's date, YYYY-MM-DD: drills and tests only (R-DATE-1)"),
+    Variable("ECERT_ACTOR", "text", "cli:USER", "Who the CLI records as the actor when `--actor` is not given"),
+    # Database pools
+    Variable("ECERT_DB_POOL_SIZE", "integer", "16", "PostgreSQL connections kept open per process"),
+    Variable("ECERT_DB_POOL_OVERFLOW", "integer", "16", "PostgreSQL connections opened beyond the pool at a peak"),
+    Variable("ECERT_DB_READ_POOL_SIZE", "integer", "8", "Async PostgreSQL connections of the QR page's fast read"),
+    # Keys (R-DOC-2, R-DOC-4)
+    Variable(
+        "ECERT_KEYS_DIR",
+        "path",
+        "var/keys",
+        "QR token keys (retired ones in `qr-retired/`) and, in a demo, the DEMO PKI",
+    ),
+    Variable("ECERT_SEAL_KEY", "path", "", "Seal private key, PEM (with `ECERT_SEAL_CERT`)"),
+    Variable("ECERT_SEAL_CERT", "path", "", "Seal certificate, PEM (with `ECERT_SEAL_KEY`, or with a PKCS#11 key)"),
+    Variable("ECERT_SEAL_CHAIN", "paths", "", "Intermediate certificates of the seal, PEM files"),
+    Variable("ECERT_SEAL_KEY_PASSWORD", "secret", "", "Password of the PEM seal key"),
+    Variable("ECERT_SEAL_PKCS12", "path", "", "Seal key and certificate as one PKCS#12 file"),
+    Variable("ECERT_SEAL_PKCS12_PASSWORD", "secret", "", "Password of the PKCS#12 file"),
+    Variable("ECERT_PKCS11_MODULE", "path", "", "PKCS#11 module of the token (HSM) holding the seal key"),
+    Variable("ECERT_PKCS11_TOKEN", "text", "", "PKCS#11 token label"),
+    Variable("ECERT_PKCS11_PIN", "secret", "", "PKCS#11 user PIN"),
+    Variable("ECERT_PKCS11_KEY_LABEL", "text", "", "PKCS#11 label of the seal key"),
+    Variable("ECERT_TRUST_ROOTS", "paths", "", "Seal roots the verifier trusts, PEM files"),
+    Variable("ECERT_TSA_URL", "url", "", "RFC 3161 time-stamp authority: seals become PAdES B-T"),
+    Variable("ECERT_BASE_URL", "url", DEFAULT_BASE_URL, "The public verification site printed in the QR code"),
+    # Verification log (R-ACC-1)
+    Variable(
+        "ECERT_VERIFY_LOG_BUFFER",
+        "integer",
+        "10000",
+        "Verifications a web process keeps while the database cannot take them",
+    ),
+    Variable("ECERT_VERIFY_LOG_INTERVAL", "number", "1.0", "Seconds between the verification log's batches"),
+    # Web
+    Variable("ECERT_VERIFY_RATE", "number", "120", "Public verifications a minute per client address"),
+    Variable("ECERT_REDIS_URL", "url", "", "Redis shared by every web process for the rate limit (else per process)"),
+    Variable("ECERT_REDIS_PREFIX", "text", "ecert", "Prefix of the rate limit's Redis keys"),
+    Variable(
+        "ECERT_QR_TOKEN_CACHE",
+        "integer",
+        "16384",
+        "Verified QR tokens remembered per web process; 0 turns the cache off",
+    ),
+    Variable("ECERT_IMPORT_MAX_MB", "integer", "200", "Largest registry file the authority may upload, in MB"),
+    Variable("ECERT_LOG_LEVEL", "text", "info", "Level of the web's JSON log (debug, info, warning, error)"),
+    # Mail (renewal reminders)
+    Variable("ECERT_SMTP_HOST", "text", "", "SMTP server for renewal reminders (needed to send)"),
+    Variable("ECERT_SMTP_PORT", "integer", "25", "SMTP port"),
+    Variable("ECERT_SMTP_FROM", "text", "noreply@ecert.example.cn", "Sender address of reminders"),
+    Variable("ECERT_SMTP_STARTTLS", "text", "off", "STARTTLS before login: 1/true/yes/on or 0/false/no/off"),
+    Variable("ECERT_SMTP_USER", "text", "", "SMTP login (with `ECERT_SMTP_PASSWORD`)"),
+    Variable("ECERT_SMTP_PASSWORD", "secret", "", "SMTP password (with `ECERT_SMTP_USER`)"),
+)
+
+
+def markdown_table() -> str:
+    """:data:`VARIABLES` as the one table of docs/configuration.md (tests/unit/test_config.py holds them equal)."""
+    rows = ["| variable | type | default | meaning |", "|---|---|---|---|"]
+    for v in VARIABLES:
+        default = f"`{v.default}`" if v.default else "—"
+        rows.append(f"| `{v.name}` | {v.type} | {default} | {v.meaning} |")
+    return "\n".join(rows) + "\n"
+
+
+T = TypeVar("T")
+
+
+def _number(env: Environ, name: str, default: str, parse: Callable[[str], T]) -> T:
+    """``parse(env.get(name, default))``: an empty value is not the default, it is bad (as ever)."""
+    raw = env.get(name, default)
+    try:
+        return parse(raw)
+    except ValueError as exc:
+        raise BadSetting(name, raw) from exc
+
+
+def _paths(value: str | None) -> tuple[Path, ...]:
+    return tuple(Path(p) for p in (value or "").split(":") if p)
+
+
+@dataclass(frozen=True)
+class DbSettings:
+    pool_size: int = 16
+    pool_overflow: int = 16
+    read_pool_size: int = 8
+
+    @classmethod
+    def from_environ(cls, env: Environ) -> DbSettings:
+        return cls(
+            pool_size=_number(env, "ECERT_DB_POOL_SIZE", "16", int),
+            pool_overflow=_number(env, "ECERT_DB_POOL_OVERFLOW", "16", int),
+            read_pool_size=_number(env, "ECERT_DB_READ_POOL_SIZE", "8", int),
+        )
+
+
+@dataclass(frozen=True)
+class KeysSettings:
+    """Where the keys come from, as given; adapters/keystore.py turns it into a seal configuration
+    (and says ``bad_keys`` for a combination that does not go together)."""
+
+    keys_dir: Path = DEFAULT_KEYS_DIR
+    seal_key: Path | None = None
+    seal_cert: Path | None = None
+    seal_chain: tuple[Path, ...] = ()
+    seal_key_password: str | None = None
+    seal_pkcs12: Path | None = None
+    seal_pkcs12_password: str | None = None
+    pkcs11_module: Path | None = None
+    pkcs11_token: str = ""
+    pkcs11_pin: str | None = None
+    pkcs11_key_label: str = ""
+    trust_roots: tuple[Path, ...] = ()
+    tsa_url: str | None = None
+    base_url: str = DEFAULT_BASE_URL
+
+    @classmethod
+    def from_environ(cls, env: Environ) -> KeysSettings:
+        def path(name: str) -> Path | None:
+            return Path(env[name]) if env.get(name) else None
+
+        return cls(
+            keys_dir=Path(env.get("ECERT_KEYS_DIR") or DEFAULT_KEYS_DIR),
+            seal_key=path("ECERT_SEAL_KEY"),
+            seal_cert=path("ECERT_SEAL_CERT"),
+            seal_chain=_paths(env.get("ECERT_SEAL_CHAIN")),
+            seal_key_password=env.get("ECERT_SEAL_KEY_PASSWORD") or None,
+            seal_pkcs12=path("ECERT_SEAL_PKCS12"),
+            seal_pkcs12_password=env.get("ECERT_SEAL_PKCS12_PASSWORD") or None,
+            pkcs11_module=path("ECERT_PKCS11_MODULE"),
+            pkcs11_token=env.get("ECERT_PKCS11_TOKEN", ""),
+            pkcs11_pin=env.get("ECERT_PKCS11_PIN"),
+            pkcs11_key_label=env.get("ECERT_PKCS11_KEY_LABEL", ""),
+            trust_roots=_paths(env.get("ECERT_TRUST_ROOTS")),
+            tsa_url=env.get("ECERT_TSA_URL") or None,
+            base_url=env.get("ECERT_BASE_URL") or DEFAULT_BASE_URL,
+        )
+
+
+@dataclass(frozen=True)
+class VerificationLogSettings:
+    buffer: int = 10000
+    interval: float = 1.0
+
+    @classmethod
+    def from_environ(cls, env: Environ) -> VerificationLogSettings:
+        return cls(
+            buffer=_number(env, "ECERT_VERIFY_LOG_BUFFER", "10000", int),
+            interval=_number(env, "ECERT_VERIFY_LOG_INTERVAL", "1.0", float),
+        )
+
+
+@dataclass(frozen=True)
+class RateLimitSettings:
+    per_minute: float = 120.0
+    redis_url: str | None = None
+    redis_prefix: str = "ecert"
+
+    @classmethod
+    def from_environ(cls, env: Environ) -> RateLimitSettings:
+        return cls(
+            per_minute=_number(env, "ECERT_VERIFY_RATE", "120", float),
+            redis_url=env.get("ECERT_REDIS_URL") or None,
+            redis_prefix=env.get("ECERT_REDIS_PREFIX", "ecert"),
+        )
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    qr_token_cache: int = 16384
+    import_max_mb: int = 200
+    log_level: str = "info"
+
+    @property
+    def import_max_bytes(self) -> int:
+        return self.import_max_mb * 1024 * 1024
+
+    @classmethod
+    def from_environ(cls, env: Environ) -> WebSettings:
+        return cls(
+            qr_token_cache=_number(env, "ECERT_QR_TOKEN_CACHE", "16384", int),
+            import_max_mb=_number(env, "ECERT_IMPORT_MAX_MB", "200", int),
+            log_level=env.get("ECERT_LOG_LEVEL", "info"),
+        )
+
+
+MAIL_VARIABLES = (
+    "ECERT_SMTP_HOST",
+    "ECERT_SMTP_PORT",
+    "ECERT_SMTP_FROM",
+    "ECERT_SMTP_STARTTLS",
+    "ECERT_SMTP_USER",
+    "ECERT_SMTP_PASSWORD",
+)
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """The ``ECERT_SMTP_*`` values as set. They are checked when a mailer is built
+    (bootstrap.make_mailer → adapters/email.py ``MailConfigError`` naming the variable), not at
+    start: a command that sends no mail does not fail for a bad mail setting."""
+
+    values: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def variables(self) -> dict[str, str]:
+        return dict(self.values)
+
+    @classmethod
+    def from_environ(cls, env: Environ) -> MailSettings:
+        return cls(tuple((name, env[name]) for name in MAIL_VARIABLES if name in env))
+
+
+def _environ() -> Environ:
+    return os.environ
 
 
 @dataclass(frozen=True)
 class Settings:
+    """Groups not given are read from the environment when the Settings is made."""
+
     database_url: str
     lang: str = "zh"
     today_override: date | None = None  # ECERT_TODAY: drills and tests only (R-DATE-1)
     policy_file: Path | None = None
+    actor: str | None = None  # ECERT_ACTOR
+    db: DbSettings = field(default_factory=lambda: DbSettings.from_environ(_environ()))
+    keys: KeysSettings = field(default_factory=lambda: KeysSettings.from_environ(_environ()))
+    verification_log: VerificationLogSettings = field(
+        default_factory=lambda: VerificationLogSettings.from_environ(_environ())
+    )
+    ratelimit: RateLimitSettings = field(default_factory=lambda: RateLimitSettings.from_environ(_environ()))
+    web: WebSettings = field(default_factory=lambda: WebSettings.from_environ(_environ()))
+    mail: MailSettings = field(default_factory=lambda: MailSettings.from_environ(_environ()))
 
 
-def default_database_url() -> str:
-    url = os.environ.get("ECERT_DATABASE_URL")
+def default_database_url(environ: Environ | None = None) -> str:
+    url = (os.environ if environ is None else environ).get("ECERT_DATABASE_URL")
     if url:
         return url
     return f"sqlite:///{DEFAULT_DB_PATH}"
@@ -42,14 +303,49 @@ def parse_today(value: str | None) -> date | None:
         raise EcertError("bad_policy", params={"reason": f"ECERT_TODAY={value!r} is not YYYY-MM-DD"}) from exc
 
 
-def load_settings(db: str | None = None, lang: str | None = None, policy: str | None = None) -> Settings:
-    lang = lang or os.environ.get("ECERT_LANG") or "zh"
-    policy_path = policy or os.environ.get("ECERT_POLICY_FILE")
+def language(wanted: str | None) -> str:
+    """``en`` for anything starting with "en" (any case), else ``zh``."""
+    return "en" if (wanted or "").lower().startswith("en") else "zh"
+
+
+def wanted_language(cli_lang: str | None, environ: Environ | None = None) -> str:
+    """The language before the settings are loaded (an error in loading them is said in it):
+    ``--lang``, else ``ECERT_LANG``, else zh."""
+    env = os.environ if environ is None else environ
+    return language(cli_lang or env.get("ECERT_LANG") or "")
+
+
+def pass_to_workers(
+    db: str | None, lang: str | None, policy: str | None, environ: MutableMapping[str, str] | None = None
+) -> None:
+    """``ecert serve``: the command line's ``--db``, ``--lang`` and ``--policy`` reach the web
+    workers (uvicorn imports the app factory in each, which calls :func:`load_settings`) through
+    the environment, as ``ECERT_DATABASE_URL``, ``ECERT_LANG`` and ``ECERT_POLICY_FILE``."""
+    env = os.environ if environ is None else environ
+    for name, value in (("ECERT_DATABASE_URL", db), ("ECERT_LANG", lang), ("ECERT_POLICY_FILE", policy)):
+        if value:
+            env[name] = value
+
+
+def load_settings(
+    db: str | None = None, lang: str | None = None, policy: str | None = None, *, environ: Environ | None = None
+) -> Settings:
+    """Every ``ECERT_*`` variable, read now from ``environ`` (default: the process environment);
+    ``db``, ``lang`` and ``policy`` are the command line's, and win over the environment."""
+    env = os.environ if environ is None else environ
+    policy_path = policy or env.get("ECERT_POLICY_FILE")
     return Settings(
-        database_url=db or default_database_url(),
-        lang="en" if lang.lower().startswith("en") else "zh",
-        today_override=parse_today(os.environ.get("ECERT_TODAY")),
+        database_url=db or default_database_url(env),
+        lang=language(lang or env.get("ECERT_LANG") or "zh"),
+        today_override=parse_today(env.get("ECERT_TODAY")),
         policy_file=Path(policy_path) if policy_path else None,
+        actor=env.get("ECERT_ACTOR") or None,
+        db=DbSettings.from_environ(env),
+        keys=KeysSettings.from_environ(env),
+        verification_log=VerificationLogSettings.from_environ(env),
+        ratelimit=RateLimitSettings.from_environ(env),
+        web=WebSettings.from_environ(env),
+        mail=MailSettings.from_environ(env),
     )
 
 

@@ -68,7 +68,7 @@ class Work:
 
     @property
     def keys_dir(self) -> Path:
-        return self.dir / "var" / "keys"  # keystore.DEFAULT_KEYS_DIR, relative to the working directory
+        return self.dir / "var" / "keys"  # config.DEFAULT_KEYS_DIR, relative to the working directory
 
     def env(self) -> dict[str, str]:
         # Nothing ECERT_* or SoftHSM-related leaks in from the test process; the TSA is local, never proxied.

@@ -1,7 +1,7 @@
 """Where the keys come from (R-DOC-2, R-DOC-4): the seal key (PEM, PKCS#12 or PKCS#11 token), the
 QR token keys (Ed25519, with retired public keys kept for verification) and the trust roots.
 
-Environment (production)::
+Environment (production; read by config.py into ``Settings.keys``, docs/configuration.md)::
 
     ECERT_KEYS_DIR            directory for the QR keys and, in a demo, the demo PKI (default var/keys)
     ECERT_SEAL_KEY, ECERT_SEAL_CERT [, ECERT_SEAL_CHAIN=a.pem:b.pem, ECERT_SEAL_KEY_PASSWORD]
@@ -18,6 +18,7 @@ says loudly that it is a demo (adapters.signing.pki.DEMO_WARNING).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,10 +29,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from ecert.adapters.qr_token import generate_key, kid_of
 from ecert.adapters.signing import pki
 from ecert.adapters.signing.keys import SealKeyConfig
+from ecert.config import KeysSettings
 from ecert.domain.errors import EcertError
 
-DEFAULT_KEYS_DIR = Path("var") / "keys"
-DEFAULT_BASE_URL = "https://ecert.example.cn"
 QR_KEY = "qr-key.pem"
 QR_RETIRED = "qr-retired"
 DEMO_MARKER = "DEMO-KEYS-NOT-FOR-PRODUCTION.txt"
@@ -50,47 +50,39 @@ class KeySettings:
         return self.seal is None
 
 
-def _paths(value: str | None) -> tuple[Path, ...]:
-    return tuple(Path(p) for p in (value or "").split(":") if p)
-
-
-def key_settings_from_env(env: dict[str, str] | None = None) -> KeySettings:
-    e = dict(os.environ if env is None else env)
-    keys_dir = Path(e.get("ECERT_KEYS_DIR") or DEFAULT_KEYS_DIR)
-    chain = _paths(e.get("ECERT_SEAL_CHAIN"))
+def key_settings(cfg: KeysSettings) -> KeySettings:
+    """The keys as configured (config.py ``Settings.keys``); ``bad_keys`` for a combination that
+    does not go together. The PKCS#11 token wins over a PKCS#12 file, which wins over PEM files."""
+    chain = cfg.seal_chain
     seal: SealKeyConfig | None = None
     try:
-        if e.get("ECERT_PKCS11_MODULE"):
+        if cfg.pkcs11_module is not None:
             seal = SealKeyConfig.pkcs11(
-                Path(e["ECERT_PKCS11_MODULE"]),
-                e.get("ECERT_PKCS11_TOKEN", ""),
-                e.get("ECERT_PKCS11_PIN"),
-                e.get("ECERT_PKCS11_KEY_LABEL", ""),
-                cert_file=Path(e["ECERT_SEAL_CERT"]) if e.get("ECERT_SEAL_CERT") else None,
+                cfg.pkcs11_module,
+                cfg.pkcs11_token,
+                cfg.pkcs11_pin,
+                cfg.pkcs11_key_label,
+                cert_file=cfg.seal_cert,
                 chain_files=chain,
             )
-        elif e.get("ECERT_SEAL_PKCS12"):
-            pw = e.get("ECERT_SEAL_PKCS12_PASSWORD")
-            seal = SealKeyConfig.pkcs12(Path(e["ECERT_SEAL_PKCS12"]), pw.encode() if pw else None, chain)
-        elif e.get("ECERT_SEAL_KEY") or e.get("ECERT_SEAL_CERT"):
-            if not (e.get("ECERT_SEAL_KEY") and e.get("ECERT_SEAL_CERT")):
+        elif cfg.seal_pkcs12 is not None:
+            pw = cfg.seal_pkcs12_password
+            seal = SealKeyConfig.pkcs12(cfg.seal_pkcs12, pw.encode() if pw else None, chain)
+        elif cfg.seal_key is not None or cfg.seal_cert is not None:
+            if cfg.seal_key is None or cfg.seal_cert is None:
                 raise ValueError("ECERT_SEAL_KEY and ECERT_SEAL_CERT go together: set both")
-            pw = e.get("ECERT_SEAL_KEY_PASSWORD")
-            seal = SealKeyConfig.pem(
-                Path(e.get("ECERT_SEAL_KEY", "")),
-                Path(e.get("ECERT_SEAL_CERT", "")),
-                chain,
-                key_password=pw.encode() if pw else None,
-            )
+            pw = cfg.seal_key_password
+            seal = SealKeyConfig.pem(cfg.seal_key, cfg.seal_cert, chain, key_password=pw.encode() if pw else None)
     except ValueError as exc:
         raise EcertError("bad_keys", params={"reason": str(exc)}) from exc
     return KeySettings(
-        keys_dir=keys_dir,
-        seal=seal,
-        trust_roots=_paths(e.get("ECERT_TRUST_ROOTS")),
-        tsa_url=e.get("ECERT_TSA_URL") or None,
-        base_url=e.get("ECERT_BASE_URL") or DEFAULT_BASE_URL,
+        keys_dir=cfg.keys_dir, seal=seal, trust_roots=cfg.trust_roots, tsa_url=cfg.tsa_url, base_url=cfg.base_url
     )
+
+
+def key_settings_from_env(env: Mapping[str, str]) -> KeySettings:
+    """The keys from a mapping of ``ECERT_*`` variables (tests and benchmarks give their own)."""
+    return key_settings(KeysSettings.from_environ(env))
 
 
 def ensure_keys(ks: KeySettings) -> list[str]:

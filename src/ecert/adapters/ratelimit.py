@@ -9,7 +9,6 @@ limit is ``ECERT_VERIFY_RATE`` requests a minute per client address (default 120
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from typing import Protocol
@@ -67,11 +66,3 @@ class RedisWindows:
             self.errors += 1
             return True
         return int(count) <= self.limit
-
-
-def make_limiter() -> Limiter:
-    per_minute = float(os.environ.get("ECERT_VERIFY_RATE", "120"))
-    url = os.environ.get("ECERT_REDIS_URL")
-    if url:
-        return RedisWindows(url, int(per_minute), os.environ.get("ECERT_REDIS_PREFIX", "ecert"))
-    return ClientBuckets(per_minute)

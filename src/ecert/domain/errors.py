@@ -5,7 +5,8 @@ Tree::
     EcertError(code, rule)          a stable ``code`` (docs/cli.md) + a message in zh-CN and English
     ├── RuleRefusal                 a rule refused the request (CLI exit 1)
     ├── NotFound                    no such registration / application (CLI exit 1)
-    └── BadInput(problems)          malformed input; ``problems`` name row, column and reason (CLI exit 2)
+    ├── BadInput(problems)          malformed input; ``problems`` name row, column and reason (CLI exit 2)
+    └── BadSetting(variable, value) an ``ECERT_*`` environment variable does not parse (config.py)
 
 Messages are Chinese first; ``message("en")`` gives English. Verification code never raises these
 for a bad document: it returns a result value instead.
@@ -94,6 +95,15 @@ class BadInput(EcertError):
         if self.total > len(self.problems):
             body["details_truncated"] = self.total - len(self.problems)
         return {"error": body}
+
+
+class BadSetting(EcertError):
+    """An environment variable's value does not parse (config.py reads them all; docs/configuration.md)."""
+
+    def __init__(self, variable: str, value: str) -> None:
+        self.variable = variable
+        self.value = value
+        super().__init__("bad_setting", params={"variable": variable, "value": value})
 
 
 def problem(zh: str, en: str, *, row: int | None = None, column: str | None = None) -> Problem:

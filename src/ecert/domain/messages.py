@@ -92,6 +92,10 @@ ERRORS: dict[str, tuple[str, str]] = {
     "bad_input": ("输入有误,共 {count} 处问题", "Bad input: {count} problem(s)"),
     "database_error": ("数据库错误:{reason}", "Database error: {reason}"),
     "bad_policy": ("政策配置有误:{reason}", "Bad policy configuration: {reason}"),
+    "bad_setting": (
+        "环境变量 {variable} 的值无效:“{value}”(见 docs/configuration.md)",
+        "Environment variable {variable} has an invalid value: “{value}” (see docs/configuration.md)",
+    ),
     # Details of bad_input for a file named on the command line (adapters/files.py): each says what to do.
     "file_not_found": (
         "找不到文件 {path}:请检查路径和文件名",

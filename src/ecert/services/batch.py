@@ -11,27 +11,36 @@ import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ecert.config import Settings
 
-_APP: Any = None
+if TYPE_CHECKING:
+    from ecert.bootstrap import App
+
+
+@lru_cache(maxsize=1)
+def _worker_app(settings: Settings) -> App:
+    """The composition root of one worker process, built by bootstrap once per process and
+    settings (an explicit cache: keys and fonts load once, not per certificate)."""
+    from ecert.bootstrap import bootstrap
+
+    return bootstrap(settings)
 
 
 def _init(settings: Settings) -> None:
-    global _APP
-    from ecert.bootstrap import bootstrap
-
-    _APP = bootstrap(settings)
-    _APP.documents  # noqa: B018 - load keys and fonts once per process, not per certificate
+    _worker_app(settings).documents  # noqa: B018 - load keys and fonts before the first certificate
 
 
-def _issue_one(registration_no: str, out_dir: str, actor: str) -> tuple[str, str | None, str | None]:
+def _issue_one(
+    settings: Settings, registration_no: str, out_dir: str, actor: str
+) -> tuple[str, str | None, str | None]:
     from ecert.domain.errors import EcertError
     from ecert.services import issuance
 
-    a = _APP
+    a = _worker_app(settings)
     try:
         issued = issuance.issue(
             a.uow(), registration_no, confirm=True, actor=actor, today=a.clock.today(), now=a.clock.now(),
@@ -68,7 +77,7 @@ def issue_batch(
     n_workers = max(1, min(workers or os.cpu_count() or 1, len(numbers) or 1))
     done = 0
     with ProcessPoolExecutor(max_workers=n_workers, initializer=_init, initargs=(settings,)) as pool:
-        futures = [pool.submit(_issue_one, no, str(out_dir), actor) for no in numbers]
+        futures = [pool.submit(_issue_one, settings, no, str(out_dir), actor) for no in numbers]
         for fut in as_completed(futures):
             no, serial, code = fut.result()
             if serial is not None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,9 +19,11 @@ if TYPE_CHECKING:
     pass
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-POOL_SIZE = int(os.environ.get("ECERT_DB_POOL_SIZE", "16"))
-POOL_OVERFLOW = int(os.environ.get("ECERT_DB_POOL_OVERFLOW", "16"))
-READ_POOL_SIZE = int(os.environ.get("ECERT_DB_READ_POOL_SIZE", "8"))
+# Defaults of config.DbSettings (ECERT_DB_POOL_SIZE, ECERT_DB_POOL_OVERFLOW, ECERT_DB_READ_POOL_SIZE);
+# bootstrap.py passes the configured values.
+POOL_SIZE = 16
+POOL_OVERFLOW = 16
+READ_POOL_SIZE = 8
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -35,7 +36,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, pool_size: int = POOL_SIZE, pool_overflow: int = POOL_OVERFLOW) -> Engine:
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:":
@@ -45,7 +46,7 @@ def make_engine(url: str) -> Engine:
         return engine
     # A web worker runs sync endpoints on up to 40 threads: a pool smaller than the concurrency
     # opens and closes an overflow connection (a PostgreSQL backend fork) on every request.
-    return create_engine(u, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
+    return create_engine(u, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_overflow)
 
 
 def alembic_config(engine: Engine) -> Config:

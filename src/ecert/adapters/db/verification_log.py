@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import threading
 import uuid
 from collections import Counter
@@ -40,9 +39,11 @@ CHANNELS = ("qr", "pdf", "api", "cli")
 ACTOR = "system:verification-log"
 # Verifications a process holds while the database cannot take them (about 150 bytes each): at the
 # QR page's peak rate of one process that is several seconds of outage.
-CAPACITY = int(os.environ.get("ECERT_VERIFY_LOG_BUFFER", "10000"))
+# Default of ECERT_VERIFY_LOG_BUFFER (config.py; bootstrap.make_verification_log passes the setting).
+CAPACITY = 10000
 # Seconds between batches: the most a hard crash can lose, and one audit event per process per interval.
-INTERVAL = float(os.environ.get("ECERT_VERIFY_LOG_INTERVAL", "1.0"))
+# Default of ECERT_VERIFY_LOG_INTERVAL (likewise).
+INTERVAL = 1.0
 _V = verification_events
 
 
@@ -145,11 +146,13 @@ class VerificationLog:
         now: Callable[[], datetime],
         *,
         capacity: int = CAPACITY,
+        interval: float | None = None,
         on_drop: Callable[[int], None] | None = None,
     ) -> None:
         self.engine = engine
         self.now = now
         self.capacity = capacity
+        self.interval = interval  # None: :data:`INTERVAL`
         self.on_drop = on_drop
         self.dropped_total = 0
         self._pending: list[Verification] = []
@@ -222,10 +225,11 @@ class VerificationLog:
             return len(batch)
 
     async def run(self, interval: float | None = None) -> None:
-        """Flush every ``interval`` seconds (default :data:`INTERVAL`) until cancelled (the web
-        application's lifespan)."""
+        """Flush every ``interval`` seconds (default: the log's own, else :data:`INTERVAL`) until
+        cancelled (the web application's lifespan)."""
+        every = next(s for s in (interval, self.interval, INTERVAL) if s is not None)
         while True:
-            await asyncio.sleep(INTERVAL if interval is None else interval)
+            await asyncio.sleep(every)
             with contextlib.suppress(Exception):  # logged and counted by flush; the next round tries again
                 await asyncio.to_thread(self.flush)
 

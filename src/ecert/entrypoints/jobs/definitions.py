@@ -9,13 +9,12 @@ for a progress bar when a person runs it in-process.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ecert.bootstrap import App
+from ecert.bootstrap import App, make_mailer
 from ecert.domain.errors import BadInput, problem
 from ecert.services import reminders as reminders_service
 from ecert.services import reseal as reseal_service
@@ -42,10 +41,10 @@ def reminders(
         )
     }
     if send:
-        from ecert.adapters.email import MailConfigError, SmtpMailer
+        from ecert.adapters.email import MailConfigError
 
         try:
-            mailer = SmtpMailer.from_env(os.environ)
+            mailer = make_mailer(a.settings)
         except MailConfigError as exc:
             zh, en = f"邮件设置无效:{exc.variable}", f"Mail settings are incomplete or invalid: {exc.variable}"
             raise BadInput([problem(zh, en, column=exc.variable)]) from exc

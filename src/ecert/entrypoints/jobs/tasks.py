@@ -39,11 +39,16 @@ def _task(spec: JobSpec) -> Any:
 
 
 def queue_app(engine: Any, *, stalled_after: float = queue.STALLED_AFTER, schedule: bool = False) -> Any:
-    """A procrastinate ``App`` on the engine's database with every ecert job registered, the
-    once-a-minute recovery of stalled jobs and, with ``schedule``, the daily sweep and reminders."""
+    """A procrastinate ``App`` on the engine's database with every ecert job registered (see
+    :func:`register_jobs`; with an :class:`App` at hand: ``register_jobs(bootstrap.make_job_queue(a))``)."""
+    return register_jobs(queue.procrastinate_app(engine), stalled_after=stalled_after, schedule=schedule)
+
+
+def register_jobs(papp: Any, *, stalled_after: float = queue.STALLED_AFTER, schedule: bool = False) -> Any:
+    """Register on the procrastinate ``App`` every ecert job, the once-a-minute recovery of stalled
+    jobs and, with ``schedule``, the daily sweep and reminders. Returns ``papp``."""
     import procrastinate
 
-    papp = queue.procrastinate_app(engine)
     retry = procrastinate.RetryStrategy(max_attempts=MAX_ATTEMPTS, wait=RETRY_WAIT_SECONDS)
     tasks = {
         spec.name: papp.task(name=task_name(spec.name), queue=QUEUE, pass_context=True, lock=spec.lock, retry=retry)(

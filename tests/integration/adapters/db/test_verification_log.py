@@ -16,8 +16,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, delete, insert, select, text, update
 
+import ecert.bootstrap as composition_root
 from ecert.adapters import keystore, ratelimit
-from ecert.adapters.db import verification_log as vl
 from ecert.adapters.db.audit import BATCH_ACTION, AuditLog, ChainCheck
 from ecert.adapters.db.tables import audit_events, verification_events
 from ecert.adapters.db.verification_log import VerificationLog
@@ -51,7 +51,7 @@ def env(db_url: str, engine: Engine, tmp_path: Path) -> Env:
 
 @pytest.fixture(autouse=True)
 def no_throttle(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ratelimit, "make_limiter", lambda: ratelimit.ClientBuckets(100_000))
+    monkeypatch.setattr(composition_root, "make_rate_limiter", lambda settings: ratelimit.ClientBuckets(100_000))
 
 
 def _issue(core: App) -> issuance.IssuedCertificate:
@@ -142,10 +142,10 @@ def cert_registration_no(env: Env, serial: str) -> str:
         )
 
 
-def test_the_writer_flushes_while_the_server_runs__R_ACC_1(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_writer_flushes_while_the_server_runs__R_ACC_1(env: Env) -> None:
     cert = _issue(env.core)
-    monkeypatch.setattr(vl, "INTERVAL", 0.05)
-    with TestClient(create_app(env.core)) as c:
+    quick = VerificationLog(env.engine, env.core.clock.now, interval=0.05)
+    with TestClient(create_app(env.core, web_parts(env.core, verification_log=quick))) as c:
         assert c.get("/V/" + cert.qr.split("/V/", 1)[1]).status_code == 200
         deadline = time.monotonic() + 10
         while not _rows(env.engine) and time.monotonic() < deadline:

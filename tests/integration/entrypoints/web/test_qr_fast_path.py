@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, insert, select, text
 
+import ecert.bootstrap as composition_root
 from ecert.adapters import keystore, qr_token, ratelimit
 from ecert.adapters.db.engine import AsyncReadPool
 from ecert.adapters.db.tables import registrations, renewal_applications, renewal_items, specialty_registrations
@@ -54,7 +55,7 @@ def env(db_url: str, engine: Engine, tmp_path: Path) -> Env:
 
 @pytest.fixture(autouse=True)
 def no_throttle(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ratelimit, "make_limiter", lambda: ratelimit.ClientBuckets(100_000))
+    monkeypatch.setattr(composition_root, "make_rate_limiter", lambda settings: ratelimit.ClientBuckets(100_000))
 
 
 def _issued(core: App, n: int) -> list[tuple[str, str]]:
@@ -299,7 +300,7 @@ def test_a_signed_in_visitor_sees_their_nav_and_limits_still_apply__R_ACC_1(
     assert client.post("/login", data={"username": "holder-q", "password": "holder-pass-2021"}).status_code == 200
     page = client.get(f"/V/{token}").text
     assert "holder-q" in page and "有效" in _text(page)
-    monkeypatch.setattr(ratelimit, "make_limiter", lambda: ratelimit.ClientBuckets(2))
+    monkeypatch.setattr(composition_root, "make_rate_limiter", lambda settings: ratelimit.ClientBuckets(2))
     anonymous = TestClient(create_app(env.core))
     assert [anonymous.get(f"/V/{token}").status_code for _ in range(3)] == [200, 200, 429]
     assert anonymous.get(f"/api/v1/verify/{token}").status_code == 429
@@ -324,7 +325,7 @@ def test_a_limiter_doing_io_is_asked_off_the_event_loop(env: Env, monkeypatch: p
             return len(self.calls) <= 2
 
     remote = Remote()
-    monkeypatch.setattr(ratelimit, "make_limiter", lambda: remote)
+    monkeypatch.setattr(composition_root, "make_rate_limiter", lambda settings: remote)
     client = TestClient(create_app(env.core))
     assert client.get(f"/V/{token}").status_code == 200  # fast path
     assert client.get(f"/api/v1/verify/{token}").status_code == 200

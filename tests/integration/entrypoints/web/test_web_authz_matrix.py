@@ -43,6 +43,7 @@ from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
+import ecert.bootstrap as composition_root
 from ecert.adapters import keystore, ratelimit
 from ecert.adapters.db.engine import make_engine, upgrade
 from ecert.adapters.db.tables import (
@@ -303,7 +304,7 @@ def cheap_hashing_and_no_verify_throttle() -> Iterator[None]:
     per process and not what this module checks, so it gets a bucket of its own."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))
-        mp.setattr(ratelimit, "make_limiter", lambda: ratelimit.ClientBuckets(100_000))
+        mp.setattr(composition_root, "make_rate_limiter", lambda settings: ratelimit.ClientBuckets(100_000))
         yield
 
 
