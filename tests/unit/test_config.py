@@ -19,17 +19,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src" / "ecert"
 ENV_NAME = re.compile(r"\bECERT_[A-Z0-9_]*[A-Z0-9]\b")
 ENV_READ = re.compile(r"os\.environ|getenv")
-# Reads of the environment still left in the entrypoints (moved by other helpers of issue 11 while
-# this was written); each has its replacement named in the report: Settings.* or bootstrap.make_*.
-LEFT = [
-    "entrypoints/cli.py",
-    "entrypoints/cli_common.py",
-    "entrypoints/cli_reminders.py",
-    "entrypoints/web/logs.py",
-    "entrypoints/web/ratelimit.py",
-    "entrypoints/web/routes_authority.py",
-    "entrypoints/web/routes_public.py",
-]
 
 
 def test_docs_configuration_is_the_variables_table() -> None:
@@ -49,16 +38,9 @@ def test_every_variable_named_in_the_code_is_in_the_table_and_back() -> None:
     assert {v.name for v in VARIABLES} - named == set()
 
 
-@pytest.mark.xfail(strict=True, reason="entrypoints still read the environment: " + ", ".join(LEFT))
 def test_only_config_reads_the_environment() -> None:
     readers = sorted(str(f.relative_to(SRC)) for f in SRC.rglob("*.py") if ENV_READ.search(f.read_text("utf-8")))
     assert readers == ["config.py"]
-
-
-def test_the_readers_left_are_only_those_named() -> None:
-    """What the xfail above waits for, exactly: a new reader elsewhere fails here at once."""
-    readers = sorted(str(f.relative_to(SRC)) for f in SRC.rglob("*.py") if ENV_READ.search(f.read_text("utf-8")))
-    assert set(readers) - {"config.py"} <= set(LEFT)
 
 
 def test_defaults_from_an_empty_environment() -> None:

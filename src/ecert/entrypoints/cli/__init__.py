@@ -7,12 +7,11 @@ object is printed on stdout, errors included; without it, people get text on std
 
 from __future__ import annotations
 
-import os
-
 import typer
 
 from ecert.adapters import keystore
 from ecert.adapters.db.engine import upgrade
+from ecert.config import pass_to_workers
 from ecert.entrypoints.cli import certs, changes, registry
 from ecert.entrypoints.cli.common import Invocation
 from ecert.entrypoints.cli.jobs import jobs_cli
@@ -80,12 +79,7 @@ def serve(
         demo_keys = "  *** DEMO KEYS — NOT FOR PRODUCTION ***" if a.keys.is_demo else ""
         typer.echo(f"ecert: http://{host}:{port}/  (API: /api/docs, OpenAPI: /openapi.json){demo_keys}", err=True)
     # Settings reach the workers through the environment (uvicorn imports the factory in each).
-    if inv.db:
-        os.environ["ECERT_DATABASE_URL"] = inv.db
-    if inv.lang_option:
-        os.environ["ECERT_LANG"] = inv.lang_option
-    if inv.policy:
-        os.environ["ECERT_POLICY_FILE"] = inv.policy
+    pass_to_workers(inv.db, inv.lang_option, inv.policy)
     # One listening socket per worker (SO_REUSEPORT): the kernel spreads connections over them.
     try:
         server.run(host, port, workers)

@@ -69,7 +69,12 @@ def cert_batch(
         settings = inv.app().settings  # each worker process bootstraps from the same settings
         with progress_bar("cert batch") as bar:
             result = batch.issue_batch(
-                settings, numbers, out_dir, actor=actor_name(actor), workers=workers, progress=count_progress(bar)
+                settings,
+                numbers,
+                out_dir,
+                actor=actor_name(actor, settings),
+                workers=workers,
+                progress=count_progress(bar),
             )
         d = result.as_dict()
         inv.emit(d, f"已签发 / issued {d['issued']}, 拒绝 / refused {sum(d['refused'].values())} {d['refused']}")

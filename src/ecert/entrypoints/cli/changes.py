@@ -27,7 +27,7 @@ def change_employer_cmd(
     Invocation.of(ctx).perform(
         json_out,
         lambda a: changes.change_employer(
-            a.uow(), registration_no, name=name, uscc=uscc, actor=actor_name(actor), now=a.clock.now()
+            a.uow(), registration_no, name=name, uscc=uscc, actor=actor_name(actor, a.settings), now=a.clock.now()
         ),
         lambda d: f"已变更聘用企业 / employer changed: {d['employer']['name']}",
     )
@@ -44,7 +44,9 @@ def change_employer_name_cmd(
     """Employer name change: every registration with that credit code, one set-based step (R-CHG-1)."""
     Invocation.of(ctx).perform(
         json_out,
-        lambda a: changes.rename_employer(a.uow(), uscc, name=name, actor=actor_name(actor), now=a.clock.now()),
+        lambda a: changes.rename_employer(
+            a.uow(), uscc, name=name, actor=actor_name(actor, a.settings), now=a.clock.now()
+        ),
         lambda d: f"已更名 / renamed {d['uscc']} → {d['name']}: {d['registrations']} 个注册 / registrations",
     )
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,7 +16,7 @@ import typer
 from sqlalchemy.exc import DBAPIError
 
 from ecert.bootstrap import App, bootstrap
-from ecert.config import load_settings
+from ecert.config import Settings, load_settings, wanted_language
 from ecert.domain import messages
 from ecert.domain.errors import EcertError
 from ecert.services.registry_import import ProgressFn
@@ -47,8 +46,7 @@ class Invocation:
     def lang(self) -> str:
         if self.built:
             return self.built.settings.lang
-        wanted = self.lang_option or os.environ.get("ECERT_LANG") or ""
-        return "en" if wanted.lower().startswith("en") else "zh"
+        return wanted_language(self.lang_option)
 
     def say(self, zh: str, en: str) -> str:
         """Prose of a human line in the chosen language (terms come from :meth:`term`)."""
@@ -139,7 +137,7 @@ def moment(a: App) -> Moment:
 
 def stamp(a: App, actor: str | None) -> Stamp:
     """``--actor`` (else ``ECERT_ACTOR``, else ``cli:USER``) and the clock's date and time."""
-    return {"actor": actor_name(actor), "today": a.clock.today(), "now": a.clock.now()}
+    return {"actor": actor_name(actor, a.settings), "today": a.clock.today(), "now": a.clock.now()}
 
 
 @contextmanager
@@ -176,5 +174,6 @@ def count_progress(bar: ProgressFn | None) -> Callable[[int, int], None] | None:
     return (lambda done, total: bar(done, done, total)) if bar else None
 
 
-def actor_name(explicit: str | None) -> str:
-    return explicit or os.environ.get("ECERT_ACTOR") or f"cli:{getpass.getuser()}"
+def actor_name(explicit: str | None, settings: Settings) -> str:
+    """``--actor``, else ``ECERT_ACTOR`` (settings), else ``cli:<login name>``."""
+    return explicit or settings.actor or f"cli:{getpass.getuser()}"

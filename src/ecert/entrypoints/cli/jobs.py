@@ -56,7 +56,7 @@ def _run(inv: Invocation, job: str, now: bool, human: Callable[[dict[str, Any]],
                 key_id=a.documents.sealer.key_id,
                 today=a.clock.today(),
                 now=a.clock.now(),
-                actor=actor_name(None),
+                actor=actor_name(None, a.settings),
                 before_commit=lambda uow: ids.append(tasks.enqueue(papp, job, uow.connection, **kwargs)),
             )
         else:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import typer
 
 from ecert.adapters.email import MailConfigError, SmtpMailer
+from ecert.bootstrap import make_mailer
+from ecert.config import Settings
 from ecert.domain.errors import BadInput, problem
 from ecert.entrypoints.cli.common import Invocation, actor_name, stamp
 from ecert.services import reminders
@@ -31,9 +31,9 @@ def reminders_queue(
     )
 
 
-def _mailer_from_env() -> SmtpMailer:
+def _mailer(settings: Settings) -> SmtpMailer:
     try:
-        return SmtpMailer.from_env(os.environ)
+        return make_mailer(settings)
     except MailConfigError as exc:
         if exc.problem == "missing":
             zh, en = f"未设置环境变量 {exc.variable}", f"Environment variable {exc.variable} is not set"
@@ -54,11 +54,11 @@ def reminders_send(
     ECERT_SMTP_USER, ECERT_SMTP_PASSWORD). A reminder is marked sent only once the server accepted it."""
     inv = Invocation.of(ctx)
     with inv.errors(json_out):
-        mailer = _mailer_from_env()
         a = inv.app()
+        mailer = _mailer(a.settings)
         with mailer:
             d = reminders.send_reminders(
-                a.uow, mailer, now=a.clock.now(), policy=a.policy, limit=limit, actor=actor_name(actor)
+                a.uow, mailer, now=a.clock.now(), policy=a.policy, limit=limit, actor=actor_name(actor, a.settings)
             )
         human = f"已发送 {d['sent']} 条,失败 {d['failed']} 条,无邮箱 {d['skipped_no_email']} 条 / sent {d['sent']}"
         inv.emit(d, human)

@@ -103,7 +103,7 @@ def user_add(
             password=password,
             registration_no=registration_no,
             province=province,
-            actor=actor_name(None),
+            actor=actor_name(None, a.settings),
             now=a.clock.now(),
         )
         inv.emit(

@@ -125,8 +125,8 @@ def create_app_from_env() -> FastAPI:
     from ecert.config import load_settings
     from ecert.entrypoints.web import logs
 
-    logs.configure()
     core = bootstrap(load_settings())
+    logs.configure(core.settings.web.log_level)
     app = create_app(core)
     with contextlib.suppress(EcertError):  # no keys yet: the pages say so when asked, as before
         core.documents  # noqa: B018 - keys, fonts and page templates loaded once, before requests

@@ -23,7 +23,7 @@ RULE_REFUSAL_STATUS = 409  # a rule of the notice refused it: the request confli
 
 # Codes whose message is for operators (file paths, database and configuration details): a page
 # says only that the service has a problem.
-SERVER_SIDE = frozenset({"database_error", "keys_missing", "bad_keys", "bad_policy"})
+SERVER_SIDE = frozenset({"database_error", "keys_missing", "bad_keys", "bad_policy", "bad_setting"})
 
 # Error pages: (headline, what to do) per HTTP status, zh-CN first.
 _AGAIN_LATER = (

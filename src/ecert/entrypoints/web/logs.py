@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -26,8 +25,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False, default=str)
 
 
-def configure() -> None:
-    level = os.environ.get("ECERT_LOG_LEVEL", "info").upper()
+def configure(level_name: str) -> None:
+    """JSON lines on stderr at ``level_name`` (``ECERT_LOG_LEVEL``, settings.web.log_level)."""
+    level = level_name.upper()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger("ecert")

@@ -15,7 +15,6 @@ Handlers only translate: the rules live in the services.
 from __future__ import annotations
 
 import json
-import os
 import re
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -40,7 +39,6 @@ from ecert.services.views import authority
 
 router = APIRouter()
 STAFF = ("reviewer", "admin")
-MAX_IMPORT_BYTES = int(os.environ.get("ECERT_IMPORT_MAX_MB", "200")) * 1024 * 1024
 COPY_CHUNK = 1 << 20
 SAFE_NAME = re.compile(r"[^\w.\-]+")
 
@@ -271,8 +269,8 @@ def _import_upload(request: Request, user: User, upload: UploadFile | None) -> I
         with path.open("wb") as out:
             while chunk := upload.file.read(COPY_CHUNK):
                 size += len(chunk)
-                if size > MAX_IMPORT_BYTES:
-                    limit = MAX_IMPORT_BYTES // (1024 * 1024)
+                if size > core.settings.web.import_max_bytes:
+                    limit = core.settings.web.import_max_mb
                     raise BadInput(
                         [problem(f"文件超过 {limit} MB", f"The file is larger than {limit} MB", column="file")]
                     )
