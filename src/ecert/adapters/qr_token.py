@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from ecert.domain import provinces
-from ecert.domain.verification import TokenClaims as TokenClaims  # what decode() returns
+from ecert.domain.verification import TokenClaims
 
 VERSION = 1
 DOMAIN_TAG = b"ecert-qr-v1"

@@ -28,6 +28,7 @@ from ecert.adapters.db.unit_of_work import SqlUnitOfWork
 from ecert.adapters.synthetic_signature import signature_png
 from ecert.domain import ids, provinces
 from ecert.domain.errors import RuleRefusal
+from ecert.domain.holder import holder_view
 from ecert.domain.messages import term
 from ecert.domain.model import ApplicationStatus, RegistrationStatus
 from ecert.domain.names import rare_characters
@@ -37,7 +38,7 @@ from ecert.domain.rules.renewal import renewed_validity_end
 from ecert.services import changes, issuance, renewal
 from ecert.services.accounts import add_user
 from ecert.services.ports import DocumentServices
-from ecert.services.registry import get_registration, holder_view, set_signature
+from ecert.services.registry import get_registration, set_signature
 from ecert.services.synthetic import DEMO_CASES
 from ecert.services.views import holder_portal
 

@@ -15,11 +15,10 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from ecert.adapters.db.certificates import CertificateRecord
 from ecert.adapters.files import output_problem
 from ecert.adapters.qr_token import serial_from_bytes
 from ecert.domain import ids
-from ecert.domain.certificate import CertificateContent, PrintedSpecialty, mask_id_number
+from ecert.domain.certificate import CertificateContent, CertificateRecord, PrintedSpecialty, mask_id_number
 from ecert.domain.errors import BadInput, RuleRefusal
 from ecert.domain.model import Registration, UsageWindow
 from ecert.domain.policy import Policy

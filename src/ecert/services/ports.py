@@ -27,10 +27,11 @@ from ecert.domain.model import (
 )
 
 if TYPE_CHECKING:
-    from ecert.adapters.db.certificates import CertificateRecord, VerificationSnapshot
     from ecert.adapters.db.reminders import DueReminder, OutboxEntry
     from ecert.adapters.db.reseal import ResealItem
     from ecert.adapters.db.users import User
+    from ecert.domain.certificate import CertificateRecord
+    from ecert.domain.verification import VerificationSnapshot
 
 
 class Renderer(Protocol):

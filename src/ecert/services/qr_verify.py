@@ -1,7 +1,7 @@
 """The QR check's hot path as a use case (R-DOC-4, R-ACC-1): verified tokens remembered (LRU) and,
 where the composition root gives one, the registry read as one statement on the event loop
 (``bootstrap.web_parts`` picks it: PostgreSQL's async read, or none for SQLite). The verdict is
-:func:`verification.judge`'s, the same as :func:`verification.verify_qr`'s."""
+:func:`judge`'s, the same as :func:`verification.verify_qr`'s."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ import anyio.to_thread
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ecert.domain.policy import Policy
+from ecert.domain.verification import VerificationResult
 from ecert.services import verification
 from ecert.services.unit_of_work import AbstractUnitOfWork
-from ecert.services.verification import SnapshotLoader, VerificationResult, VerifiedTokens
+from ecert.services.verification import SnapshotLoader, VerifiedTokens
 
 
 class VerificationRecorder(Protocol):

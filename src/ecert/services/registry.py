@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from ecert.domain.errors import BadInput, NotFound, problem
-from ecert.domain.holder import holder_view as holder_view  # the services' views import it from here
+from ecert.domain.holder import holder_view
 from ecert.domain.images import MAX_IMAGE_BYTES, image_type
 from ecert.domain.model import Registration
 from ecert.domain.policy import Policy

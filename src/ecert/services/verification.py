@@ -22,19 +22,18 @@ from ecert.domain.certificate import CertificateContent
 from ecert.domain.policy import Policy
 
 # The verdict types, imported from here by the entrypoints until they import them from the domain.
-from ecert.domain.verification import CHECK_LINES as CHECK_LINES
-from ecert.domain.verification import CHECKS as CHECKS
-from ecert.domain.verification import CheckLine as CheckLine
-from ecert.domain.verification import Reason as Reason
-from ecert.domain.verification import ReasonCode as ReasonCode
-from ecert.domain.verification import SignatureVerdict as SignatureVerdict
-from ecert.domain.verification import TokenClaims as TokenClaims
-from ecert.domain.verification import VerificationResult as VerificationResult
-from ecert.domain.verification import VerificationSnapshot as VerificationSnapshot
-from ecert.domain.verification import VerificationStatus as VerificationStatus
-from ecert.domain.verification import check_lines as check_lines
-from ecert.domain.verification import checks_made, token_failure
-from ecert.domain.verification import judge as judge
+from ecert.domain.verification import (
+    Reason,
+    ReasonCode,
+    SignatureVerdict,
+    TokenClaims,
+    VerificationResult,
+    VerificationSnapshot,
+    VerificationStatus,
+    checks_made,
+    judge,
+    token_failure,
+)
 from ecert.services.unit_of_work import AbstractUnitOfWork
 
 PdfSignatureChecker = Callable[[bytes, datetime], SignatureVerdict]

@@ -10,8 +10,8 @@ from sqlalchemy import Boolean, Connection, Date, DateTime, Integer, Row, bindpa
 
 from ecert.adapters.db.registry import build_registration
 from ecert.adapters.db.tables import certificates, holder_images, registrations
-from ecert.domain.certificate import CertificateRecord as CertificateRecord  # services import it from here
-from ecert.domain.verification import VerificationSnapshot as VerificationSnapshot  # and the web routes
+from ecert.domain.certificate import CertificateRecord
+from ecert.domain.verification import VerificationSnapshot
 
 
 def _aware(t: datetime) -> datetime:

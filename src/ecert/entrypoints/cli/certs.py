@@ -9,6 +9,7 @@ import typer
 from ecert.adapters import keystore
 from ecert.adapters.db.verification_log import log_one
 from ecert.adapters.files import check_output_file, ensure_output_dir, read_input, read_text, write_output
+from ecert.domain.verification import VerificationResult
 from ecert.entrypoints.cli.common import Invocation, actor_name, count_progress, moment, progress_bar, stamp
 from ecert.services import batch, issuance, verification
 
@@ -80,7 +81,7 @@ def cert_batch(
         inv.emit(d, f"已签发 / issued {d['issued']}, 拒绝 / refused {sum(d['refused'].values())} {d['refused']}")
 
 
-def _emit_verdict(inv: Invocation, result: verification.VerificationResult) -> None:
+def _emit_verdict(inv: Invocation, result: VerificationResult) -> None:
     # R-ACC-1: the verification is in the audited verification log before the verdict is printed;
     # written at once (its own batch), as the process is about to exit. A database that cannot take
     # it is a database_error, like the registry read before it.

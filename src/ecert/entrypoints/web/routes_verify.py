@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ecert.domain.errors import BadInput, EcertError, problem
+from ecert.domain.verification import VerificationResult
 from ecert.entrypoints.web import metrics, verdicts
 from ecert.entrypoints.web.deps import COOKIE, ctx, limit, limit_async, parts
 from ecert.entrypoints.web.i18n import request_lang
@@ -34,14 +35,14 @@ router = APIRouter()
 MAX_PDF = 5 * 1024 * 1024
 
 
-async def verify_token(app: Any, token: str, channel: str = "qr") -> verification.VerificationResult:
+async def verify_token(app: Any, token: str, channel: str = "qr") -> VerificationResult:
     """A QR check through the process's hot path, counted and logged (R-ACC-1)."""
     result = await parts(app).fast_verify.verify(token, channel)
     metrics.VERIFICATIONS.labels("qr", result.status).inc()
     return result
 
 
-def _verify_token_again(request: Request, text: str) -> verification.VerificationResult:
+def _verify_token_again(request: Request, text: str) -> VerificationResult:
     """For the signature image only, which the QR page shows: that page's verification is the one
     logged (R-ACC-1), not this second check of the same token by the same visit."""
     core = ctx(request).core
@@ -130,7 +131,7 @@ async def _read_pdf(file: UploadFile) -> bytes:
     return data
 
 
-def _verify_pdf(request: Request, data: bytes, now: datetime) -> verification.VerificationResult:
+def _verify_pdf(request: Request, data: bytes, now: datetime) -> VerificationResult:
     core = ctx(request).core
     result = verification.verify_pdf(
         core.uow(),
@@ -145,9 +146,7 @@ def _verify_pdf(request: Request, data: bytes, now: datetime) -> verification.Ve
     return result
 
 
-async def _uploaded_pdf(
-    request: Request, file: UploadFile, channel: str
-) -> tuple[verification.VerificationResult, datetime]:
+async def _uploaded_pdf(request: Request, file: UploadFile, channel: str) -> tuple[VerificationResult, datetime]:
     """An uploaded certificate, limited, verified off the event loop and logged (R-ACC-1): the
     verdict and when it was reached."""
     await limit_async(request)

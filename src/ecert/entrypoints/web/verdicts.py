@@ -10,7 +10,7 @@ from typing import Any
 
 from ecert.domain import messages
 from ecert.domain.dates import CST
-from ecert.services import verification
+from ecert.domain.verification import VerificationResult, check_lines
 
 GENUINE = frozenset({"valid", "expired", "not_yet_valid", "superseded", "revoked"})
 VERDICTS = frozenset(messages.terms("status.certificate", "en"))
@@ -21,16 +21,16 @@ def check_list(
     lang: str, channel: str, checks: tuple[tuple[str, bool | None], ...]
 ) -> tuple[tuple[bool | None, str], ...]:
     """The page's list of checks in words, (passed, line): a few dozen outcomes ever occur (the hot QR page)."""
-    return tuple((c.passed, c.text(lang)) for c in verification.check_lines(dict(checks), channel))
+    return tuple((c.passed, c.text(lang)) for c in check_lines(dict(checks), channel))
 
 
-def is_genuine(result: verification.VerificationResult) -> bool:
+def is_genuine(result: VerificationResult) -> bool:
     """The token or file is the service's own (whatever its state): the signature image may be shown (R-DOC-5)."""
     return result.status in GENUINE
 
 
 def page_context(
-    lang: str, result: verification.VerificationResult, token: str | None, channel: str, checked_at: datetime
+    lang: str, result: VerificationResult, token: str | None, channel: str, checked_at: datetime
 ) -> dict[str, Any]:
     """What verify_result.html shows: the verdict, when it was reached (China time, R-DATE-1), each
     check as passed, failed or not made, and the signature image's link for a genuine token only."""
@@ -49,6 +49,6 @@ def page_context(
     }
 
 
-def as_json(result: verification.VerificationResult, lang: str) -> dict[str, Any]:
+def as_json(result: VerificationResult, lang: str) -> dict[str, Any]:
     """The verdict as the API answers it (the reasons' sentences in ``lang``)."""
     return result.as_dict(lang)

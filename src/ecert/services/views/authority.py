@@ -29,12 +29,13 @@ from ecert.adapters.db.unit_of_work import SqlUnitOfWork
 from ecert.domain import provinces
 from ecert.domain.dates import CST
 from ecert.domain.errors import NotFound, RuleRefusal
+from ecert.domain.holder import holder_view
 from ecert.domain.model import SPECIALTIES, ApplicationStatus, SpecialtyRegistration, SpecialtyState
 from ecert.domain.policy import Policy
 from ecert.domain.rules.age import age_limit_date
 from ecert.domain.rules.lapse import specialty_state
 from ecert.domain.rules.renewal import renewed_validity_end
-from ecert.services.registry import get_registration, holder_view
+from ecert.services.registry import get_registration
 
 PAGE_SIZE = 50  # registry search and pending applications
 AUDIT_PAGE_SIZE = 100  # the API's default

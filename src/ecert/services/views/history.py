@@ -35,9 +35,10 @@ from sqlalchemy import Row, select
 from ecert.adapters.db.tables import audit_events, registrations, specialty_registrations
 from ecert.adapters.db.unit_of_work import SqlUnitOfWork
 from ecert.domain.dates import CST
+from ecert.domain.holder import holder_view
 from ecert.domain.model import LapseReason
 from ecert.domain.policy import Policy
-from ecert.services.registry import get_registration, holder_view
+from ecert.services.registry import get_registration
 
 RENAME = "employer.rename"
 IMPORT = "registry.import"

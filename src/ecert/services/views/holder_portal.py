@@ -14,18 +14,18 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ecert.adapters.db.certificates import CertificateRecord
 from ecert.adapters.db.tables import registrations, renewal_applications, renewal_items
 from ecert.adapters.db.unit_of_work import SqlUnitOfWork
-from ecert.domain.certificate import mask_id_number
+from ecert.domain.certificate import CertificateRecord, mask_id_number
 from ecert.domain.dates import in_cst
 from ecert.domain.errors import RuleRefusal
+from ecert.domain.holder import holder_view
 from ecert.domain.model import RegistrationStatus, UsageWindow
 from ecert.domain.policy import Policy
 from ecert.domain.rules.lapse import renewal_window_opens
 from ecert.domain.rules.usage import usage_window
 from ecert.services.issuance import window_view
-from ecert.services.registry import get_registration, holder_view
+from ecert.services.registry import get_registration
 
 # docs/cli.md ``verify.status`` values a genuine certificate of the registry can have.
 CERTIFICATE_STATES = ("valid", "expired", "not_yet_valid", "superseded", "revoked")

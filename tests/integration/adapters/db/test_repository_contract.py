@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, insert
 
-from ecert.adapters.db.certificates import CertificateRecord
 from ecert.adapters.db.engine import make_engine, upgrade
 from ecert.adapters.db.tables import holder_images, registrations, specialty_registrations
 from ecert.adapters.db.unit_of_work import SqlUnitOfWork
+from ecert.domain.certificate import CertificateRecord
 from ecert.domain.errors import RuleRefusal
 from ecert.domain.model import (
     ApplicationStatus,

@@ -22,6 +22,7 @@ from ecert.config import Settings
 from ecert.domain.errors import EcertError
 from ecert.domain.ids import make_uscc
 from ecert.domain.rules.renewal import check_renewal_application
+from ecert.domain.verification import VerificationResult
 from ecert.entrypoints.web.app import create_app
 from ecert.services import accounts, changes, issuance, renewal, verification
 from ecert.services.demo import seed_demo
@@ -116,7 +117,7 @@ def _zh(d: date) -> str:
     return f"{d.year}年{d.month:02d}月{d.day:02d}日"
 
 
-def _verify(core: App, pdf: bytes) -> verification.VerificationResult:
+def _verify(core: App, pdf: bytes) -> VerificationResult:
     return verification.verify_pdf(
         core.uow(),
         pdf,
