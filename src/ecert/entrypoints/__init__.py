@@ -1,1 +1,2 @@
-"""Entrypoints: the command-line interface (docs/cli.md); later the web service and jobs."""
+"""Entrypoints: the command line (``cli``, per docs/cli.md), the web service (``web``) and the jobs
+(``jobs``). Thin: each parses its input, calls a use case from ``services`` and renders the result."""
