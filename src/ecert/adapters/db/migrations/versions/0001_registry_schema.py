@@ -1,7 +1,5 @@
 """registry schema
 
-Revision ID: 0001
-Revises:
 Create Date: 2026-11-25
 """
 
@@ -10,29 +8,38 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from ecert.adapters.db.migrations.shared import (
+    cascade_to,
+    create_indexes,
+    create_unique_while_pending,
+    id_column,
+    instant,
+    primary_key,
+    registration_id,
+    specialty,
+)
+
 revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
     op.create_table(
         "audit_events",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        id_column(),
+        instant("at"),
         sa.Column("actor", sa.Text(), nullable=False),
         sa.Column("action", sa.Text(), nullable=False),
         sa.Column("subject", sa.Text(), nullable=True),
         sa.Column("payload", sa.Text(), nullable=False),
         sa.Column("prev_hash", sa.String(length=64), nullable=False),
         sa.Column("hash", sa.String(length=64), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_events")),
+        primary_key("audit_events"),
         sa.UniqueConstraint("hash", name=op.f("uq_audit_events_hash")),
     )
     op.create_table(
         "registrations",
-        sa.Column("id", sa.Integer(), nullable=False),
+        id_column(),
         sa.Column("registration_no", sa.String(length=20), nullable=False),
         sa.Column("province_code", sa.String(length=2), nullable=False),
         sa.Column("name", sa.Text(), nullable=False),
@@ -48,104 +55,59 @@ def upgrade() -> None:
         sa.Column("status_effective", sa.Date(), nullable=True),
         sa.Column("ce_hours", sa.Integer(), nullable=True),
         sa.Column("data_version", sa.Integer(), server_default="1", nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_registrations")),
+        instant("created_at"),
+        instant("updated_at"),
+        primary_key("registrations"),
         sa.UniqueConstraint("registration_no", name=op.f("uq_registrations_registration_no")),
     )
-    with op.batch_alter_table("registrations", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_registrations_birth_date"), ["birth_date"], unique=False)
-        batch_op.create_index(batch_op.f("ix_registrations_employer_uscc"), ["employer_uscc"], unique=False)
-        batch_op.create_index(batch_op.f("ix_registrations_id_number"), ["id_number"], unique=False)
-        batch_op.create_index(batch_op.f("ix_registrations_province_code"), ["province_code"], unique=False)
+    create_indexes("registrations", "birth_date", "employer_uscc", "id_number", "province_code")
 
     op.create_table(
         "holder_images",
-        sa.Column("registration_id", sa.Integer(), nullable=False),
+        registration_id(),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("content_type", sa.String(length=32), nullable=False),
         sa.Column("data", sa.LargeBinary(), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["registration_id"],
-            ["registrations.id"],
-            name=op.f("fk_holder_images_registration_id_registrations"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("registration_id", "kind", name=op.f("pk_holder_images")),
+        instant("updated_at"),
+        cascade_to("holder_images"),
+        primary_key("holder_images", "registration_id", "kind"),
     )
     op.create_table(
         "renewal_applications",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("registration_id", sa.Integer(), nullable=False),
-        sa.Column("specialty", sa.String(length=16), nullable=False),
+        id_column(),
+        registration_id(),
+        specialty(),
         sa.Column("applied_on", sa.Date(), nullable=False),
         sa.Column("status", sa.String(length=16), server_default="pending", nullable=False),
         sa.Column("ce_hours", sa.Integer(), nullable=True),
         sa.Column("committed", sa.Boolean(), nullable=False),
         sa.Column("decided_by", sa.Text(), nullable=True),
-        sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+        instant("decided_at", nullable=True),
         sa.Column("reason", sa.Text(), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["registration_id"],
-            ["registrations.id"],
-            name=op.f("fk_renewal_applications_registration_id_registrations"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_renewal_applications")),
+        instant("created_at"),
+        cascade_to("renewal_applications"),
+        primary_key("renewal_applications"),
     )
-    with op.batch_alter_table("renewal_applications", schema=None) as batch_op:
-        batch_op.create_index(
-            "uq_renewal_pending",
-            ["registration_id", "specialty"],
-            unique=True,
-            sqlite_where=sa.text("status = 'pending'"),
-            postgresql_where=sa.text("status = 'pending'"),
-        )
+    create_unique_while_pending("renewal_applications", "uq_renewal_pending", "registration_id", "specialty")
 
     op.create_table(
         "specialty_registrations",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("registration_id", sa.Integer(), nullable=False),
-        sa.Column("specialty", sa.String(length=16), nullable=False),
+        id_column(),
+        registration_id(),
+        specialty(),
         sa.Column("valid_until", sa.Date(), nullable=False),
         sa.Column("state", sa.String(length=16), server_default="valid", nullable=False),
         sa.Column("lapse_reason", sa.String(length=16), nullable=True),
         sa.Column("lapse_recorded_on", sa.Date(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["registration_id"],
-            ["registrations.id"],
-            name=op.f("fk_specialty_registrations_registration_id_registrations"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_specialty_registrations")),
+        cascade_to("specialty_registrations"),
+        primary_key("specialty_registrations"),
         sa.UniqueConstraint("registration_id", "specialty", name="uq_specialty_registrations_reg_specialty"),
     )
-    with op.batch_alter_table("specialty_registrations", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_specialty_registrations_valid_until"), ["valid_until"], unique=False)
+    create_indexes("specialty_registrations", "valid_until")
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("specialty_registrations", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_specialty_registrations_valid_until"))
-
-    op.drop_table("specialty_registrations")
-    with op.batch_alter_table("renewal_applications", schema=None) as batch_op:
-        batch_op.drop_index(
-            "uq_renewal_pending",
-            sqlite_where=sa.text("status = 'pending'"),
-            postgresql_where=sa.text("status = 'pending'"),
-        )
-
-    op.drop_table("renewal_applications")
-    op.drop_table("holder_images")
-    with op.batch_alter_table("registrations", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_registrations_province_code"))
-        batch_op.drop_index(batch_op.f("ix_registrations_id_number"))
-        batch_op.drop_index(batch_op.f("ix_registrations_employer_uscc"))
-        batch_op.drop_index(batch_op.f("ix_registrations_birth_date"))
-
-    op.drop_table("registrations")
-    op.drop_table("audit_events")
+    # Dropping a table drops its indexes.
+    for table in ("specialty_registrations", "renewal_applications", "holder_images", "registrations", "audit_events"):
+        op.drop_table(table)

@@ -1,7 +1,5 @@
 """certificates
 
-Revision ID: 0002
-Revises: 0001
 Create Date: 2026-11-25
 """
 
@@ -10,17 +8,17 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from ecert.adapters.db.migrations.shared import cascade_to, create_indexes, instant, primary_key, registration_id
+
 revision = "0002"
 down_revision = "0001"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
     op.create_table(
         "certificates",
         sa.Column("serial", sa.String(length=16), nullable=False),
-        sa.Column("registration_id", sa.Integer(), nullable=False),
+        registration_id(),
         sa.Column("registration_no", sa.String(length=20), nullable=False),
         sa.Column("data_version", sa.Integer(), nullable=False),
         sa.Column("identifier", sa.String(length=120), nullable=False),
@@ -31,23 +29,14 @@ def upgrade() -> None:
         sa.Column("seal_key_id", sa.String(length=64), nullable=False),
         sa.Column("qr_kid", sa.String(length=8), nullable=False),
         sa.Column("confirmed_by", sa.Text(), nullable=False),
-        sa.Column("confirmed_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["registration_id"],
-            ["registrations.id"],
-            name=op.f("fk_certificates_registration_id_registrations"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("serial", name=op.f("pk_certificates")),
+        instant("confirmed_at"),
+        instant("issued_at"),
+        cascade_to("certificates"),
+        primary_key("certificates", "serial"),
         sa.UniqueConstraint("identifier", name=op.f("uq_certificates_identifier")),
     )
-    with op.batch_alter_table("certificates", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_certificates_registration_id"), ["registration_id"], unique=False)
+    create_indexes("certificates", "registration_id")
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("certificates", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_certificates_registration_id"))
-
-    op.drop_table("certificates")
+    op.drop_table("certificates")  # and its index

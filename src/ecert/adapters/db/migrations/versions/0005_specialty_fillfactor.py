@@ -1,7 +1,5 @@
 """specialty registrations fillfactor
 
-Revision ID: 0005
-Revises: 0004
 Create Date: 2026-11-25
 
 PostgreSQL only, storage only: pages of specialty_registrations are filled to 60 % so that the lapse
@@ -16,17 +14,17 @@ from __future__ import annotations
 
 from alembic import op
 
+from ecert.adapters.db.migrations.shared import on_postgresql
+
 revision = "0005"
 down_revision = "0004"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
+    if on_postgresql():
         op.execute("ALTER TABLE specialty_registrations SET (fillfactor = 60)")
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
+    if on_postgresql():
         op.execute("ALTER TABLE specialty_registrations RESET (fillfactor)")

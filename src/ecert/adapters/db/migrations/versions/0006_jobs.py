@@ -1,7 +1,5 @@
 """jobs: the re-sealing worklist, and procrastinate's queue on PostgreSQL
 
-Revision ID: 0006
-Revises: 0005
 Create Date: 2026-11-26
 
 ``reseal_pending`` (both databases): see services/reseal.py. On PostgreSQL this revision also
@@ -18,10 +16,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from ecert.adapters.db.migrations.shared import cascade_to, instant, primary_key, registration_id
+
 revision = "0006"
 down_revision = "0005"
-branch_labels = None
-depends_on = None
 
 
 def _has_queue(bind: sa.Connection) -> bool:
@@ -31,17 +29,12 @@ def _has_queue(bind: sa.Connection) -> bool:
 def upgrade() -> None:
     op.create_table(
         "reseal_pending",
-        sa.Column("registration_id", sa.Integer(), nullable=False),
+        registration_id(),
         sa.Column("from_key_id", sa.String(length=64), nullable=False),
         sa.Column("plan_id", sa.String(length=32), nullable=False),
-        sa.Column("planned_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["registration_id"],
-            ["registrations.id"],
-            name=op.f("fk_reseal_pending_registration_id_registrations"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("registration_id", name=op.f("pk_reseal_pending")),
+        instant("planned_at"),
+        cascade_to("reseal_pending"),
+        primary_key("reseal_pending", "registration_id"),
     )
     bind = op.get_bind()
     if bind.dialect.name == "postgresql" and not _has_queue(bind):

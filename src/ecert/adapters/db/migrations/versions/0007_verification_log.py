@@ -1,7 +1,5 @@
 """verification log
 
-Revision ID: 0007
-Revises: 0006
 Create Date: 2026-11-26
 
 ``verification_events``: every public verification (QR page, API, PDF upload, CLI), written in
@@ -15,23 +13,23 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from ecert.adapters.db.migrations.shared import instant, primary_key
+
 revision = "0007"
 down_revision = "0006"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
     op.create_table(
         "verification_events",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        instant("at"),
         sa.Column("channel", sa.String(length=8), nullable=False),
         sa.Column("serial", sa.String(length=16), nullable=True),
         sa.Column("registration_no", sa.String(length=20), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("batch_id", sa.String(length=32), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_verification_events")),
+        primary_key("verification_events"),
     )
 
 

@@ -1,7 +1,5 @@
 """audit append in one round trip (PostgreSQL)
 
-Revision ID: 0008
-Revises: 0007
 Create Date: 2026-11-25
 
 Every chained append (R-ACC-1) holds the chain lock until its transaction commits. Taken from
@@ -18,10 +16,10 @@ from __future__ import annotations
 
 from alembic import op
 
+from ecert.adapters.db.migrations.shared import on_postgresql
+
 revision = "0008"
 down_revision = "0007"
-branch_labels = None
-depends_on = None
 
 # The chain lock's key: adapters/db/audit.py _PG_LOCK_KEY, which the tests hold equal to this (a
 # migration keeps its own copy: it must create the same function whatever the code becomes later).
@@ -47,10 +45,10 @@ $$
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
+    if on_postgresql():
         op.execute(FUNCTION)
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
+    if on_postgresql():
         op.execute("DROP FUNCTION IF EXISTS ecert_audit_append(timestamptz, varchar, varchar, varchar, varchar, text)")

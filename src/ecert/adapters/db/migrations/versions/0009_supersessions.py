@@ -1,7 +1,5 @@
 """supersessions
 
-Revision ID: 0009
-Revises: 0008
 Create Date: 2026-12-05
 
 ``supersessions``: when, why and by whom each change of printed data superseded a registration's
@@ -18,22 +16,22 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from ecert.adapters.db.migrations.shared import instant, primary_key, registration_id
+
 revision = "0009"
 down_revision = "0008"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
     op.create_table(
         "supersessions",
-        sa.Column("registration_id", sa.Integer(), nullable=False),
+        registration_id(),
         sa.Column("to_version", sa.Integer(), nullable=False),
         sa.Column("from_version", sa.Integer(), nullable=False),
-        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        instant("at"),
         sa.Column("cause", sa.String(length=24), nullable=False),
         sa.Column("actor", sa.Text(), nullable=False),
-        sa.PrimaryKeyConstraint("registration_id", "to_version", name=op.f("pk_supersessions")),
+        primary_key("supersessions", "registration_id", "to_version"),
     )
 
 
