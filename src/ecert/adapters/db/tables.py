@@ -61,10 +61,34 @@ NAMING = {
 }
 metadata = MetaData(naming_convention=NAMING)
 
+
+def _id() -> Column[int]:
+    """The surrogate key."""
+    return Column("id", Integer, primary_key=True)
+
+
+def _registration_ref(**kwargs: Any) -> Column[int]:
+    """``registration_id``: the owning registration, whose deletion takes the row with it."""
+    return Column("registration_id", Integer, ForeignKey("registrations.id", ondelete="CASCADE"), **kwargs)
+
+
+def _instant(name: str, *, nullable: bool = False) -> Column[datetime]:
+    return Column(name, UtcDateTime(), nullable=nullable)
+
+
+def _specialty() -> Column[str]:
+    return Column("specialty", String(16), nullable=False)
+
+
+def _pending_status() -> Column[str]:
+    """The state of a renewal or of one of its items, pending until decided."""
+    return Column("status", String(16), nullable=False, server_default="pending")
+
+
 registrations = Table(
     "registrations",
     metadata,
-    Column("id", Integer, primary_key=True),
+    _id(),
     Column("registration_no", String(20), nullable=False, unique=True),
     Column("province_code", String(2), nullable=False, index=True),
     Column("name", Text, nullable=False),
@@ -84,16 +108,16 @@ registrations = Table(
     # Raised whenever data printed on a certificate changes, only by registry.py supersede():
     # certificates carry the version they were issued from, so a newer version supersedes them.
     Column("data_version", Integer, nullable=False, server_default="1"),
-    Column("created_at", UtcDateTime(), nullable=False),
-    Column("updated_at", UtcDateTime(), nullable=False),
+    _instant("created_at"),
+    _instant("updated_at"),
 )
 
 specialty_registrations = Table(
     "specialty_registrations",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("registration_id", Integer, ForeignKey("registrations.id", ondelete="CASCADE"), nullable=False),
-    Column("specialty", String(16), nullable=False),
+    _id(),
+    _registration_ref(nullable=False),
+    _specialty(),
     Column("valid_until", Date, nullable=False, index=True),
     # Stored: valid / lapsed / cancelled. renewable and expired are derived (rules.lapse).
     Column("state", String(16), nullable=False, server_default="valid"),
@@ -106,28 +130,28 @@ specialty_registrations = Table(
 holder_images = Table(
     "holder_images",
     metadata,
-    Column("registration_id", Integer, ForeignKey("registrations.id", ondelete="CASCADE"), primary_key=True),
+    _registration_ref(primary_key=True),
     Column("kind", String(16), primary_key=True),  # signature | photo
     Column("content_type", String(32), nullable=False),
     Column("data", LargeBinary, nullable=False),
     Column("sha256", String(64), nullable=False),
-    Column("updated_at", UtcDateTime(), nullable=False),
+    _instant("updated_at"),
 )
 
 renewal_applications = Table(
     "renewal_applications",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("registration_id", Integer, ForeignKey("registrations.id", ondelete="CASCADE"), nullable=False, index=True),
+    _id(),
+    _registration_ref(nullable=False, index=True),
     Column("applied_on", Date, nullable=False),
-    Column("status", String(16), nullable=False, server_default="pending"),
+    _pending_status(),
     Column("ce_hours", Integer, nullable=True),
     Column("committed", Boolean, nullable=False),  # R-REN-4: the holder's commitment
     Column("applied_by", Text, nullable=True),
     Column("decided_by", Text, nullable=True),
-    Column("decided_at", UtcDateTime(), nullable=True),
+    _instant("decided_at", nullable=True),
     Column("reason", Text, nullable=True),
-    Column("created_at", UtcDateTime(), nullable=False),
+    _instant("created_at"),
 )
 
 # One row per specialty of an application. The partial unique index makes "one pending
@@ -136,11 +160,11 @@ renewal_applications = Table(
 renewal_items = Table(
     "renewal_items",
     metadata,
-    Column("id", Integer, primary_key=True),
+    _id(),
     Column("application_id", Integer, ForeignKey("renewal_applications.id", ondelete="CASCADE"), nullable=False),
-    Column("registration_id", Integer, ForeignKey("registrations.id", ondelete="CASCADE"), nullable=False),
-    Column("specialty", String(16), nullable=False),
-    Column("status", String(16), nullable=False, server_default="pending"),
+    _registration_ref(nullable=False),
+    _specialty(),
+    _pending_status(),
     Column("previous_valid_until", Date, nullable=False),
     Column("new_valid_until", Date, nullable=True),
     Index("ix_renewal_items_application", "application_id"),
@@ -157,8 +181,8 @@ renewal_items = Table(
 audit_events = Table(
     "audit_events",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("at", UtcDateTime(), nullable=False),
+    _id(),
+    _instant("at"),
     Column("actor", Text, nullable=False),
     Column("action", Text, nullable=False),
     Column("subject", Text, nullable=True),
@@ -173,7 +197,7 @@ certificates = Table(
     metadata,
     # 16 Base32 characters of 80 random bits: not guessable, not enumerable (R-DOC-4).
     Column("serial", String(16), primary_key=True),
-    Column("registration_id", Integer, ForeignKey("registrations.id", ondelete="CASCADE"), nullable=False, index=True),
+    _registration_ref(nullable=False, index=True),
     Column("registration_no", String(20), nullable=False),
     # The registry data version printed; a newer version supersedes this certificate (R-CHG-1).
     Column("data_version", Integer, nullable=False),
@@ -186,35 +210,35 @@ certificates = Table(
     Column("qr_kid", String(8), nullable=False),
     # R-USE-1: who confirmed which window, when.
     Column("confirmed_by", Text, nullable=False),
-    Column("confirmed_at", UtcDateTime(), nullable=False),
-    Column("issued_at", UtcDateTime(), nullable=False),
+    _instant("confirmed_at"),
+    _instant("issued_at"),
 )
 
 users = Table(
     "users",
     metadata,
-    Column("id", Integer, primary_key=True),
+    _id(),
     Column("username", String(64), nullable=False, unique=True),
     Column("role", String(16), nullable=False),  # holder | reviewer | admin
     Column("province_code", String(2), nullable=True),  # reviewers: their province (R-REN-6)
     Column("registration_no", String(20), nullable=True),  # holders: their registration (R-ACC-1)
     Column("password_hash", Text, nullable=False),  # argon2id
     Column("disabled", Boolean, nullable=False, server_default="0"),
-    Column("created_at", UtcDateTime(), nullable=False),
+    _instant("created_at"),
 )
 
 reminders = Table(
     "reminders",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("registration_id", Integer, ForeignKey("registrations.id", ondelete="CASCADE"), nullable=False),
-    Column("specialty", String(16), nullable=False),
+    _id(),
+    _registration_ref(nullable=False),
+    _specialty(),
     # One reminder per renewal window: the window is identified by the validity end it renews.
     Column("valid_until", Date, nullable=False),
     Column("window_opens", Date, nullable=False),
     Column("email", Text, nullable=True),
     Column("queued_on", Date, nullable=False),
-    Column("sent_at", UtcDateTime(), nullable=True),
+    _instant("sent_at", nullable=True),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("last_error", Text, nullable=True),
     UniqueConstraint("registration_id", "specialty", "valid_until", name="uq_reminders_window"),
@@ -227,8 +251,8 @@ web_sessions = Table(
     Column("token_hash", String(64), primary_key=True),
     Column("username", String(64), nullable=False, index=True),
     Column("csrf_token", String(64), nullable=False),
-    Column("created_at", UtcDateTime(), nullable=False),
-    Column("expires_at", UtcDateTime(), nullable=False),
+    _instant("created_at"),
+    _instant("expires_at"),
 )
 
 rate_limits = Table(
@@ -236,7 +260,7 @@ rate_limits = Table(
     metadata,
     # Fixed-window counters shared by every web process (login throttling, R-ACC-1).
     Column("key", String(200), primary_key=True),
-    Column("window_start", UtcDateTime(), nullable=False),
+    _instant("window_start"),
     Column("count", Integer, nullable=False),
 )
 
@@ -246,10 +270,10 @@ reseal_pending = Table(
     # The worklist of a re-sealing after a seal-key rotation (services/reseal.py): a registration is
     # listed and superseded (registry.py supersede) in one transaction; the row goes once a
     # certificate under the new key exists. A crash in between loses nothing.
-    Column("registration_id", Integer, ForeignKey("registrations.id", ondelete="CASCADE"), primary_key=True),
+    _registration_ref(primary_key=True),
     Column("from_key_id", String(64), nullable=False),  # the seal key of the superseded certificate
     Column("plan_id", String(32), nullable=False),
-    Column("planned_at", UtcDateTime(), nullable=False),
+    _instant("planned_at"),
 )
 
 # Tables in our database that these metadata do not describe: procrastinate's job queue on
@@ -272,7 +296,7 @@ verification_events = Table(
     # address): only what was checked and the verdict. BIGINT on PostgreSQL (the QR page alone may
     # log thousands a second); INTEGER PRIMARY KEY on SQLite, its rowid.
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
-    Column("at", UtcDateTime(), nullable=False),
+    _instant("at"),
     Column("channel", String(8), nullable=False),  # qr (the /V/ page) | pdf (the upload page) | api | cli
     Column("serial", String(16), nullable=True),  # from a token whose signature verified, else none
     Column("registration_no", String(20), nullable=True),
