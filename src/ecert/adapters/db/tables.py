@@ -80,6 +80,11 @@ def _specialty() -> Column[str]:
     return Column("specialty", String(16), nullable=False)
 
 
+def _per_specialty() -> list[Column[Any]]:
+    """The key and owner of a row about one specialty of one registration."""
+    return [_id(), _registration_ref(nullable=False), _specialty()]
+
+
 def _pending_status() -> Column[str]:
     """The state of a renewal or of one of its items, pending until decided."""
     return Column("status", String(16), nullable=False, server_default="pending")
@@ -115,9 +120,7 @@ registrations = Table(
 specialty_registrations = Table(
     "specialty_registrations",
     metadata,
-    _id(),
-    _registration_ref(nullable=False),
-    _specialty(),
+    *_per_specialty(),
     Column("valid_until", Date, nullable=False, index=True),
     # Stored: valid / lapsed / cancelled. renewable and expired are derived (rules.lapse).
     Column("state", String(16), nullable=False, server_default="valid"),
@@ -230,9 +233,7 @@ users = Table(
 reminders = Table(
     "reminders",
     metadata,
-    _id(),
-    _registration_ref(nullable=False),
-    _specialty(),
+    *_per_specialty(),
     # One reminder per renewal window: the window is identified by the validity end it renews.
     Column("valid_until", Date, nullable=False),
     Column("window_opens", Date, nullable=False),

@@ -27,6 +27,7 @@ def _has_queue(bind: sa.Connection) -> bool:
 
 
 def upgrade() -> None:
+    bind = op.get_bind()
     op.create_table(
         "reseal_pending",
         registration_id(),
@@ -36,7 +37,6 @@ def upgrade() -> None:
         cascade_to("reseal_pending"),
         primary_key("reseal_pending", "registration_id"),
     )
-    bind = op.get_bind()
     if bind.dialect.name == "postgresql" and not _has_queue(bind):
         from procrastinate.schema import SchemaManager
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from ecert.adapters.db.migrations.shared import instant, primary_key, registration_id
+from ecert.adapters.db.migrations.shared import instant, primary_key
 
 revision = "0009"
 down_revision = "0008"
@@ -25,7 +25,7 @@ down_revision = "0008"
 def upgrade() -> None:
     op.create_table(
         "supersessions",
-        registration_id(),
+        sa.Column("registration_id", sa.Integer(), nullable=False),
         sa.Column("to_version", sa.Integer(), nullable=False),
         sa.Column("from_version", sa.Integer(), nullable=False),
         instant("at"),
