@@ -3,7 +3,7 @@ a test checks that the migrated schema matches this metadata."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -76,6 +76,11 @@ def _instant(name: str, *, nullable: bool = False) -> Column[datetime]:
     return Column(name, UtcDateTime(), nullable=nullable)
 
 
+def _date(name: str, *, nullable: bool = False, index: bool | None = None) -> Column[date]:
+    """A calendar date: a day, with no time and no zone."""
+    return Column(name, Date, nullable=nullable, index=index)
+
+
 def _specialty() -> Column[str]:
     return Column("specialty", String(16), nullable=False)
 
@@ -100,14 +105,14 @@ registrations = Table(
     # Code points outside basic CJK (U+20BB7 …): the certificate renderer needs a fallback font.
     Column("name_rare_chars", Text, nullable=True),
     Column("gender", String(1), nullable=False),
-    Column("birth_date", Date, nullable=False, index=True),
+    _date("birth_date", index=True),
     Column("id_number", String(18), nullable=False, index=True),
     Column("employer_name", Text, nullable=False),
     Column("employer_uscc", String(18), nullable=False, index=True),
     Column("status", String(16), nullable=False, server_default="active"),
     Column("status_reason", Text, nullable=True),
     Column("status_basis", Text, nullable=True),
-    Column("status_effective", Date, nullable=True),
+    _date("status_effective", nullable=True),
     Column("ce_hours", Integer, nullable=True),
     Column("email", Text, nullable=True),  # for renewal reminders (optional import column)
     # Raised whenever data printed on a certificate changes, only by registry.py supersede():
@@ -121,12 +126,12 @@ specialty_registrations = Table(
     "specialty_registrations",
     metadata,
     *_per_specialty(),
-    Column("valid_until", Date, nullable=False, index=True),
+    _date("valid_until", index=True),
     # Stored: valid / lapsed / cancelled. renewable and expired are derived (rules.lapse).
     Column("state", String(16), nullable=False, server_default="valid"),
     Column("lapse_reason", String(16), nullable=True),
     # The sweep date on which the lapse was recorded (the state itself is derived from the dates).
-    Column("lapse_recorded_on", Date, nullable=True),
+    _date("lapse_recorded_on", nullable=True),
     UniqueConstraint("registration_id", "specialty", name="uq_specialty_registrations_reg_specialty"),
 )
 
@@ -146,7 +151,7 @@ renewal_applications = Table(
     metadata,
     _id(),
     _registration_ref(nullable=False, index=True),
-    Column("applied_on", Date, nullable=False),
+    _date("applied_on"),
     _pending_status(),
     Column("ce_hours", Integer, nullable=True),
     Column("committed", Boolean, nullable=False),  # R-REN-4: the holder's commitment
@@ -168,8 +173,8 @@ renewal_items = Table(
     _registration_ref(nullable=False),
     _specialty(),
     _pending_status(),
-    Column("previous_valid_until", Date, nullable=False),
-    Column("new_valid_until", Date, nullable=True),
+    _date("previous_valid_until"),
+    _date("new_valid_until", nullable=True),
     Index("ix_renewal_items_application", "application_id"),
     Index(
         "uq_renewal_item_pending",
@@ -205,9 +210,9 @@ certificates = Table(
     # The registry data version printed; a newer version supersedes this certificate (R-CHG-1).
     Column("data_version", Integer, nullable=False),
     Column("identifier", String(120), nullable=False, unique=True),
-    Column("usage_from", Date, nullable=False),
-    Column("usage_until", Date, nullable=False),
-    Column("issue_date", Date, nullable=False),
+    _date("usage_from"),
+    _date("usage_until"),
+    _date("issue_date"),
     Column("content_digest", String(64), nullable=False),
     Column("seal_key_id", String(64), nullable=False),  # SHA-256 of the seal certificate
     Column("qr_kid", String(8), nullable=False),
@@ -235,10 +240,10 @@ reminders = Table(
     metadata,
     *_per_specialty(),
     # One reminder per renewal window: the window is identified by the validity end it renews.
-    Column("valid_until", Date, nullable=False),
-    Column("window_opens", Date, nullable=False),
+    _date("valid_until"),
+    _date("window_opens"),
     Column("email", Text, nullable=True),
-    Column("queued_on", Date, nullable=False),
+    _date("queued_on"),
     _instant("sent_at", nullable=True),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("last_error", Text, nullable=True),

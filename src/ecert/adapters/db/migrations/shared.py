@@ -27,6 +27,11 @@ def specialty() -> sa.Column[Any]:
     return sa.Column("specialty", sa.String(length=16), nullable=False)
 
 
+def per_specialty() -> list[sa.Column[Any]]:
+    """The key and owner of a row about one specialty of one registration."""
+    return [id_column(), registration_id(), specialty()]
+
+
 def instant(name: str, *, nullable: bool = False) -> sa.Column[Any]:
     """A point in time, with its zone (tables.UtcDateTime)."""
     return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)

@@ -14,9 +14,9 @@ from ecert.adapters.db.migrations.shared import (
     create_unique_while_pending,
     id_column,
     instant,
+    per_specialty,
     primary_key,
     registration_id,
-    specialty,
 )
 
 revision = "0001"
@@ -75,9 +75,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "renewal_applications",
-        id_column(),
-        registration_id(),
-        specialty(),
+        *per_specialty(),
         sa.Column("applied_on", sa.Date(), nullable=False),
         sa.Column("status", sa.String(length=16), server_default="pending", nullable=False),
         sa.Column("ce_hours", sa.Integer(), nullable=True),
@@ -93,9 +91,7 @@ def upgrade() -> None:
 
     op.create_table(
         "specialty_registrations",
-        id_column(),
-        registration_id(),
-        specialty(),
+        *per_specialty(),
         sa.Column("valid_until", sa.Date(), nullable=False),
         sa.Column("state", sa.String(length=16), server_default="valid", nullable=False),
         sa.Column("lapse_reason", sa.String(length=16), nullable=True),

@@ -14,6 +14,7 @@ from ecert.adapters.db.migrations.shared import (
     create_unique_while_pending,
     id_column,
     instant,
+    per_specialty,
     primary_key,
     registration_id,
     specialty,
@@ -39,9 +40,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "reminders",
-        id_column(),
-        registration_id(),
-        specialty(),
+        *per_specialty(),
         sa.Column("valid_until", sa.Date(), nullable=False),
         sa.Column("window_opens", sa.Date(), nullable=False),
         sa.Column("email", sa.Text(), nullable=True),
