@@ -81,6 +81,11 @@ def _date(name: str, *, nullable: bool = False, index: bool | None = None) -> Co
     return Column(name, Date, nullable=nullable, index=index)
 
 
+def _registration_no(**kwargs: Any) -> Column[str]:
+    """A registration's number (20 characters)."""
+    return Column("registration_no", String(20), **kwargs)
+
+
 def _specialty() -> Column[str]:
     return Column("specialty", String(16), nullable=False)
 
@@ -99,7 +104,7 @@ registrations = Table(
     "registrations",
     metadata,
     _id(),
-    Column("registration_no", String(20), nullable=False, unique=True),
+    _registration_no(nullable=False, unique=True),
     Column("province_code", String(2), nullable=False, index=True),
     Column("name", Text, nullable=False),
     # Code points outside basic CJK (U+20BB7 …): the certificate renderer needs a fallback font.
@@ -206,7 +211,7 @@ certificates = Table(
     # 16 Base32 characters of 80 random bits: not guessable, not enumerable (R-DOC-4).
     Column("serial", String(16), primary_key=True),
     _registration_ref(nullable=False, index=True),
-    Column("registration_no", String(20), nullable=False),
+    _registration_no(nullable=False),
     # The registry data version printed; a newer version supersedes this certificate (R-CHG-1).
     Column("data_version", Integer, nullable=False),
     Column("identifier", String(120), nullable=False, unique=True),
@@ -229,7 +234,7 @@ users = Table(
     Column("username", String(64), nullable=False, unique=True),
     Column("role", String(16), nullable=False),  # holder | reviewer | admin
     Column("province_code", String(2), nullable=True),  # reviewers: their province (R-REN-6)
-    Column("registration_no", String(20), nullable=True),  # holders: their registration (R-ACC-1)
+    _registration_no(nullable=True),  # holders: their registration (R-ACC-1)
     Column("password_hash", Text, nullable=False),  # argon2id
     Column("disabled", Boolean, nullable=False, server_default="0"),
     _instant("created_at"),
@@ -305,7 +310,7 @@ verification_events = Table(
     _instant("at"),
     Column("channel", String(8), nullable=False),  # qr (the /V/ page) | pdf (the upload page) | api | cli
     Column("serial", String(16), nullable=True),  # from a token whose signature verified, else none
-    Column("registration_no", String(20), nullable=True),
+    _registration_no(nullable=True),
     Column("status", String(16), nullable=False),  # the verdict (docs/cli.md verify.status)
     Column("batch_id", String(32), nullable=False),  # the subject of the batch's audit event
 )

@@ -23,6 +23,16 @@ def registration_id() -> sa.Column[Any]:
     return sa.Column("registration_id", sa.Integer(), nullable=False)
 
 
+def registration_no(*, nullable: bool) -> sa.Column[Any]:
+    """A registration's number (20 characters); each use says whether it may be missing."""
+    return sa.Column("registration_no", sa.String(length=20), nullable=nullable)
+
+
+def serial(*, nullable: bool) -> sa.Column[Any]:
+    """A certificate's serial (16 characters); each use says whether it may be missing."""
+    return sa.Column("serial", sa.String(length=16), nullable=nullable)
+
+
 def specialty() -> sa.Column[Any]:
     return sa.Column("specialty", sa.String(length=16), nullable=False)
 

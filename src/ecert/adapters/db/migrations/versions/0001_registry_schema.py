@@ -17,6 +17,7 @@ from ecert.adapters.db.migrations.shared import (
     per_specialty,
     primary_key,
     registration_id,
+    registration_no,
 )
 
 revision = "0001"
@@ -40,7 +41,7 @@ def upgrade() -> None:
     op.create_table(
         "registrations",
         id_column(),
-        sa.Column("registration_no", sa.String(length=20), nullable=False),
+        registration_no(nullable=False),
         sa.Column("province_code", sa.String(length=2), nullable=False),
         sa.Column("name", sa.Text(), nullable=False),
         sa.Column("name_rare_chars", sa.Text(), nullable=True),

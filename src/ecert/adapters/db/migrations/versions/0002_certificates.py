@@ -8,7 +8,15 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from ecert.adapters.db.migrations.shared import cascade_to, create_indexes, instant, primary_key, registration_id
+from ecert.adapters.db.migrations.shared import (
+    cascade_to,
+    create_indexes,
+    instant,
+    primary_key,
+    registration_id,
+    registration_no,
+    serial,
+)
 
 revision = "0002"
 down_revision = "0001"
@@ -17,9 +25,9 @@ down_revision = "0001"
 def upgrade() -> None:
     op.create_table(
         "certificates",
-        sa.Column("serial", sa.String(length=16), nullable=False),
+        serial(nullable=False),
         registration_id(),
-        sa.Column("registration_no", sa.String(length=20), nullable=False),
+        registration_no(nullable=False),
         sa.Column("data_version", sa.Integer(), nullable=False),
         sa.Column("identifier", sa.String(length=120), nullable=False),
         sa.Column("usage_from", sa.Date(), nullable=False),

@@ -17,6 +17,7 @@ from ecert.adapters.db.migrations.shared import (
     per_specialty,
     primary_key,
     registration_id,
+    registration_no,
     specialty,
 )
 
@@ -31,7 +32,7 @@ def upgrade() -> None:
         sa.Column("username", sa.String(length=64), nullable=False),
         sa.Column("role", sa.String(length=16), nullable=False),
         sa.Column("province_code", sa.String(length=2), nullable=True),
-        sa.Column("registration_no", sa.String(length=20), nullable=True),
+        registration_no(nullable=True),
         sa.Column("password_hash", sa.Text(), nullable=False),
         sa.Column("disabled", sa.Boolean(), server_default="0", nullable=False),
         instant("created_at"),

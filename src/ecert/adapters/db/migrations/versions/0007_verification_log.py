@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from ecert.adapters.db.migrations.shared import instant, primary_key
+from ecert.adapters.db.migrations.shared import instant, primary_key, registration_no, serial
 
 revision = "0007"
 down_revision = "0006"
@@ -25,8 +25,8 @@ def upgrade() -> None:
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         instant("at"),
         sa.Column("channel", sa.String(length=8), nullable=False),
-        sa.Column("serial", sa.String(length=16), nullable=True),
-        sa.Column("registration_no", sa.String(length=20), nullable=True),
+        serial(nullable=True),
+        registration_no(nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("batch_id", sa.String(length=32), nullable=False),
         primary_key("verification_events"),
