@@ -11,10 +11,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.schema import SchemaItem
 
 
 def id_column() -> sa.Column[Any]:
-    """The surrogate key ``id`` (name it in :func:`primary_key`)."""
+    """The surrogate key ``id`` (:func:`create_table_with_id` puts it first and makes it the key)."""
     return sa.Column("id", sa.Integer(), nullable=False)
 
 
@@ -38,8 +39,8 @@ def specialty() -> sa.Column[Any]:
 
 
 def per_specialty() -> list[sa.Column[Any]]:
-    """The key and owner of a row about one specialty of one registration."""
-    return [id_column(), registration_id(), specialty()]
+    """The owner and specialty of a row about one specialty of one registration."""
+    return [registration_id(), specialty()]
 
 
 def instant(name: str, *, nullable: bool = False) -> sa.Column[Any]:
@@ -57,6 +58,12 @@ def cascade_to(table: str, column: str = "registration_id", referred: str = "reg
     return sa.ForeignKeyConstraint(
         [column], [f"{referred}.id"], name=op.f(f"fk_{table}_{column}_{referred}"), ondelete="CASCADE"
     )
+
+
+def create_table_with_id(name: str, *items: SchemaItem) -> None:
+    """Create table ``name`` keyed by a surrogate ``id``: an INTEGER column before ``items``, and its primary
+    key (whose place among the constraints does not matter: CREATE TABLE lists the primary key first)."""
+    op.create_table(name, id_column(), *items, primary_key(name))
 
 
 def create_indexes(table: str, *columns: str) -> None:

@@ -11,8 +11,8 @@ from alembic import op
 from ecert.adapters.db.migrations.shared import (
     cascade_to,
     create_indexes,
+    create_table_with_id,
     create_unique_while_pending,
-    id_column,
     instant,
     per_specialty,
     primary_key,
@@ -25,9 +25,8 @@ down_revision = None
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_table_with_id(
         "audit_events",
-        id_column(),
         instant("at"),
         sa.Column("actor", sa.Text(), nullable=False),
         sa.Column("action", sa.Text(), nullable=False),
@@ -35,12 +34,10 @@ def upgrade() -> None:
         sa.Column("payload", sa.Text(), nullable=False),
         sa.Column("prev_hash", sa.String(length=64), nullable=False),
         sa.Column("hash", sa.String(length=64), nullable=False),
-        primary_key("audit_events"),
         sa.UniqueConstraint("hash", name=op.f("uq_audit_events_hash")),
     )
-    op.create_table(
+    create_table_with_id(
         "registrations",
-        id_column(),
         registration_no(nullable=False),
         sa.Column("province_code", sa.String(length=2), nullable=False),
         sa.Column("name", sa.Text(), nullable=False),
@@ -58,7 +55,6 @@ def upgrade() -> None:
         sa.Column("data_version", sa.Integer(), server_default="1", nullable=False),
         instant("created_at"),
         instant("updated_at"),
-        primary_key("registrations"),
         sa.UniqueConstraint("registration_no", name=op.f("uq_registrations_registration_no")),
     )
     create_indexes("registrations", "birth_date", "employer_uscc", "id_number", "province_code")
@@ -74,7 +70,7 @@ def upgrade() -> None:
         cascade_to("holder_images"),
         primary_key("holder_images", "registration_id", "kind"),
     )
-    op.create_table(
+    create_table_with_id(
         "renewal_applications",
         *per_specialty(),
         sa.Column("applied_on", sa.Date(), nullable=False),
@@ -86,11 +82,10 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text(), nullable=True),
         instant("created_at"),
         cascade_to("renewal_applications"),
-        primary_key("renewal_applications"),
     )
     create_unique_while_pending("renewal_applications", "uq_renewal_pending", "registration_id", "specialty")
 
-    op.create_table(
+    create_table_with_id(
         "specialty_registrations",
         *per_specialty(),
         sa.Column("valid_until", sa.Date(), nullable=False),
@@ -98,7 +93,6 @@ def upgrade() -> None:
         sa.Column("lapse_reason", sa.String(length=16), nullable=True),
         sa.Column("lapse_recorded_on", sa.Date(), nullable=True),
         cascade_to("specialty_registrations"),
-        primary_key("specialty_registrations"),
         sa.UniqueConstraint("registration_id", "specialty", name="uq_specialty_registrations_reg_specialty"),
     )
     create_indexes("specialty_registrations", "valid_until")

@@ -10,12 +10,10 @@ from alembic import op
 
 from ecert.adapters.db.migrations.shared import (
     cascade_to,
-    create_indexes,
+    create_table_with_id,
     create_unique_while_pending,
-    id_column,
     instant,
     per_specialty,
-    primary_key,
     registration_id,
     registration_no,
     specialty,
@@ -26,9 +24,8 @@ down_revision = "0002"
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_table_with_id(
         "users",
-        id_column(),
         sa.Column("username", sa.String(length=64), nullable=False),
         sa.Column("role", sa.String(length=16), nullable=False),
         sa.Column("province_code", sa.String(length=2), nullable=True),
@@ -36,10 +33,9 @@ def upgrade() -> None:
         sa.Column("password_hash", sa.Text(), nullable=False),
         sa.Column("disabled", sa.Boolean(), server_default="0", nullable=False),
         instant("created_at"),
-        primary_key("users"),
         sa.UniqueConstraint("username", name=op.f("uq_users_username")),
     )
-    op.create_table(
+    create_table_with_id(
         "reminders",
         *per_specialty(),
         sa.Column("valid_until", sa.Date(), nullable=False),
@@ -50,12 +46,10 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
         cascade_to("reminders"),
-        primary_key("reminders"),
         sa.UniqueConstraint("registration_id", "specialty", "valid_until", name="uq_reminders_window"),
     )
-    op.create_table(
+    create_table_with_id(
         "renewal_items",
-        id_column(),
         sa.Column("application_id", sa.Integer(), nullable=False),
         registration_id(),
         specialty(),
@@ -64,7 +58,6 @@ def upgrade() -> None:
         sa.Column("new_valid_until", sa.Date(), nullable=True),
         cascade_to("renewal_items", "application_id", "renewal_applications"),
         cascade_to("renewal_items"),
-        primary_key("renewal_items"),
     )
     op.create_index("ix_renewal_items_application", "renewal_items", ["application_id"], unique=False)
     create_unique_while_pending("renewal_items", "uq_renewal_item_pending", "registration_id", "specialty")
@@ -75,8 +68,8 @@ def upgrade() -> None:
     with op.batch_alter_table("renewal_applications", schema=None) as batch_op:
         batch_op.add_column(sa.Column("applied_by", sa.Text(), nullable=True))
         batch_op.drop_index(batch_op.f("uq_renewal_pending"), sqlite_where=sa.text("status = 'pending'"))
+        batch_op.create_index(batch_op.f("ix_renewal_applications_registration_id"), ["registration_id"], unique=False)
         batch_op.drop_column("specialty")
-    create_indexes("renewal_applications", "registration_id")
 
 
 def downgrade() -> None:
