@@ -1,5 +1,6 @@
-"""The shapes the revisions under ``versions/`` share: key columns, instants, cascading references,
-plain and partial indexes, the PostgreSQL-only steps. Names follow tables.NAMING, passed through
+"""The shapes the revisions under ``versions/`` share: tables keyed by a surrogate id, the columns
+several tables hold, instants, cascading references, plain and partial indexes, the PostgreSQL-only
+steps. Names follow tables.NAMING, passed through
 ``op.f`` (already final: the naming convention is not applied again).
 
 A revision must create the same schema for as long as it exists, whatever the code becomes later:
