@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from operator import itemgetter
 from pathlib import Path
@@ -46,22 +46,17 @@ GENDERS = {g.value: g for g in Gender}
 
 @dataclass
 class ImportResult:
-    rows: int
+    """What an import did; its fields in the order the CLI and the API print them."""
+
     imported: int
     updated: int
     unchanged: int
-    sha256: str
+    rows: int
     encoding: str
+    sha256: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "imported": self.imported,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "rows": self.rows,
-            "encoding": self.encoding,
-            "sha256": self.sha256,
-        }
+        return asdict(self)
 
 
 @dataclass

@@ -29,7 +29,7 @@ import contextlib
 import os
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -89,14 +89,7 @@ class ResealResult:
     out_dir: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "key_id": self.key_id,
-            "planned": self.planned,
-            "resealed": self.resealed,
-            "already_done": self.already_done,
-            "refused": self.refused,
-            "out_dir": self.out_dir,
-        }
+        return asdict(self)
 
 
 def pending_count(uow: AbstractUnitOfWork) -> int:
