@@ -191,19 +191,14 @@ def issue(
                 issued_at=now,
             )
         )
-        uow.audit.append(
-            at=now,
-            actor=actor,
-            action="certificate.issue",
-            subject=reg.registration_no,
-            payload={
-                "serial": serial,
-                "identifier": content.identifier,
-                "confirmed_window": [window.usage_from.isoformat(), window.usage_until.isoformat()],
-                "data_version": content.data_version,
-                "content_digest": digest.hex(),
-            },
-        )
+        payload = {
+            "serial": serial,
+            "identifier": content.identifier,
+            "confirmed_window": [window.usage_from.isoformat(), window.usage_until.isoformat()],
+            "data_version": content.data_version,
+            "content_digest": digest.hex(),
+        }
+        uow.audit.append(at=now, actor=actor, action="certificate.issue", subject=reg.registration_no, payload=payload)
         tmp: Path | None = None
         if out is not None:
             tmp = out.with_name(f".{out.name}.{serial}.tmp")

@@ -58,13 +58,8 @@ def apply_renewal(
             applied_by=actor,
             at=now,
         )
-        uow.audit.append(
-            at=now,
-            actor=actor,
-            action="renewal.apply",
-            subject=reg.registration_no,
-            payload={"application_id": app_id, "specialties": names, "ce_hours": ce_hours, "committed": committed},
-        )
+        payload = {"application_id": app_id, "specialties": names, "ce_hours": ce_hours, "committed": committed}
+        uow.audit.append(at=now, actor=actor, action="renewal.apply", subject=reg.registration_no, payload=payload)
         uow.commit()
     return {"application_id": int(app_id), "status": ApplicationStatus.PENDING.value, "specialties": names}
 
@@ -119,17 +114,10 @@ def decide_renewal(
                 result.append({"specialty": name, "valid_until": spec.valid_until.isoformat()})
             if ended:
                 uow.registry.lapse_specialties(reg.registration_no, ended, LapseReason.REJECTED, today)
+        after = {r["specialty"]: r["valid_until"] for r in result}
+        payload = {"application_id": application_id, "reason": reason, "before": before, "after": after}
         uow.audit.append(
-            at=now,
-            actor=reviewer,
-            action=f"renewal.{status.value}",
-            subject=reg.registration_no,
-            payload={
-                "application_id": application_id,
-                "reason": reason,
-                "before": before,
-                "after": {r["specialty"]: r["valid_until"] for r in result},
-            },
+            at=now, actor=reviewer, action=f"renewal.{status.value}", subject=reg.registration_no, payload=payload
         )
         uow.commit()
     return {"application_id": application_id, "status": status.value, "specialties": result}

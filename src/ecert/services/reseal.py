@@ -66,13 +66,8 @@ def plan_reseal(
     with uow:
         n = uow.reseal.plan(plan_id, key_id=key_id, today=today, at=now, actor=actor)
         if n:
-            uow.audit.append(
-                at=now,
-                actor=actor,
-                action="certificate.reseal_planned",
-                subject=None,
-                payload={"plan_id": plan_id, "registrations": n, "to_key_id": key_id},
-            )
+            payload = {"plan_id": plan_id, "registrations": n, "to_key_id": key_id}
+            uow.audit.append(at=now, actor=actor, action="certificate.reseal_planned", subject=None, payload=payload)
         if before_commit is not None:
             before_commit(uow)
         uow.commit()
