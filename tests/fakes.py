@@ -63,20 +63,6 @@ class Application:
 
 
 @dataclass
-class ReminderRow:
-    id: int
-    registration_no: str
-    specialty: str
-    valid_until: date
-    window_opens: date
-    email: str | None
-    queued_on: date
-    sent_at: datetime | None = None
-    attempts: int = 0
-    last_error: str | None = None
-
-
-@dataclass
 class FakeDatabase:
     """The data, as plain values (deep-copied by a unit of work on entry)."""
 
@@ -89,7 +75,7 @@ class FakeDatabase:
     users: dict[str, User] = field(default_factory=dict)
     audit: list[dict[str, Any]] = field(default_factory=list)
     applications: dict[int, Application] = field(default_factory=dict)
-    reminders: dict[int, ReminderRow] = field(default_factory=dict)
+    reminders: dict[int, OutboxEntry] = field(default_factory=dict)  # id -> the row as the outbox lists it
     reseal: dict[str, str] = field(default_factory=dict)  # registration no -> seal key it is listed from
 
     def add_registration(self, reg: Registration, *, email: str | None = None) -> None:
@@ -409,9 +395,8 @@ class FakeReminders:
             if any((r.registration_no, r.specialty, r.valid_until) == key for r in self.db.reminders.values()):
                 continue
             rid = max(self.db.reminders, default=0) + 1
-            self.db.reminders[rid] = ReminderRow(
-                rid, *key, opens[s.valid_until], self.db.emails.get(reg.registration_no), today
-            )
+            email = self.db.emails.get(reg.registration_no)
+            self.db.reminders[rid] = OutboxEntry(*key, opens[s.valid_until], email, today, None, 0, None)
             queued += 1
         return len(eligible), queued
 
@@ -421,18 +406,18 @@ class FakeReminders:
     def due(self, today: date, reminder_id: int | None = None) -> list[DueReminder]:
         current = {(reg.registration_no, s.specialty, s.valid_until): reg for reg, s in self._due_specialties(today)}
         rows = [
-            r
-            for r in self.db.reminders.values()
+            (rid, r)
+            for rid, r in self.db.reminders.items()
             if r.sent_at is None
             and (r.registration_no, r.specialty, r.valid_until) in current
-            and (reminder_id is None or r.id == reminder_id)
+            and (reminder_id is None or rid == reminder_id)
         ]
         out = []
-        for r in sorted(rows, key=lambda r: (r.window_opens, r.id)):
+        for rid, r in sorted(rows, key=lambda row: (row[1].window_opens, row[0])):
             reg = current[(r.registration_no, r.specialty, r.valid_until)]
             out.append(
                 DueReminder(
-                    r.id,
+                    rid,
                     r.attempts,
                     self.db.emails.get(r.registration_no),
                     reg.person.name,
@@ -449,35 +434,21 @@ class FakeReminders:
         r = self.db.reminders.get(reminder_id)
         if r is None or r.sent_at is not None or r.attempts >= max_attempts:
             return False
-        r.attempts += 1
+        self.db.reminders[reminder_id] = replace(r, attempts=r.attempts + 1)
         return True
 
     def record_failure(self, reminder_id: int, error: str) -> None:
-        self.db.reminders[reminder_id].last_error = error[:1000]
+        self.db.reminders[reminder_id] = replace(self.db.reminders[reminder_id], last_error=error[:1000])
 
     def mark_sent(self, reminder_id: int, *, at: datetime, email: str) -> None:
         r = self.db.reminders[reminder_id]
-        r.sent_at, r.email, r.last_error = at.astimezone(UTC), email, None
+        self.db.reminders[reminder_id] = replace(r, sent_at=at.astimezone(UTC), email=email, last_error=None)
 
     def outbox(self, *, pending: bool = False) -> list[OutboxEntry]:
-        rows = sorted(
+        return sorted(
             (r for r in self.db.reminders.values() if not pending or r.sent_at is None),
             key=lambda r: (r.window_opens, r.registration_no, r.specialty, r.valid_until),
         )
-        return [
-            OutboxEntry(
-                r.registration_no,
-                r.specialty,
-                r.valid_until,
-                r.window_opens,
-                r.email,
-                r.queued_on,
-                r.sent_at,
-                r.attempts,
-                r.last_error,
-            )
-            for r in rows
-        ]
 
 
 class FakeResealWorklist:
