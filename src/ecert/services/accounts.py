@@ -37,9 +37,9 @@ def add_user(
     username: str,
     *,
     role: str,
+    registration_no: str | None = None,  # a holder's
+    province: str | None = None,  # a reviewer's
     password: str,
-    registration_no: str | None = None,
-    province: str | None = None,
     actor: str,
     now: datetime,
 ) -> User:
