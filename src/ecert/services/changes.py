@@ -20,9 +20,18 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any, TypeVar
 
+from ecert.adapters.db.registry import Change
 from ecert.domain import ids, provinces
 from ecert.domain.errors import BadInput, NotFound, Problem, RuleRefusal, problem
-from ecert.domain.model import Employer, Gender, Person, Registration, RegistrationStatus, SupersessionCause
+from ecert.domain.model import (
+    Employer,
+    Gender,
+    Person,
+    Registration,
+    RegistrationStatus,
+    StatusRecord,
+    SupersessionCause,
+)
 from ecert.domain.names import validate_name
 from ecert.domain.policy import Policy
 from ecert.domain.rules.scope import in_rollout, paper_certificates_void
@@ -121,9 +130,8 @@ def change_employer(
         version = reg.data_version
         if changed:
             new = Employer(name=employer, uscc=code)
-            version = uow.registry.supersede(
-                reg.registration_no, cause=SupersessionCause.EMPLOYER_CHANGE, at=now, actor=actor, employer=new
-            )
+            change = Change(SupersessionCause.EMPLOYER_CHANGE, now, actor)
+            version = uow.registry.supersede(reg.registration_no, change, employer=new)
             _audit_change(uow, "registration.change_employer", reg, before, after, version, actor=actor, now=now)
         uow.commit()
     return {"registration_no": reg.registration_no, "employer": after, "changed": changed, "data_version": version}
@@ -241,9 +249,8 @@ def correct_personal(
         version = reg.data_version
         if fields:
             person = Person(name=result_name, gender=result_gender, birth_date=result_birth, id_number=result_id)
-            version = uow.registry.supersede(
-                reg.registration_no, cause=SupersessionCause.PERSONAL_CHANGE, at=now, actor=actor, person=person
-            )
+            change = Change(SupersessionCause.PERSONAL_CHANGE, now, actor)
+            version = uow.registry.supersede(reg.registration_no, change, person=person)
             changed_before, changed_after = {k: old[k] for k in fields}, {k: new[k] for k in fields}
             _audit_change(
                 uow, "registration.correct_personal", reg, changed_before, changed_after, version, actor=actor, now=now
@@ -304,9 +311,7 @@ def _end(
         }
         # Conditional on the registration still being active: of two concurrent requests only one
         # changes it; the other is refused with the status it finds.
-        version = uow.registry.end(
-            reg.registration_no, status, reason=why, basis=legal, effective=eff, at=now, actor=actor
-        )
+        version = uow.registry.end(reg.registration_no, StatusRecord(status, why, legal, eff), at=now, actor=actor)
         if version is None:
             current = uow.registry.status_record(reg.registration_no)
             assert current is not None

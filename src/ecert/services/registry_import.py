@@ -16,7 +16,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from ecert.adapters.db.registry import Conflict, SqlRegistry
+from ecert.adapters.db.registry import Change, Conflict, HolderImage, SqlRegistry
 from ecert.adapters.db.unit_of_work import SqlUnitOfWork
 from ecert.adapters.importing.readers import RowReadError, Table, open_table
 from ecert.domain import ids
@@ -596,17 +596,9 @@ def import_table(
                 # before; one created by this import starts at version 1 with its images.
                 is_old = img.registration_no in existed
                 already = img.registration_no in counts.changed_watched
-                changed = reg.put_image(
-                    img.registration_no,
-                    img.kind,
-                    img.content_type,
-                    data,
-                    hashlib.sha256(data).hexdigest(),
-                    now,
-                    actor=actor,
-                    cause=SupersessionCause.IMPORT,
-                    bump_version=is_old and not already,
-                )
+                image = HolderImage(img.kind, img.content_type, data, hashlib.sha256(data).hexdigest())
+                change = Change(SupersessionCause.IMPORT, now, actor)
+                changed = reg.put_image(img.registration_no, image, change, bump_version=is_old and not already)
                 if changed and is_old and not already:
                     counts.changed_watched.add(img.registration_no)
                     updated, unchanged = updated + 1, unchanged - 1
