@@ -20,7 +20,9 @@ from datetime import UTC, date, datetime, time
 from types import TracebackType
 from typing import Any, Self
 
+from ecert.adapters.db.registry import Change, HolderImage
 from ecert.adapters.db.reminders import DueReminder, OutboxEntry
+from ecert.adapters.db.renewals import RenewalDecision, RenewalRequest
 from ecert.adapters.db.reseal import ResealItem
 from ecert.adapters.db.users import User
 from ecert.domain.certificate import CertificateRecord
@@ -63,20 +65,6 @@ class Application:
 
 
 @dataclass
-class ReminderRow:
-    id: int
-    registration_no: str
-    specialty: str
-    valid_until: date
-    window_opens: date
-    email: str | None
-    queued_on: date
-    sent_at: datetime | None = None
-    attempts: int = 0
-    last_error: str | None = None
-
-
-@dataclass
 class FakeDatabase:
     """The data, as plain values (deep-copied by a unit of work on entry)."""
 
@@ -89,7 +77,7 @@ class FakeDatabase:
     users: dict[str, User] = field(default_factory=dict)
     audit: list[dict[str, Any]] = field(default_factory=list)
     applications: dict[int, Application] = field(default_factory=dict)
-    reminders: dict[int, ReminderRow] = field(default_factory=dict)
+    reminders: dict[int, OutboxEntry] = field(default_factory=dict)  # id -> the row as the outbox lists it
     reseal: dict[str, str] = field(default_factory=dict)  # registration no -> seal key it is listed from
 
     def add_registration(self, reg: Registration, *, email: str | None = None) -> None:
@@ -142,56 +130,40 @@ class FakeRegistrations:
         return [s for s in self.db.supersessions if s.registration_no == registration_no]
 
     # ------------------------------------------------------------------ changes of printed data (R-CHG-1)
-    def _supersede(self, reg: Registration, cause: SupersessionCause, at: datetime, actor: str) -> int:
+    def _supersede(self, reg: Registration, change: Change) -> int:
         """The fake's one place that raises a data version, and records it."""
         version = reg.data_version + 1
         self.db.registrations[reg.registration_no] = replace(reg, data_version=version)
+        at = change.at.astimezone(UTC)
         self.db.supersessions.append(
-            Supersession(reg.registration_no, reg.data_version, version, at.astimezone(UTC), cause, actor)
+            Supersession(reg.registration_no, reg.data_version, version, at, change.cause, change.actor)
         )
         return version
 
     def supersede(
-        self,
-        registration_no: str,
-        *,
-        cause: SupersessionCause,
-        at: datetime,
-        actor: str,
-        person: Person | None = None,
-        employer: Employer | None = None,
+        self, registration_no: str, change: Change, *, person: Person | None = None, employer: Employer | None = None
     ) -> int:
         reg = self.db.registrations.get(registration_no)
         if reg is None:
             raise LookupError(f"no registration {registration_no}")
         reg = replace(reg, person=person or reg.person, employer=employer or reg.employer)
-        return self._supersede(reg, cause, at, actor)
+        return self._supersede(reg, change)
 
-    def end(
-        self,
-        registration_no: str,
-        status: RegistrationStatus,
-        *,
-        reason: str,
-        basis: str | None,
-        effective: date,
-        at: datetime,
-        actor: str,
-    ) -> int | None:
+    def end(self, registration_no: str, record: StatusRecord, *, at: datetime, actor: str) -> int | None:
         reg = self.db.registrations.get(registration_no)
         if reg is None or reg.status is not RegistrationStatus.ACTIVE:
             return None
-        self.db.statuses[registration_no] = StatusRecord(status, reason, basis, effective)
-        cause = SupersessionCause.REVOCATION if status is RegistrationStatus.REVOKED else SupersessionCause.CANCELLATION
-        return self._supersede(replace(reg, status=status), cause, at, actor)
+        self.db.statuses[registration_no] = record
+        revoked = record.status is RegistrationStatus.REVOKED
+        cause = SupersessionCause.REVOCATION if revoked else SupersessionCause.CANCELLATION
+        return self._supersede(replace(reg, status=record.status), Change(cause, at, actor))
 
     def rename_employer(self, uscc: str, name: str, *, at: datetime, actor: str) -> list[str]:
         renamed = []
         for no, reg in sorted(self.db.registrations.items()):
             if reg.employer.uscc == uscc and reg.employer.name != name:
-                self._supersede(
-                    replace(reg, employer=Employer(name, uscc)), SupersessionCause.EMPLOYER_RENAME, at, actor
-                )
+                renamed_reg = replace(reg, employer=Employer(name, uscc))
+                self._supersede(renamed_reg, Change(SupersessionCause.EMPLOYER_RENAME, at, actor))
                 renamed.append(no)
         return renamed
 
@@ -217,26 +189,14 @@ class FakeRegistrations:
         )
         self.db.registrations[registration_no] = replace(reg, specialties=specs)
 
-    def put_image(
-        self,
-        registration_no: str,
-        kind: str,
-        content_type: str,
-        data: bytes,
-        sha256: str,
-        now: datetime,
-        *,
-        actor: str,
-        cause: SupersessionCause = SupersessionCause.SIGNATURE,
-        bump_version: bool = True,
-    ) -> bool:
+    def put_image(self, registration_no: str, image: HolderImage, change: Change, *, bump_version: bool = True) -> bool:
         reg = self.db.registrations[registration_no]
-        current = self.db.images.get((registration_no, kind))
-        if current is not None and current[0] == sha256:
+        current = self.db.images.get((registration_no, image.kind))
+        if current is not None and current[0] == image.sha256:
             return False
-        self.db.images[(registration_no, kind)] = (sha256, data)
+        self.db.images[(registration_no, image.kind)] = (image.sha256, image.data)
         if bump_version:
-            self._supersede(reg, cause, now, actor)
+            self._supersede(reg, change)
         return True
 
     def sweep(self, *, today: date, age_birth_cutoff: date, lapse_start: date) -> tuple[int, int, int]:
@@ -329,17 +289,7 @@ class FakeRenewals:
     def __init__(self, db: FakeDatabase) -> None:
         self.db = db
 
-    def add(
-        self,
-        registration_no: str,
-        items: Mapping[str, date],
-        *,
-        applied_on: date,
-        ce_hours: int | None,
-        committed: bool,
-        applied_by: str,
-        at: datetime,
-    ) -> int:
+    def add(self, registration_no: str, items: Mapping[str, date], request: RenewalRequest, at: datetime) -> int:
         for name in sorted(items):  # the partial unique index of pending items (R-REN-1)
             if any(
                 a.registration_no == registration_no and a.status is ApplicationStatus.PENDING and name in a.items
@@ -347,8 +297,9 @@ class FakeRenewals:
             ):
                 raise RuleRefusal("application_pending", rule="R-REN-1", params={"specialty": name})
         app_id = max(self.db.applications, default=0) + 1
+        r = request
         self.db.applications[app_id] = Application(
-            app_id, registration_no, dict(sorted(items.items())), applied_on, ce_hours, committed, applied_by
+            app_id, registration_no, dict(sorted(items.items())), r.applied_on, r.ce_hours, r.committed, r.applied_by
         )
         return app_id
 
@@ -359,21 +310,12 @@ class FakeRenewals:
         province = self.db.registrations[a.registration_no].province_code
         return RenewalApplication(a.id, a.registration_no, province, a.status)
 
-    def decide(
-        self,
-        application_id: int,
-        status: ApplicationStatus,
-        *,
-        decided_by: str,
-        at: datetime,
-        reason: str | None,
-        new_valid_until: date | None,
-    ) -> list[str] | None:
+    def decide(self, application_id: int, decision: RenewalDecision, at: datetime) -> list[str] | None:
         a = self.db.applications.get(application_id)
         if a is None or a.status is not ApplicationStatus.PENDING:
             return None
-        a.status, a.decided_by, a.decided_at, a.reason = status, decided_by, at.astimezone(UTC), reason
-        a.new_valid_until = new_valid_until
+        a.status, a.decided_by, a.decided_at = decision.status, decision.decided_by, at.astimezone(UTC)
+        a.reason, a.new_valid_until = decision.reason, decision.new_valid_until
         return list(a.items)
 
 
@@ -409,9 +351,8 @@ class FakeReminders:
             if any((r.registration_no, r.specialty, r.valid_until) == key for r in self.db.reminders.values()):
                 continue
             rid = max(self.db.reminders, default=0) + 1
-            self.db.reminders[rid] = ReminderRow(
-                rid, *key, opens[s.valid_until], self.db.emails.get(reg.registration_no), today
-            )
+            email = self.db.emails.get(reg.registration_no)
+            self.db.reminders[rid] = OutboxEntry(*key, opens[s.valid_until], email, today, None, 0, None)
             queued += 1
         return len(eligible), queued
 
@@ -421,18 +362,18 @@ class FakeReminders:
     def due(self, today: date, reminder_id: int | None = None) -> list[DueReminder]:
         current = {(reg.registration_no, s.specialty, s.valid_until): reg for reg, s in self._due_specialties(today)}
         rows = [
-            r
-            for r in self.db.reminders.values()
+            (rid, r)
+            for rid, r in self.db.reminders.items()
             if r.sent_at is None
             and (r.registration_no, r.specialty, r.valid_until) in current
-            and (reminder_id is None or r.id == reminder_id)
+            and (reminder_id is None or rid == reminder_id)
         ]
         out = []
-        for r in sorted(rows, key=lambda r: (r.window_opens, r.id)):
+        for rid, r in sorted(rows, key=lambda row: (row[1].window_opens, row[0])):
             reg = current[(r.registration_no, r.specialty, r.valid_until)]
             out.append(
                 DueReminder(
-                    r.id,
+                    rid,
                     r.attempts,
                     self.db.emails.get(r.registration_no),
                     reg.person.name,
@@ -449,35 +390,21 @@ class FakeReminders:
         r = self.db.reminders.get(reminder_id)
         if r is None or r.sent_at is not None or r.attempts >= max_attempts:
             return False
-        r.attempts += 1
+        self.db.reminders[reminder_id] = replace(r, attempts=r.attempts + 1)
         return True
 
     def record_failure(self, reminder_id: int, error: str) -> None:
-        self.db.reminders[reminder_id].last_error = error[:1000]
+        self.db.reminders[reminder_id] = replace(self.db.reminders[reminder_id], last_error=error[:1000])
 
     def mark_sent(self, reminder_id: int, *, at: datetime, email: str) -> None:
         r = self.db.reminders[reminder_id]
-        r.sent_at, r.email, r.last_error = at.astimezone(UTC), email, None
+        self.db.reminders[reminder_id] = replace(r, sent_at=at.astimezone(UTC), email=email, last_error=None)
 
     def outbox(self, *, pending: bool = False) -> list[OutboxEntry]:
-        rows = sorted(
+        return sorted(
             (r for r in self.db.reminders.values() if not pending or r.sent_at is None),
             key=lambda r: (r.window_opens, r.registration_no, r.specialty, r.valid_until),
         )
-        return [
-            OutboxEntry(
-                r.registration_no,
-                r.specialty,
-                r.valid_until,
-                r.window_opens,
-                r.email,
-                r.queued_on,
-                r.sent_at,
-                r.attempts,
-                r.last_error,
-            )
-            for r in rows
-        ]
 
 
 class FakeResealWorklist:
@@ -501,7 +428,7 @@ class FakeResealWorklist:
                 listed[c.registration_no] = min(listed.get(c.registration_no, c.seal_key_id), c.seal_key_id)
         for no, from_key in sorted(listed.items()):
             self.db.reseal[no] = from_key
-            self.registry._supersede(self.db.registrations[no], SupersessionCause.RESEAL, at, actor)
+            self.registry._supersede(self.db.registrations[no], Change(SupersessionCause.RESEAL, at, actor))
         return len(listed)
 
     def pending_count(self) -> int:

@@ -37,9 +37,9 @@ def add_user(
     username: str,
     *,
     role: str,
+    registration_no: str | None = None,  # a holder's
+    province: str | None = None,  # a reviewer's
     password: str,
-    registration_no: str | None = None,
-    province: str | None = None,
     actor: str,
     now: datetime,
 ) -> User:
@@ -77,13 +77,8 @@ def add_user(
             raise BadInput([problem(f"用户名 {username} 已存在", f"Username {username} is taken", column="name")])
         user = User(username, role, province_code, reg_no, hash_password(password), False)
         uow.users.add(user, now)
-        uow.audit.append(
-            at=now,
-            actor=actor,
-            action="user.add",
-            subject=username,
-            payload={"role": role, "province_code": province_code, "registration_no": reg_no},
-        )
+        payload = {"role": role, "province_code": province_code, "registration_no": reg_no}
+        uow.audit.append(at=now, actor=actor, action="user.add", subject=username, payload=payload)
         uow.commit()
     return user
 

@@ -20,9 +20,18 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any, TypeVar
 
+from ecert.adapters.db.registry import Change
 from ecert.domain import ids, provinces
 from ecert.domain.errors import BadInput, NotFound, Problem, RuleRefusal, problem
-from ecert.domain.model import Employer, Gender, Person, Registration, RegistrationStatus, SupersessionCause
+from ecert.domain.model import (
+    Employer,
+    Gender,
+    Person,
+    Registration,
+    RegistrationStatus,
+    StatusRecord,
+    SupersessionCause,
+)
 from ecert.domain.names import validate_name
 from ecert.domain.policy import Policy
 from ecert.domain.rules.scope import in_rollout, paper_certificates_void
@@ -86,6 +95,23 @@ def _require_active(reg: Registration, rule: str) -> None:
         raise RuleRefusal("registration_inactive", rule=rule, params={"status": reg.status.value})
 
 
+def _audit_change(
+    uow: AbstractUnitOfWork,
+    action: str,
+    reg: Registration,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    version: int,
+    *,
+    actor: str,
+    now: datetime,
+) -> None:
+    """The audit event of a change to a registration: what changed, from what, to what, and the data
+    version it made (R-ACC-1)."""
+    payload = {"before": before, "after": after, "data_version": version}
+    uow.audit.append(at=now, actor=actor, action=action, subject=reg.registration_no, payload=payload)
+
+
 # ------------------------------------------------------------------------------------- employer
 
 
@@ -103,20 +129,10 @@ def change_employer(
         changed = before != after
         version = reg.data_version
         if changed:
-            version = uow.registry.supersede(
-                reg.registration_no,
-                cause=SupersessionCause.EMPLOYER_CHANGE,
-                at=now,
-                actor=actor,
-                employer=Employer(name=employer, uscc=code),
-            )
-            uow.audit.append(
-                at=now,
-                actor=actor,
-                action="registration.change_employer",
-                subject=reg.registration_no,
-                payload={"before": before, "after": after, "data_version": version},
-            )
+            new = Employer(name=employer, uscc=code)
+            change = Change(SupersessionCause.EMPLOYER_CHANGE, now, actor)
+            version = uow.registry.supersede(reg.registration_no, change, employer=new)
+            _audit_change(uow, "registration.change_employer", reg, before, after, version, actor=actor, now=now)
         uow.commit()
     return {"registration_no": reg.registration_no, "employer": after, "changed": changed, "data_version": version}
 
@@ -135,19 +151,14 @@ def rename_employer(uow: AbstractUnitOfWork, uscc: str, *, name: str, actor: str
             raise NotFound("employer", code)
         numbers = uow.registry.rename_employer(code, new, at=now, actor=actor)
         if numbers:
-            uow.audit.append(
-                at=now,
-                actor=actor,
-                action="employer.rename",
-                subject=code,
-                payload={
-                    "uscc": code,
-                    "before": {"names": sorted(names - {new})},
-                    "after": {"name": new},
-                    "registrations": len(numbers),
-                    "registration_nos": numbers,
-                },
-            )
+            payload = {
+                "uscc": code,
+                "before": {"names": sorted(names - {new})},
+                "after": {"name": new},
+                "registrations": len(numbers),
+                "registration_nos": numbers,
+            }
+            uow.audit.append(at=now, actor=actor, action="employer.rename", subject=code, payload=payload)
         uow.commit()
     return {"uscc": code, "name": new, "registrations": len(numbers)}
 
@@ -237,23 +248,12 @@ def correct_personal(
         fields = [k for k in old if old[k] != new[k]]
         version = reg.data_version
         if fields:
-            version = uow.registry.supersede(
-                reg.registration_no,
-                cause=SupersessionCause.PERSONAL_CHANGE,
-                at=now,
-                actor=actor,
-                person=Person(name=result_name, gender=result_gender, birth_date=result_birth, id_number=result_id),
-            )
-            uow.audit.append(
-                at=now,
-                actor=actor,
-                action="registration.correct_personal",
-                subject=reg.registration_no,
-                payload={
-                    "before": {k: old[k] for k in fields},
-                    "after": {k: new[k] for k in fields},
-                    "data_version": version,
-                },
+            person = Person(name=result_name, gender=result_gender, birth_date=result_birth, id_number=result_id)
+            change = Change(SupersessionCause.PERSONAL_CHANGE, now, actor)
+            version = uow.registry.supersede(reg.registration_no, change, person=person)
+            changed_before, changed_after = {k: old[k] for k in fields}, {k: new[k] for k in fields}
+            _audit_change(
+                uow, "registration.correct_personal", reg, changed_before, changed_after, version, actor=actor, now=now
             )
         uow.commit()
     return {
@@ -268,23 +268,22 @@ def correct_personal(
 # ------------------------------------------------------------------------------------- revoke / cancel
 
 
-def _end_registration(
+def _end(
     uow: AbstractUnitOfWork,
     registration_no: str,
     status: RegistrationStatus,
-    *,
     reason: str,
     basis: str | None,
-    basis_required: bool,
     effective: str,
     actor: str,
     today: date,
     now: datetime,
 ) -> dict[str, Any]:
+    """Revoke or cancel; a revocation must name its legal basis, a cancellation may."""
     probs: list[Problem] = []
     why = _required_text(reason, "reason", probs)
     legal: str | None = None
-    if basis_required or (basis is not None and basis.strip()):
+    if status is RegistrationStatus.REVOKED or (basis is not None and basis.strip()):
         legal = _required_text(basis, "basis", probs)
     eff = _parse_date(effective, "effective", probs)
     if eff is not None and eff > today:
@@ -312,21 +311,14 @@ def _end_registration(
         }
         # Conditional on the registration still being active: of two concurrent requests only one
         # changes it; the other is refused with the status it finds.
-        version = uow.registry.end(
-            reg.registration_no, status, reason=why, basis=legal, effective=eff, at=now, actor=actor
-        )
+        version = uow.registry.end(reg.registration_no, StatusRecord(status, why, legal, eff), at=now, actor=actor)
         if version is None:
             current = uow.registry.status_record(reg.registration_no)
             assert current is not None
             raise RuleRefusal("registration_inactive", rule="R-LAPSE-1", params={"status": current.status.value})
         after = {"status": status.value, "reason": why, "basis": legal, "effective": eff.isoformat()}
-        uow.audit.append(
-            at=now,
-            actor=actor,
-            action=f"registration.{'revoke' if status is RegistrationStatus.REVOKED else 'cancel'}",
-            subject=reg.registration_no,
-            payload={"before": before, "after": after, "data_version": version},
-        )
+        action = f"registration.{'revoke' if status is RegistrationStatus.REVOKED else 'cancel'}"
+        _audit_change(uow, action, reg, before, after, version, actor=actor, now=now)
         uow.commit()
     return {"registration_no": reg.registration_no, **after}
 
@@ -347,18 +339,7 @@ def revoke(
     be in the past but not after today. Only an active registration can be revoked. Verification
     then says ``revoked`` and shows the legal basis and the effective date, never the free-text
     reason (it may contain personal details); downloads are refused (R-USE-4)."""
-    return _end_registration(
-        uow,
-        registration_no,
-        RegistrationStatus.REVOKED,
-        reason=reason,
-        basis=basis,
-        basis_required=True,
-        effective=effective,
-        actor=actor,
-        today=today,
-        now=now,
-    )
+    return _end(uow, registration_no, RegistrationStatus.REVOKED, reason, basis, effective, actor, today, now)
 
 
 def cancel(
@@ -377,18 +358,7 @@ def cancel(
     or certificate withdrawn elsewhere). The reason is free text and required; the legal basis is
     optional; the effective date may be in the past but not after today. Only from ``active``.
     Verification then says ``revoked`` (status ``cancelled`` in ``current.revocation``)."""
-    return _end_registration(
-        uow,
-        registration_no,
-        RegistrationStatus.CANCELLED,
-        reason=reason,
-        basis=basis,
-        basis_required=False,
-        effective=effective,
-        actor=actor,
-        today=today,
-        now=now,
-    )
+    return _end(uow, registration_no, RegistrationStatus.CANCELLED, reason, basis, effective, actor, today, now)
 
 
 # ------------------------------------------------------------------------------------- paper
@@ -428,12 +398,7 @@ def paper_request(
             raise RuleRefusal("paper_not_reissued", rule="R-CHG-2", params=params)
         if paper_certificates_void(today, policy):
             raise RuleRefusal("paper_not_reissued", rule="R-SCOPE-2", params=params)
-        uow.audit.append(
-            at=now,
-            actor=actor,
-            action="paper.request",
-            subject=reg.registration_no,
-            payload={"kind": k, "why": w, "province": reg.province_code, "accepted": True},
-        )
+        payload = {"kind": k, "why": w, "province": reg.province_code, "accepted": True}
+        uow.audit.append(at=now, actor=actor, action="paper.request", subject=reg.registration_no, payload=payload)
         uow.commit()
     return {"registration_no": reg.registration_no, "kind": k, "why": w, "accepted": True}

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
+from ecert.adapters.db.registry import Change, HolderImage
 from ecert.adapters.db.unit_of_work import SqlUnitOfWork
 from ecert.adapters.importing.readers import Table
 from ecert.adapters.synthetic_signature import signature_png
 from ecert.domain.dates import add_years
+from ecert.domain.model import SupersessionCause
 from ecert.domain.policy import Policy
 from ecert.domain.rules.age import age_limit_date
 from ecert.services.registry_import import ImportResult, ProgressFn, import_table
@@ -71,9 +73,8 @@ def seed_demo(
     with make_uow() as uow:
         for i, (reg_no, name) in enumerate(uow.registry.without_signature(signatures)):
             png = signature_png(name, seed=i)
-            uow.registry.put_image(
-                reg_no, "signature", "image/png", png, hashlib.sha256(png).hexdigest(), now, actor="demo"
-            )
+            image = HolderImage("signature", "image/png", png, hashlib.sha256(png).hexdigest())
+            uow.registry.put_image(reg_no, image, Change(SupersessionCause.SIGNATURE, now, "demo"))
             added += 1
         uow.commit()
     return DemoResult(result, added, numbers)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ from ecert.adapters.qr_token import serial_from_bytes
 from ecert.domain import ids
 from ecert.domain.certificate import CertificateContent, CertificateRecord, PrintedSpecialty, mask_id_number
 from ecert.domain.errors import BadInput, RuleRefusal
-from ecert.domain.model import Registration, UsageWindow
+from ecert.domain.model import Registration, SpecialtyRegistration, UsageWindow
 from ecert.domain.policy import Policy
 from ecert.domain.rules.usage import usage_window
 from ecert.services.ports import DocumentServices, QrSigner
@@ -57,25 +58,22 @@ class IssuedCertificate:
     pdf: bytes
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "serial": self.serial,
-            "identifier": self.identifier,
-            "usage_from": self.usage_from.isoformat(),
-            "usage_until": self.usage_until.isoformat(),
-            "specialties": [
-                {"specialty": s.specialty, "valid_until": s.valid_until.isoformat()} for s in self.specialties
-            ],
-            "qr": self.qr,
-        }
+        window = _window_dict(self.usage_from, self.usage_until, self.specialties)
+        return {"serial": self.serial, "identifier": self.identifier, **window, "qr": self.qr}
 
 
 def window_view(window: UsageWindow) -> dict[str, Any]:
+    return _window_dict(window.usage_from, window.usage_until, window.specialties)
+
+
+def _window_dict(
+    usage_from: date, usage_until: date, specialties: Iterable[PrintedSpecialty | SpecialtyRegistration]
+) -> dict[str, Any]:
+    """A usage window as the CLI and the API print it (dates as ISO text), a certificate's or a preview's."""
     return {
-        "usage_from": window.usage_from.isoformat(),
-        "usage_until": window.usage_until.isoformat(),
-        "specialties": [
-            {"specialty": s.specialty, "valid_until": s.valid_until.isoformat()} for s in window.specialties
-        ],
+        "usage_from": usage_from.isoformat(),
+        "usage_until": usage_until.isoformat(),
+        "specialties": [{"specialty": s.specialty, "valid_until": s.valid_until.isoformat()} for s in specialties],
     }
 
 
@@ -193,19 +191,14 @@ def issue(
                 issued_at=now,
             )
         )
-        uow.audit.append(
-            at=now,
-            actor=actor,
-            action="certificate.issue",
-            subject=reg.registration_no,
-            payload={
-                "serial": serial,
-                "identifier": content.identifier,
-                "confirmed_window": [window.usage_from.isoformat(), window.usage_until.isoformat()],
-                "data_version": content.data_version,
-                "content_digest": digest.hex(),
-            },
-        )
+        payload = {
+            "serial": serial,
+            "identifier": content.identifier,
+            "confirmed_window": [window.usage_from.isoformat(), window.usage_until.isoformat()],
+            "data_version": content.data_version,
+            "content_digest": digest.hex(),
+        }
+        uow.audit.append(at=now, actor=actor, action="certificate.issue", subject=reg.registration_no, payload=payload)
         tmp: Path | None = None
         if out is not None:
             tmp = out.with_name(f".{out.name}.{serial}.tmp")

@@ -14,20 +14,19 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ecert.domain.certificate import CertificateContent
 from ecert.domain.model import (
-    ApplicationStatus,
     Employer,
     LapseReason,
     Person,
     Registration,
-    RegistrationStatus,
     RenewalApplication,
     StatusRecord,
     Supersession,
-    SupersessionCause,
 )
 
 if TYPE_CHECKING:
+    from ecert.adapters.db.registry import Change, HolderImage
     from ecert.adapters.db.reminders import DueReminder, OutboxEntry
+    from ecert.adapters.db.renewals import RenewalDecision, RenewalRequest
     from ecert.adapters.db.reseal import ResealItem
     from ecert.adapters.db.users import User
     from ecert.domain.certificate import CertificateRecord
@@ -98,32 +97,16 @@ class Registrations(Protocol):
         ...
 
     def supersede(
-        self,
-        registration_no: str,
-        *,
-        cause: SupersessionCause,
-        at: datetime,
-        actor: str,
-        person: Person | None = None,
-        employer: Employer | None = None,
+        self, registration_no: str, change: Change, *, person: Person | None = None, employer: Employer | None = None
     ) -> int:
         """Store the new ``person`` or ``employer`` data (if given) and supersede every earlier
         certificate in one step; returns the new data version."""
         ...
 
-    def end(
-        self,
-        registration_no: str,
-        status: RegistrationStatus,
-        *,
-        reason: str,
-        basis: str | None,
-        effective: date,
-        at: datetime,
-        actor: str,
-    ) -> int | None:
-        """Revoke or cancel the registration if it is still active (superseding its certificates);
-        the new data version, or None when it was no longer active."""
+    def end(self, registration_no: str, record: StatusRecord, *, at: datetime, actor: str) -> int | None:
+        """Revoke or cancel the registration (``record``: the new status and why) if it is still
+        active, superseding its certificates; the new data version, or None when it was no longer
+        active."""
         ...
 
     def rename_employer(self, uscc: str, name: str, *, at: datetime, actor: str) -> list[str]:
@@ -139,19 +122,7 @@ class Registrations(Protocol):
         """Record the lapse of those of the specialties still stored valid."""
         ...
 
-    def put_image(
-        self,
-        registration_no: str,
-        kind: str,
-        content_type: str,
-        data: bytes,
-        sha256: str,
-        now: datetime,
-        *,
-        actor: str,
-        cause: SupersessionCause = SupersessionCause.SIGNATURE,
-        bump_version: bool = True,
-    ) -> bool:
+    def put_image(self, registration_no: str, image: HolderImage, change: Change, *, bump_version: bool = True) -> bool:
         """Store a signature or photo; True if it changed (then, with ``bump_version``, superseding)."""
         ...
 
@@ -195,33 +166,14 @@ class AuditTrail(Protocol):
 class Renewals(Protocol):
     """Renewal applications (R-REN-1, R-REN-6)."""
 
-    def add(
-        self,
-        registration_no: str,
-        items: Mapping[str, date],
-        *,
-        applied_on: date,
-        ce_hours: int | None,
-        committed: bool,
-        applied_by: str,
-        at: datetime,
-    ) -> int:
+    def add(self, registration_no: str, items: Mapping[str, date], request: RenewalRequest, at: datetime) -> int:
         """Store a pending application for ``items`` (specialty -> its validity end now); its id.
         Raises ``application_pending`` (R-REN-1) if a specialty has a pending application already."""
         ...
 
     def get(self, application_id: int) -> RenewalApplication | None: ...
 
-    def decide(
-        self,
-        application_id: int,
-        status: ApplicationStatus,
-        *,
-        decided_by: str,
-        at: datetime,
-        reason: str | None,
-        new_valid_until: date | None,
-    ) -> list[str] | None:
+    def decide(self, application_id: int, decision: RenewalDecision, at: datetime) -> list[str] | None:
         """Record the decision; the specialties applied for, or None if it was no longer pending."""
         ...
 

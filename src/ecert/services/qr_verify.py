@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol
 
@@ -26,30 +27,20 @@ class VerificationRecorder(Protocol):
     def record(self, channel: str, serial: str | None, registration_no: str | None, status: str) -> None: ...
 
 
+@dataclass(kw_only=True, eq=False)
 class FastVerify:
     """Verify what a scanner read, per process. ``snapshot``: the registry's one-statement async read
     (None: the unit of work's synchronous read, on a worker thread). With a ``log``, each verification
     is recorded in it (a list append: the page does no extra I/O, R-ACC-1)."""
 
-    def __init__(
-        self,
-        *,
-        uow: Callable[[], AbstractUnitOfWork],
-        keys: Callable[[], dict[str, Ed25519PublicKey]],
-        today: Callable[[], date],
-        policy: Policy,
-        snapshot: SnapshotLoader | None = None,
-        log: VerificationRecorder | None = None,
-        cache_size: int = 16_384,
-    ) -> None:
-        self.uow = uow
-        self.keys = keys
-        self.today = today
-        self.policy = policy
-        self.snapshot = snapshot
-        self.log = log
-        self.cache_size = cache_size
-        self._tokens: VerifiedTokens | None = None
+    uow: Callable[[], AbstractUnitOfWork]
+    keys: Callable[[], dict[str, Ed25519PublicKey]]
+    today: Callable[[], date]
+    policy: Policy
+    snapshot: SnapshotLoader | None = None
+    log: VerificationRecorder | None = None
+    cache_size: int = 16_384
+    _tokens: VerifiedTokens | None = field(default=None, init=False, repr=False)
 
     @property
     def tokens(self) -> VerifiedTokens:

@@ -6,10 +6,11 @@ import hashlib
 from datetime import date, datetime
 from typing import Any
 
+from ecert.adapters.db.registry import Change, HolderImage
 from ecert.domain.errors import BadInput, NotFound, problem
 from ecert.domain.holder import holder_view
 from ecert.domain.images import MAX_IMAGE_BYTES, image_type
-from ecert.domain.model import Registration
+from ecert.domain.model import Registration, SupersessionCause
 from ecert.domain.policy import Policy
 from ecert.services.unit_of_work import AbstractUnitOfWork
 
@@ -36,7 +37,8 @@ def set_signature(uow: AbstractUnitOfWork, registration_no: str, data: bytes, *,
     digest = hashlib.sha256(data).hexdigest()
     with uow:
         get_registration(uow, registration_no)
-        changed = uow.registry.put_image(registration_no, "signature", ctype, data, digest, now, actor=actor)
+        image = HolderImage("signature", ctype, data, digest)
+        changed = uow.registry.put_image(registration_no, image, Change(SupersessionCause.SIGNATURE, now, actor))
         uow.audit.append(
             at=now, actor=actor, action="holder.set_signature", subject=registration_no, payload={"sha256": digest}
         )

@@ -10,13 +10,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from ecert.adapters.db.registry import Conflict, SqlRegistry
+from ecert.adapters.db.registry import Change, Conflict, HolderImage, SqlRegistry
 from ecert.adapters.db.unit_of_work import SqlUnitOfWork
 from ecert.adapters.importing.readers import RowReadError, Table, open_table
 from ecert.domain import ids
@@ -46,22 +46,17 @@ GENDERS = {g.value: g for g in Gender}
 
 @dataclass
 class ImportResult:
-    rows: int
+    """What an import did; its fields in the order the CLI and the API print them."""
+
     imported: int
     updated: int
     unchanged: int
-    sha256: str
+    rows: int
     encoding: str
+    sha256: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "imported": self.imported,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "rows": self.rows,
-            "encoding": self.encoding,
-            "sha256": self.sha256,
-        }
+        return asdict(self)
 
 
 @dataclass
@@ -601,17 +596,9 @@ def import_table(
                 # before; one created by this import starts at version 1 with its images.
                 is_old = img.registration_no in existed
                 already = img.registration_no in counts.changed_watched
-                changed = reg.put_image(
-                    img.registration_no,
-                    img.kind,
-                    img.content_type,
-                    data,
-                    hashlib.sha256(data).hexdigest(),
-                    now,
-                    actor=actor,
-                    cause=SupersessionCause.IMPORT,
-                    bump_version=is_old and not already,
-                )
+                image = HolderImage(img.kind, img.content_type, data, hashlib.sha256(data).hexdigest())
+                change = Change(SupersessionCause.IMPORT, now, actor)
+                changed = reg.put_image(img.registration_no, image, change, bump_version=is_old and not already)
                 if changed and is_old and not already:
                     counts.changed_watched.add(img.registration_no)
                     updated, unchanged = updated + 1, unchanged - 1

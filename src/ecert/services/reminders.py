@@ -22,7 +22,7 @@ the mailer's timeout), which serialises senders and keeps other writers waiting 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
@@ -140,13 +140,7 @@ class SendResult:
     exhausted: int  # due, but MAX_ATTEMPTS failed attempts already: needs a person to look
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "sent": self.sent,
-            "failed": self.failed,
-            "skipped_no_email": self.skipped_no_email,
-            "skipped_stale": self.skipped_stale,
-            "exhausted": self.exhausted,
-        }
+        return asdict(self)
 
 
 def _due_reminders(

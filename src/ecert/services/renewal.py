@@ -12,6 +12,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from ecert.adapters.db.registry import Change
+from ecert.adapters.db.renewals import RenewalDecision, RenewalRequest
 from ecert.domain.errors import BadInput, NotFound, RuleRefusal, problem
 from ecert.domain.model import ApplicationStatus, LapseReason, SupersessionCause
 from ecert.domain.policy import Policy
@@ -49,22 +51,10 @@ def apply_renewal(
             items[name] = spec.valid_until
         # Another application for one of these specialties may have been stored since the check
         # (R-REN-1): then this raises application_pending, and leaving the unit of work rolls it back.
-        app_id = uow.renewals.add(
-            reg.registration_no,
-            items,
-            applied_on=today,
-            ce_hours=ce_hours,
-            committed=committed,
-            applied_by=actor,
-            at=now,
-        )
-        uow.audit.append(
-            at=now,
-            actor=actor,
-            action="renewal.apply",
-            subject=reg.registration_no,
-            payload={"application_id": app_id, "specialties": names, "ce_hours": ce_hours, "committed": committed},
-        )
+        request = RenewalRequest(applied_on=today, ce_hours=ce_hours, committed=committed, applied_by=actor)
+        app_id = uow.renewals.add(reg.registration_no, items, request, now)
+        payload = {"application_id": app_id, "specialties": names, "ce_hours": ce_hours, "committed": committed}
+        uow.audit.append(at=now, actor=actor, action="renewal.apply", subject=reg.registration_no, payload=payload)
         uow.commit()
     return {"application_id": int(app_id), "status": ApplicationStatus.PENDING.value, "specialties": names}
 
@@ -96,9 +86,8 @@ def decide_renewal(
         new_end: date | None = None
         if approve:
             new_end = renewed_validity_end(today, reg.person.birth_date, policy)  # refuses from the 65th birthday
-        specialties = uow.renewals.decide(
-            application_id, status, decided_by=reviewer, at=now, reason=reason, new_valid_until=new_end
-        )
+        decision = RenewalDecision(status, decided_by=reviewer, reason=reason, new_valid_until=new_end)
+        specialties = uow.renewals.decide(application_id, decision, now)
         if specialties is None:  # decided by someone else in the meantime
             raise RuleRefusal("already_decided", rule="R-REN-6")
         before = {s.specialty: s.valid_until.isoformat() for s in reg.specialties}
@@ -107,7 +96,7 @@ def decide_renewal(
             uow.registry.renew_specialties(reg.registration_no, specialties, new_end)
             result = [{"specialty": name, "valid_until": new_end.isoformat()} for name in specialties]
             # New validity is printed data: every earlier certificate is superseded (R-REN-6).
-            uow.registry.supersede(reg.registration_no, cause=SupersessionCause.RENEWAL, at=now, actor=reviewer)
+            uow.registry.supersede(reg.registration_no, Change(SupersessionCause.RENEWAL, now, reviewer))
         else:
             ended = []
             for name in specialties:
@@ -119,17 +108,10 @@ def decide_renewal(
                 result.append({"specialty": name, "valid_until": spec.valid_until.isoformat()})
             if ended:
                 uow.registry.lapse_specialties(reg.registration_no, ended, LapseReason.REJECTED, today)
+        after = {r["specialty"]: r["valid_until"] for r in result}
+        payload = {"application_id": application_id, "reason": reason, "before": before, "after": after}
         uow.audit.append(
-            at=now,
-            actor=reviewer,
-            action=f"renewal.{status.value}",
-            subject=reg.registration_no,
-            payload={
-                "application_id": application_id,
-                "reason": reason,
-                "before": before,
-                "after": {r["specialty"]: r["valid_until"] for r in result},
-            },
+            at=now, actor=reviewer, action=f"renewal.{status.value}", subject=reg.registration_no, payload=payload
         )
         uow.commit()
     return {"application_id": application_id, "status": status.value, "specialties": result}

@@ -29,7 +29,7 @@ import contextlib
 import os
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -66,13 +66,8 @@ def plan_reseal(
     with uow:
         n = uow.reseal.plan(plan_id, key_id=key_id, today=today, at=now, actor=actor)
         if n:
-            uow.audit.append(
-                at=now,
-                actor=actor,
-                action="certificate.reseal_planned",
-                subject=None,
-                payload={"plan_id": plan_id, "registrations": n, "to_key_id": key_id},
-            )
+            payload = {"plan_id": plan_id, "registrations": n, "to_key_id": key_id}
+            uow.audit.append(at=now, actor=actor, action="certificate.reseal_planned", subject=None, payload=payload)
         if before_commit is not None:
             before_commit(uow)
         uow.commit()
@@ -89,14 +84,7 @@ class ResealResult:
     out_dir: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "key_id": self.key_id,
-            "planned": self.planned,
-            "resealed": self.resealed,
-            "already_done": self.already_done,
-            "refused": self.refused,
-            "out_dir": self.out_dir,
-        }
+        return asdict(self)
 
 
 def pending_count(uow: AbstractUnitOfWork) -> int:

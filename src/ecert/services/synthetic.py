@@ -87,22 +87,8 @@ def _case_rows(case: str, today: date) -> list[list[str]]:
     else:  # revoked, superseded: a valid specialty, a certificate issued before the change
         specialties = [("机电工程", today + d(days=600 + 100 * i))]
     id_number = ids.make_id_number(f"{code}0000", birth, i, gender)
-    emp_name, emp_uscc = CASE_EMPLOYER
-    return [
-        [
-            case_registration_no(case),
-            name,
-            gender.value,
-            birth.isoformat(),
-            id_number,
-            emp_name,
-            emp_uscc,
-            s,
-            until.isoformat(),
-            "150",
-        ]
-        for s, until in specialties
-    ]
+    holder = [case_registration_no(case), name, gender.value, birth.isoformat(), id_number, *CASE_EMPLOYER]
+    return [[*holder, s, until.isoformat(), "150"] for s, until in specialties]
 
 
 def generate_rows(holders: int, *, today: date, seed: int = 2021, cases: bool = False) -> Iterator[list[str]]:
@@ -144,23 +130,11 @@ def generate_rows(holders: int, *, today: date, seed: int = 2021, cases: bool = 
         name = _name(rng, i)
         ce = str(rng.randrange(60, 200)) if rng.random() < 0.7 else ""
         k = 1 + (rng.random() < 0.35) + (rng.random() < 0.1)
+        holder = [reg_no, name, gender.value, birth.isoformat(), id_number, emp_name, emp_uscc]
         rows = []
         for s in rng.sample(SPECIALTIES, k):
             # Validity never runs past the 65th birthday (R-REN-5).
             valid_until = min(today + timedelta(days=rng.randrange(-400, 3 * 365)), age65)
-            rows.append(
-                [
-                    reg_no,
-                    name,
-                    gender.value,
-                    birth.isoformat(),
-                    id_number,
-                    emp_name,
-                    emp_uscc,
-                    s,
-                    valid_until.isoformat(),
-                    ce,
-                ]
-            )
+            rows.append([*holder, s, valid_until.isoformat(), ce])
         # A case replaces the holder after the random draws, so that the holders after it do not change.
         yield from _case_rows(DEMO_CASES[i], today) if cases and i < len(DEMO_CASES) else rows

@@ -59,6 +59,26 @@ from ecert.domain.names import rare_characters
 
 SPECIALTY_ORDER = {name: i for i, name in enumerate(SPECIALTIES)}
 
+
+@dataclass(frozen=True)
+class Change:
+    """Why, when and by whom a registration's printed data change: what its supersession records (R-CHG-1)."""
+
+    cause: SupersessionCause
+    at: datetime
+    actor: str
+
+
+@dataclass(frozen=True)
+class HolderImage:
+    """A holder's signature or photo, as stored."""
+
+    kind: str  # "signature" | "photo"
+    content_type: str
+    data: bytes
+    sha256: str
+
+
 STAGING = "import_rows"
 STAGING_COLUMNS: tuple[str, ...] = (
     "rownum",
@@ -556,32 +576,26 @@ class SqlRegistry:
             imported=total - existing, updated=updated, unchanged=existing - updated, changed_watched=changed_watched
         )
 
-    def put_image(
-        self,
-        registration_no: str,
-        kind: str,
-        content_type: str,
-        data: bytes,
-        sha256: str,
-        now: datetime,
-        *,
-        actor: str,
-        cause: SupersessionCause = SupersessionCause.SIGNATURE,
-        bump_version: bool = True,
-    ) -> bool:
+    def put_image(self, registration_no: str, image: HolderImage, change: Change, *, bump_version: bool = True) -> bool:
         """Store a signature or photo; True if it changed. A new image is printed data: with
-        ``bump_version`` the registration is superseded for ``cause``."""
+        ``bump_version`` the registration is superseded (``change``)."""
         reg_id = self.conn.execute(
             select(registrations.c.id).where(registrations.c.registration_no == registration_no)
         ).scalar_one()
+        kind = image.kind
         current = self.conn.execute(
             select(holder_images.c.sha256).where(
                 holder_images.c.registration_id == reg_id, holder_images.c.kind == kind
             )
         ).scalar_one_or_none()
-        if current == sha256:
+        if current == image.sha256:
             return False
-        values = {"content_type": content_type, "data": data, "sha256": sha256, "updated_at": now}
+        values = {
+            "content_type": image.content_type,
+            "data": image.data,
+            "sha256": image.sha256,
+            "updated_at": change.at,
+        }
         if current is None:
             self.conn.execute(holder_images.insert().values(registration_id=reg_id, kind=kind, **values))
         else:
@@ -591,19 +605,12 @@ class SqlRegistry:
                 .values(**values)
             )
         if bump_version:
-            supersede(self.conn, registrations.c.id == reg_id, cause=cause, at=now, actor=actor)
+            supersede(self.conn, registrations.c.id == reg_id, cause=change.cause, at=change.at, actor=change.actor)
         return True
 
     # ---------------------------------------------------------------- changes of printed data: supersede()
     def supersede(
-        self,
-        registration_no: str,
-        *,
-        cause: SupersessionCause,
-        at: datetime,
-        actor: str,
-        person: Person | None = None,
-        employer: Employer | None = None,
+        self, registration_no: str, change: Change, *, person: Person | None = None, employer: Employer | None = None
     ) -> int:
         """Supersede the registration's certificates, storing the new ``person`` or
         ``employer`` data with it in the same statement; returns the new data version."""
@@ -618,26 +625,18 @@ class SqlRegistry:
             )
         if employer is not None:
             values.update(employer_name=employer.name, employer_uscc=employer.uscc)
-        done = supersede(self.conn, _by_number(registration_no), cause=cause, at=at, actor=actor, values=values)
+        by_number, c = _by_number(registration_no), change
+        done = supersede(self.conn, by_number, cause=c.cause, at=c.at, actor=c.actor, values=values)
         if not done.count:
             raise LookupError(f"no registration {registration_no}")
         return done.versions[registration_no]
 
-    def end(
-        self,
-        registration_no: str,
-        status: RegistrationStatus,
-        *,
-        reason: str,
-        basis: str | None,
-        effective: date,
-        at: datetime,
-        actor: str,
-    ) -> int | None:
+    def end(self, registration_no: str, record: StatusRecord, *, at: datetime, actor: str) -> int | None:
         """Revoke or cancel an active registration (R-LAPSE-1), superseding its certificates (cause
         ``revocation`` / ``cancellation``). Conditional on the status being active in the same
         statement: of two concurrent requests only one changes the row. Returns the new data
         version, or None when the registration was no longer active."""
+        status = record.status
         cause = SupersessionCause.REVOCATION if status is RegistrationStatus.REVOKED else SupersessionCause.CANCELLATION
         r = registrations
         done = supersede(
@@ -648,9 +647,9 @@ class SqlRegistry:
             actor=actor,
             values={
                 "status": status.value,
-                "status_reason": reason,
-                "status_basis": basis,
-                "status_effective": effective,
+                "status_reason": record.reason,
+                "status_basis": record.basis,
+                "status_effective": record.effective,
             },
         )
         return done.versions.get(registration_no)

@@ -9,6 +9,7 @@ loser of two simultaneous decisions updates no row).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from sqlalchemy import Connection, insert, select, update
@@ -19,21 +20,31 @@ from ecert.domain.errors import RuleRefusal
 from ecert.domain.model import ApplicationStatus, RenewalApplication
 
 
+@dataclass(frozen=True)
+class RenewalRequest:
+    """What a renewal application states besides its specialties (R-REN-1)."""
+
+    applied_on: date
+    ce_hours: int | None
+    committed: bool  # the continuing-education commitment
+    applied_by: str
+
+
+@dataclass(frozen=True)
+class RenewalDecision:
+    """A reviewer's decision on a renewal application (R-REN-6)."""
+
+    status: ApplicationStatus
+    decided_by: str
+    reason: str | None
+    new_valid_until: date | None
+
+
 class SqlRenewals:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def add(
-        self,
-        registration_no: str,
-        items: Mapping[str, date],
-        *,
-        applied_on: date,
-        ce_hours: int | None,
-        committed: bool,
-        applied_by: str,
-        at: datetime,
-    ) -> int:
+    def add(self, registration_no: str, items: Mapping[str, date], request: RenewalRequest, at: datetime) -> int:
         """Store a pending application for ``items`` (specialty -> its validity end now); returns its
         id. Raises ``application_pending`` (R-REN-1) when one of the specialties has a pending
         application already — stored first by a concurrent request; the caller's transaction must then
@@ -47,11 +58,11 @@ class SqlRenewals:
                 insert(ra)
                 .values(
                     registration_id=reg_id,
-                    applied_on=applied_on,
+                    applied_on=request.applied_on,
                     status=ApplicationStatus.PENDING.value,
-                    ce_hours=ce_hours,
-                    committed=committed,
-                    applied_by=applied_by,
+                    ce_hours=request.ce_hours,
+                    committed=request.committed,
+                    applied_by=request.applied_by,
                     created_at=at.astimezone(UTC),
                 )
                 .returning(ra.c.id)
@@ -85,24 +96,17 @@ class SqlRenewals:
             return None
         return RenewalApplication(int(row.id), row.registration_no, row.province_code, ApplicationStatus(row.status))
 
-    def decide(
-        self,
-        application_id: int,
-        status: ApplicationStatus,
-        *,
-        decided_by: str,
-        at: datetime,
-        reason: str | None,
-        new_valid_until: date | None,
-    ) -> list[str] | None:
+    def decide(self, application_id: int, decision: RenewalDecision, at: datetime) -> list[str] | None:
         """Record the decision on a pending application and on each of its specialties; returns the
         specialties, in the order they were applied for. None when the application was no longer
         pending (decided by someone else in the meantime): then nothing is written (R-REN-6)."""
-        ra, ri = renewal_applications, renewal_items
+        ra, ri, status = renewal_applications, renewal_items, decision.status.value
         claimed = self.conn.execute(
             update(ra)
             .where(ra.c.id == application_id, ra.c.status == ApplicationStatus.PENDING.value)
-            .values(status=status.value, decided_by=decided_by, decided_at=at.astimezone(UTC), reason=reason)
+            .values(
+                status=status, decided_by=decision.decided_by, decided_at=at.astimezone(UTC), reason=decision.reason
+            )
         ).rowcount
         if claimed != 1:
             return None
@@ -114,6 +118,6 @@ class SqlRenewals:
         self.conn.execute(
             update(ri)
             .where(ri.c.application_id == application_id)
-            .values(status=status.value, new_valid_until=new_valid_until)
+            .values(status=status, new_valid_until=decision.new_valid_until)
         )
         return specialties

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -10,7 +11,17 @@ from ecert.adapters import keystore
 from ecert.adapters.db.verification_log import log_one
 from ecert.adapters.files import check_output_file, ensure_output_dir, read_input, read_text, write_output
 from ecert.domain.verification import VerificationResult
-from ecert.entrypoints.cli.common import Invocation, actor_name, count_progress, moment, progress_bar, stamp
+from ecert.entrypoints.cli.common import (
+    Actor,
+    Invocation,
+    JsonOut,
+    RegNo,
+    actor_name,
+    count_progress,
+    moment,
+    progress_bar,
+    stamp,
+)
 from ecert.services import batch, issuance, verification
 
 cert_cli = typer.Typer(help="电子证书 / e-certificates", no_args_is_help=True)
@@ -20,27 +31,27 @@ keys_cli = typer.Typer(help="密钥 / keys", no_args_is_help=True)
 @cert_cli.command("preview")
 def cert_preview(
     ctx: typer.Context,
-    registration_no: str = typer.Argument(..., metavar="REG_NO"),
-    json_out: bool = typer.Option(False, "--json"),
+    registration_no: RegNo,
+    json_out: JsonOut = False,
 ) -> None:
     """The usage window a download would get today (R-USE-1, R-USE-2), or the refusal."""
     Invocation.of(ctx).perform(
-        json_out,
         lambda a: issuance.window_view(
             issuance.preview(a.uow(), registration_no, today=a.clock.today(), policy=a.policy)
         ),
         lambda view: f"使用有效期 / usage window: {view['usage_from']} — {view['usage_until']}",
+        json_out,
     )
 
 
 @cert_cli.command("issue")
 def cert_issue(
     ctx: typer.Context,
-    registration_no: str = typer.Argument(..., metavar="REG_NO"),
+    registration_no: RegNo,
     confirm: bool = typer.Option(False, "--confirm", help="I have seen and confirm the usage window (R-USE-1)"),
     out: Path = typer.Option(..., "--out", help="Where to write the sealed PDF"),
     actor: str | None = typer.Option(None, "--actor", help="Who confirms (default env ECERT_ACTOR, else cli:USER)"),
-    json_out: bool = typer.Option(False, "--json"),
+    json_out: JsonOut = False,
 ) -> None:
     """Confirm the usage window and issue the sealed certificate PDF."""
     inv = Invocation.of(ctx)
@@ -59,8 +70,8 @@ def cert_batch(
     file: Path = typer.Argument(..., metavar="FILE", help="Registration numbers, one a line (UTF-8 or GB18030)"),
     out_dir: Path = typer.Option(..., "--out-dir", help="Where to write the sealed PDFs"),
     workers: int | None = typer.Option(None, "--workers", min=1, help="Processes (default: every core)"),
-    actor: str | None = typer.Option(None, "--actor"),
-    json_out: bool = typer.Option(False, "--json"),
+    actor: Actor = None,
+    json_out: JsonOut = False,
 ) -> None:
     """Issue certificates for many registrations across all cores (authority drills, re-sealing)."""
     inv = Invocation.of(ctx)
@@ -94,9 +105,7 @@ def _emit_verdict(inv: Invocation, result: VerificationResult) -> None:
 
 
 def verify_cmd(
-    ctx: typer.Context,
-    file: Path = typer.Argument(..., metavar="FILE.pdf"),
-    json_out: bool = typer.Option(False, "--json"),
+    ctx: typer.Context, file: Annotated[Path, typer.Argument(metavar="FILE.pdf")], json_out: JsonOut = False
 ) -> None:
     """Verify a certificate PDF: seal, integrity, QR binding, registry state, usage window."""
     inv = Invocation.of(ctx)
@@ -111,7 +120,7 @@ def verify_cmd(
 def verify_qr_cmd(
     ctx: typer.Context,
     text: str = typer.Argument(..., metavar="TEXT", help="What a scanner read from the QR code"),
-    json_out: bool = typer.Option(False, "--json"),
+    json_out: JsonOut = False,
 ) -> None:
     """Verify what a scanner read from a certificate's QR code."""
     inv = Invocation.of(ctx)

@@ -3,64 +3,58 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
 from ecert.bootstrap import App
-from ecert.entrypoints.cli.common import Invocation, actor_name, stamp
+from ecert.entrypoints.cli.common import Actor, Invocation, JsonOut, RegNo, signed, stamp
 from ecert.services import changes
 
 change_cli = typer.Typer(help="变更注册 / change registration", no_args_is_help=True)
 
+# Options of `change employer` and `change paper`.
+NewName = Annotated[str, typer.Option("--name", help="New employer name")]
+NewUscc = Annotated[str, typer.Option("--uscc", help="New employer's unified social credit code")]
+PaperKind = Annotated[str, typer.Option("--kind", help="reissue | sticker")]
+PaperWhy = Annotated[str, typer.Option("--why", help="lost | damaged | data_changed | renewal | employer_change")]
 
-@change_cli.command("employer")
+
 def change_employer_cmd(
-    ctx: typer.Context,
-    registration_no: str = typer.Argument(..., metavar="REG_NO"),
-    name: str = typer.Option(..., "--name", help="New employer name"),
-    uscc: str = typer.Option(..., "--uscc", help="New employer's unified social credit code"),
-    actor: str | None = typer.Option(None, "--actor"),
-    json_out: bool = typer.Option(False, "--json"),
+    ctx: typer.Context, reg_no: RegNo, name: NewName, uscc: NewUscc, actor: Actor = None, json_out: JsonOut = False
 ) -> None:
     """Change of employer (变更注册): supersedes earlier certificates (R-CHG-1)."""
     Invocation.of(ctx).perform(
-        json_out,
-        lambda a: changes.change_employer(
-            a.uow(), registration_no, name=name, uscc=uscc, actor=actor_name(actor, a.settings), now=a.clock.now()
-        ),
+        lambda a: changes.change_employer(a.uow(), reg_no, name=name, uscc=uscc, **signed(a, actor)),
         lambda d: f"已变更聘用企业 / employer changed: {d['employer']['name']}",
+        json_out,
     )
 
 
-@change_cli.command("employer-name")
 def change_employer_name_cmd(
     ctx: typer.Context,
     uscc: str = typer.Option(..., "--uscc", help="The employer's unified social credit code"),
     name: str = typer.Option(..., "--name", help="The employer's new name"),
-    actor: str | None = typer.Option(None, "--actor"),
-    json_out: bool = typer.Option(False, "--json"),
+    actor: Actor = None,
+    json_out: JsonOut = False,
 ) -> None:
     """Employer name change: every registration with that credit code, one set-based step (R-CHG-1)."""
     Invocation.of(ctx).perform(
-        json_out,
-        lambda a: changes.rename_employer(
-            a.uow(), uscc, name=name, actor=actor_name(actor, a.settings), now=a.clock.now()
-        ),
+        lambda a: changes.rename_employer(a.uow(), uscc, name=name, **signed(a, actor)),
         lambda d: f"已更名 / renamed {d['uscc']} → {d['name']}: {d['registrations']} 个注册 / registrations",
+        json_out,
     )
 
 
-@change_cli.command("personal")
 def change_personal_cmd(
     ctx: typer.Context,
-    registration_no: str = typer.Argument(..., metavar="REG_NO"),
+    registration_no: RegNo,
     name: str | None = typer.Option(None, "--name"),
     gender: str | None = typer.Option(None, "--gender", help="男 or 女"),
     birth_date: str | None = typer.Option(None, "--birth-date", help="YYYY-MM-DD"),
     id_number: str | None = typer.Option(None, "--id-number"),
-    actor: str | None = typer.Option(None, "--actor"),
-    json_out: bool = typer.Option(False, "--json"),
+    actor: Actor = None,
+    json_out: JsonOut = False,
 ) -> None:
     """Correction of personal data, validated like the import; supersedes certificates (R-CHG-1)."""
 
@@ -70,25 +64,17 @@ def change_personal_cmd(
             a.uow(), registration_no, name=name, gender=gender, birth_date=birth_date, id_number=id_number, **who
         )
 
-    Invocation.of(ctx).perform(json_out, correct, lambda d: f"已更正 / corrected: {', '.join(d['fields']) or '-'}")
+    Invocation.of(ctx).perform(correct, lambda d: f"已更正 / corrected: {', '.join(d['fields']) or '-'}", json_out)
 
 
-@change_cli.command("paper")
 def change_paper_cmd(
-    ctx: typer.Context,
-    registration_no: str = typer.Argument(..., metavar="REG_NO"),
-    kind: str = typer.Option(..., "--kind", help="reissue | sticker"),
-    why: str = typer.Option(..., "--why", help="lost | damaged | data_changed | renewal | employer_change"),
-    actor: str | None = typer.Option(None, "--actor"),
-    json_out: bool = typer.Option(False, "--json"),
+    ctx: typer.Context, reg_no: RegNo, kind: PaperKind, why: PaperWhy, actor: Actor = None, json_out: JsonOut = False
 ) -> None:
     """Paper reissue or anti-counterfeit sticker: refused in rollout regions (R-CHG-2, R-CHG-3)."""
     Invocation.of(ctx).perform(
-        json_out,
-        lambda a: changes.paper_request(
-            a.uow(), registration_no, kind=kind, why=why, policy=a.policy, **stamp(a, actor)
-        ),
+        lambda a: changes.paper_request(a.uow(), reg_no, kind=kind, why=why, policy=a.policy, **stamp(a, actor)),
         lambda d: f"已受理纸质证书申请 / paper request accepted: {d['kind']} ({d['why']})",
+        json_out,
     )
 
 
@@ -100,17 +86,17 @@ def _status_change(ctx: typer.Context, json_out: bool, use_case: Callable[[App],
         effective = inv.say(f"自 {d['effective']} 起生效", f"effective {d['effective']}")
         return f"{d['registration_no']}: {inv.term('status.registration', d['status'])} ({effective})"
 
-    inv.perform(json_out, use_case, human)
+    inv.perform(use_case, human, json_out)
 
 
 def revoke_cmd(
     ctx: typer.Context,
-    registration_no: str = typer.Argument(..., metavar="REG_NO"),
+    registration_no: RegNo,
     reason: str = typer.Option(..., "--reason", help="Free text; stored, never shown by verification"),
     basis: str = typer.Option(..., "--basis", help="Legal basis, shown by verification"),
     effective: str = typer.Option(..., "--effective", help="YYYY-MM-DD, today or earlier"),
-    actor: str | None = typer.Option(None, "--actor"),
-    json_out: bool = typer.Option(False, "--json"),
+    actor: Actor = None,
+    json_out: JsonOut = False,
 ) -> None:
     """Revoke (撤销) a registration with reason, legal basis and effective date (R-LAPSE-1)."""
     _status_change(
@@ -124,14 +110,14 @@ def revoke_cmd(
 
 def cancel_cmd(
     ctx: typer.Context,
-    registration_no: str = typer.Argument(..., metavar="REG_NO"),
+    registration_no: RegNo,
     reason: str = typer.Option(
         ..., "--reason", help="Lapse ground: all specialties lapsed, age limit, holder's request, death …"
     ),
     effective: str = typer.Option(..., "--effective", help="YYYY-MM-DD, today or earlier"),
     basis: str | None = typer.Option(None, "--basis", help="Legal basis (optional), shown by verification"),
-    actor: str | None = typer.Option(None, "--actor"),
-    json_out: bool = typer.Option(False, "--json"),
+    actor: Actor = None,
+    json_out: JsonOut = False,
 ) -> None:
     """Cancel (注销) a registration on lapse grounds: all specialties lapsed, age limit, the holder's
     request, death (R-LAPSE-1)."""
@@ -142,3 +128,10 @@ def cancel_cmd(
             a.uow(), registration_no, reason=reason, effective=effective, basis=basis, **stamp(a, actor)
         ),
     )
+
+
+# The group's commands, in the order ``ecert change --help`` lists them.
+change_cli.command("employer")(change_employer_cmd)
+change_cli.command("employer-name")(change_employer_name_cmd)
+change_cli.command("personal")(change_personal_cmd)
+change_cli.command("paper")(change_paper_cmd)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, NoReturn, TypedDict
+from typing import Annotated, Any, NoReturn, TypedDict
 
 import typer
 from sqlalchemy.exc import DBAPIError
@@ -20,6 +20,11 @@ from ecert.config import Settings, load_settings, wanted_language
 from ecert.domain import messages
 from ecert.domain.errors import EcertError
 from ecert.services.registry_import import ProgressFn
+
+# The parameters most commands take, declared once (their --help lines are the same everywhere).
+RegNo = Annotated[str, typer.Argument(metavar="REG_NO")]
+Actor = Annotated[str | None, typer.Option("--actor")]
+JsonOut = Annotated[bool, typer.Option("--json")]
 
 
 @dataclass
@@ -109,7 +114,7 @@ class Invocation:
                 self.built.engine.dispose()
 
     def perform(
-        self, json_out: bool, use_case: Callable[[App], dict[str, Any]], human: Callable[[dict[str, Any]], str]
+        self, use_case: Callable[[App], dict[str, Any]], human: Callable[[dict[str, Any]], str], json_out: bool
     ) -> None:
         """The body most commands share: run the use case on the application, print its answer
         (the dict as JSON with ``--json``, else ``human`` of it)."""
@@ -125,14 +130,24 @@ class Moment(TypedDict):
     now: datetime
 
 
-class Stamp(Moment):
-    """Who records a change and when: the keywords every recording use case takes."""
+class Signed(TypedDict):
+    """Who records a change and when: the keywords of a recording use case that needs no date."""
 
     actor: str
+    now: datetime
+
+
+class Stamp(Moment, Signed):
+    """Who records a change, and the clock's date and time: the keywords most recording use cases take."""
 
 
 def moment(a: App) -> Moment:
     return {"today": a.clock.today(), "now": a.clock.now()}
+
+
+def signed(a: App, actor: str | None) -> Signed:
+    """``--actor`` (else ``ECERT_ACTOR``, else ``cli:USER``) and the clock's time."""
+    return {"actor": actor_name(actor, a.settings), "now": a.clock.now()}
 
 
 def stamp(a: App, actor: str | None) -> Stamp:

@@ -19,7 +19,7 @@ from ecert.adapters import queue
 from ecert.adapters.db.engine import upgrade
 from ecert.adapters.files import check_output_file, ensure_output_dir
 from ecert.domain.errors import BadInput, problem
-from ecert.entrypoints.cli.common import Invocation, actor_name, count_progress, progress_bar
+from ecert.entrypoints.cli.common import Invocation, JsonOut, actor_name, count_progress, progress_bar
 from ecert.entrypoints.jobs import tasks
 from ecert.services.reseal import pending_count, plan_reseal
 from ecert.services.views import export as export_service
@@ -77,7 +77,7 @@ def _run(inv: Invocation, job: str, now: bool, human: Callable[[dict[str, Any]],
 def enqueue_sweep(
     ctx: typer.Context,
     now: bool = typer.Option(False, "--now", help=NOW_HELP),
-    json_out: bool = typer.Option(False, "--json"),
+    json_out: JsonOut = False,
 ) -> None:
     """Lapse sweep for today (R-LAPSE-1)."""
     inv = Invocation.of(ctx)
@@ -92,7 +92,7 @@ def enqueue_reminders(
     send: bool = typer.Option(False, "--send", help="Then send queued reminders by SMTP (ECERT_SMTP_*)"),
     limit: int = typer.Option(1000, "--limit", help="Send at most this many messages"),
     now: bool = typer.Option(False, "--now", help=NOW_HELP),
-    json_out: bool = typer.Option(False, "--json"),
+    json_out: JsonOut = False,
 ) -> None:
     """Queue renewal reminders (R-REN-1) and, with --send, deliver them."""
     inv = Invocation.of(ctx)
@@ -107,7 +107,7 @@ def enqueue_export(
     what: str = typer.Option("registry", "--what", help="registry (the import columns) or certificates"),
     fmt: str = typer.Option("csv", "--format", help="csv or jsonl"),
     now: bool = typer.Option(False, "--now", help=NOW_HELP),
-    json_out: bool = typer.Option(False, "--json"),
+    json_out: JsonOut = False,
 ) -> None:
     """Export the registry or the certificate list to CSV or JSON Lines."""
     inv = Invocation.of(ctx)
@@ -132,7 +132,7 @@ def enqueue_reseal(
     ctx: typer.Context,
     out_dir: Path = typer.Option(..., "--out-dir", help="Where to write the re-sealed PDFs (<registration_no>.pdf)"),
     now: bool = typer.Option(False, "--now", help=NOW_HELP),
-    json_out: bool = typer.Option(False, "--json"),
+    json_out: JsonOut = False,
 ) -> None:
     """After a seal-key rotation: re-issue every current certificate sealed with another key (R-DOC-2);
     the old ones are superseded (R-CHG-1)."""
@@ -200,7 +200,7 @@ def jobs_status(
     ctx: typer.Context,
     job_id: int | None = typer.Option(None, "--job", help="Only this job"),
     limit: int = typer.Option(20, "--limit", min=1, max=1000),
-    json_out: bool = typer.Option(False, "--json"),
+    json_out: JsonOut = False,
 ) -> None:
     """The queue: jobs by status, the latest jobs, live workers; and the re-sealing worklist."""
     inv = Invocation.of(ctx)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
 from ecert.adapters import keystore
 from ecert.adapters.db.engine import upgrade
 from ecert.adapters.files import read_input
-from ecert.entrypoints.cli.common import Invocation, moment, progress_bar
+from ecert.entrypoints.cli.common import Invocation, JsonOut, RegNo, moment, progress_bar
 from ecert.services import registry as registry_service
 from ecert.services.demo import DEFAULT_SIGNATURES, DEMO_PASSWORD, ensure_demo_accounts, seed_demo
 from ecert.services.demo_cases import DemoCase, build_demo_cases, describe, describe_account
@@ -24,7 +24,7 @@ from ecert.services.views import history
 holder_cli = typer.Typer(help="持证人 / holders", no_args_is_help=True)
 
 
-def init(ctx: typer.Context, json_out: bool = typer.Option(False, "--json")) -> None:
+def init(ctx: typer.Context, json_out: JsonOut = False) -> None:
     """Create or upgrade the schema."""
     inv = Invocation.of(ctx)
     with inv.command(json_out) as a:
@@ -46,11 +46,12 @@ def init(ctx: typer.Context, json_out: bool = typer.Option(False, "--json")) -> 
         )
 
 
-def import_cmd(
-    ctx: typer.Context,
-    file: Path = typer.Argument(..., help='CSV (UTF-8 or GB18030) or XLSX; columns: docs/cli.md "Import columns"'),
-    json_out: bool = typer.Option(False, "--json"),
-) -> None:
+ImportFile = Annotated[
+    Path, typer.Argument(help='CSV (UTF-8 or GB18030) or XLSX; columns: docs/cli.md "Import columns"')
+]
+
+
+def import_cmd(ctx: typer.Context, file: ImportFile, json_out: JsonOut = False) -> None:
     """Registry import: all or nothing; every bad row is named."""
     inv = Invocation.of(ctx)
     with inv.command(json_out) as a:
@@ -70,7 +71,7 @@ def demo(
     signatures: int = typer.Option(
         DEFAULT_SIGNATURES, "--signatures", min=0, help="Synthetic signature images for this many holders"
     ),
-    json_out: bool = typer.Option(False, "--json"),
+    json_out: JsonOut = False,
 ) -> None:
     """init + a synthetic DEMO registry (valid ID numbers and credit codes, rare-character names) with
     purpose-built cases to log in as: renewal pending, specialty expired, revoked, superseded, 65, rare name."""
@@ -175,9 +176,9 @@ def _demo_text(out: dict[str, Any], cases: list[DemoCase], *, keys_dir: str | No
 @holder_cli.command("show")
 def holder_show(
     ctx: typer.Context,
-    registration_no: str = typer.Argument(..., metavar="REG_NO"),
+    registration_no: RegNo,
     with_history: bool = typer.Option(False, "--history", help="Add the audit history of the registration"),
-    json_out: bool = typer.Option(False, "--json"),
+    json_out: JsonOut = False,
 ) -> None:
     """A holder's registration, specialties and their states today; ``--history`` adds the audit events."""
     inv = Invocation.of(ctx)
@@ -223,9 +224,9 @@ def _compact(value: Any) -> str:
 @holder_cli.command("set-signature")
 def holder_set_signature(
     ctx: typer.Context,
-    registration_no: str = typer.Argument(..., metavar="REG_NO"),
+    registration_no: RegNo,
     file: Path = typer.Argument(..., metavar="FILE.png"),
-    json_out: bool = typer.Option(False, "--json"),
+    json_out: JsonOut = False,
 ) -> None:
     """Store the holder's signature image (PNG/JPEG)."""
     inv = Invocation.of(ctx)
@@ -235,10 +236,10 @@ def holder_set_signature(
         inv.emit({"registration_no": registration_no, "changed": changed}, "签名图像已保存 / signature stored")
 
 
-def sweep(ctx: typer.Context, json_out: bool = typer.Option(False, "--json")) -> None:
+def sweep(ctx: typer.Context, json_out: JsonOut = False) -> None:
     """Lapse sweep for today (R-LAPSE-1); running it twice changes nothing more."""
     Invocation.of(ctx).perform(
-        json_out,
         lambda a: run_sweep(a.uow(), policy=a.policy, **moment(a)).as_dict(),
         lambda d: f"失效处理 / sweep {d['today']}: lapsed {d['lapsed']} of {d['checked']} checked",
+        json_out,
     )

@@ -8,7 +8,7 @@ from ecert.adapters.email import MailConfigError, SmtpMailer
 from ecert.bootstrap import make_mailer
 from ecert.config import Settings
 from ecert.domain.errors import BadInput, problem
-from ecert.entrypoints.cli.common import Invocation, actor_name, stamp
+from ecert.entrypoints.cli.common import Actor, Invocation, JsonOut, actor_name, stamp
 from ecert.services import reminders
 
 reminders_cli = typer.Typer(help="续期提醒 / renewal reminders", no_args_is_help=True)
@@ -20,14 +20,14 @@ def reminders_queue(
     days: int = typer.Option(
         30, "--days", help=f"Queue windows opening within this many days (0–{reminders.MAX_DAYS})"
     ),
-    actor: str | None = typer.Option(None, "--actor"),
-    json_out: bool = typer.Option(False, "--json"),
+    actor: Actor = None,
+    json_out: JsonOut = False,
 ) -> None:
     """Queue one reminder per renewal window opening soon (R-REN-1); running it again queues nothing new."""
     Invocation.of(ctx).perform(
-        json_out,
         lambda a: reminders.queue_reminders(a.uow(), days=days, policy=a.policy, **stamp(a, actor)),
         lambda d: f"已加入提醒 {d['queued']} 条(共 {d['checked']} 个注册专业在期内)/ queued {d['queued']}",
+        json_out,
     )
 
 
@@ -47,8 +47,8 @@ def _mailer(settings: Settings) -> SmtpMailer:
 def reminders_send(
     ctx: typer.Context,
     limit: int = typer.Option(1000, "--limit", help="Send at most this many messages"),
-    actor: str | None = typer.Option(None, "--actor"),
-    json_out: bool = typer.Option(False, "--json"),
+    actor: Actor = None,
+    json_out: JsonOut = False,
 ) -> None:
     """Send queued reminders by SMTP (ECERT_SMTP_HOST, ECERT_SMTP_PORT, ECERT_SMTP_FROM, ECERT_SMTP_STARTTLS,
     ECERT_SMTP_USER, ECERT_SMTP_PASSWORD). A reminder is marked sent only once the server accepted it."""
@@ -68,7 +68,7 @@ def reminders_send(
 def reminders_list(
     ctx: typer.Context,
     pending: bool = typer.Option(False, "--pending", help="Only reminders not sent yet"),
-    json_out: bool = typer.Option(False, "--json"),
+    json_out: JsonOut = False,
 ) -> None:
     """The reminder outbox."""
     inv = Invocation.of(ctx)

@@ -10,7 +10,7 @@ import typer
 
 from ecert.bootstrap import App
 from ecert.domain.errors import BadInput, problem
-from ecert.entrypoints.cli.common import Invocation, actor_name, moment, stamp
+from ecert.entrypoints.cli.common import Actor, Invocation, JsonOut, RegNo, actor_name, moment, stamp
 from ecert.services import accounts, renewal
 
 renewal_cli = typer.Typer(help="延续注册 / renewal registration", no_args_is_help=True)
@@ -24,20 +24,20 @@ def _application(inv: Invocation, json_out: bool, use_case: Callable[[App], dict
         application = inv.say("延续注册申请", "Renewal application")
         return f"{application} {d['application_id']}: {inv.term('status.application', d['status'])}"
 
-    inv.perform(json_out, use_case, human)
+    inv.perform(use_case, human, json_out)
 
 
 @renewal_cli.command("apply")
 def renewal_apply(
     ctx: typer.Context,
-    registration_no: str = typer.Argument(..., metavar="REG_NO"),
+    registration_no: RegNo,
     specialty: list[str] = typer.Option(..., "--specialty", help="Specialty to renew (repeat for several)"),
     commit_ce: bool = typer.Option(
         False, "--commit-ce", help="The holder commits to having met the continuing-education requirement (R-REN-4)"
     ),
     ce_hours: int | None = typer.Option(None, "--ce-hours", help="Continuing-education hours, if known"),
-    actor: str | None = typer.Option(None, "--actor"),
-    json_out: bool = typer.Option(False, "--json"),
+    actor: Actor = None,
+    json_out: JsonOut = False,
 ) -> None:
     """Apply for renewal of one or more specialties (R-REN-1, R-REN-2, R-REN-3, R-REN-4)."""
     _application(
@@ -63,7 +63,7 @@ def renewal_decide(
     reject: bool = typer.Option(False, "--reject"),
     reason: str | None = typer.Option(None, "--reason"),
     reviewer: str = typer.Option(..., "--reviewer", help="The reviewer's account (R-REN-6: own province only)"),
-    json_out: bool = typer.Option(False, "--json"),
+    json_out: JsonOut = False,
 ) -> None:
     """Approve or reject a renewal application (R-REN-5, R-REN-6)."""
     inv = Invocation.of(ctx)
@@ -87,7 +87,7 @@ def user_add(
     registration_no: str | None = typer.Option(None, "--registration-no"),
     province: str | None = typer.Option(None, "--province", help="浙 or 33"),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input"),
-    json_out: bool = typer.Option(False, "--json"),
+    json_out: JsonOut = False,
 ) -> None:
     """Create an account (password hashed with argon2id)."""
     inv = Invocation.of(ctx)

@@ -322,15 +322,23 @@ def _review_page(
     )
 
 
+def _review_refused(
+    request: Request, user: User, exc: EcertError, *, province: str | None, page: int, **context: Any
+) -> Response:
+    """The review list again, with the refusal that brought the reviewer back to it."""
+    status = http_status(exc)
+    return _review_page(
+        request, user, province=province, page=page, status_code=status, **context, **_error_context(request, exc)
+    )
+
+
 @router.get("/review", include_in_schema=False)
 def review(request: Request, province: str = "", page: int = 1, decided: int | None = None) -> Response:
     user = staff(request)
     try:
         return _review_page(request, user, province=province, page=page, decided=decided)
     except BadInput as exc:  # an unknown province in the filter
-        return _review_page(
-            request, user, province=None, page=1, status_code=http_status(exc), **_error_context(request, exc)
-        )
+        return _review_refused(request, user, exc, province=None, page=1)
 
 
 @router.post("/review/{application_id}", include_in_schema=False)
@@ -342,15 +350,8 @@ def review_decide(request: Request, application_id: int, form: Annotated[Decisio
             raise BadInput([problem("请选择批准或驳回", "Choose approve or reject", column="decision")])
         _decide(request, user, application_id, form.decision == "approve", form.reason)
     except EcertError as exc:
-        return _review_page(
-            request,
-            user,
-            province=form.province,
-            page=form.page,
-            status_code=http_status(exc),
-            failed_id=application_id,
-            reason=form.reason,
-            **_error_context(request, exc),
+        return _review_refused(
+            request, user, exc, province=form.province, page=form.page, failed_id=application_id, reason=form.reason
         )
     query = {"decided": str(application_id)}
     if form.province:

@@ -16,6 +16,8 @@ import pytest
 from sqlalchemy import Engine, insert
 
 from ecert.adapters.db.engine import make_engine, upgrade
+from ecert.adapters.db.registry import Change, HolderImage
+from ecert.adapters.db.renewals import RenewalDecision, RenewalRequest
 from ecert.adapters.db.tables import holder_images, registrations, specialty_registrations
 from ecert.adapters.db.unit_of_work import SqlUnitOfWork
 from ecert.domain.certificate import CertificateRecord
@@ -106,13 +108,8 @@ def test_supersede_stores_the_new_data_and_records_the_cause__R_CHG_1(repos: Rep
     repos.seed(reg)
     uow = repos.uow
     with uow:
-        version = uow.registry.supersede(
-            reg.registration_no,
-            cause=SupersessionCause.EMPLOYER_CHANGE,
-            at=NOW,
-            actor="clerk",
-            employer=Employer("新公司", OTHER_USCC),
-        )
+        change = Change(SupersessionCause.EMPLOYER_CHANGE, NOW, "clerk")
+        version = uow.registry.supersede(reg.registration_no, change, employer=Employer("新公司", OTHER_USCC))
         uow.commit()
     assert version == 3
     with uow:
@@ -127,7 +124,7 @@ def test_nothing_is_kept_without_commit(repos: Repos) -> None:
     repos.seed(reg)
     uow = repos.uow
     with uow:
-        uow.registry.supersede(reg.registration_no, cause=SupersessionCause.PERSONAL_CHANGE, at=NOW, actor="x")
+        uow.registry.supersede(reg.registration_no, Change(SupersessionCause.PERSONAL_CHANGE, NOW, "x"))
         uow.audit.append(at=NOW, actor="x", action="test", subject=None, payload={})
     with uow:
         got = uow.registry.get(reg.registration_no)
@@ -140,9 +137,13 @@ def test_end_only_from_active__R_LAPSE_1(repos: Repos) -> None:
     repos.seed(reg)
     uow = repos.uow
     with uow:
-        ended = dict(reason="r", basis="b", effective=date(2021, 6, 30), at=NOW, actor="m")
-        assert uow.registry.end(reg.registration_no, RegistrationStatus.REVOKED, **ended) == 2  # type: ignore[arg-type]
-        assert uow.registry.end(reg.registration_no, RegistrationStatus.CANCELLED, **ended) is None  # type: ignore[arg-type]
+        ended: dict[str, Any] = dict(reason="r", basis="b", effective=date(2021, 6, 30))
+        revoked, cancelled = (
+            StatusRecord(RegistrationStatus.REVOKED, **ended),
+            StatusRecord(RegistrationStatus.CANCELLED, **ended),
+        )
+        assert uow.registry.end(reg.registration_no, revoked, at=NOW, actor="m") == 2
+        assert uow.registry.end(reg.registration_no, cancelled, at=NOW, actor="m") is None
         assert uow.registry.status_record(reg.registration_no) == StatusRecord(
             RegistrationStatus.REVOKED, "r", "b", date(2021, 6, 30)
         )
@@ -194,13 +195,13 @@ def test_put_image_supersedes_only_a_new_image(repos: Repos) -> None:
     reg = holder()
     repos.seed(reg)
     with repos.uow as uow:
-        assert not uow.registry.put_image(reg.registration_no, "signature", "image/png", b"x", "0" * 64, NOW, actor="h")
-        assert uow.registry.put_image(reg.registration_no, "signature", "image/png", b"y", "1" * 64, NOW, actor="h")
+        signed, imported = Change(SupersessionCause.SIGNATURE, NOW, "h"), Change(SupersessionCause.IMPORT, NOW, "i")
+        no = reg.registration_no
+        assert not uow.registry.put_image(no, HolderImage("signature", "image/png", b"x", "0" * 64), signed)
+        assert uow.registry.put_image(no, HolderImage("signature", "image/png", b"y", "1" * 64), signed)
+        assert uow.registry.put_image(no, HolderImage("photo", "image/png", b"z", "2" * 64), imported)
         assert uow.registry.put_image(
-            reg.registration_no, "photo", "image/png", b"z", "2" * 64, NOW, actor="i", cause=SupersessionCause.IMPORT
-        )
-        assert uow.registry.put_image(
-            reg.registration_no, "photo", "image/png", b"w", "3" * 64, NOW, actor="i", bump_version=False
+            no, HolderImage("photo", "image/png", b"w", "3" * 64), imported, bump_version=False
         )
         history = [(s.cause, s.actor, s.to_version) for s in uow.registry.supersessions(reg.registration_no)]
         images = uow.certificates.images(reg.registration_no)
@@ -212,14 +213,14 @@ def test_renewal_applications_one_pending_per_specialty__R_REN_1_R_REN_6(repos: 
     reg = holder(specialties=("建筑工程", "机电工程"))
     repos.seed(reg)
     uow = repos.uow
-    applied: dict[str, Any] = dict(applied_on=DAY, ce_hours=120, committed=True, applied_by="h", at=NOW)
+    applied = RenewalRequest(applied_on=DAY, ce_hours=120, committed=True, applied_by="h")
     with uow:
-        app_id = uow.renewals.add(reg.registration_no, {"机电工程": date(2021, 7, 10)}, **applied)
+        app_id = uow.renewals.add(reg.registration_no, {"机电工程": date(2021, 7, 10)}, applied, NOW)
         uow.commit()
     with uow:
         with pytest.raises(RuleRefusal) as refused:
             uow.renewals.add(
-                reg.registration_no, {"建筑工程": date(2021, 7, 10), "机电工程": date(2021, 7, 10)}, **applied
+                reg.registration_no, {"建筑工程": date(2021, 7, 10), "机电工程": date(2021, 7, 10)}, applied, NOW
             )
         assert refused.value.code == "application_pending"
     with uow:
@@ -236,9 +237,9 @@ def test_renewal_applications_one_pending_per_specialty__R_REN_1_R_REN_6(repos: 
             "机电工程": True,
         }
         assert uow.renewals.get(app_id + 1000) is None
-        decided = dict(decided_by="r", at=NOW, reason=None, new_valid_until=date(2024, 6, 30))
-        assert uow.renewals.decide(app_id, ApplicationStatus.APPROVED, **decided) == ["机电工程"]  # type: ignore[arg-type]
-        assert uow.renewals.decide(app_id, ApplicationStatus.REJECTED, **decided) is None  # type: ignore[arg-type]
+        decided: dict[str, Any] = dict(decided_by="r", reason=None, new_valid_until=date(2024, 6, 30))
+        assert uow.renewals.decide(app_id, RenewalDecision(ApplicationStatus.APPROVED, **decided), NOW) == ["机电工程"]
+        assert uow.renewals.decide(app_id, RenewalDecision(ApplicationStatus.REJECTED, **decided), NOW) is None
         after = uow.renewals.get(app_id)
         assert after is not None and after.status is ApplicationStatus.APPROVED
         again = uow.registry.get(reg.registration_no)
@@ -250,10 +251,8 @@ def test_sweep_lapses_what_is_due__R_LAPSE_1(repos: Repos) -> None:
     ended, held = holder(2, valid_until=date(2021, 7, 5)), holder(3, valid_until=date(2021, 7, 5))
     repos.seed(old, ended, held)
     with repos.uow as uow:
-        uow.renewals.add(
-            held.registration_no, {"建筑工程": date(2021, 7, 5)}, applied_on=DAY, ce_hours=None, committed=True,
-            applied_by="h", at=NOW,
-        )  # fmt: skip
+        applied = RenewalRequest(applied_on=DAY, ce_hours=None, committed=True, applied_by="h")
+        uow.renewals.add(held.registration_no, {"建筑工程": date(2021, 7, 5)}, applied, NOW)
         counts = uow.registry.sweep(today=date(2021, 7, 6), age_birth_cutoff=date(1956, 7, 5), lapse_start=DAY)
         states = {}
         for reg in (old, ended, held):
