@@ -352,7 +352,7 @@ class Setup:
 def _self_signed_signer(work: Path) -> Any:
     """A seal key and self-signed certificate with the ministry's seal name: trusted by nobody."""
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
 
     from ecert.adapters.signing import pki
@@ -362,22 +362,14 @@ def _self_signed_signer(work: Path) -> Any:
     name = pki.seal_subject()
     now = datetime(2020, 1, 1, tzinfo=UTC)
     cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + timedelta(days=3650))
+        pki.certificate_builder(name, name, key.public_key(), (now, now + timedelta(days=3650)))
         .add_extension(x509.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True)
         .sign(key, hashes.SHA256())
     )
     d = work / "foreign"
     d.mkdir()
-    (d / "key.pem").write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    (d / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (d / "key.pem").write_bytes(pki.key_pem(key))
+    (d / "cert.pem").write_bytes(pki.cert_pem(cert))
     return load_signer(SealKeyConfig.pem(d / "key.pem", d / "cert.pem"))
 
 
