@@ -23,6 +23,8 @@ import json
 import os
 import sys
 
+from harness import print_metric, times_ms  # bench/harness.py, imported while this folder is on the path
+
 # bench/http.py is named like the standard library's ``http`` package and sits in this script's
 # folder, which Python puts first on the import path (symbolic links resolved): drop it before
 # anything imports ``http.client``.
@@ -31,7 +33,6 @@ import shutil
 import statistics
 import subprocess
 import tempfile
-import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -177,19 +178,11 @@ def main() -> None:
             print(json.dumps({"check": name, "pyhanko_ok": ok, "pdfsig_ok": pdfsig_ok(p, root_pem, work)}), flush=True)
             assert ok
 
-        def timeit(fn: object, n: int) -> list[float]:
-            out = []
-            for i in range(n):
-                t0 = time.perf_counter()
-                fn(i)  # type: ignore[operator]
-                out.append((time.perf_counter() - t0) * 1000)
-            return out
-
         for i in range(10):  # warm-up both
             ecert_issue(holders[i % len(holders)])
             baseline()
-        e = timeit(lambda i: ecert_issue(holders[i % len(holders)]), args.n)
-        b = timeit(lambda i: baseline(), max(20, args.n // 4))
+        e = times_ms(lambda i: ecert_issue(holders[i % len(holders)]), args.n)
+        b = times_ms(lambda i: baseline(), max(20, args.n // 4))
         em, bm = statistics.median(e), statistics.median(b)
         print(
             json.dumps(
@@ -203,18 +196,7 @@ def main() -> None:
             ),
             flush=True,
         )
-        print(
-            json.dumps(
-                {
-                    "metric": "issue_ms_per_certificate",
-                    "unit": "ms",
-                    "ecert": round(em, 2),
-                    "baseline": round(bm, 2),
-                    "ratio": round(bm / em, 2),
-                }
-            ),
-            flush=True,
-        )
+        print_metric("issue_ms_per_certificate", "ms", em, bm, 2)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

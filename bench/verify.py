@@ -38,7 +38,6 @@ import shutil
 import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -473,20 +472,18 @@ def compare(s: Setup) -> tuple[list[dict[str, Any]], list[str]]:
 # -------------------------------------------------------------------------------------------------- timing
 
 
-def _median_ms(fn: Callable[[], object], rounds: int) -> float:
-    out = []
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(out)
-
-
 def main() -> int:
+    # bench/harness.py, imported here: tests import this module from elsewhere, and this folder leaves the path below.
+    from harness import print_metric, times_ms
+
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--holders", type=int, default=40)
     args = ap.parse_args()
+
+    def median_ms(fn: Callable[[], object]) -> float:
+        return statistics.median(times_ms(lambda _: fn(), args.rounds))
+
     # bench/http.py would shadow the standard library's http package (aiohttp, under pyHanko, imports it): drop
     # this folder from the import path; everything past the standard library is imported after this line.
     sys.path[:] = [p for p in sys.path if p not in ("", os.path.dirname(os.path.abspath(__file__)))]
@@ -511,24 +508,13 @@ def main() -> int:
             baseline_verdict(pdf, s.trust_roots_asn1, moment)
         per_file = []
         for name, pdf in s.files.items():
-            e = _median_ms(lambda pdf=pdf: ecert_verify(s, pdf), args.rounds)  # type: ignore[misc]
-            b = _median_ms(lambda pdf=pdf: baseline_verdict(pdf, s.trust_roots_asn1, moment), args.rounds)  # type: ignore[misc]
+            e = median_ms(lambda pdf=pdf: ecert_verify(s, pdf))  # type: ignore[misc]
+            b = median_ms(lambda pdf=pdf: baseline_verdict(pdf, s.trust_roots_asn1, moment))  # type: ignore[misc]
             per_file.append({"file": name, "ecert_ms": round(e, 3), "baseline_ms": round(b, 3)})
             print(json.dumps(per_file[-1], ensure_ascii=False), flush=True)
         em = statistics.fmean(r["ecert_ms"] for r in per_file)
         bm = statistics.fmean(r["baseline_ms"] for r in per_file)
-        print(
-            json.dumps(
-                {
-                    "metric": "pdf_verify",
-                    "unit": "ms",
-                    "ecert": round(em, 3),
-                    "baseline": round(bm, 3),
-                    "ratio": round(bm / em, 2),
-                }
-            ),
-            flush=True,
-        )
+        print_metric("pdf_verify", "ms", em, bm, 3)
         return 0
     finally:
         shutil.rmtree(work, ignore_errors=True)
