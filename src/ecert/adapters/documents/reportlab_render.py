@@ -22,15 +22,16 @@ from typing import Any
 
 from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
 from reportlab.pdfbase import pdfdoc  # type: ignore[import-untyped]
-from reportlab.pdfbase.pdfmetrics import stringWidth  # type: ignore[import-untyped]
 from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
 
 from ecert.adapters.documents.fonts import DCT_DONE, FLATE_DONE, FontSet, default_fonts
 from ecert.adapters.documents.page import (
-    INK,
+    PLAIN,
     Matrix,
     Painter,
     PreparedImage,
+    TextStyle,
+    fit_text,
     paint_page,
     prepare_inputs,
 )
@@ -42,38 +43,15 @@ from ecert.domain.certificate import TITLE, CertificateContent
 # Text with the fallback chain.
 
 
-def draw_text(
-    c: Any,
-    fonts: FontSet,
-    text: str,
-    x: float,
-    y: float,
-    size: float,
-    *,
-    align: str = "left",
-    max_width: float | None = None,
-    color: tuple[float, float, float] = INK,
-    min_size: float = 6.0,
-    char_space: float = 0.0,
-    bold: bool = False,
-    fixed: bool = False,
-) -> float:
-    """Draw ``text`` at baseline ``y`` (points), each character in the first font that has it.
-
-    ``align`` is left/centre/right about ``x``. Text wider than ``max_width`` is drawn smaller (not
-    below ``min_size``). ``fixed`` marks text whose non-ASCII characters are the same on every
-    certificate (labels, dates): it is drawn with the main font's fixed instance, whose subset is
-    then cached (:func:`.fonts.load_font`). Returns the font size used.
+def draw_text(c: Any, fonts: FontSet, text: str, x: float, y: float, size: float, style: TextStyle = PLAIN) -> float:
+    """Draw ``text`` at baseline ``y`` (points), each character in the first font that has it, placed and
+    sized by :func:`.page.fit_text`: :meth:`.page.Painter.text` on a ReportLab canvas. A ``fixed`` text is
+    drawn with the main font's fixed instance, whose subset is then cached (:func:`.fonts.load_font`).
+    Returns the font size used.
     """
-    runs = [(fonts.fixed, text)] if fixed and fonts.fixed_covers(text) else fonts.runs(text)
-    width = sum(stringWidth(part, font, size) for font, part in runs) + char_space * len(text)
-    if max_width is not None and width > max_width:
-        size = max(min_size, size * max_width / width)
-        width = sum(stringWidth(part, font, size) for font, part in runs) + char_space * len(text)
-    if align == "centre":
-        x -= width / 2
-    elif align == "right":
-        x -= width
+    runs = [(fonts.fixed, text)] if style.fixed and fonts.fixed_covers(text) else fonts.runs(text)
+    x, size = fit_text(runs, text, x, size, style)
+    color, char_space, bold = style.color, style.char_space, style.bold
     # Fallback fonts are Ming faces, lighter than the main Hei: stroke them a little to match its weight.
     fallback = any(font not in (fonts.main, fonts.fixed) for font, _ in runs)
     local_state = bold or char_space or fallback
@@ -175,8 +153,8 @@ class CanvasPainter:
         self.c = c
         self.fonts = fonts
 
-    def text(self, text: str, x: float, y: float, size: float, **kw: Any) -> float:
-        return draw_text(self.c, self.fonts, text, x, y, size, **kw)
+    def text(self, text: str, x: float, y: float, size: float, style: TextStyle = PLAIN) -> float:
+        return draw_text(self.c, self.fonts, text, x, y, size, style)
 
     def literal(self, ops: str) -> None:
         self.c.addLiteral(ops)
