@@ -168,6 +168,24 @@ def certificate_builder(
     )
 
 
+def _key_usage(
+    *, signs_documents: bool = False, content_commitment: bool = False, signs_certificates: bool = False
+) -> x509.KeyUsage:
+    """The key usage of a signer (digitalSignature, with nonRepudiation when ``content_commitment``) or of a CA
+    (keyCertSign and cRLSign); no other bit is set."""
+    return x509.KeyUsage(
+        digital_signature=signs_documents,
+        content_commitment=content_commitment,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=signs_certificates,
+        crl_sign=signs_certificates,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
 def _make_root(validity: Validity) -> Issuer:
     key = ec.generate_private_key(ec.SECP256R1())
     name = _demo_name(ROOT_O, ROOT_CN)
@@ -175,20 +193,7 @@ def _make_root(validity: Validity) -> Issuer:
     cert = (
         certificate_builder(name, name, key.public_key(), validity)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(_key_usage(signs_certificates=True), critical=True)
         .add_extension(ski, critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
         .sign(key, hashes.SHA256())
@@ -216,20 +221,7 @@ def issue_certificate(
     return (
         certificate_builder(subject, issuer_cert.subject, public_key, validity)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=content_commitment,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(_key_usage(signs_documents=True, content_commitment=content_commitment), critical=True)
         .add_extension(x509.ExtendedKeyUsage(list(ekus)), critical=eku_critical)
         .add_extension(ski, critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(issuer_ski), critical=False)
