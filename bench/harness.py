@@ -1,7 +1,8 @@
-"""What the benchmarks share: the timing loop and the JSON line each of them ends with.
+"""What the benchmarks share: issuing a certificate, the timing loop and the JSON line each of them ends with.
 
 Imported by the scripts of this folder as ``harness`` (the folder is on the import path when a script
-runs; bench/issuance.py imports it before dropping the folder for bench/http.py's sake).
+runs; bench/issuance.py imports it before dropping the folder for bench/http.py's sake; the test that
+imports bench/verify.py loads this module first).
 """
 
 from __future__ import annotations
@@ -9,6 +10,25 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+
+def issue(app: Any, number: str, today: date) -> Any:
+    """``number``'s certificate, issued now by ``app`` (an ``ecert.bootstrap.App``) as the benchmarks issue
+    it: confirmed, actor ``bench``. Returns the service's result (its ``pdf``)."""
+    from ecert.services import issuance  # imported on use: the benches set ECERT_TODAY before ecert loads
+
+    return issuance.issue(
+        app.uow(),
+        number,
+        confirm=True,
+        actor="bench",
+        today=today,
+        now=app.clock.now(),
+        policy=app.policy,
+        docs=app.documents,
+    )
 
 
 def times_ms(fn: Callable[[int], object], n: int) -> list[float]:
