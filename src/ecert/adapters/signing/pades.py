@@ -145,7 +145,6 @@ class SealSigner:
         timestamper: TimeStamper | None = None,
         reason: str | None = None,
         location: str | None = None,
-        contact_info: str | None = None,
         bytes_reserved: int | None = None,
         tsa_timeout: float = 10.0,
     ) -> None:
@@ -161,7 +160,6 @@ class SealSigner:
             subfilter=SigSeedSubFilter.PADES,
             reason=reason,
             location=location,
-            contact_info=contact_info,
         )
         self.bytes_reserved = bytes_reserved or estimate_bytes_reserved(signer, with_timestamp=timestamper is not None)
 
