@@ -33,6 +33,7 @@ from sqlalchemy.exc import OperationalError
 
 from ecert.services.synthetic import HEADER, generate_rows
 from ecert.testing import pg_schema
+from harness import print_metric
 
 TODAY = "2021-03-01"
 ECERT = str(Path(sys.executable).parent / "ecert")
@@ -211,18 +212,8 @@ def main() -> None:
         # The baseline runs on a sample in the same run; rows per second compare.
         for db, rec, base_rate in results:
             ecert_rate = float(rec["import_rows_per_s"])  # type: ignore[arg-type]
-            print(
-                json.dumps(
-                    {
-                        "metric": f"import_rows_per_s_{db}",
-                        "unit": "rows/s",
-                        "ecert": round(ecert_rate),
-                        "baseline": round(base_rate),
-                        "baseline_rows": n,
-                        "ratio": round(ecert_rate / base_rate, 2),
-                    }
-                ),
-                flush=True,
+            print_metric(
+                f"import_rows_per_s_{db}", "rows/s", ecert_rate, base_rate, None, higher_is_better=True, baseline_rows=n
             )
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -23,6 +23,8 @@ import json
 import os
 import sys
 
+import harness  # bench/harness.py, imported while this folder is on the path
+
 # bench/http.py is named like the standard library's ``http`` package and sits in this script's
 # folder, which Python puts first on the import path (symbolic links resolved): drop it before
 # anything imports ``http.client``.
@@ -31,7 +33,6 @@ import shutil
 import statistics
 import subprocess
 import tempfile
-import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -130,22 +131,12 @@ def main() -> None:
                 except Exception:
                     continue
         assert len(holders) >= 20, "too few issuable demo holders"
-        docs = app.documents
         roots = keystore.trust_roots(keys)
         root_pem = work / "root.pem"
         root_pem.write_bytes(keystore.root_pem(keys))
 
         def ecert_issue(no: str) -> bytes:
-            return issuance.issue(
-                app.uow(),
-                no,
-                confirm=True,
-                actor="bench",
-                today=TODAY,
-                now=app.clock.now(),
-                policy=app.policy,
-                docs=docs,
-            ).pdf
+            return harness.issue(app, no, TODAY).pdf  # type: ignore[no-any-return]
 
         # Baseline inputs: the same content and QR text as ecert would print.
         from reportlab.pdfbase import pdfmetrics
@@ -177,19 +168,11 @@ def main() -> None:
             print(json.dumps({"check": name, "pyhanko_ok": ok, "pdfsig_ok": pdfsig_ok(p, root_pem, work)}), flush=True)
             assert ok
 
-        def timeit(fn: object, n: int) -> list[float]:
-            out = []
-            for i in range(n):
-                t0 = time.perf_counter()
-                fn(i)  # type: ignore[operator]
-                out.append((time.perf_counter() - t0) * 1000)
-            return out
-
         for i in range(10):  # warm-up both
             ecert_issue(holders[i % len(holders)])
             baseline()
-        e = timeit(lambda i: ecert_issue(holders[i % len(holders)]), args.n)
-        b = timeit(lambda i: baseline(), max(20, args.n // 4))
+        e = harness.times_ms(lambda i: ecert_issue(holders[i % len(holders)]), args.n)
+        b = harness.times_ms(lambda i: baseline(), max(20, args.n // 4))
         em, bm = statistics.median(e), statistics.median(b)
         print(
             json.dumps(
@@ -203,18 +186,7 @@ def main() -> None:
             ),
             flush=True,
         )
-        print(
-            json.dumps(
-                {
-                    "metric": "issue_ms_per_certificate",
-                    "unit": "ms",
-                    "ecert": round(em, 2),
-                    "baseline": round(bm, 2),
-                    "ratio": round(bm / em, 2),
-                }
-            ),
-            flush=True,
-        )
+        harness.print_metric("issue_ms_per_certificate", "ms", em, bm, 2)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

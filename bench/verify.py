@@ -38,12 +38,13 @@ import shutil
 import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import harness  # bench/harness.py (standard library only until used)
 
 # The drill date (one clock for issuing, sealing and verifying); passed to the app, never set in the environment
 # (the parity test imports this module).
@@ -352,7 +353,7 @@ class Setup:
 def _self_signed_signer(work: Path) -> Any:
     """A seal key and self-signed certificate with the ministry's seal name: trusted by nobody."""
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
 
     from ecert.adapters.signing import pki
@@ -362,22 +363,14 @@ def _self_signed_signer(work: Path) -> Any:
     name = pki.seal_subject()
     now = datetime(2020, 1, 1, tzinfo=UTC)
     cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + timedelta(days=3650))
+        pki.certificate_builder(name, name, key.public_key(), (now, now + timedelta(days=3650)))
         .add_extension(x509.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True)
         .sign(key, hashes.SHA256())
     )
     d = work / "foreign"
     d.mkdir()
-    (d / "key.pem").write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    (d / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (d / "key.pem").write_bytes(pki.key_pem(key))
+    (d / "cert.pem").write_bytes(pki.cert_pem(cert))
     return load_signer(SealKeyConfig.pem(d / "key.pem", d / "cert.pem"))
 
 
@@ -391,7 +384,6 @@ def setup(work: Path, holders: int = 40) -> Setup:
     from ecert.adapters.signing.pades import sign_pdf
     from ecert.bootstrap import bootstrap
     from ecert.config import Settings
-    from ecert.services import issuance
     from ecert.services.demo import seed_demo
 
     keys = keystore.key_settings_from_env({"ECERT_KEYS_DIR": str(work / "keys")})
@@ -404,16 +396,7 @@ def setup(work: Path, holders: int = 40) -> Setup:
     signed = None
     for no in numbers:
         try:
-            issued = issuance.issue(
-                app.uow(),
-                no,
-                confirm=True,
-                actor="bench",
-                today=TODAY,
-                now=app.clock.now(),
-                policy=app.policy,
-                docs=app.documents,
-            )
+            issued = harness.issue(app, no, TODAY)
         except Exception:  # this holder cannot download today (R-USE-4): take the next
             continue
         signed = issued.pdf
@@ -481,20 +464,15 @@ def compare(s: Setup) -> tuple[list[dict[str, Any]], list[str]]:
 # -------------------------------------------------------------------------------------------------- timing
 
 
-def _median_ms(fn: Callable[[], object], rounds: int) -> float:
-    out = []
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(out)
-
-
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--holders", type=int, default=40)
     args = ap.parse_args()
+
+    def median_ms(fn: Callable[[], object]) -> float:
+        return statistics.median(harness.times_ms(lambda _: fn(), args.rounds))
+
     # bench/http.py would shadow the standard library's http package (aiohttp, under pyHanko, imports it): drop
     # this folder from the import path; everything past the standard library is imported after this line.
     sys.path[:] = [p for p in sys.path if p not in ("", os.path.dirname(os.path.abspath(__file__)))]
@@ -519,24 +497,13 @@ def main() -> int:
             baseline_verdict(pdf, s.trust_roots_asn1, moment)
         per_file = []
         for name, pdf in s.files.items():
-            e = _median_ms(lambda pdf=pdf: ecert_verify(s, pdf), args.rounds)  # type: ignore[misc]
-            b = _median_ms(lambda pdf=pdf: baseline_verdict(pdf, s.trust_roots_asn1, moment), args.rounds)  # type: ignore[misc]
+            e = median_ms(lambda pdf=pdf: ecert_verify(s, pdf))  # type: ignore[misc]
+            b = median_ms(lambda pdf=pdf: baseline_verdict(pdf, s.trust_roots_asn1, moment))  # type: ignore[misc]
             per_file.append({"file": name, "ecert_ms": round(e, 3), "baseline_ms": round(b, 3)})
             print(json.dumps(per_file[-1], ensure_ascii=False), flush=True)
         em = statistics.fmean(r["ecert_ms"] for r in per_file)
         bm = statistics.fmean(r["baseline_ms"] for r in per_file)
-        print(
-            json.dumps(
-                {
-                    "metric": "pdf_verify",
-                    "unit": "ms",
-                    "ecert": round(em, 3),
-                    "baseline": round(bm, 3),
-                    "ratio": round(bm / em, 2),
-                }
-            ),
-            flush=True,
-        )
+        harness.print_metric("pdf_verify", "ms", em, bm, 3)
         return 0
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -207,27 +207,21 @@ class SealFiles:
 def make_production_like_seal(directory: Path) -> SealFiles:
     """A root CA and a seal certificate shaped like production ones — no OU=DEMO anywhere, unlike
     :func:`ecert.adapters.signing.pki.create_demo_pki` — valid 2020–2040 like the DEMO PKI."""
-    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
     from ecert.adapters.signing import pki
 
     directory.mkdir(parents=True, exist_ok=True)
-    start, end = datetime(2020, 1, 1, tzinfo=UTC), datetime(2040, 1, 1, tzinfo=UTC)
+    validity = datetime(2020, 1, 1, tzinfo=UTC), datetime(2040, 1, 1, tzinfo=UTC)
     root_key = ec.generate_private_key(ec.SECP256R1())
     root_name = x509.Name(
         [x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"), x509.NameAttribute(NameOID.COMMON_NAME, "Test Seal Root CA")]
     )
     ski = x509.SubjectKeyIdentifier.from_public_key(root_key.public_key())
     root = (
-        x509.CertificateBuilder()
-        .subject_name(root_name)
-        .issuer_name(root_name)
-        .public_key(root_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
+        pki.certificate_builder(root_name, root_name, root_key.public_key(), validity)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(ski, critical=False)
         .sign(root_key, hashes.SHA256())
@@ -240,21 +234,9 @@ def make_production_like_seal(directory: Path) -> SealFiles:
             x509.NameAttribute(NameOID.COMMON_NAME, "一级建造师行政许可专用章"),
         ]
     )
-    cert = pki.issue_certificate(
-        issuer_cert=root,
-        issuer_key=root_key,
-        public_key=seal_key.public_key(),
-        subject=subject,
-        not_before=start,
-        not_after=end,
-        ekus=pki.SEAL_EKUS,
-    )
+    cert = pki.issue_certificate((root, root_key), seal_key.public_key(), subject, pki.SEAL_EKUS)
     files = SealFiles(directory / "seal-key.pem", directory / "seal-cert.pem", directory / "root-cert.pem")
-    files.key.write_bytes(
-        seal_key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    files.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    files.root.write_bytes(root.public_bytes(serialization.Encoding.PEM))
+    files.key.write_bytes(pki.key_pem(seal_key))
+    files.cert.write_bytes(pki.cert_pem(cert))
+    files.root.write_bytes(pki.cert_pem(root))
     return files

@@ -210,6 +210,18 @@ def _skip(pdf: bytes, pos: int) -> int:
     return pos
 
 
+def _parse_until(pdf: bytes, pos: int, end: bytes, depth: int) -> tuple[list[object], int]:
+    """The objects from ``pos`` up to the ``end`` token (``]`` of an array, ``>>`` of a dictionary), and the
+    position after it."""
+    items: list[object] = []
+    while True:
+        pos = _skip(pdf, pos)
+        if pdf.startswith(end, pos):
+            return items, pos + len(end)
+        item, pos = _parse(pdf, pos, depth + 1)
+        items.append(item)
+
+
 def _parse(pdf: bytes, pos: int, depth: int = 0) -> tuple[object, int]:
     """One PDF object at ``pos`` (after whitespace): dict (str keys), list, bytes (a string), _Name, int, float,
     bool, None, _Ref. Streams are not read."""
@@ -218,25 +230,13 @@ def _parse(pdf: bytes, pos: int, depth: int = 0) -> tuple[object, int]:
     pos = _skip(pdf, pos)
     c = pdf[pos : pos + 1]
     if c == b"<" and pdf[pos + 1 : pos + 2] == b"<":
-        out: dict[str, object] = {}
-        pos += 2
-        while True:
-            pos = _skip(pdf, pos)
-            if pdf.startswith(b">>", pos):
-                return out, pos + 2
-            key, pos = _parse(pdf, pos, depth + 1)
-            if not isinstance(key, _Name):
-                raise _Unsupported("dictionary key")
-            out[str(key)], pos = _parse(pdf, pos, depth + 1)
+        items, pos = _parse_until(pdf, pos + 2, b">>", depth)
+        keys = items[::2]
+        if len(items) % 2 or not all(isinstance(key, _Name) for key in keys):
+            raise _Unsupported("dictionary key")
+        return {str(key): value for key, value in zip(keys, items[1::2], strict=True)}, pos
     if c == b"[":
-        items: list[object] = []
-        pos += 1
-        while True:
-            pos = _skip(pdf, pos)
-            if pdf.startswith(b"]", pos):
-                return items, pos + 1
-            item, pos = _parse(pdf, pos, depth + 1)
-            items.append(item)
+        return _parse_until(pdf, pos + 1, b"]", depth)
     if c == b"(":
         return _literal(pdf, pos + 1)
     if c == b"<":

@@ -153,6 +153,23 @@ ERRORS: dict[str, tuple[str, str]] = {
     ),
 }
 
+# The ``kind`` of ``import_format_unsupported``: what a registry file given to ``import`` is when it is not
+# CSV or XLSX (adapters/importing/readers.py ``sniff`` returns the key).
+FILE_KINDS: dict[str, Localized] = {
+    "pdf": Localized("PDF 文件", "a PDF file"),
+    "ofd": Localized("OFD 文件", "an OFD file"),
+    "xls": Localized(
+        "Excel 97–2003 工作簿(.xls)或加密的工作簿",
+        "an Excel 97–2003 workbook (.xls) or a password-protected workbook",
+    ),
+    "xlsb": Localized("Excel 二进制工作簿(.xlsb)", "an Excel binary workbook (.xlsb)"),
+    "office": Localized("Word、PowerPoint 或其他 Office 文档", "a Word, PowerPoint or other Office document"),
+    "zip": Localized("ZIP 压缩包", "a ZIP archive"),
+    "image": Localized("图像文件", "an image"),
+    "utf16": Localized("UTF-16 编码的文本(Excel 的“Unicode 文本”)", 'UTF-16 text (Excel\'s "Unicode Text")'),
+    "binary": Localized("二进制文件", "a binary file"),
+}
+
 # ------------------------------------------------------------------------------------------ terms
 # One concept, one word per language; docs/vocabulary.md is this table for people (a test keeps them equal).
 TERMS: dict[str, tuple[str, str]] = {

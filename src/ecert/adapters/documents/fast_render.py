@@ -39,17 +39,18 @@ from datetime import date
 from typing import Any
 
 from reportlab.lib.rl_accel import fp_str  # type: ignore[import-untyped]
-from reportlab.pdfbase.pdfmetrics import stringWidth  # type: ignore[import-untyped]
 from reportlab.pdfbase.ttfonts import FF_NONSYMBOLIC, FF_SYMBOLIC  # type: ignore[import-untyped]
 
 from ecert.adapters.documents.fonts import FontSet, LoadedFont, subset_tag, to_unicode_cmap
 from ecert.adapters.documents.page import (
-    INK,
     PAGE_H,
     PAGE_W,
+    PLAIN,
     Matrix,
     Painter,
     PreparedImage,
+    TextStyle,
+    fit_text,
     paint_page,
 )
 from ecert.adapters.documents.qr import fast_qr_operators
@@ -90,21 +91,18 @@ def pdf_text_string(value: str) -> bytes:
 
 
 def _fixed_chars_sample() -> CertificateContent:
-    """A content whose fixed-font texts (labels, dates, issuer) show every character such texts use."""
+    """A content whose fixed-font texts (labels, dates, issuer) show every character such texts use: what
+    is printed in the variable fonts does not matter here, so every such text is "A" and every date the same."""
+    texts = ("serial", "identifier", "registration_no", "name", "gender", "id_number_masked", "employer_name")
+    day = date(2000, 1, 1)
     return CertificateContent(
-        serial="A",
-        identifier="A",
-        registration_no="A",
-        name="A",
-        gender="A",
-        birth_date=date(2000, 1, 1),
-        id_number_masked="A",
-        employer_name="A",
+        **dict.fromkeys(texts, "A"),
         employer_uscc="A",
-        specialties=(PrintedSpecialty("A", date(2000, 1, 1)),),
-        usage_from=date(2000, 1, 1),
-        usage_until=date(2000, 1, 1),
-        issue_date=date(2000, 1, 1),
+        birth_date=day,
+        specialties=(PrintedSpecialty("A", day),),
+        usage_from=day,
+        usage_until=day,
+        issue_date=day,
         data_version=1,
     )
 
@@ -276,8 +274,8 @@ class _Collector:
         self.forms: dict[str, FormBuilder] = {}
         self.layers: dict[str, Callable[[Painter], None]] = {}
 
-    def text(self, text: str, x: float, y: float, size: float, **kw: Any) -> float:
-        if kw.get("fixed"):
+    def text(self, text: str, x: float, y: float, size: float, style: TextStyle = PLAIN) -> float:
+        if style.fixed:
             self.fixed_chars.update(map(ord, text))
         return size
 
@@ -339,27 +337,13 @@ class _PdfPainter:
         self.multiply_used = False
 
     # --- text
-    def text(
-        self,
-        text: str,
-        x: float,
-        y: float,
-        size: float,
-        *,
-        align: str = "left",
-        max_width: float | None = None,
-        color: tuple[float, float, float] = INK,
-        min_size: float = 6.0,
-        char_space: float = 0.0,
-        bold: bool = False,
-        fixed: bool = False,
-    ) -> float:
+    def text(self, text: str, x: float, y: float, size: float, style: TextStyle = PLAIN) -> float:
         tpl = self.tpl
         key = None
-        if fixed:
+        if style.fixed:
             codes = tpl.fixed_codes
             if all(ch in codes for ch in text):
-                key = (text, x, y, size, align, max_width, color, min_size, char_space, bold)
+                key = (text, x, y, size, style)
                 hit = tpl.text_cache.get(key)
                 if hit is not None:
                     self.ops.append(hit[0])
@@ -369,14 +353,8 @@ class _PdfPainter:
                 runs = self.fonts.runs(text)
         else:
             runs = self.fonts.runs(text)
-        width = sum(stringWidth(part, font, size) for font, part in runs) + char_space * len(text)
-        if max_width is not None and width > max_width:
-            size = max(min_size, size * max_width / width)
-            width = sum(stringWidth(part, font, size) for font, part in runs) + char_space * len(text)
-        if align == "centre":
-            x -= width / 2
-        elif align == "right":
-            x -= width
+        x, size = fit_text(runs, text, x, size, style)
+        color, char_space, bold = style.color, style.char_space, style.bold
         main, fixed_name = self.fonts.main, tpl.fixed_name
         fallback = any(font not in (main, fixed_name) for font, _ in runs)
         local_state = bold or char_space or fallback

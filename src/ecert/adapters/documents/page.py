@@ -33,10 +33,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from PIL import Image, ImageOps
 from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
+from reportlab.pdfbase.pdfmetrics import stringWidth  # type: ignore[import-untyped]
 
 from ecert.adapters.documents.fonts import FontSet
 from ecert.adapters.documents.seal_image import FormBuilder, glyph_outline
@@ -55,6 +56,23 @@ ORNAMENT = (0.36, 0.5, 0.68)
 RULE = (0.35, 0.4, 0.48)  # table lines
 LABEL_BG = (0.925, 0.94, 0.965)
 HINT = (0.55, 0.58, 0.62)
+
+
+class TextStyle(NamedTuple):
+    """How :meth:`Painter.text` sets a text (sizes and widths in points)."""
+
+    align: str = "left"  # left/centre/right about x
+    max_width: float | None = None  # wider text is set smaller, not below min_size (fit_text)
+    color: tuple[float, float, float] = INK
+    min_size: float = 6.0
+    char_space: float = 0.0
+    bold: bool = False  # faux bold: the glyphs filled and stroked
+    # Text whose non-ASCII characters are the same on every certificate (labels, dates): set in the
+    # main font's fixed instance, whose subset is made once (fonts.load_font).
+    fixed: bool = False
+
+
+PLAIN = TextStyle()
 
 # Content box (mm).
 LEFT, RIGHT = 20.0, 190.0
@@ -216,6 +234,7 @@ DEMO_BAND_ANGLE = math.radians(32)
 DEMO_BAND_PITCH = 27.0  # mm between the bands, across them
 DEMO_BAND_GAP = 14.0  # mm between two copies of the phrase along a band
 DEMO_EDGE_SIZE = 7.5
+DEMO_EDGE_STYLE = TextStyle(align="centre", color=DEMO_TEXT_INK, fixed=True)
 DEMO_EDGE_Y = (5.6, 293.6)  # mm from the top: baselines in the margins above and below the frame
 DEMO_QR_CLEAR = 2.5  # mm kept free of the bands around the QR code, for scanners
 DEMO_LAYER = "demo-mark:v1"
@@ -295,7 +314,7 @@ def paint_demo_mark(painter: Painter) -> None:
     painter.literal("Q")
     line = f"{DEMO_MARK}    ·    {DEMO_MARK}"
     for top in DEMO_EDGE_Y:
-        painter.text(line, PAGE_W / 2, _Y(top), DEMO_EDGE_SIZE, align="centre", color=DEMO_TEXT_INK, fixed=True)
+        painter.text(line, PAGE_W / 2, _Y(top), DEMO_EDGE_SIZE, DEMO_EDGE_STYLE)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -400,28 +419,34 @@ def _baseline(top: float, h: float, size: float) -> float:
     return _Y(top + h / 2) - size * 0.36
 
 
+def fit_text(
+    runs: Sequence[tuple[str, str]], text: str, x: float, size: float, style: TextStyle
+) -> tuple[float, float]:
+    """Where ``text`` starts and at what size it is set, for both renderers: ``runs`` (font name, part) measured
+    at ``size`` and set smaller when wider than ``style.max_width`` (not below ``style.min_size``); ``x`` moved
+    left by the whole width (right) or half of it (centre). Returns (x, size)."""
+    char_space = style.char_space
+    width = sum(stringWidth(part, font, size) for font, part in runs) + char_space * len(text)
+    max_width = style.max_width
+    if max_width is not None and width > max_width:
+        size = max(style.min_size, size * max_width / width)
+        width = sum(stringWidth(part, font, size) for font, part in runs) + char_space * len(text)
+    if style.align == "centre":
+        x -= width / 2
+    elif style.align == "right":
+        x -= width
+    return x, size
+
+
 class Painter(Protocol):
     """What the page is painted with: the ReportLab canvas (:class:`.reportlab_render.CanvasPainter`) or the fast
     direct PDF writer (:mod:`.fast_render`). Both must paint the same marks for the same calls."""
 
     fonts: FontSet
 
-    def text(
-        self,
-        text: str,
-        x: float,
-        y: float,
-        size: float,
-        *,
-        align: str = "left",
-        max_width: float | None = None,
-        color: tuple[float, float, float] = INK,
-        min_size: float = 6.0,
-        char_space: float = 0.0,
-        bold: bool = False,
-        fixed: bool = False,
-    ) -> float:
-        """:func:`.reportlab_render.draw_text` semantics (points)."""
+    def text(self, text: str, x: float, y: float, size: float, style: TextStyle = PLAIN) -> float:
+        """Set ``text`` at baseline ``y`` (points), each character in the first font that has it, placed
+        and sized by :func:`fit_text`; returns the font size used."""
         ...
 
     def literal(self, ops: str) -> None:
@@ -460,8 +485,8 @@ class _Page:
     def __init__(self, painter: Painter) -> None:
         self.p = painter
 
-    def text(self, text: str, x_mm: float, y_pt: float, size: float, **kw: Any) -> float:
-        return self.p.text(text, x_mm * MM, y_pt, size, **kw)
+    def text(self, text: str, x_mm: float, y_pt: float, size: float, **style: Any) -> float:
+        return self.p.text(text, x_mm * MM, y_pt, size, TextStyle(**style))
 
     def label(self, text: str, x: float, top: float, w: float, h: float) -> None:
         size = LABEL_SIZE

@@ -22,18 +22,10 @@ from typing import Any
 
 from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
 from reportlab.pdfbase import pdfdoc  # type: ignore[import-untyped]
-from reportlab.pdfbase.pdfmetrics import stringWidth  # type: ignore[import-untyped]
 from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
 
+from ecert.adapters.documents import page
 from ecert.adapters.documents.fonts import DCT_DONE, FLATE_DONE, FontSet, default_fonts
-from ecert.adapters.documents.page import (
-    INK,
-    Matrix,
-    Painter,
-    PreparedImage,
-    paint_page,
-    prepare_inputs,
-)
 from ecert.adapters.documents.qr import draw_qr
 from ecert.adapters.documents.seal_image import FormBuilder, draw_seal, draw_static_form
 from ecert.domain.certificate import TITLE, CertificateContent
@@ -43,37 +35,16 @@ from ecert.domain.certificate import TITLE, CertificateContent
 
 
 def draw_text(
-    c: Any,
-    fonts: FontSet,
-    text: str,
-    x: float,
-    y: float,
-    size: float,
-    *,
-    align: str = "left",
-    max_width: float | None = None,
-    color: tuple[float, float, float] = INK,
-    min_size: float = 6.0,
-    char_space: float = 0.0,
-    bold: bool = False,
-    fixed: bool = False,
+    c: Any, fonts: FontSet, text: str, x: float, y: float, size: float, style: page.TextStyle = page.PLAIN
 ) -> float:
-    """Draw ``text`` at baseline ``y`` (points), each character in the first font that has it.
-
-    ``align`` is left/centre/right about ``x``. Text wider than ``max_width`` is drawn smaller (not
-    below ``min_size``). ``fixed`` marks text whose non-ASCII characters are the same on every
-    certificate (labels, dates): it is drawn with the main font's fixed instance, whose subset is
-    then cached (:func:`.fonts.load_font`). Returns the font size used.
+    """Draw ``text`` at baseline ``y`` (points), each character in the first font that has it, placed and
+    sized by :func:`.page.fit_text`: :meth:`.page.Painter.text` on a ReportLab canvas. A ``fixed`` text is
+    drawn with the main font's fixed instance, whose subset is then cached (:func:`.fonts.load_font`).
+    Returns the font size used.
     """
-    runs = [(fonts.fixed, text)] if fixed and fonts.fixed_covers(text) else fonts.runs(text)
-    width = sum(stringWidth(part, font, size) for font, part in runs) + char_space * len(text)
-    if max_width is not None and width > max_width:
-        size = max(min_size, size * max_width / width)
-        width = sum(stringWidth(part, font, size) for font, part in runs) + char_space * len(text)
-    if align == "centre":
-        x -= width / 2
-    elif align == "right":
-        x -= width
+    runs = [(fonts.fixed, text)] if style.fixed and fonts.fixed_covers(text) else fonts.runs(text)
+    x, size = page.fit_text(runs, text, x, size, style)
+    color, char_space, bold = style.color, style.char_space, style.bold
     # Fallback fonts are Ming faces, lighter than the main Hei: stroke them a little to match its weight.
     fallback = any(font not in (fonts.main, fonts.fixed) for font, _ in runs)
     local_state = bold or char_space or fallback
@@ -99,7 +70,7 @@ def draw_text(
     return size
 
 
-def draw_image_fit(c: Any, img: PreparedImage, x: float, y: float, w: float, h: float) -> None:
+def draw_image_fit(c: Any, img: page.PreparedImage, x: float, y: float, w: float, h: float) -> None:
     """Draw ``img`` as large as fits in the box (points, lower-left x, y), centred, aspect kept."""
     doc = c._doc
     internal = doc.getXObjectName(img.name)
@@ -175,8 +146,8 @@ class CanvasPainter:
         self.c = c
         self.fonts = fonts
 
-    def text(self, text: str, x: float, y: float, size: float, **kw: Any) -> float:
-        return draw_text(self.c, self.fonts, text, x, y, size, **kw)
+    def text(self, text: str, x: float, y: float, size: float, style: page.TextStyle = page.PLAIN) -> float:
+        return draw_text(self.c, self.fonts, text, x, y, size, style)
 
     def literal(self, ops: str) -> None:
         self.c.addLiteral(ops)
@@ -184,7 +155,7 @@ class CanvasPainter:
     def form(self, key: str, build: Callable[[], tuple[str, tuple[float, float, float, float]]]) -> None:
         draw_static_form(self.c, key, build)
 
-    def image_fit(self, img: PreparedImage, x: float, y: float, w: float, h: float) -> None:
+    def image_fit(self, img: page.PreparedImage, x: float, y: float, w: float, h: float) -> None:
         draw_image_fit(self.c, img, x, y, w, h)
 
     def qr(self, text: str, x: float, y: float, size: float) -> None:
@@ -193,7 +164,7 @@ class CanvasPainter:
     def seal(self, cx: float, cy: float, radius: float) -> None:
         draw_seal(self.c, cx, cy, radius, fonts=self.fonts)
 
-    def overprint(self, key: str, build: FormBuilder, at: Sequence[Matrix]) -> None:
+    def overprint(self, key: str, build: FormBuilder, at: Sequence[page.Matrix]) -> None:
         c = self.c
         c.saveState()
         c.setBlendMode("Multiply")
@@ -204,7 +175,7 @@ class CanvasPainter:
             c.restoreState()
         c.restoreState()
 
-    def layer(self, key: str, paint: Callable[[Painter], None]) -> None:
+    def layer(self, key: str, paint: Callable[[page.Painter], None]) -> None:
         paint(self)
 
 
@@ -227,7 +198,7 @@ def render_certificate(
     no glyph in any font, and ``ValueError`` for more than ten specialties.
     """
     fs = fonts if fonts is not None else default_fonts()
-    signature, portrait = prepare_inputs(content, signature_image, photo, fs)
+    signature, portrait = page.prepare_inputs(content, signature_image, photo, fs)
     with _RENDER_LOCK:  # ReportLab keeps per-document font state in objects shared by all documents
         return _render(content, qr_text, signature, portrait, fs, dict(metadata or {}), demo)
 
@@ -238,8 +209,8 @@ _RENDER_LOCK = threading.Lock()
 def _render(
     content: CertificateContent,
     qr_text: str,
-    signature: PreparedImage,
-    portrait: PreparedImage | None,
+    signature: page.PreparedImage,
+    portrait: page.PreparedImage | None,
     fs: FontSet,
     metadata: dict[str, str],
     demo: bool,
@@ -256,7 +227,7 @@ def _render(
     info.creator = "ecert"
     info.producer = "ecert (ReportLab)"
     c._doc.info = info
-    paint_page(CanvasPainter(c, fs), content, qr_text, signature, portrait, demo=demo)
+    page.paint_page(CanvasPainter(c, fs), content, qr_text, signature, portrait, demo=demo)
     c.showPage()
     c.save()
     return buf.getvalue()

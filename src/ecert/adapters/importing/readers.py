@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 from ecert.adapters.files import first_undecodable_row, input_problem, open_input
 from ecert.domain.errors import BadInput, Problem, coded_problem, problem
 from ecert.domain.images import image_type
-from ecert.domain.messages import Localized
+from ecert.domain.messages import FILE_KINDS
 
 CHUNK = 1 << 20
 XLSX_MAGIC = b"PK\x03\x04"
@@ -83,21 +83,6 @@ def _xlsx_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
         wb.close()
 
 
-# What a file given to ``import`` is when it is not CSV or XLSX: (zh, en) for the sentence that says so.
-KINDS: dict[str, tuple[str, str]] = {
-    "pdf": ("PDF 文件", "a PDF file"),
-    "ofd": ("OFD 文件", "an OFD file"),
-    "xls": (
-        "Excel 97–2003 工作簿(.xls)或加密的工作簿",
-        "an Excel 97–2003 workbook (.xls) or a password-protected workbook",
-    ),
-    "xlsb": ("Excel 二进制工作簿(.xlsb)", "an Excel binary workbook (.xlsb)"),
-    "office": ("Word、PowerPoint 或其他 Office 文档", "a Word, PowerPoint or other Office document"),
-    "zip": ("ZIP 压缩包", "a ZIP archive"),
-    "image": ("图像文件", "an image"),
-    "utf16": ("UTF-16 编码的文本(Excel 的“Unicode 文本”)", 'UTF-16 text (Excel\'s "Unicode Text")'),
-    "binary": ("二进制文件", "a binary file"),
-}
 SNIFF_BYTES = 8192
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls, and Excel's encrypted .xlsx
 
@@ -118,7 +103,7 @@ def _zip_kind(path: Path) -> str | None:
 
 
 def sniff(path: Path, head: bytes) -> str | None:
-    """What the file is when it is not a CSV or XLSX file (a key of KINDS), or ``None``.
+    """What the file is when it is not a CSV or XLSX file (a key of messages.FILE_KINDS), or ``None``.
     Raises BadInput ``import_xlsx_damaged`` for a ZIP that cannot be opened."""
     if head.startswith(b"%PDF-"):
         return "pdf"
@@ -155,8 +140,7 @@ def open_table(path: Path) -> Table:
             raise BadInput([input_problem(path, exc)]) from exc
     kind = sniff(path, head)
     if kind is not None:
-        zh, en = KINDS[kind]
-        raise BadInput([coded_problem("import_format_unsupported", name=path.name, kind=Localized(zh, en))])
+        raise BadInput([coded_problem("import_format_unsupported", name=path.name, kind=FILE_KINDS[kind])])
     if head.startswith(XLSX_MAGIC):
         try:
             rows = _xlsx_rows(path)

@@ -145,7 +145,6 @@ class SealSigner:
         timestamper: TimeStamper | None = None,
         reason: str | None = None,
         location: str | None = None,
-        contact_info: str | None = None,
         bytes_reserved: int | None = None,
         tsa_timeout: float = 10.0,
     ) -> None:
@@ -161,7 +160,6 @@ class SealSigner:
             subfilter=SigSeedSubFilter.PADES,
             reason=reason,
             location=location,
-            contact_info=contact_info,
         )
         self.bytes_reserved = bytes_reserved or estimate_bytes_reserved(signer, with_timestamp=timestamper is not None)
 
@@ -193,30 +191,11 @@ class SealSigner:
     sign = blocking(async_sign)
 
 
-async def async_sign_pdf(
-    pdf: bytes,
-    signer: Signer,
-    *,
-    signing_time: datetime,
-    field_name: str = DEFAULT_FIELD_NAME,
-    tsa_url: str | None = None,
-    reason: str | None = None,
-    location: str | None = None,
-    contact_info: str | None = None,
-    bytes_reserved: int | None = None,
-) -> bytes:
+async def async_sign_pdf(pdf: bytes, signer: Signer, *, signing_time: datetime, **options: Any) -> bytes:
     """Seal ``pdf`` (PAdES B-B, or B-T with ``tsa_url``); ``signing_time`` (aware) goes into the CMS
-    signing-time and ``/M``. For many documents, build one :class:`SealSigner` and reuse it."""
-    seal = SealSigner(
-        signer,
-        field_name=field_name,
-        tsa_url=tsa_url,
-        reason=reason,
-        location=location,
-        contact_info=contact_info,
-        bytes_reserved=bytes_reserved,
-    )
-    return await seal.async_sign(pdf, signing_time=signing_time)
+    signing-time and ``/M``; ``options`` are :class:`SealSigner`'s. For many documents, build one
+    :class:`SealSigner` and reuse it."""
+    return await SealSigner(signer, **options).async_sign(pdf, signing_time=signing_time)
 
 
 sign_pdf = blocking(async_sign_pdf)

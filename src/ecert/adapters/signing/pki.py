@@ -36,6 +36,9 @@ ROOT_O = f"{ISSUER} (DEMO)"
 DEMO_OU = "DEMO"
 DEFAULT_NOT_BEFORE = datetime(2020, 1, 1, tzinfo=UTC)
 
+Issuer = tuple[x509.Certificate, CertificateIssuerPrivateKeyTypes]  # a CA's certificate and its key
+Validity = tuple[datetime, datetime]  # not before, not after (aware)
+
 # RFC 9336 id-kp-documentSigning: the purpose made for document signatures. emailProtection is listed too
 # because NSS (poppler's pdfsig, Firefox/Thunderbird) checks signer certificates for the S/MIME
 # "email signer" usage and rejects a certificate whose EKU lacks emailProtection (see the test notes).
@@ -84,16 +87,21 @@ def _name_attribute(oid: x509.ObjectIdentifier, value: str) -> x509.NameAttribut
         return x509.NameAttribute(oid, value, _validate=False)
 
 
-def seal_subject(common_name: str = SEAL_NAME) -> x509.Name:
-    """C=CN, O=中华人民共和国住房和城乡建设部, OU=DEMO, CN=<seal name>."""
+def _demo_name(organization: str, common_name: str) -> x509.Name:
+    """C=CN, O=<organization>, OU=DEMO, CN=<common name>: every name of the DEMO PKI."""
     return x509.Name(
         [
             x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
-            _name_attribute(NameOID.ORGANIZATION_NAME, ISSUER),
+            _name_attribute(NameOID.ORGANIZATION_NAME, organization),
             _name_attribute(NameOID.ORGANIZATIONAL_UNIT_NAME, DEMO_OU),
             _name_attribute(NameOID.COMMON_NAME, common_name),
         ]
     )
+
+
+def seal_subject(common_name: str = SEAL_NAME) -> x509.Name:
+    """C=CN, O=中华人民共和国住房和城乡建设部, OU=DEMO, CN=<seal name>."""
+    return _demo_name(ISSUER, common_name)
 
 
 def is_demo_certificate(cert: x509.Certificate) -> bool:
@@ -119,17 +127,18 @@ def _write_private(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
-def _key_pem(key: CertificateIssuerPrivateKeyTypes) -> bytes:
+def key_pem(key: CertificateIssuerPrivateKeyTypes) -> bytes:
+    """``key`` as unencrypted PKCS#8 PEM."""
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
 
 
-def _cert_pem(cert: x509.Certificate) -> bytes:
+def cert_pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
-def _validity(not_before: datetime, years: int) -> tuple[datetime, datetime]:
+def _validity(not_before: datetime, years: int) -> Validity:
     if not_before.tzinfo is None:
         raise ValueError("not_before must be timezone-aware")
     if years < 1:
@@ -142,40 +151,49 @@ def _validity(not_before: datetime, years: int) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _make_root(not_before: datetime, not_after: datetime) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name(
-        [
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
-            _name_attribute(NameOID.ORGANIZATION_NAME, ROOT_O),
-            _name_attribute(NameOID.ORGANIZATIONAL_UNIT_NAME, DEMO_OU),
-            _name_attribute(NameOID.COMMON_NAME, ROOT_CN),
-        ]
-    )
-    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
-    cert = (
+def certificate_builder(
+    subject: x509.Name, issuer: x509.Name, public_key: CertificatePublicKeyTypes, validity: Validity
+) -> x509.CertificateBuilder:
+    """What every certificate has: its subject and issuer names, its public key, a random serial number and
+    its validity (``issuer`` = ``subject`` for a self-signed one). The caller adds the extensions and signs."""
+    not_before, not_after = validity
+    return (
         x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
         .serial_number(x509.random_serial_number())
         .not_valid_before(not_before)
         .not_valid_after(not_after)
+    )
+
+
+def _key_usage(
+    *, signs_documents: bool = False, content_commitment: bool = False, signs_certificates: bool = False
+) -> x509.KeyUsage:
+    """The key usage of a signer (digitalSignature, with nonRepudiation when ``content_commitment``) or of a CA
+    (keyCertSign and cRLSign); no other bit is set."""
+    return x509.KeyUsage(
+        digital_signature=signs_documents,
+        content_commitment=content_commitment,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=signs_certificates,
+        crl_sign=signs_certificates,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def _make_root(validity: Validity) -> Issuer:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = _demo_name(ROOT_O, ROOT_CN)
+    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    cert = (
+        certificate_builder(name, name, key.public_key(), validity)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(_key_usage(signs_certificates=True), critical=True)
         .add_extension(ski, critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
         .sign(key, hashes.SHA256())
@@ -184,43 +202,26 @@ def _make_root(not_before: datetime, not_after: datetime) -> tuple[x509.Certific
 
 
 def issue_certificate(
-    *,
-    issuer_cert: x509.Certificate,
-    issuer_key: CertificateIssuerPrivateKeyTypes,
+    issuer: Issuer,
     public_key: CertificatePublicKeyTypes,
     subject: x509.Name,
-    not_before: datetime,
-    not_after: datetime,
     ekus: tuple[x509.ObjectIdentifier, ...],
+    *,
+    validity: Validity | None = None,
     eku_critical: bool = False,
     content_commitment: bool = True,
 ) -> x509.Certificate:
-    """Issue an end-entity certificate (digitalSignature [+ nonRepudiation], the given EKUs, AKI/SKI)."""
+    """Issue an end-entity certificate (digitalSignature [+ nonRepudiation], the given EKUs, AKI/SKI) signed by
+    ``issuer`` (its certificate and key), valid for ``validity`` (default: as long as the issuer's certificate)."""
+    issuer_cert, issuer_key = issuer
+    if validity is None:
+        validity = issuer_cert.not_valid_before_utc, issuer_cert.not_valid_after_utc
     ski = x509.SubjectKeyIdentifier.from_public_key(public_key)
     issuer_ski = issuer_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer_cert.subject)
-        .public_key(public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
+        certificate_builder(subject, issuer_cert.subject, public_key, validity)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=content_commitment,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(_key_usage(signs_documents=True, content_commitment=content_commitment), critical=True)
         .add_extension(x509.ExtendedKeyUsage(list(ekus)), critical=eku_critical)
         .add_extension(ski, critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(issuer_ski), critical=False)
@@ -228,7 +229,7 @@ def issue_certificate(
     )
 
 
-def load_demo_root(directory: Path) -> tuple[x509.Certificate, CertificateIssuerPrivateKeyTypes]:
+def load_demo_root(directory: Path) -> Issuer:
     cert_path, key_path = directory / ROOT_CERT, directory / ROOT_KEY
     if not cert_path.exists() or not key_path.exists():
         raise FileNotFoundError(f"no DEMO root in {directory} (run create_demo_pki first)")
@@ -249,17 +250,10 @@ def issue_demo_seal_certificate(
 ) -> x509.Certificate:
     """Issue a DEMO seal certificate for a key held elsewhere (e.g. generated on a PKCS#11 token) from the
     DEMO root in ``directory``. Returns the certificate; nothing is written."""
-    root_cert, root_key = load_demo_root(directory)
+    root = load_demo_root(directory)
     start, end = _validity(not_before, years)
-    return issue_certificate(
-        issuer_cert=root_cert,
-        issuer_key=root_key,
-        public_key=public_key,
-        subject=seal_subject(common_name),
-        not_before=max(start, root_cert.not_valid_before_utc),
-        not_after=min(end, root_cert.not_valid_after_utc),
-        ekus=SEAL_EKUS,
-    )
+    validity = max(start, root[0].not_valid_before_utc), min(end, root[0].not_valid_after_utc)
+    return issue_certificate(root, public_key, seal_subject(common_name), SEAL_EKUS, validity=validity)
 
 
 def create_demo_pki(directory: Path, *, not_before: datetime = DEFAULT_NOT_BEFORE, years: int = 20) -> DemoPki:
@@ -269,17 +263,9 @@ def create_demo_pki(directory: Path, *, not_before: datetime = DEFAULT_NOT_BEFOR
     validate with certificates that were valid then. Existing files are overwritten."""
     start, end = _validity(not_before, years)
     directory.mkdir(parents=True, exist_ok=True)
-    root_cert, root_key = _make_root(start, end)
+    root_cert, root_key = root = _make_root((start, end))
     seal_key = ec.generate_private_key(ec.SECP256R1())
-    seal_cert = issue_certificate(
-        issuer_cert=root_cert,
-        issuer_key=root_key,
-        public_key=seal_key.public_key(),
-        subject=seal_subject(),
-        not_before=start,
-        not_after=end,
-        ekus=SEAL_EKUS,
-    )
+    seal_cert = issue_certificate(root, seal_key.public_key(), seal_subject(), SEAL_EKUS)
     pki = DemoPki(
         directory=directory,
         root_cert=directory / ROOT_CERT,
@@ -289,34 +275,22 @@ def create_demo_pki(directory: Path, *, not_before: datetime = DEFAULT_NOT_BEFOR
         not_before=start,
         not_after=end,
     )
-    _write_private(pki.root_key, _key_pem(root_key))
-    _write_private(pki.seal_key, _key_pem(seal_key))
-    pki.root_cert.write_bytes(_cert_pem(root_cert))
-    pki.seal_cert.write_bytes(_cert_pem(seal_cert))
+    _write_private(pki.root_key, key_pem(root_key))
+    _write_private(pki.seal_key, key_pem(seal_key))
+    pki.root_cert.write_bytes(cert_pem(root_cert))
+    pki.seal_cert.write_bytes(cert_pem(seal_cert))
     return pki
 
 
 def create_demo_tsa(directory: Path) -> DemoTsa:
     """Create a DEMO RSA-2048 time-stamping certificate (EKU timeStamping, critical) under the DEMO root in
     ``directory`` — pyHanko's DummyTimeStamper signs with RSA only. For tests and drills (see :data:`DEMO_WARNING`)."""
-    root_cert, root_key = load_demo_root(directory)
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    subject = x509.Name(
-        [
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
-            _name_attribute(NameOID.ORGANIZATION_NAME, ROOT_O),
-            _name_attribute(NameOID.ORGANIZATIONAL_UNIT_NAME, DEMO_OU),
-            _name_attribute(NameOID.COMMON_NAME, "ecert DEMO TSA — NOT FOR PRODUCTION"),
-        ]
-    )
     cert = issue_certificate(
-        issuer_cert=root_cert,
-        issuer_key=root_key,
-        public_key=key.public_key(),
-        subject=subject,
-        not_before=root_cert.not_valid_before_utc,
-        not_after=root_cert.not_valid_after_utc,
-        ekus=(ExtendedKeyUsageOID.TIME_STAMPING,),
+        load_demo_root(directory),
+        key.public_key(),
+        _demo_name(ROOT_O, "ecert DEMO TSA — NOT FOR PRODUCTION"),
+        (ExtendedKeyUsageOID.TIME_STAMPING,),
         eku_critical=True,
         content_commitment=False,
     )
@@ -326,6 +300,6 @@ def create_demo_tsa(directory: Path) -> DemoTsa:
         tsa_cert=directory / TSA_CERT,
         tsa_key=directory / TSA_KEY,
     )
-    _write_private(tsa.tsa_key, _key_pem(key))
-    tsa.tsa_cert.write_bytes(_cert_pem(cert))
+    _write_private(tsa.tsa_key, key_pem(key))
+    tsa.tsa_cert.write_bytes(cert_pem(cert))
     return tsa

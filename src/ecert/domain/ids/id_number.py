@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from ecert.domain.errors import BadInput, problem
-from ecert.domain.ids.shared import DIGITS, Msg
+from ecert.domain.ids.shared import DIGITS, Msg, not_a_digit
 from ecert.domain.messages import term
 from ecert.domain.model import Gender
 from ecert.domain.provinces import PROVINCE_CODES
@@ -61,13 +61,7 @@ def parse_id_number(s: str) -> IdNumber:
         )
     first17 = v[:17]
     if not DIGITS.issuperset(first17):
-        pos, ch = next((i + 1, c) for i, c in enumerate(first17) if c not in DIGITS)
-        raise _id_error(
-            (
-                f"身份证号第 {pos} 位应为数字,实际为“{ch}”",
-                f"ID number: character {pos} must be a digit, got {ch!r}",
-            )
-        )
+        raise _id_error(not_a_digit("身份证号", "ID number", first17, 1))
     last = v[17]
     if last == "x":
         last = "X"

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ecert.domain.errors import BadInput, problem
-from ecert.domain.ids.shared import DIGITS, Msg
+from ecert.domain.ids.shared import DIGITS, Msg, not_a_digit
 from ecert.domain.provinces import ALIASES, PROVINCE_CODES, PROVINCES
 
 COL_REGISTRATION_NO = "registration_no"
@@ -58,13 +58,7 @@ def parse_registration_no(s: str) -> RegistrationNo:
         )
     rest = v[1:]
     if not DIGITS.issuperset(rest):
-        pos, ch = next((i + 2, c) for i, c in enumerate(rest) if c not in DIGITS)
-        raise _reg_error(
-            (
-                f"注册编号第 {pos} 位应为数字,实际为“{ch}”",
-                f"Registration number: character {pos} must be a digit, got {ch!r}",
-            )
-        )
+        raise _reg_error(not_a_digit("注册编号", "Registration number", rest, 2))
     level = rest[0]
     if level != "1":
         if level == "2":

@@ -120,13 +120,11 @@ def test_demo_certificates_are_told_by_their_names__R_DOC_2(tmp_path: Path) -> N
     assert not pki.is_demo_certificate(x509.load_pem_x509_certificate(prod.cert.read_bytes()))
     # Issued by the DEMO root under another name: still a DEMO certificate.
     other = pki.issue_certificate(
-        issuer_cert=x509.load_pem_x509_certificate(demo.root_cert.read_bytes()),
-        issuer_key=pki.load_demo_root(demo.directory)[1],
-        public_key=ec.generate_private_key(ec.SECP256R1()).public_key(),
-        subject=x509.load_pem_x509_certificate(prod.cert.read_bytes()).subject,
-        not_before=demo.not_before,
-        not_after=demo.not_after,
-        ekus=pki.SEAL_EKUS,
+        pki.load_demo_root(demo.directory),
+        ec.generate_private_key(ec.SECP256R1()).public_key(),
+        x509.load_pem_x509_certificate(prod.cert.read_bytes()).subject,
+        pki.SEAL_EKUS,
+        validity=(demo.not_before, demo.not_after),
     )
     assert pki.is_demo_certificate(other)
 

@@ -136,25 +136,15 @@ def test_local_tsa_rejects_garbage(demo: pki.DemoPki) -> None:
 def test_why_the_seal_cert_also_has_email_protection(demo: pki.DemoPki, nss: str, tmp_path: Path) -> None:
     """NSS checks PDF signers for the S/MIME signer usage: with id-kp-documentSigning (RFC 9336) alone, pdfsig
     says "Unknown issue with Certificate"; SEAL_EKUS therefore lists emailProtection as well."""
-    from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    root_cert, root_key = pki.load_demo_root(demo.directory)
     key = ec.generate_private_key(ec.SECP256R1())
     cert = pki.issue_certificate(
-        issuer_cert=root_cert,
-        issuer_key=root_key,
-        public_key=key.public_key(),
-        subject=pki.seal_subject(),
-        not_before=root_cert.not_valid_before_utc,
-        not_after=root_cert.not_valid_after_utc,
-        ekus=(pki.EKU_DOCUMENT_SIGNING,),
+        pki.load_demo_root(demo.directory), key.public_key(), pki.seal_subject(), (pki.EKU_DOCUMENT_SIGNING,)
     )
     key_path, cert_path = tmp_path / "k.pem", tmp_path / "c.pem"
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(pki.key_pem(key))
+    cert_path.write_bytes(pki.cert_pem(cert))
     doc_only = keys.load_signer(keys.SealKeyConfig.pem(key_path, cert_path, [demo.root_cert]))
     signed = pades.sign_pdf(make_pdf(), doc_only, signing_time=DRILL_TIME)
     out = pdfsig(nss, _write(tmp_path, "doc-eku-only.pdf", signed))
