@@ -150,6 +150,14 @@ def issue(ecert: Any, reg_no: str, out: Path, today: str = TODAY) -> dict[str, A
     return res.json()  # type: ignore[no-any-return]
 
 
+def issued_holder(ecert: Any, tmp_path: Path) -> tuple[str, Path]:
+    """:func:`import_holder`'s default holder with a certificate issued to ``c.pdf``: (number, file)."""
+    no = import_holder(ecert, tmp_path)
+    out = tmp_path / "c.pdf"
+    issue(ecert, no, out)
+    return no, out
+
+
 def verify(ecert: Any, pdf: Path, today: str = TODAY, lang: str | None = None) -> dict[str, Any]:
     res = ecert("verify", str(pdf), "--json", today=today, lang=lang)
     assert res.exit_code == 0, res.stdout + res.stderr

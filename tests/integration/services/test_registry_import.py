@@ -22,19 +22,9 @@ from ecert.domain.ids import make_id_number, make_registration_no, make_uscc
 from ecert.domain.model import Gender
 from ecert.domain.provinces import code_of_abbreviation
 from ecert.services.registry_import import import_registry
+from helpers_cli import COLUMNS as HEADER
 
 TODAY = "2021-03-01"
-HEADER = [
-    "registration_no",
-    "name",
-    "gender",
-    "birth_date",
-    "id_number",
-    "employer_name",
-    "employer_uscc",
-    "specialty",
-    "valid_until",
-]
 USCC = make_uscc("330100", "MA2AB3C4D")
 OTHER_USCC = make_uscc("110100", "MA7KX8Y9T")
 EMPLOYER = "浙江华建建设集团有限公司"

@@ -30,18 +30,8 @@ from ecert.domain.ids import make_id_number, make_registration_no, make_uscc
 from ecert.domain.model import Gender
 from ecert.domain.provinces import code_of_abbreviation
 from ecert.services import accounts
+from helpers_cli import COLUMNS as HEADER
 
-HEADER = [
-    "registration_no",
-    "name",
-    "gender",
-    "birth_date",
-    "id_number",
-    "employer_name",
-    "employer_uscc",
-    "specialty",
-    "valid_until",
-]
 USCC = make_uscc("330100", "MA2RN7E0K")
 PASSWORD = "password123\n"
 WATCHED: tuple[Table, ...] = (
@@ -53,7 +43,6 @@ WATCHED: tuple[Table, ...] = (
     audit_events,
     users,
 )
-
 
 # ---------------------------------------------------------------------------------------------- helpers
 
