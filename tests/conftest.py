@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import time_machine
@@ -22,6 +22,11 @@ from ecert.bootstrap import App, bootstrap
 from ecert.config import Settings
 from ecert.domain.dates import CST
 from ecert.testing import pg_schema
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from ecert.adapters.signing.pki import DemoPki
 
 PG_URL = os.environ.get("ECERT_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -109,3 +114,19 @@ def ecert(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
         return CliResult(res.exit_code, res.stdout, res.stderr)
 
     return run
+
+
+@pytest.fixture(scope="module")
+def demo_pki(tmp_path_factory: pytest.TempPathFactory) -> DemoPki:
+    """A DEMO PKI (root, seal key and certificate) made once per test module."""
+    from ecert.adapters.signing import pki
+
+    return pki.create_demo_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="module")
+def demo_root(demo_pki: DemoPki) -> x509.Certificate:
+    """The root certificate of :func:`demo_pki`, the trust anchor its seal signatures validate against."""
+    from helpers_signing import load_cert
+
+    return load_cert(demo_pki.root_cert)

@@ -5,28 +5,61 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import date
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, insert, select
 
-from ecert.adapters.db.tables import audit_events, registrations
+from ecert.adapters.db.tables import (
+    audit_events,
+    registrations,
+    renewal_applications,
+    renewal_items,
+    specialty_registrations,
+)
 from ecert.adapters.synthetic_signature import signature_png
+from ecert.domain.dates import CST
 from ecert.domain.ids import make_id_number, make_registration_no, make_uscc
 from ecert.domain.model import Gender
 from ecert.domain.provinces import code_of_abbreviation
 
 TODAY = "2021-03-01"
-HEADER = [
-    "registration_no", "name", "gender", "birth_date", "id_number", "employer_name", "employer_uscc",
-    "specialty", "valid_until", "signature_image",
-]  # fmt: skip
+# The import's required columns in their order (docs/cli.md), and with a signature image.
+COLUMNS = ["registration_no", "name", "gender", "birth_date", "id_number", "employer_name", "employer_uscc",
+           "specialty", "valid_until"]  # fmt: skip
+HEADER = [*COLUMNS, "signature_image"]
 USCC_A = make_uscc("330100", "MA0BC1D2E")
 USCC_B = make_uscc("330100", "123456789")
 _ID = make_id_number("330102", date(1980, 5, 17), 1, Gender.MALE)  # import_holder's default holder
 ID_BAD_CHECK = _ID[:-1] + ("0" if _ID[-1] != "0" else "1")
 UNKNOWN_NO = make_registration_no("浙", "33", 2010, 2012, 99999)
+
+
+def holder_no(serial: int, abbr: str = "浙") -> str:
+    """The registration number of test holder ``serial`` of province ``abbr`` (qualified 2010, registered 2012)."""
+    code = code_of_abbreviation(abbr)
+    assert code is not None
+    return make_registration_no(abbr, code, 2010, 2012, serial)
+
+
+def write_csv(path: Path, rows: Iterable[Sequence[object]], header: Sequence[str] = COLUMNS) -> Path:
+    """``rows`` under ``header`` in a UTF-8 CSV file at ``path``."""
+    with path.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+def import_rows(
+    ecert: Any, path: Path, rows: Iterable[Sequence[object]], *, header: Sequence[str] = COLUMNS, today: str
+) -> dict[str, Any]:
+    """Imports ``rows`` through ``ecert import``, written to ``path`` under ``header``; returns its JSON."""
+    res = ecert("import", str(write_csv(path, rows, header)), "--json", today=today)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    return res.json()  # type: ignore[no-any-return]
 
 
 def import_holder(
@@ -45,23 +78,49 @@ def import_holder(
     """One holder with a signature image, imported through ``ecert import``; returns the number.
     ``ecert init`` first: it creates the demo seal keys that issuance needs."""
     assert ecert("init", "--json", today=today).exit_code == 0
-    code = code_of_abbreviation(abbr)
-    assert code is not None
-    reg_no = make_registration_no(abbr, code, 2010, 2012, serial)
-    idn = make_id_number(f"{code}0102", birth, serial % 100, gender)
+    reg_no = holder_no(serial, abbr)
+    idn = make_id_number(f"{reg_no[2:4]}0102", birth, serial % 100, gender)  # born where first employed
     sig = tmp_path / f"sig-{serial}.png"
     sig.write_bytes(signature_png(name, serial))
-    path = tmp_path / f"holder-{serial}.csv"
-    with path.open("w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(HEADER)
-        for specialty, valid_until in specialties:
-            w.writerow(
-                [reg_no, name, gender.value, birth.isoformat(), idn, *employer, specialty, valid_until, sig.name]
-            )
-    res = ecert("import", str(path), "--json", today=today)
-    assert res.exit_code == 0, res.stdout + res.stderr
+    rows = [
+        [reg_no, name, gender.value, birth.isoformat(), idn, *employer, specialty, valid_until, sig.name]
+        for specialty, valid_until in specialties
+    ]
+    import_rows(ecert, tmp_path / f"holder-{serial}.csv", rows, header=HEADER, today=today)
     return reg_no
+
+
+def add_pending_application(engine: Engine, reg_no: str, specialty: str, applied_on: date) -> int:
+    """A pending application written straight into the tables (the renewal service has its own tests)."""
+    with engine.begin() as conn:
+        reg_id = conn.execute(select(registrations.c.id).where(registrations.c.registration_no == reg_no)).scalar_one()
+        until = conn.execute(
+            select(specialty_registrations.c.valid_until).where(
+                specialty_registrations.c.registration_id == reg_id, specialty_registrations.c.specialty == specialty
+            )
+        ).scalar_one()
+        app_id: int = conn.execute(
+            insert(renewal_applications)
+            .values(
+                registration_id=reg_id,
+                applied_on=applied_on,
+                status="pending",
+                committed=True,
+                ce_hours=120,
+                created_at=datetime(applied_on.year, applied_on.month, applied_on.day, 10, 0, tzinfo=CST),
+            )
+            .returning(renewal_applications.c.id)
+        ).scalar_one()
+        conn.execute(
+            insert(renewal_items).values(
+                application_id=app_id,
+                registration_id=reg_id,
+                specialty=specialty,
+                status="pending",
+                previous_valid_until=until,
+            )
+        )
+    return app_id
 
 
 def row(engine: Engine, reg_no: str) -> dict[str, Any]:
@@ -89,6 +148,14 @@ def issue(ecert: Any, reg_no: str, out: Path, today: str = TODAY) -> dict[str, A
     res = ecert("cert", "issue", reg_no, "--confirm", "--out", str(out), "--json", today=today)
     assert res.exit_code == 0, res.stdout + res.stderr
     return res.json()  # type: ignore[no-any-return]
+
+
+def issued_holder(ecert: Any, tmp_path: Path) -> tuple[str, Path]:
+    """:func:`import_holder`'s default holder with a certificate issued to ``c.pdf``: (number, file)."""
+    no = import_holder(ecert, tmp_path)
+    out = tmp_path / "c.pdf"
+    issue(ecert, no, out)
+    return no, out
 
 
 def verify(ecert: Any, pdf: Path, today: str = TODAY, lang: str | None = None) -> dict[str, Any]:

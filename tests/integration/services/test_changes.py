@@ -27,6 +27,7 @@ from helpers_cli import (  # noqa: F401
     audit_events_of,
     import_holder,
     issue,
+    issued_holder,
     refused,
     row,
     snapshot,
@@ -143,9 +144,7 @@ def test_rename_of_an_unknown_or_malformed_credit_code_is_refused__R_CHG_1(
 def test_correction_of_the_name_supersedes_and_flags_rare_characters__R_CHG_3(
     ecert: Any, engine: Engine, tmp_path: Path
 ) -> None:
-    no = import_holder(ecert, tmp_path)
-    out = tmp_path / "c.pdf"
-    issue(ecert, no, out)
+    no, out = issued_holder(ecert, tmp_path)
     version = row(engine, no)["data_version"]
     res = ecert("change", "personal", no, "--name", "𠮷伟", "--json", today=TODAY)
     assert res.exit_code == 0, res.stdout
@@ -226,9 +225,7 @@ def test_an_id_number_of_another_active_registration_is_refused__R_CHG_1(
 def test_revoke_with_a_past_effective_date_says_revoked_with_the_public_part_only__R_LAPSE_1(
     ecert: Any, engine: Engine, tmp_path: Path
 ) -> None:
-    no = import_holder(ecert, tmp_path)
-    out = tmp_path / "c.pdf"
-    issue(ecert, no, out)
+    no, out = issued_holder(ecert, tmp_path)
     reason = "持证人张伟(电话 13800000000)以欺骗手段取得注册"
     basis = "《注册建造师管理规定》第三十条"
     res = ecert("revoke", no, "--reason", reason, "--basis", basis, "--effective", "2021-01-15", "--json", today=TODAY)
@@ -271,9 +268,7 @@ def test_revoke_with_a_past_effective_date_says_revoked_with_the_public_part_onl
 def test_cancel_on_lapse_grounds_says_revoked_without_the_reason__R_LAPSE_1(
     ecert: Any, engine: Engine, tmp_path: Path
 ) -> None:
-    no = import_holder(ecert, tmp_path)
-    out = tmp_path / "c.pdf"
-    issue(ecert, no, out)
+    no, out = issued_holder(ecert, tmp_path)
     res = ecert("cancel", no, "--reason", "持证人申请注销(本人已退休)", "--effective", TODAY, "--json", today=TODAY)
     assert res.exit_code == 0, res.stdout + res.stderr
     assert res.json()["status"] == "cancelled" and res.json()["basis"] is None
@@ -288,9 +283,7 @@ def test_cancel_on_lapse_grounds_says_revoked_without_the_reason__R_LAPSE_1(
 
 
 def test_cancel_with_a_legal_basis_shows_it__R_LAPSE_1(ecert: Any, engine: Engine, tmp_path: Path) -> None:
-    no = import_holder(ecert, tmp_path)
-    out = tmp_path / "c.pdf"
-    issue(ecert, no, out)
+    no, out = issued_holder(ecert, tmp_path)
     args = ("--reason", "死亡", "--basis", "《注册建造师管理规定》第十七条", "--effective", "2021-02-20")
     assert ecert("cancel", no, *args, "--json", today=TODAY).exit_code == 0
     v = verify(ecert, out)

@@ -23,10 +23,10 @@ from typing import Any
 import pytest
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select
 
 from ecert.adapters import keystore
-from ecert.adapters.db.tables import audit_events, certificates, registrations
+from ecert.adapters.db.tables import audit_events, certificates
 from ecert.adapters.documents import CertificateRenderer
 from ecert.adapters.pdf_inspect import signed_metadata
 from ecert.adapters.sealing import PadesSealer
@@ -36,9 +36,9 @@ from ecert.adapters.signing.pades import validate_pdf
 from ecert.bootstrap import App, bootstrap
 from ecert.config import Settings
 from ecert.domain.certificate import CertificateContent
-from ecert.domain.errors import EcertError
-from ecert.services import issuance, verification
+from ecert.services import verification
 from ecert.services.demo import seed_demo
+from helpers_documents import issue_to_a_demo_holder
 from helpers_signing import (
     add_annotation_after_signing,
     add_page_after_signing,
@@ -75,23 +75,6 @@ def env(db_url: str, engine: Engine, tmp_path: Path) -> Env:
     return Env(core, keys, root, make_nss_db(tmp_path / "nss", root), tmp_path)
 
 
-def _issue(core: App, *, name: str | None = None) -> issuance.IssuedCertificate:
-    with core.uow() as uow:
-        numbers = uow.registry.sample_numbers(30)
-    for no in numbers:
-        if name is not None:
-            with core.engine.begin() as conn:
-                conn.execute(update(registrations).where(registrations.c.registration_no == no).values(name=name))
-        try:
-            return issuance.issue(
-                core.uow(), no, confirm=True, actor="test", today=TODAY, now=core.clock.now(),
-                policy=core.policy, docs=core.documents,
-            )  # fmt: skip
-        except EcertError:
-            continue
-    raise AssertionError("no issuable demo holder")
-
-
 def _verify(core: App, pdf: bytes) -> tuple[str, list[str]]:
     r = verification.verify_pdf(
         core.uow(), pdf, check_signature=core.signature_checker, keys=core.qr_public_keys,
@@ -119,7 +102,7 @@ def test_fast_path_is_what_issuance_uses(env: Env) -> None:
 
 
 def test_issued_certificate_passes_pdfsig_pyhanko_and_ecert_verify__R_DOC_2(env: Env) -> None:
-    cert = _issue(env.core)
+    cert = issue_to_a_demo_holder(env.core, 30)
     assert cert.pdf.startswith(b"%PDF-1.4\n") and b"/Producer (ecert)" in cert.pdf  # the direct writer's output
     assert _pdfsig(env, cert.pdf, "issued.pdf") == (True, True, True)
     assert _pyhanko(env, cert.pdf) == (True, True, True, True, False)
@@ -134,7 +117,7 @@ def test_non_bmp_name_extracts_and_qr_decodes_from_the_issued_page__R_DOC_1_R_DO
     import pypdfium2 as pdfium
     import zxingcpp
 
-    cert = _issue(env.core, name=RARE_NAME)
+    cert = issue_to_a_demo_holder(env.core, 30, name=RARE_NAME)
     path = env.tmp / "rare.pdf"
     path.write_bytes(cert.pdf)
     text = subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True).stdout.decode()
@@ -186,7 +169,7 @@ TAMPERS: dict[str, Callable[[bytes], bytes]] = {
 
 def test_tampered_fast_and_baseline_documents_get_the_same_verdicts__R_DOC_2(env: Env) -> None:
     core = env.core
-    cert = _issue(core)
+    cert = issue_to_a_demo_holder(core, 30)
     meta = signed_metadata(cert.pdf)
     assert meta is not None
     content = CertificateContent.from_dict(json.loads(meta["EcertContent"]))

@@ -3,31 +3,17 @@ R-DATE-1), rollout scope (R-SCOPE-1), 65th birthday (R-DATE-2), unknown numbers.
 
 from __future__ import annotations
 
-import csv
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine
 
-from ecert.adapters.db.tables import registrations, renewal_applications, renewal_items
-from ecert.domain.dates import CST
 from ecert.domain.ids import make_id_number, make_registration_no, make_uscc
 from ecert.domain.model import Gender
-from ecert.domain.provinces import code_of_abbreviation
+from helpers_cli import add_pending_application, holder_no, import_rows
 
-HEADER = [
-    "registration_no",
-    "name",
-    "gender",
-    "birth_date",
-    "id_number",
-    "employer_name",
-    "employer_uscc",
-    "specialty",
-    "valid_until",
-]
 USCC = make_uscc("140100", "MA0BC1D2E")
 CONTRACT_KEYS = {"registration_no", "name", "province", "status", "age65_date", "in_rollout", "specialties"}
 SPECIALTY_KEYS = {"specialty", "valid_until", "state"}
@@ -45,30 +31,13 @@ def import_holder(
     gender: Gender = Gender.MALE,
     today: str = "2021-01-01",
 ) -> str:
-    code = code_of_abbreviation(abbr)
-    assert code is not None
-    reg_no = make_registration_no(abbr, code, 2010, 2012, serial)
-    idn = make_id_number(f"{code}0102", birth, serial % 100, gender)
-    path = tmp_path / f"holder-{serial}.csv"
-    with path.open("w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(HEADER)
-        for specialty, valid_until in specialties:
-            w.writerow(
-                [
-                    reg_no,
-                    name,
-                    gender.value,
-                    birth.isoformat(),
-                    idn,
-                    "某某建设集团有限公司",
-                    USCC,
-                    specialty,
-                    valid_until,
-                ]
-            )
-    res = ecert("import", str(path), "--json", today=today)
-    assert res.exit_code == 0, res.stdout
+    reg_no = holder_no(serial, abbr)
+    idn = make_id_number(f"{reg_no[2:4]}0102", birth, serial % 100, gender)  # born where first employed
+    rows = [
+        [reg_no, name, gender.value, birth.isoformat(), idn, "某某建设集团有限公司", USCC, specialty, valid_until]
+        for specialty, valid_until in specialties
+    ]
+    import_rows(ecert, tmp_path / f"holder-{serial}.csv", rows, today=today)
     return reg_no
 
 
@@ -139,28 +108,7 @@ def test_specialty_ending_after_lapse_start_lapses_the_day_after_its_end__R_DATE
 
 def test_pending_renewal_shows_expired_instead_of_lapsed__R_REN_3(ecert: Any, engine: Engine, tmp_path: Path) -> None:
     reg_no = import_holder(ecert, tmp_path, [("建筑工程", "2021-07-10"), ("公路工程", "2021-07-10")])
-    with engine.begin() as conn:
-        reg_id = conn.execute(select(registrations.c.id).where(registrations.c.registration_no == reg_no)).scalar_one()
-        app_id = conn.execute(
-            insert(renewal_applications)
-            .values(
-                registration_id=reg_id,
-                applied_on=date(2021, 7, 1),
-                status="pending",
-                committed=True,
-                created_at=datetime(2021, 7, 1, 9, 0, tzinfo=CST),
-            )
-            .returning(renewal_applications.c.id)
-        ).scalar_one()
-        conn.execute(
-            insert(renewal_items).values(
-                application_id=app_id,
-                registration_id=reg_id,
-                specialty="建筑工程",
-                status="pending",
-                previous_valid_until=date(2021, 7, 10),
-            )
-        )
+    add_pending_application(engine, reg_no, "建筑工程", date(2021, 7, 1))
     assert states(ecert, reg_no, "2021-08-01") == {"建筑工程": "expired", "公路工程": "lapsed"}
 
 

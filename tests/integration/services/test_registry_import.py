@@ -22,19 +22,9 @@ from ecert.domain.ids import make_id_number, make_registration_no, make_uscc
 from ecert.domain.model import Gender
 from ecert.domain.provinces import code_of_abbreviation
 from ecert.services.registry_import import import_registry
+from helpers_cli import COLUMNS as HEADER
 
 TODAY = "2021-03-01"
-HEADER = [
-    "registration_no",
-    "name",
-    "gender",
-    "birth_date",
-    "id_number",
-    "employer_name",
-    "employer_uscc",
-    "specialty",
-    "valid_until",
-]
 USCC = make_uscc("330100", "MA2AB3C4D")
 OTHER_USCC = make_uscc("110100", "MA7KX8Y9T")
 EMPLOYER = "浙江华建建设集团有限公司"
@@ -121,6 +111,13 @@ def a_valid_file(tmp_path: Path, name: str = "registry.csv") -> tuple[Path, list
     c = holder(3, abbr="晋", name="王建国", birth=date(1960, 2, 29))
     rows = [row(a), row(a, "市政公用工程", "2021-03-20"), row(b, "公路工程", "2024-01-15"), row(c, "机电工程")]
     return write_csv(tmp_path / name, rows), [a, b, c]
+
+
+def a_valid_file_imported(ecert: Any, tmp_path: Path) -> tuple[Path, list[dict[str, str]]]:
+    """:func:`a_valid_file`, imported already."""
+    path, holders = a_valid_file(tmp_path)
+    assert ecert("import", str(path), "--json", today=TODAY).exit_code == 0
+    return path, holders
 
 
 # ---------------------------------------------------------------------------------------------- valid files
@@ -285,8 +282,7 @@ def test_empty_trailing_rows_are_ignored__contract_import(ecert: Any, engine: En
 def test_reimport_of_the_same_file_imports_nothing_and_duplicates_nothing__contract_import(
     ecert: Any, engine: Engine, tmp_path: Path
 ) -> None:
-    path, (a, _b, _c) = a_valid_file(tmp_path)
-    assert ecert("import", str(path), "--json", today=TODAY).exit_code == 0
+    path, (a, _b, _c) = a_valid_file_imported(ecert, tmp_path)
     before = counts(engine)
     version = registration_row(engine, a["registration_no"])["data_version"]
     res = ecert("import", str(path), "--json", today=TODAY)
@@ -299,8 +295,7 @@ def test_reimport_of_the_same_file_imports_nothing_and_duplicates_nothing__contr
 def test_changed_employer_name_counts_as_updated_and_bumps_data_version__contract_import_R_CHG_1(
     ecert: Any, engine: Engine, tmp_path: Path
 ) -> None:
-    path, (a, b, c) = a_valid_file(tmp_path)
-    assert ecert("import", str(path), "--json", today=TODAY).exit_code == 0
+    _, (a, b, c) = a_valid_file_imported(ecert, tmp_path)
     v_a = registration_row(engine, a["registration_no"])["data_version"]
     v_b = registration_row(engine, b["registration_no"])["data_version"]
     renamed = {**a, "employer_name": "浙江华建建设集团股份有限公司"}
@@ -388,6 +383,8 @@ def cross_row_bad_rows() -> tuple[list[dict[str, str]], list[tuple[int, str]]]:
 
 
 def _details(res: Any) -> list[dict[str, Any]]:
+    """The per-row problems of an import refused as a whole (exit status 2, ``bad_input``)."""
+    assert res.exit_code == 2, res.stdout
     body = res.json()
     assert body["error"]["code"] == "bad_input"
     assert isinstance(body["error"]["message"], str) and body["error"]["message"]
@@ -398,6 +395,11 @@ def _details(res: Any) -> list[dict[str, Any]]:
     return details
 
 
+def refused_import(ecert: Any, path: Path) -> list[dict[str, Any]]:
+    """Imports ``path``, which must be refused as a whole; returns the problems it names."""
+    return _details(ecert("import", str(path), "--json", today=TODAY))
+
+
 def _named(details: list[dict[str, Any]]) -> set[tuple[int, str]]:
     return {(d["row"], d["column"]) for d in details}
 
@@ -406,9 +408,7 @@ def test_bad_rows_are_all_named_and_nothing_is_imported__contract_import(
     ecert: Any, engine: Engine, tmp_path: Path
 ) -> None:
     rows, expected = per_row_bad_rows()
-    res = ecert("import", str(write_csv(tmp_path / "bad.csv", rows)), "--json", today=TODAY)
-    assert res.exit_code == 2, res.stdout
-    details = _details(res)
+    details = refused_import(ecert, write_csv(tmp_path / "bad.csv", rows))
     assert _named(details) == set(expected)
     assert {d["row"] for d in details} == {r for r, _ in expected}  # rows 2 and 9 are fine
     assert counts(engine) == (0, 0, 0)
@@ -418,9 +418,7 @@ def test_cross_row_conflicts_are_named_and_nothing_is_imported__contract_import(
     ecert: Any, engine: Engine, tmp_path: Path
 ) -> None:
     rows, expected = cross_row_bad_rows()
-    res = ecert("import", str(write_csv(tmp_path / "bad.csv", rows)), "--json", today=TODAY)
-    assert res.exit_code == 2, res.stdout
-    assert _named(_details(res)) == set(expected)
+    assert _named(refused_import(ecert, write_csv(tmp_path / "bad.csv", rows))) == set(expected)
     assert counts(engine) == (0, 0, 0)
 
 
@@ -431,9 +429,7 @@ def test_row_and_cross_row_problems_in_one_file_are_all_named__contract_import(
     cross, cross_expected = cross_row_bad_rows()
     offset = len(own)
     expected = set(own_expected) | {(r + offset, c) for r, c in cross_expected}
-    res = ecert("import", str(write_csv(tmp_path / "bad.csv", own + cross)), "--json", today=TODAY)
-    assert res.exit_code == 2, res.stdout
-    assert _named(_details(res)) == expected
+    assert _named(refused_import(ecert, write_csv(tmp_path / "bad.csv", own + cross))) == expected
     assert counts(engine) == (0, 0, 0)
 
 
@@ -442,26 +438,21 @@ def test_missing_required_column_is_named_on_the_header_row__contract_import(
 ) -> None:
     header = [c for c in HEADER if c != "employer_uscc"]
     path = write_csv(tmp_path / "nocol.csv", [row(holder(130))], header=header)
-    res = ecert("import", str(path), "--json", today=TODAY)
-    assert res.exit_code == 2, res.stdout
-    assert _named(_details(res)) == {(1, "employer_uscc")}
+    assert _named(refused_import(ecert, path)) == {(1, "employer_uscc")}
     assert counts(engine) == (0, 0, 0)
 
 
 def test_bad_file_leaves_an_existing_registry_unchanged__contract_import(
     ecert: Any, engine: Engine, tmp_path: Path
 ) -> None:
-    path, (a, b, _c) = a_valid_file(tmp_path)
-    assert ecert("import", str(path), "--json", today=TODAY).exit_code == 0
+    _, (a, b, _c) = a_valid_file_imported(ecert, tmp_path)
     before_db = snapshot(engine)
     before_a = ecert("holder", "show", a["registration_no"], "--json", today=TODAY).json()
     # The same holder with a changed employer and a new specialty, next to bad rows.
     changed = {**a, "employer_name": "别的公司有限公司"}
     bad_rows, expected = per_row_bad_rows()
     rows = [row(changed), row(changed, "机电工程"), row(b, "公路工程", "2030-01-01"), *bad_rows]
-    res = ecert("import", str(write_csv(tmp_path / "bad.csv", rows)), "--json", today=TODAY)
-    assert res.exit_code == 2, res.stdout
-    assert _named(_details(res)) == {(r + 3, c) for r, c in expected}
+    assert _named(refused_import(ecert, write_csv(tmp_path / "bad.csv", rows))) == {(r + 3, c) for r, c in expected}
     assert snapshot(engine) == before_db
     assert ecert("holder", "show", a["registration_no"], "--json", today=TODAY).json() == before_a
     # A bad file with only cross-row conflicts, which are found after the rows were staged.
@@ -478,7 +469,6 @@ def test_lang_en_gives_english_messages__contract_import(ecert: Any, tmp_path: P
         ecert("--lang", "en", "import", str(path), "--json", today=TODAY),
         ecert("import", str(path), "--json", today=TODAY, lang="en"),
     ):
-        assert res.exit_code == 2, res.stdout
         details = _details(res)
         assert _named(details) == set(expected)
         assert res.json()["error"]["message"].startswith("Bad input")
@@ -487,7 +477,7 @@ def test_lang_en_gives_english_messages__contract_import(ecert: Any, tmp_path: P
         assert "Gender" in by_row[8]
         # English prose (values from the file are quoted as they are, Chinese or not).
         assert all(d["message"][:1].isascii() and d["message"][:1].isalpha() for d in details), details
-    zh = {d["row"]: d["message"] for d in _details(ecert("import", str(path), "--json", today=TODAY))}
+    zh = {d["row"]: d["message"] for d in refused_import(ecert, path)}
     assert "校验位" in zh[3]
     assert all(not m[:1].isascii() for m in zh.values()), zh
 
@@ -567,9 +557,7 @@ def test_missing_signature_image_is_a_named_bad_row__contract_import(
     (tmp_path / "a.png").write_bytes(png_bytes())
     header = [*HEADER, "signature_image"]
     rows = [row(holder(170), signature_image="a.png"), row(holder(171), signature_image="nowhere/b.png")]
-    res = ecert("import", str(write_csv(tmp_path / "sig.csv", rows, header)), "--json", today=TODAY)
-    assert res.exit_code == 2, res.stdout
-    details = _details(res)
+    details = refused_import(ecert, write_csv(tmp_path / "sig.csv", rows, header))
     assert _named(details) == {(3, "signature_image")}
     assert "nowhere/b.png" in details[0]["message"]
     assert counts(engine) == (0, 0, 0)

@@ -27,21 +27,11 @@ from ecert.domain.model import Gender
 from ecert.domain.provinces import code_of_abbreviation
 from ecert.services.reminders import send_reminders
 from ecert.testing import free_port
+from helpers_cli import COLUMNS
 
 pytestmark = [pytest.mark.db, pytest.mark.wall_clock]
 
-HEADER = [
-    "registration_no",
-    "name",
-    "gender",
-    "birth_date",
-    "id_number",
-    "employer_name",
-    "employer_uscc",
-    "specialty",
-    "valid_until",
-    "email",
-]
+HEADER = [*COLUMNS, "email"]
 USCC = make_uscc("330100", "MA3CD4E5F")
 BORN = date(1980, 1, 1)
 

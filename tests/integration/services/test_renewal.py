@@ -30,18 +30,8 @@ from ecert.domain.ids import make_id_number, make_registration_no, make_uscc
 from ecert.domain.model import Gender
 from ecert.domain.provinces import code_of_abbreviation
 from ecert.services import accounts
+from helpers_cli import COLUMNS as HEADER
 
-HEADER = [
-    "registration_no",
-    "name",
-    "gender",
-    "birth_date",
-    "id_number",
-    "employer_name",
-    "employer_uscc",
-    "specialty",
-    "valid_until",
-]
 USCC = make_uscc("330100", "MA2RN7E0K")
 PASSWORD = "password123\n"
 WATCHED: tuple[Table, ...] = (
@@ -53,7 +43,6 @@ WATCHED: tuple[Table, ...] = (
     audit_events,
     users,
 )
-
 
 # ---------------------------------------------------------------------------------------------- helpers
 
@@ -143,6 +132,20 @@ def decide(
     assert out["application_id"] == app_id
     assert out["status"] == ("approved" if approve else "rejected")
     return out
+
+
+def rejected_but_kept(
+    ecert: Any, engine: Engine, tmp_path: Path, valid_until: str, *, applied_on: str, rejected_on: str, shown: str
+) -> tuple[str, int]:
+    """One holder of 建筑工程 valid until ``valid_until``, whose application made on ``applied_on`` is
+    rejected on ``rejected_on``; checks the specialty is still stored valid with the same end (R-REN-3)
+    and shown in state ``shown`` that day, and returns the registration number and the application id."""
+    reg_no = import_holder(ecert, tmp_path, [("建筑工程", valid_until)])
+    app_id = apply(ecert, reg_no, "建筑工程", today=applied_on)
+    decide(ecert, app_id, today=rejected_on, approve=False, reason="材料不全")
+    assert stored(engine, reg_no) == {"建筑工程": (date.fromisoformat(valid_until), "valid", None)}
+    assert show(ecert, reg_no, rejected_on) == {"建筑工程": (valid_until, shown)}
+    return reg_no, app_id
 
 
 def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
@@ -349,11 +352,9 @@ def test_rejection_after_the_end_lapses_the_specialty__R_REN_3(
 def test_rejection_on_the_last_valid_day_leaves_it_valid_and_renewable__R_REN_3_R_DATE_1(
     ecert: Any, engine: Engine, tmp_path: Path, reviewers: None
 ) -> None:
-    reg_no = import_holder(ecert, tmp_path, [("建筑工程", "2021-07-10")])
-    app_id = apply(ecert, reg_no, "建筑工程", today="2021-07-01")
-    decide(ecert, app_id, today="2021-07-10", approve=False, reason="材料不全")
-    assert stored(engine, reg_no) == {"建筑工程": (date(2021, 7, 10), "valid", None)}
-    assert show(ecert, reg_no, "2021-07-10") == {"建筑工程": ("2021-07-10", "renewable")}
+    reg_no, _ = rejected_but_kept(
+        ecert, engine, tmp_path, "2021-07-10", applied_on="2021-07-01", rejected_on="2021-07-10", shown="renewable"
+    )
     # Nothing holds it any more: without a new application it lapses from the day after its end.
     assert sweep(ecert, "2021-07-10") == 0
     assert sweep(ecert, "2021-07-11") == 1
@@ -363,24 +364,19 @@ def test_rejection_on_the_last_valid_day_leaves_it_valid_and_renewable__R_REN_3_
 def test_rejection_before_the_end_lets_the_holder_apply_again__R_REN_3(
     ecert: Any, engine: Engine, tmp_path: Path, reviewers: None
 ) -> None:
-    reg_no = import_holder(ecert, tmp_path, [("建筑工程", "2021-07-10")])
-    first = apply(ecert, reg_no, "建筑工程", today="2021-06-20")
-    decide(ecert, first, today="2021-06-25", approve=False, reason="材料不全")
-    assert stored(engine, reg_no) == {"建筑工程": (date(2021, 7, 10), "valid", None)}
-    assert show(ecert, reg_no, "2021-06-25") == {"建筑工程": ("2021-07-10", "renewable")}
-    second = apply(ecert, reg_no, "建筑工程", today="2021-06-26")
-    assert second != first
+    reg_no, first = rejected_but_kept(
+        ecert, engine, tmp_path, "2021-07-10", applied_on="2021-06-20", rejected_on="2021-06-25", shown="renewable"
+    )
+    assert apply(ecert, reg_no, "建筑工程", today="2021-06-26") != first  # a new application
     assert sweep(ecert, "2021-07-20") == 0  # the new application holds it
 
 
 def test_rejection_of_an_expired_specialty_before_the_lapse_start_lapses_it_from_2021_07_01__R_REN_2_R_REN_3(
     ecert: Any, engine: Engine, tmp_path: Path, reviewers: None
 ) -> None:
-    reg_no = import_holder(ecert, tmp_path, [("建筑工程", "2020-12-31")])
-    app_id = apply(ecert, reg_no, "建筑工程", today="2021-05-01")
-    decide(ecert, app_id, today="2021-06-01", approve=False, reason="学时不足")
-    assert stored(engine, reg_no) == {"建筑工程": (date(2020, 12, 31), "valid", None)}
-    assert show(ecert, reg_no, "2021-06-01") == {"建筑工程": ("2020-12-31", "expired")}
+    reg_no, _ = rejected_but_kept(
+        ecert, engine, tmp_path, "2020-12-31", applied_on="2021-05-01", rejected_on="2021-06-01", shown="expired"
+    )
     # It may apply again until the transitional deadline …
     again = apply(ecert, reg_no, "建筑工程", today="2021-06-30")
     # … and a rejection after the lapse start lapses it at once.
@@ -427,11 +423,54 @@ def test_commitment_and_continuing_education_hours__R_REN_4(ecert: Any, engine: 
 # ---------------------------------------------------------------------------------------------- R-REN-5
 
 
-def approve_cases(
+APPROVALS = [
+    pytest.param(
+        date(1980, 5, 17),
+        "建筑工程",
+        "2021-09-30",
+        "2021-09-10",
+        [
+            ("2021-09-15", "2024-09-14"),
+            ("2021-09-30", "2024-09-29"),  # approved on the last valid day: counted from the approval
+            ("2021-10-20", "2024-10-19"),  # approved after the end (the application held it)
+            ("2021-12-31", "2024-12-30"),
+            ("2022-01-01", "2024-12-31"),
+        ],
+        id="three_years_from_the_approval_date",
+    ),
+    pytest.param(  # R-DATE-2
+        date(1980, 5, 17),
+        "铁路工程",
+        "2024-03-10",
+        "2024-02-20",
+        [
+            ("2024-02-28", "2027-02-27"),
+            ("2024-02-29", "2027-02-28"),  # no 29 Feb in 2027: three full years end on 28 Feb
+            ("2024-03-01", "2027-02-28"),
+        ],
+        id="on_29_february_ends_on_28_february__R_DATE_2",
+    ),
+    pytest.param(  # 65th birthday 2025-06-14; 2022-06-15 + 2 years = 2024-06-15, + 364 days = 2025-06-14.
+        date(1960, 6, 14),
+        "矿业工程",
+        "2022-06-30",
+        "2022-06-10",
+        [
+            ("2022-06-14", "2025-06-13"),  # 2 years 365 days before: three years end the day before the birthday
+            ("2022-06-15", "2025-06-14"),  # 2 years 364 days before: three years end on the birthday itself
+            ("2022-06-16", "2025-06-14"),  # 2 years 363 days before: capped at the birthday
+        ],
+        id="2_years_364_days_before_the_65th_birthday",
+    ),
+]
+
+
+@pytest.mark.parametrize(("birth", "specialty", "valid_until", "applied_on", "cases"), APPROVALS)
+def test_approval_gives_three_years_from_the_approval_date__R_REN_5(
     ecert: Any,
     engine: Engine,
     tmp_path: Path,
-    *,
+    reviewers: None,
     birth: date,
     specialty: str,
     valid_until: str,
@@ -456,27 +495,6 @@ def approve_cases(
         assert show(ecert, reg_no, approved_on)[specialty][0] == new_end
 
 
-def test_approval_gives_three_years_from_the_approval_date__R_REN_5(
-    ecert: Any, engine: Engine, tmp_path: Path, reviewers: None
-) -> None:
-    approve_cases(
-        ecert,
-        engine,
-        tmp_path,
-        birth=date(1980, 5, 17),
-        specialty="建筑工程",
-        valid_until="2021-09-30",
-        applied_on="2021-09-10",
-        cases=[
-            ("2021-09-15", "2024-09-14"),
-            ("2021-09-30", "2024-09-29"),  # approved on the last valid day: counted from the approval
-            ("2021-10-20", "2024-10-19"),  # approved after the end (the application held it)
-            ("2021-12-31", "2024-12-30"),
-            ("2022-01-01", "2024-12-31"),
-        ],
-    )
-
-
 def test_approval_leaves_other_specialties_alone__R_REN_5(
     ecert: Any, engine: Engine, tmp_path: Path, reviewers: None
 ) -> None:
@@ -489,25 +507,6 @@ def test_approval_leaves_other_specialties_alone__R_REN_5(
     }
 
 
-def test_approval_on_29_february_ends_on_28_february__R_REN_5_R_DATE_2(
-    ecert: Any, engine: Engine, tmp_path: Path, reviewers: None
-) -> None:
-    approve_cases(
-        ecert,
-        engine,
-        tmp_path,
-        birth=date(1980, 5, 17),
-        specialty="铁路工程",
-        valid_until="2024-03-10",
-        applied_on="2024-02-20",
-        cases=[
-            ("2024-02-28", "2027-02-27"),
-            ("2024-02-29", "2027-02-28"),  # no 29 Feb in 2027: three full years end on 28 Feb
-            ("2024-03-01", "2027-02-28"),
-        ],
-    )
-
-
 def test_approval_is_capped_at_the_65th_birthday__R_REN_5(
     ecert: Any, engine: Engine, tmp_path: Path, reviewers: None
 ) -> None:
@@ -517,26 +516,6 @@ def test_approval_is_capped_at_the_65th_birthday__R_REN_5(
     assert out["specialties"] == [{"specialty": "港口与航道工程", "valid_until": "2027-03-20"}]
     assert show(ecert, reg_no, "2027-03-20")["港口与航道工程"] == ("2027-03-20", "renewable")
     assert show(ecert, reg_no, "2027-03-21")["港口与航道工程"] == ("2027-03-20", "lapsed")
-
-
-def test_approval_2_years_364_days_before_the_65th_birthday__R_REN_5(
-    ecert: Any, engine: Engine, tmp_path: Path, reviewers: None
-) -> None:
-    # 65th birthday 2025-06-14; 2022-06-15 + 2 years = 2024-06-15, + 364 days = 2025-06-14.
-    approve_cases(
-        ecert,
-        engine,
-        tmp_path,
-        birth=date(1960, 6, 14),
-        specialty="矿业工程",
-        valid_until="2022-06-30",
-        applied_on="2022-06-10",
-        cases=[
-            ("2022-06-14", "2025-06-13"),  # 2 years 365 days before: three years end the day before the birthday
-            ("2022-06-15", "2025-06-14"),  # 2 years 364 days before: three years end on the birthday itself
-            ("2022-06-16", "2025-06-14"),  # 2 years 363 days before: capped at the birthday
-        ],
-    )
 
 
 def test_no_approval_on_or_after_the_65th_birthday__R_REN_5(

@@ -47,6 +47,7 @@ from ecert.domain.model import Gender
 from ecert.services import accounts, renewal
 from ecert.services.registry_import import import_registry
 from ecert.testing import pg_schema
+from helpers_cli import COLUMNS as HEADER
 
 REPEATS = 20
 APPLY_DAY = date(2021, 7, 1)
@@ -54,17 +55,6 @@ DECIDE_DAY = date(2021, 8, 1)  # after the validity end: a rejection lapses, an 
 VALID_UNTIL = date(2021, 7, 10)
 RENEWED_UNTIL = date(2024, 7, 31)  # DECIDE_DAY + 3 years − 1 day (R-REN-5)
 BARRIER_TIMEOUT = 15.0
-HEADER = [
-    "registration_no",
-    "name",
-    "gender",
-    "birth_date",
-    "id_number",
-    "employer_name",
-    "employer_uscc",
-    "specialty",
-    "valid_until",
-]
 
 
 @pytest.fixture(params=["postgresql"])
@@ -243,6 +233,12 @@ def audit_events_for(engine: Engine, action: str, reg_no: str) -> list[Any]:
         ).all()
 
 
+@pytest.fixture
+def numbers(make_app: Callable[[date], App], tmp_path: Path) -> list[str]:
+    """REPEATS holders of 建筑工程, imported by an app of their own, for the races repeated on each."""
+    return import_holders(make_app(APPLY_DAY), tmp_path, REPEATS)
+
+
 def assert_audit_chain_intact(engine: Engine) -> None:
     with engine.connect() as conn:
         assert AuditLog(conn).verify() is None
@@ -253,10 +249,8 @@ def assert_audit_chain_intact(engine: Engine) -> None:
 
 @pytest.mark.parametrize("mode", ["free", "interleaved"])
 def test_two_applications_for_one_specialty_at_once_store_exactly_one__R_REN_1(
-    make_app: Callable[[date], App], engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+    make_app: Callable[[date], App], engine: Engine, numbers: list[str], monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
-    setup = make_app(APPLY_DAY)
-    numbers = import_holders(setup, tmp_path, REPEATS)
     if mode == "interleaved":
         hold_after(monkeypatch, "check_renewal_application", 2)
     apps = [make_app(APPLY_DAY), make_app(APPLY_DAY)]
@@ -329,10 +323,9 @@ def test_overlapping_multi_specialty_applications_at_once_store_exactly_one__R_R
 
 @pytest.mark.parametrize("mode", ["free", "interleaved"])
 def test_two_reviewers_deciding_at_once_store_exactly_one_decision__R_REN_6(
-    make_app: Callable[[date], App], engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+    make_app: Callable[[date], App], engine: Engine, numbers: list[str], monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
     setup = make_app(APPLY_DAY)
-    numbers = import_holders(setup, tmp_path, REPEATS)
     add_reviewer(setup, "rev_zj_a", monkeypatch)
     add_reviewer(setup, "rev_zj_b", monkeypatch)
     app_ids = {n: int(apply_for(setup, n, ["建筑工程"])["application_id"]) for n in numbers}

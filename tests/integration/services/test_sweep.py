@@ -3,66 +3,30 @@ it, that it is idempotent, and that it persists exactly what rules.lapse says.""
 
 from __future__ import annotations
 
-import csv
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, select, update
 
 from ecert.adapters.db.tables import registrations, renewal_applications, renewal_items, specialty_registrations
-from ecert.domain.dates import CST
-from ecert.domain.ids import make_id_number, make_registration_no, make_uscc
+from ecert.domain.ids import make_id_number, make_uscc
 from ecert.domain.model import Gender, LapseReason, Registration, SpecialtyState
-from ecert.domain.provinces import code_of_abbreviation
 from ecert.domain.rules.lapse import lapse_due, specialty_state
+from helpers_cli import add_pending_application, holder_no, import_rows
 
-HEADER = [
-    "registration_no",
-    "name",
-    "gender",
-    "birth_date",
-    "id_number",
-    "employer_name",
-    "employer_uscc",
-    "specialty",
-    "valid_until",
-]
 USCC = make_uscc("330100", "MA3CD4E5F")
-
-
-def reg_no_of(serial: int, abbr: str = "浙") -> str:
-    code = code_of_abbreviation(abbr)
-    assert code is not None
-    return make_registration_no(abbr, code, 2010, 2012, serial)
 
 
 def import_people(
     ecert: Any, tmp_path: Path, people: list[tuple[int, date, list[tuple[str, str]]]], today: str = "2021-01-01"
 ) -> None:
     """``people``: (serial, birth date, [(specialty, valid_until)])."""
-    path = tmp_path / "people.csv"
-    with path.open("w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(HEADER)
-        for serial, birth, specs in people:
-            idn = make_id_number(f"3301{serial // 100 % 100:02d}", birth, serial % 100, Gender.MALE)
-            for specialty, valid_until in specs:
-                w.writerow(
-                    [
-                        reg_no_of(serial),
-                        "张伟",
-                        "男",
-                        birth.isoformat(),
-                        idn,
-                        "某建设公司",
-                        USCC,
-                        specialty,
-                        valid_until,
-                    ]
-                )
-    res = ecert("import", str(path), "--json", today=today)
-    assert res.exit_code == 0, res.stdout
+    rows: list[list[str]] = []
+    for serial, birth, specs in people:
+        idn = make_id_number(f"3301{serial // 100 % 100:02d}", birth, serial % 100, Gender.MALE)
+        rows += [[holder_no(serial), "张伟", "男", birth.isoformat(), idn, "某建设公司", USCC, *spec] for spec in specs]
+    import_rows(ecert, tmp_path / "people.csv", rows, today=today)
 
 
 def run_sweep(ecert: Any, today: str) -> dict[str, Any]:
@@ -84,39 +48,6 @@ def stored(engine: Engine) -> dict[tuple[str, str], tuple[str, str | None]]:
         return {(row.registration_no, row.specialty): (row.state, row.lapse_reason) for row in rows}
 
 
-def add_pending_application(engine: Engine, reg_no: str, specialty: str, applied_on: date) -> int:
-    """A pending application written straight into the tables (the renewal service has its own tests)."""
-    with engine.begin() as conn:
-        reg_id = conn.execute(select(registrations.c.id).where(registrations.c.registration_no == reg_no)).scalar_one()
-        until = conn.execute(
-            select(specialty_registrations.c.valid_until).where(
-                specialty_registrations.c.registration_id == reg_id, specialty_registrations.c.specialty == specialty
-            )
-        ).scalar_one()
-        app_id: int = conn.execute(
-            insert(renewal_applications)
-            .values(
-                registration_id=reg_id,
-                applied_on=applied_on,
-                status="pending",
-                committed=True,
-                ce_hours=120,
-                created_at=datetime(applied_on.year, applied_on.month, applied_on.day, 10, 0, tzinfo=CST),
-            )
-            .returning(renewal_applications.c.id)
-        ).scalar_one()
-        conn.execute(
-            insert(renewal_items).values(
-                application_id=app_id,
-                registration_id=reg_id,
-                specialty=specialty,
-                status="pending",
-                previous_valid_until=until,
-            )
-        )
-    return app_id
-
-
 def test_sweep_reports_lapsed_and_checked__contract_sweep(ecert: Any, engine: Engine, tmp_path: Path) -> None:
     import_people(
         ecert,
@@ -130,9 +61,9 @@ def test_sweep_reports_lapsed_and_checked__contract_sweep(ecert: Any, engine: En
     assert {"lapsed", "checked"} <= out.keys()
     assert (out["lapsed"], out["checked"]) == (2, 3)
     assert stored(engine) == {
-        (reg_no_of(1), "建筑工程"): ("lapsed", "no_renewal"),
-        (reg_no_of(1), "公路工程"): ("valid", None),
-        (reg_no_of(2), "机电工程"): ("lapsed", "no_renewal"),
+        (holder_no(1), "建筑工程"): ("lapsed", "no_renewal"),
+        (holder_no(1), "公路工程"): ("valid", None),
+        (holder_no(2), "机电工程"): ("lapsed", "no_renewal"),
     }
 
 
@@ -164,11 +95,11 @@ def test_nothing_ended_lapses_before_lapse_start_but_age_lapses_do__R_REN_3_R_LA
     out = run_sweep(ecert, "2021-06-30")
     assert out["lapsed"] == 1
     assert stored(engine) == {
-        (reg_no_of(1), "建筑工程"): ("valid", None),
-        (reg_no_of(2), "公路工程"): ("lapsed", "age_limit"),
+        (holder_no(1), "建筑工程"): ("valid", None),
+        (holder_no(2), "公路工程"): ("lapsed", "age_limit"),
     }
     assert run_sweep(ecert, "2021-07-01")["lapsed"] == 1
-    assert stored(engine)[(reg_no_of(1), "建筑工程")] == ("lapsed", "no_renewal")
+    assert stored(engine)[(holder_no(1), "建筑工程")] == ("lapsed", "no_renewal")
 
 
 def test_age_lapse_from_the_day_after_the_65th_birthday__R_LAPSE_1_R_DATE_2(
@@ -182,34 +113,34 @@ def test_age_lapse_from_the_day_after_the_65th_birthday__R_LAPSE_1_R_DATE_2(
     )
     assert run_sweep(ecert, "2022-09-10")["lapsed"] == 0  # the 65th birthday itself
     assert run_sweep(ecert, "2022-09-11")["lapsed"] == 1
-    assert stored(engine)[(reg_no_of(1), "建筑工程")] == ("lapsed", "age_limit")
+    assert stored(engine)[(holder_no(1), "建筑工程")] == ("lapsed", "age_limit")
     # Born 29 Feb 1960: 65 on 28 Feb 2025 (R-DATE-2), lapsed from 1 March.
     assert run_sweep(ecert, "2025-02-28")["lapsed"] == 0
     assert run_sweep(ecert, "2025-03-01")["lapsed"] == 1
-    assert stored(engine)[(reg_no_of(2), "公路工程")] == ("lapsed", "age_limit")
+    assert stored(engine)[(holder_no(2), "公路工程")] == ("lapsed", "age_limit")
 
 
 def test_pending_renewal_application_holds_the_lapse__R_REN_3(ecert: Any, engine: Engine, tmp_path: Path) -> None:
     import_people(ecert, tmp_path, [(1, date(1980, 1, 1), [("建筑工程", "2021-07-10"), ("公路工程", "2021-07-10")])])
-    app_id = add_pending_application(engine, reg_no_of(1), "建筑工程", date(2021, 7, 1))
+    app_id = add_pending_application(engine, holder_no(1), "建筑工程", date(2021, 7, 1))
     assert run_sweep(ecert, "2021-08-01")["lapsed"] == 1
     assert stored(engine) == {
-        (reg_no_of(1), "建筑工程"): ("valid", None),
-        (reg_no_of(1), "公路工程"): ("lapsed", "no_renewal"),
+        (holder_no(1), "建筑工程"): ("valid", None),
+        (holder_no(1), "公路工程"): ("lapsed", "no_renewal"),
     }
     # Rejected: nothing holds it any more, the next sweep lapses it.
     with engine.begin() as conn:
         conn.execute(update(renewal_applications).where(renewal_applications.c.id == app_id).values(status="rejected"))
         conn.execute(update(renewal_items).where(renewal_items.c.application_id == app_id).values(status="rejected"))
     assert run_sweep(ecert, "2021-08-02")["lapsed"] == 1
-    assert stored(engine)[(reg_no_of(1), "建筑工程")][0] == "lapsed"
+    assert stored(engine)[(holder_no(1), "建筑工程")][0] == "lapsed"
 
 
 def test_pending_application_does_not_hold_an_age_lapse__R_LAPSE_1(ecert: Any, engine: Engine, tmp_path: Path) -> None:
     import_people(ecert, tmp_path, [(1, date(1956, 7, 20), [("建筑工程", "2021-07-20")])])
-    add_pending_application(engine, reg_no_of(1), "建筑工程", date(2021, 7, 1))
+    add_pending_application(engine, holder_no(1), "建筑工程", date(2021, 7, 1))
     assert run_sweep(ecert, "2021-07-21")["lapsed"] == 1
-    assert stored(engine)[(reg_no_of(1), "建筑工程")] == ("lapsed", "age_limit")
+    assert stored(engine)[(holder_no(1), "建筑工程")] == ("lapsed", "age_limit")
 
 
 # ---------------------------------------------------------------------------------------------- equivalence

@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import io
 import re
-from typing import Any
 
 import pytest
 import segno
 from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
 
 from ecert.adapters.documents.qr import QUIET_ZONE, _runs, draw_qr, qr_matrix, qr_path_operators
+from helpers_documents import need
 
 # The shape the lead's QR signer produces: an uppercase URL with a base32 token, ~200 characters.
 URL = "HTTPS://ECERT.EXAMPLE.CN/V/" + "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567" * 5 + "ABCDEFGHIJKLMNOP"
-
-
-def _need(module: str) -> Any:
-    try:
-        return __import__(module)
-    except ImportError:
-        pytest.fail(f"Python package {module} is missing — run scripts/setup")
 
 
 def test_url_uses_alphanumeric_mode_version_10_level_q__R_DOC_4() -> None:
@@ -66,8 +59,8 @@ def test_rectangles_stay_inside_the_quiet_zone() -> None:
 
 
 def test_drawn_code_scans_back__R_DOC_4() -> None:
-    pdfium = _need("pypdfium2")
-    zxingcpp = _need("zxingcpp")
+    pdfium = need("pypdfium2")
+    zxingcpp = need("zxingcpp")
     buf = io.BytesIO()
     c = Canvas(buf, pagesize=(120, 120), invariant=1)
     version = draw_qr(c, URL, 10, 10, 100)

@@ -33,6 +33,13 @@ def only_problem(exc: pytest.ExceptionInfo[BadInput]) -> tuple[str, str, str | N
     return p.message_zh, p.message_en, p.column
 
 
+def refusal(check: Callable[..., object], *args: object) -> tuple[str, str, str | None]:
+    """(zh, en, column) of the single problem with which ``check`` refuses ``args``."""
+    with pytest.raises(BadInput) as exc:
+        check(*args)
+    return only_problem(exc)
+
+
 def rejects(parse: Callable[[str], object], value: str) -> bool:
     try:
         parse(value)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -13,30 +13,31 @@ from hypothesis import strategies as st
 from ecert.domain.policy import Policy
 from ecert.domain.rules.age import age_limit_date, has_reached_age_limit, latest_birth_date_reaching_limit_by
 
+# (birth date, 65th birthday)
+BIRTHDAYS = [
+    pytest.param(date(1960, 5, 10), date(2025, 5, 10), id="born_10_may"),
+    pytest.param(date(1960, 2, 29), date(2025, 2, 28), id="born_29_february"),
+]
 
-@pytest.mark.parametrize(
-    ("birth", "limit"),
-    [(date(1960, 5, 10), date(2025, 5, 10)), (date(1960, 2, 29), date(2025, 2, 28))],
-)
+
+@pytest.mark.parametrize(("birth", "limit"), BIRTHDAYS)
 def test_age_limit_date_is_the_65th_birthday__R_DATE_2(policy: Policy, birth: date, limit: date) -> None:
     assert age_limit_date(birth, policy) == limit
 
 
+@pytest.mark.parametrize(("birth", "limit"), BIRTHDAYS)
 @pytest.mark.parametrize(
-    ("birth", "today", "reached"),
+    ("days_after_limit", "reached"),
     [
-        (date(1960, 5, 10), date(2025, 5, 9), False),
-        (date(1960, 5, 10), date(2025, 5, 10), True),
-        (date(1960, 5, 10), date(2025, 5, 11), True),
-        (date(1960, 2, 29), date(2025, 2, 27), False),
-        (date(1960, 2, 29), date(2025, 2, 28), True),
-        (date(1960, 2, 29), date(2025, 3, 1), True),
+        pytest.param(-1, False, id="day_before"),
+        pytest.param(0, True, id="birthday"),
+        pytest.param(1, True, id="day_after"),
     ],
 )
 def test_age_limit_reached_on_the_65th_birthday_itself__R_DATE_2(
-    policy: Policy, birth: date, today: date, reached: bool
+    policy: Policy, birth: date, limit: date, days_after_limit: int, reached: bool
 ) -> None:
-    assert has_reached_age_limit(birth, today, policy) is reached
+    assert has_reached_age_limit(birth, limit + timedelta(days=days_after_limit), policy) is reached
 
 
 def test_age_limit_is_policy(make_policy: Callable[[Any], Policy]) -> None:

@@ -3,12 +3,20 @@ stored, what is superseded and what is refused, without a database (R-REN-1, R-R
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 import pytest
 
 from ecert.domain.errors import BadInput, EcertError, RuleRefusal
-from ecert.domain.model import ApplicationStatus, LapseReason, SpecialtyState, Supersession, SupersessionCause
+from ecert.domain.model import (
+    ApplicationStatus,
+    LapseReason,
+    Registration,
+    SpecialtyState,
+    Supersession,
+    SupersessionCause,
+)
 from ecert.domain.policy import Policy
 from ecert.services import renewal
 from fakes import FakeDatabase, FakeUnitOfWork, at, frozen, holder, utc
@@ -48,6 +56,30 @@ def decide(
     )
 
 
+def applied(uow: FakeUnitOfWork, db: FakeDatabase, policy: Policy, reg: Registration | None = None) -> tuple[str, int]:
+    """Registers ``reg`` (by default a holder of 建筑工程 only) and applies to renew 建筑工程;
+    returns the registration number and the application id."""
+    reg = reg or holder()
+    db.add_registration(reg)
+    return reg.registration_no, apply(uow, policy, reg.registration_no, ["建筑工程"])
+
+
+def registration(uow: FakeUnitOfWork, reg_no: str) -> Registration:
+    """The holder's registration as stored now."""
+    found = uow.registry.get(reg_no)
+    assert found is not None
+    return found
+
+
+def refused_unchanged(db: FakeDatabase, error: type[EcertError], request: Callable[[], object]) -> EcertError:
+    """Runs ``request``, expects ``error`` and that nothing stored changed; returns the error."""
+    before = frozen(db)
+    with pytest.raises(error) as refused:
+        request()
+    assert frozen(db) == before
+    return refused.value
+
+
 def test_application_is_stored_pending_with_the_validity_it_renews__R_REN_1(
     uow: FakeUnitOfWork, db: FakeDatabase, policy: Policy
 ) -> None:
@@ -61,8 +93,7 @@ def test_application_is_stored_pending_with_the_validity_it_renews__R_REN_1(
     assert [e["action"] for e in db.audit] == ["renewal.apply"]
     assert uow.commits == 1
     # Pending: the holder's view shows it, and it holds the lapse (R-REN-3).
-    pending = uow.registry.get(reg.registration_no)
-    assert pending is not None and all(s.pending_application for s in pending.specialties)
+    assert all(s.pending_application for s in registration(uow, reg.registration_no).specialties)
 
 
 def test_second_application_for_a_pending_specialty_is_refused_and_stores_nothing__R_REN_1(
@@ -71,11 +102,10 @@ def test_second_application_for_a_pending_specialty_is_refused_and_stores_nothin
     reg = holder(specialties=("建筑工程", "机电工程"))
     db.add_registration(reg)
     apply(uow, policy, reg.registration_no, ["建筑工程"])
-    before = frozen(db)
-    with pytest.raises(RuleRefusal) as refused:
-        apply(uow, policy, reg.registration_no, ["机电工程", "建筑工程"])
-    assert (refused.value.code, refused.value.params["specialty"]) == ("application_pending", "建筑工程")
-    assert frozen(db) == before
+    refused = refused_unchanged(
+        db, RuleRefusal, lambda: apply(uow, policy, reg.registration_no, ["机电工程", "建筑工程"])
+    )
+    assert (refused.code, refused.params["specialty"]) == ("application_pending", "建筑工程")
 
 
 def test_application_without_the_commitment_is_refused__R_REN_4(
@@ -92,9 +122,7 @@ def test_application_without_the_commitment_is_refused__R_REN_4(
 def test_approval_extends_the_validity_and_supersedes_for_renewal__R_REN_5_R_REN_6(
     uow: FakeUnitOfWork, db: FakeDatabase, policy: Policy
 ) -> None:
-    reg = holder()
-    db.add_registration(reg)
-    app_id = apply(uow, policy, reg.registration_no, ["建筑工程"])
+    reg_no, app_id = applied(uow, db, policy)
 
     done = decide(uow, policy, app_id, approve=True)
 
@@ -103,8 +131,7 @@ def test_approval_extends_the_validity_and_supersedes_for_renewal__R_REN_5_R_REN
         "status": "approved",
         "specialties": [{"specialty": "建筑工程", "valid_until": RENEWED_UNTIL.isoformat()}],
     }
-    after = uow.registry.get(reg.registration_no)
-    assert after is not None
+    after = registration(uow, reg_no)
     [spec] = after.specialties
     assert (spec.valid_until, spec.stored_state, spec.pending_application) == (
         RENEWED_UNTIL,
@@ -112,8 +139,8 @@ def test_approval_extends_the_validity_and_supersedes_for_renewal__R_REN_5_R_REN
         False,
     )
     # New validity is printed data: every earlier certificate is superseded, and it is recorded why.
-    assert uow.registry.supersessions(reg.registration_no) == [
-        Supersession(reg.registration_no, 1, 2, utc(DECIDE_DAY), SupersessionCause.RENEWAL, "rev_zj")
+    assert uow.registry.supersessions(reg_no) == [
+        Supersession(reg_no, 1, 2, utc(DECIDE_DAY), SupersessionCause.RENEWAL, "rev_zj")
     ]
     assert after.data_version == 2
     stored = db.applications[app_id]
@@ -130,67 +157,51 @@ def test_approval_extends_the_validity_and_supersedes_for_renewal__R_REN_5_R_REN
 def test_approval_close_to_the_65th_birthday_ends_on_it__R_REN_5(
     uow: FakeUnitOfWork, db: FakeDatabase, policy: Policy
 ) -> None:
-    reg = holder(birth=date(1957, 12, 3))  # 65 on 2022-12-03
-    db.add_registration(reg)
-    app_id = apply(uow, policy, reg.registration_no, ["建筑工程"])
+    reg_no, app_id = applied(uow, db, policy, holder(birth=date(1957, 12, 3)))  # 65 on 2022-12-03
     decide(uow, policy, app_id, approve=True)
-    after = uow.registry.get(reg.registration_no)
-    assert after is not None and after.specialties[0].valid_until == date(2022, 12, 3)
+    assert registration(uow, reg_no).specialties[0].valid_until == date(2022, 12, 3)
 
 
 def test_no_approval_on_the_65th_birthday_and_nothing_changes__R_REN_5(
     uow: FakeUnitOfWork, db: FakeDatabase, policy: Policy
 ) -> None:
-    reg = holder(birth=date(1956, 8, 1))  # 65 on DECIDE_DAY
-    db.add_registration(reg)
-    app_id = apply(uow, policy, reg.registration_no, ["建筑工程"])
-    before = frozen(db)
-    with pytest.raises(RuleRefusal) as refused:
-        decide(uow, policy, app_id, approve=True)
-    assert refused.value.code == "age_limit"
-    assert frozen(db) == before
+    _, app_id = applied(uow, db, policy, holder(birth=date(1956, 8, 1)))  # 65 on DECIDE_DAY
+    assert refused_unchanged(db, RuleRefusal, lambda: decide(uow, policy, app_id, approve=True)).code == "age_limit"
 
 
 def test_rejection_after_the_validity_end_lapses_and_supersedes_nothing__R_REN_3(
     uow: FakeUnitOfWork, db: FakeDatabase, policy: Policy
 ) -> None:
-    reg = holder()
-    db.add_registration(reg)
-    app_id = apply(uow, policy, reg.registration_no, ["建筑工程"])
+    reg_no, app_id = applied(uow, db, policy)
 
     done = decide(uow, policy, app_id, approve=False)
 
     assert done["status"] == "rejected"
-    after = uow.registry.get(reg.registration_no)
-    assert after is not None
+    after = registration(uow, reg_no)
     [spec] = after.specialties
     assert (spec.valid_until, spec.stored_state, spec.lapse_reason) == (
         date(2021, 7, 10),
         SpecialtyState.LAPSED,
         LapseReason.REJECTED,
     )
-    assert uow.registry.supersessions(reg.registration_no) == [] and after.data_version == 1
+    assert uow.registry.supersessions(reg_no) == [] and after.data_version == 1
     assert db.applications[app_id].reason == "继续教育证明不实"
 
 
 def test_rejection_before_the_validity_end_leaves_the_specialty_valid__R_REN_3(
     uow: FakeUnitOfWork, db: FakeDatabase, policy: Policy
 ) -> None:
-    reg = holder()
-    db.add_registration(reg)
-    app_id = apply(uow, policy, reg.registration_no, ["建筑工程"])
+    reg_no, app_id = applied(uow, db, policy)
     decide(uow, policy, app_id, approve=False, day=date(2021, 7, 5))
-    after = uow.registry.get(reg.registration_no)
-    assert after is not None and after.specialties[0].stored_state is SpecialtyState.VALID
+    assert registration(uow, reg_no).specialties[0].stored_state is SpecialtyState.VALID
 
 
 def test_rejection_needs_a_reason__R_REN_6(uow: FakeUnitOfWork, db: FakeDatabase, policy: Policy) -> None:
-    reg = holder()
-    db.add_registration(reg)
-    app_id = apply(uow, policy, reg.registration_no, ["建筑工程"])
-    before = frozen(db)
-    with pytest.raises(BadInput):
-        renewal.decide_renewal(
+    _, app_id = applied(uow, db, policy)
+    refused_unchanged(
+        db,
+        BadInput,
+        lambda: renewal.decide_renewal(
             uow,
             app_id,
             approve=False,
@@ -199,35 +210,25 @@ def test_rejection_needs_a_reason__R_REN_6(uow: FakeUnitOfWork, db: FakeDatabase
             today=DECIDE_DAY,
             now=at(DECIDE_DAY),
             policy=policy,
-        )
-    assert frozen(db) == before
+        ),
+    )
 
 
 def test_a_decided_application_is_not_decided_again__R_REN_6(
     uow: FakeUnitOfWork, db: FakeDatabase, policy: Policy
 ) -> None:
-    reg = holder()
-    db.add_registration(reg)
-    app_id = apply(uow, policy, reg.registration_no, ["建筑工程"])
+    reg_no, app_id = applied(uow, db, policy)
     decide(uow, policy, app_id, approve=True)
-    before = frozen(db)
-    with pytest.raises(RuleRefusal) as refused:
-        decide(uow, policy, app_id, approve=False, reviewer="admin")
-    assert refused.value.code == "already_decided"
-    assert frozen(db) == before
-    assert len(uow.registry.supersessions(reg.registration_no)) == 1
+    refused = refused_unchanged(db, RuleRefusal, lambda: decide(uow, policy, app_id, approve=False, reviewer="admin"))
+    assert refused.code == "already_decided"
+    assert len(uow.registry.supersessions(reg_no)) == 1
 
 
 def test_a_reviewer_decides_only_in_their_province__R_REN_6(
     uow: FakeUnitOfWork, db: FakeDatabase, policy: Policy
 ) -> None:
-    reg = holder()
-    db.add_registration(reg)
-    app_id = apply(uow, policy, reg.registration_no, ["建筑工程"])
-    before = frozen(db)
-    with pytest.raises(EcertError) as refused:
-        decide(uow, policy, app_id, approve=True, reviewer="rev_bj")
-    assert refused.value.code == "forbidden"
-    assert frozen(db) == before
+    _, app_id = applied(uow, db, policy)
+    refused = refused_unchanged(db, EcertError, lambda: decide(uow, policy, app_id, approve=True, reviewer="rev_bj"))
+    assert refused.code == "forbidden"
     decide(uow, policy, app_id, approve=True, reviewer="admin")  # the ministry decides anywhere
     assert db.applications[app_id].decided_by == "admin"

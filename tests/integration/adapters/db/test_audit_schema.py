@@ -18,18 +18,7 @@ from ecert.adapters.db.engine import make_engine, upgrade
 from ecert.adapters.db.tables import audit_events, include_name, metadata
 from ecert.domain.ids import make_id_number, make_registration_no, make_uscc
 from ecert.domain.model import Gender
-
-HEADER = [
-    "registration_no",
-    "name",
-    "gender",
-    "birth_date",
-    "id_number",
-    "employer_name",
-    "employer_uscc",
-    "specialty",
-    "valid_until",
-]
+from helpers_cli import COLUMNS as HEADER
 
 
 def write_registry(path: Path, n: int = 2, employer: str = "某建设公司") -> Path:

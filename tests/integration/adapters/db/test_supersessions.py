@@ -19,12 +19,9 @@ from ecert.adapters.db.tables import registrations, supersessions
 from ecert.adapters.synthetic_signature import signature_png
 from ecert.domain.ids import make_id_number, make_registration_no, make_uscc
 from ecert.domain.model import Gender, Supersession, SupersessionCause
+from helpers_cli import COLUMNS as HEADER
 
 TODAY = "2021-03-01"
-HEADER = [
-    "registration_no", "name", "gender", "birth_date", "id_number", "employer_name", "employer_uscc",
-    "specialty", "valid_until",
-]  # fmt: skip
 USCC = make_uscc("330100", "MA0BC1D2E")
 
 

@@ -23,13 +23,13 @@ from ecert.adapters.db.tables import audit_events, verification_events
 from ecert.adapters.db.verification_log import VerificationLog
 from ecert.bootstrap import App, bootstrap, web_parts
 from ecert.config import Settings
-from ecert.domain.errors import EcertError
 from ecert.entrypoints.web import metrics
 from ecert.entrypoints.web.app import create_app
 from ecert.entrypoints.web.qr_fast_path import QrPageFastPath
 from ecert.services import issuance
 from ecert.services.demo import seed_demo
 from ecert.services.views import authority
+from helpers_documents import issue_to_a_demo_holder
 
 TODAY = date(2021, 3, 1)
 V = verification_events.c
@@ -56,17 +56,7 @@ def no_throttle(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _issue(core: App) -> issuance.IssuedCertificate:
     seed_demo(core.uow, 40, seed=2021, today=TODAY, now=core.clock.now())
-    with core.uow() as uow:
-        numbers = uow.registry.sample_numbers(40)
-    for no in numbers:
-        try:
-            return issuance.issue(
-                core.uow(), no, confirm=True, actor="test", today=TODAY, now=core.clock.now(),
-                policy=core.policy, docs=core.documents,
-            )  # fmt: skip
-        except EcertError:
-            continue
-    raise AssertionError("no issuable demo holder")
+    return issue_to_a_demo_holder(core, 40)
 
 
 def _rows(engine: Engine) -> list[Any]:

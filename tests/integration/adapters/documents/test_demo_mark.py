@@ -10,8 +10,6 @@ with the mark too (pixels, text, word positions).
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -24,7 +22,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
 from PIL import Image, ImageChops, ImageStat
 from sqlalchemy import Engine
-from test_fast_render import QR_TEXT, _content, _photo_jpeg, _signature_png
 
 from ecert.adapters import keystore
 from ecert.adapters.documents import CertificateRenderer
@@ -33,10 +30,10 @@ from ecert.adapters.documents.page import DEMO_MARK, LEFT, QR_SIZE, QR_TOP
 from ecert.adapters.signing import pki
 from ecert.bootstrap import App, bootstrap
 from ecert.config import Settings
-from ecert.domain.errors import EcertError
 from ecert.entrypoints.web.app import create_app
-from ecert.services import accounts, issuance, verification
+from ecert.services import accounts, verification
 from ecert.services.demo import seed_demo
+from helpers_documents import QR_TEXT, issue_to_a_demo_holder, pdftotext, photo_jpeg, sample_content, signature_png
 from helpers_signing import make_production_like_seal
 
 TODAY = date(2021, 3, 1)
@@ -62,28 +59,6 @@ def core(request: pytest.FixtureRequest, db_url: str, engine: Engine, tmp_path: 
     return app
 
 
-def _issue(core: App) -> issuance.IssuedCertificate:
-    with core.uow() as uow:
-        numbers = uow.registry.sample_numbers(20)
-    for no in numbers:
-        try:
-            return issuance.issue(
-                core.uow(), no, confirm=True, actor="test", today=TODAY, now=core.clock.now(),
-                policy=core.policy, docs=core.documents,
-            )  # fmt: skip
-        except EcertError:
-            continue
-    raise AssertionError("no issuable demo holder")
-
-
-def _pdftotext(pdf: bytes, tmp_path: Path, *args: str) -> str:
-    exe = shutil.which("pdftotext")
-    assert exe is not None, "pdftotext (poppler-utils) is not installed — run scripts/setup"
-    src = tmp_path / "c.pdf"
-    src.write_bytes(pdf)
-    return subprocess.run([exe, *args, str(src), "-"], check=True, capture_output=True).stdout.decode("utf-8")
-
-
 def _lines(text: str) -> list[str]:
     return [" ".join(line.split()) for line in text.splitlines() if line.strip()]
 
@@ -105,7 +80,7 @@ def _box(left_mm: float, top_mm: float, width_mm: float, height_mm: float) -> tu
 
 def _render(demo: bool, **kw: Any) -> bytes:
     return CertificateRenderer(demo=demo, **kw).render(
-        _content(3), qr_text=QR_TEXT, signature_image=_signature_png(), photo=_photo_jpeg()
+        sample_content(3), qr_text=QR_TEXT, signature_image=signature_png(), photo=photo_jpeg()
     )
 
 
@@ -159,18 +134,18 @@ def test_the_seal_certificate_decides_not_how_the_key_is_configured__R_DOC_2(
 def test_an_issued_certificate_carries_the_mark_exactly_when_its_seal_key_is_a_demo_one__R_DOC_2(
     core: App, tmp_path: Path
 ) -> None:
-    cert = _issue(core)
+    cert = issue_to_a_demo_holder(core, 20)
     result = verification.verify_pdf(
         core.uow(), cert.pdf, check_signature=core.signature_checker, keys=core.qr_public_keys,
         today=TODAY, now=core.clock.now(), policy=core.policy,
     )  # fmt: skip
     assert result.status == "valid"  # both kinds of key really seal
-    text = _pdftotext(cert.pdf, tmp_path)
+    text = pdftotext(cert.pdf, tmp_path)
     if core.keys.is_demo:
         assert core.demo_seal
         for words in ("演示证书", "DEMO", "非真实证书", "not a real certificate"):
             assert words in text
-        marks = [line for line in _lines(_pdftotext(cert.pdf, tmp_path, "-layout")) if DEMO_MARK in line]
+        marks = [line for line in _lines(pdftotext(cert.pdf, tmp_path, "-layout")) if DEMO_MARK in line]
         assert len(marks) == 2, marks  # above and below the frame
     else:
         assert not core.demo_seal
@@ -180,8 +155,8 @@ def test_an_issued_certificate_carries_the_mark_exactly_when_its_seal_key_is_a_d
 
 def test_the_mark_leaves_the_text_of_every_field_as_it_was__R_DOC_1(tmp_path: Path) -> None:
     """The bands are outlines, not text: only the two lines of the mark are added to the text layer."""
-    plain = _lines(_pdftotext(_render(False), tmp_path, "-layout"))
-    marked = _lines(_pdftotext(_render(True), tmp_path, "-layout"))
+    plain = _lines(pdftotext(_render(False), tmp_path, "-layout"))
+    marked = _lines(pdftotext(_render(True), tmp_path, "-layout"))
     assert [line for line in marked if DEMO_MARK not in line] == plain
     assert marked[0].startswith(DEMO_MARK) and marked[-1].startswith(DEMO_MARK)
 
@@ -216,7 +191,7 @@ def test_the_fast_writer_serialises_the_mark_once_per_process() -> None:
     per_document = {}
     for demo in (False, True):
         renderer = CertificateRenderer(demo=demo)
-        pdf = renderer.render(_content(3), qr_text=QR_TEXT, signature_image=_signature_png(), photo=None)
+        pdf = renderer.render(sample_content(3), qr_text=QR_TEXT, signature_image=signature_png(), photo=None)
         template = template_for(renderer.fonts, demo).block
         assert pdf.startswith(template)
         per_document[demo] = len(pdf) - len(template)

@@ -8,99 +8,30 @@ characters (𠮷 U+20BB7, 䶮 U+4DAE, 𪚥 U+2A6A5) must extract exactly.
 
 from __future__ import annotations
 
-import io
-import math
 import re
-import shutil
 import subprocess
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pytest
-from PIL import Image, ImageChops, ImageDraw
+from PIL import Image, ImageChops
 
+import helpers_documents as docs
 from ecert.adapters.documents import CertificateRenderer
 from ecert.domain.certificate import CertificateContent, PrintedSpecialty
 from ecert.domain.errors import RuleRefusal
 
-SPECIALTIES = ["建筑工程", "公路工程", "铁路工程", "民航机场工程", "港口与航道工程", "水利水电工程",
-               "市政公用工程", "通信与广电工程", "矿业工程", "机电工程"]  # fmt: skip
-RARE_NAME = "张\U00020bb7\u4dae\U0002a6a5"
-QR_TEXT = "HTTPS://ECERT.EXAMPLE.CN/V/" + "K7Q2M9XW4TABCDEFGHIJKLMNOPQRSTUV234567" * 4 + "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 FAST, REFERENCE = CertificateRenderer(), CertificateRenderer(fast=False)
 DEMO_FAST, DEMO_REFERENCE = CertificateRenderer(demo=True), CertificateRenderer(fast=False, demo=True)
 
 
-def _need(module: str) -> Any:
-    try:
-        return __import__(module)
-    except ImportError:
-        pytest.fail(f"Python package {module} is missing — run scripts/setup")
-
-
-def _tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        pytest.fail(f"{name} (poppler-utils) is not installed — run scripts/setup")
-    return path
-
-
-def _signature_png() -> bytes:
-    im = Image.new("RGBA", (480, 160), (255, 255, 255, 0))
-    d = ImageDraw.Draw(im)
-    d.line([(20 + i * 2.2, 80 + 40 * math.sin(i / 9)) for i in range(200)], fill=(10, 10, 40, 255), width=5)
-    buf = io.BytesIO()
-    im.save(buf, "PNG")
-    return buf.getvalue()
-
-
-def _photo_jpeg() -> bytes:
-    im = Image.new("RGB", (300, 400), (70, 120, 200))
-    ImageDraw.Draw(im).ellipse((90, 60, 210, 200), fill=(235, 200, 170))
-    buf = io.BytesIO()
-    im.save(buf, "JPEG", quality=85)
-    return buf.getvalue()
-
-
-def _content(
-    n: int = 3, name: str = RARE_NAME, employer: str = "山西建设投资集团有限公司第三工程分公司"
-) -> CertificateContent:
-    return CertificateContent(
-        serial="K7Q2M9XW4TZP",
-        identifier="1.2.156.3005.2.11100000000013338W032.11220000013544541J.2430599.001.F",
-        registration_no="晋1142024202501467",
-        name=name,
-        gender="男",
-        birth_date=date(1985, 3, 12),
-        id_number_masked="140105********2315",
-        employer_name=employer,
-        employer_uscc="91140100MA0BC1D2E7",
-        specialties=tuple(PrintedSpecialty(s, date(2027, 5, 31 - i)) for i, s in enumerate(SPECIALTIES[:n])),
-        usage_from=date(2025, 3, 1),
-        usage_until=date(2025, 8, 28),
-        issue_date=date(2025, 3, 1),
-        data_version=3,
-    )
-
-
-def _render(renderer: CertificateRenderer, content: CertificateContent, photo: bool) -> bytes:
-    return renderer.render(
-        content,
-        qr_text=QR_TEXT,
-        signature_image=_signature_png(),
-        photo=_photo_jpeg() if photo else None,
-        metadata={"EcertContent": content.canonical_json().decode("utf-8"), "EcertQR": QR_TEXT},
-    )
-
-
 CASES = {  # content, photo, DEMO mark (sealed with a DEMO key: test_demo_mark.py)
-    "three specialties, photo, rare name": (_content(3), True, False),
-    "ten specialties, no photo": (_content(10, name="欧阳明"), False, False),
-    "long employer shrinks, one specialty": (_content(1, employer="中国" * 30 + "有限公司"), False, False),
-    "DEMO mark, three specialties, photo, rare name": (_content(3), True, True),
-    "DEMO mark, ten specialties, no photo": (_content(10, name="欧阳明"), False, True),
+    "three specialties, photo, rare name": (docs.sample_content(3), True, False),
+    "ten specialties, no photo": (docs.sample_content(10, name="欧阳明"), False, False),
+    "long employer shrinks, one specialty": (docs.sample_content(1, employer="中国" * 30 + "有限公司"), False, False),
+    "DEMO mark, three specialties, photo, rare name": (docs.sample_content(3), True, True),
+    "DEMO mark, ten specialties, no photo": (docs.sample_content(10, name="欧阳明"), False, True),
 }
 
 
@@ -108,22 +39,19 @@ CASES = {  # content, photo, DEMO mark (sealed with a DEMO key: test_demo_mark.p
 def pair(request: pytest.FixtureRequest) -> tuple[bytes, bytes, CertificateContent]:
     content, photo, demo = CASES[request.param]
     fast, reference = (DEMO_FAST, DEMO_REFERENCE) if demo else (FAST, REFERENCE)
-    return _render(fast, content, photo), _render(reference, content, photo), content
+    return (
+        docs.render_sample(fast.render, content, photo=photo),
+        docs.render_sample(reference.render, content, photo=photo),
+        content,
+    )
 
 
 def _pixels(pdf: bytes) -> Image.Image:
-    pdfium = _need("pypdfium2")
+    pdfium = docs.need("pypdfium2")
     doc = pdfium.PdfDocument(pdf)
     assert len(doc) == 1
     image: Image.Image = doc[0].render(scale=150 / 72).to_pil().convert("RGB")
     return image
-
-
-def _pdftotext(pdf: bytes, tmp_path: Path, *args: str) -> str:
-    src = tmp_path / "c.pdf"
-    src.write_bytes(pdf)
-    out = subprocess.run([_tool("pdftotext"), *args, str(src), "-"], check=True, capture_output=True).stdout
-    return out.decode("utf-8", errors="replace" if "-bbox" in args else "strict")
 
 
 def test_fast_page_has_the_same_pixels__R_DOC_1(pair: tuple[bytes, bytes, CertificateContent]) -> None:
@@ -140,13 +68,13 @@ def test_fast_page_has_the_same_text_and_word_positions__R_DOC_1(
     pair: tuple[bytes, bytes, CertificateContent], tmp_path: Path
 ) -> None:
     fast, reference, content = pair
-    text = _pdftotext(fast, tmp_path, "-layout")
-    assert text == _pdftotext(reference, tmp_path, "-layout")
+    text = docs.pdftotext(fast, tmp_path, "-layout")
+    assert text == docs.pdftotext(reference, tmp_path, "-layout")
     assert content.name in text and content.employer_name in text
     assert "行政许可专用章" not in text  # the seal is a picture, as in the reference
 
     def words(pdf: bytes) -> list[tuple[str, float, float]]:
-        bbox = _pdftotext(pdf, tmp_path, "-bbox")
+        bbox = docs.pdftotext(pdf, tmp_path, "-bbox")
         found = re.findall(r'xMin="([\d.]+)" yMin="([\d.]+)" xMax="[\d.]+" yMax="[\d.]+">([^<]+)</word>', bbox)
         return [(w, float(x), float(y)) for x, y, w in found]
 
@@ -157,17 +85,17 @@ def test_fast_page_has_the_same_text_and_word_positions__R_DOC_1(
 
 
 def test_rare_characters_extract_exactly_from_the_fast_page__R_DOC_1(tmp_path: Path) -> None:
-    pdf = _render(FAST, _content(3), photo=True)
-    lines = [re.sub(r"\s+", " ", line).strip() for line in _pdftotext(pdf, tmp_path, "-layout").splitlines()]
-    assert any(line.startswith(f"姓名 {RARE_NAME}") for line in lines), lines
+    pdf = docs.render_sample(FAST.render, docs.sample_content(3), photo=True)
+    lines = [re.sub(r"\s+", " ", line).strip() for line in docs.pdftotext(pdf, tmp_path, "-layout").splitlines()]
+    assert any(line.startswith(f"姓名 {docs.RARE_NAME}") for line in lines), lines
     assert "使用有效期：2025年03月01日至2025年08月28日" in lines
     assert "电子证照标识：1.2.156.3005.2.11100000000013338W032.11220000013544541J.2430599.001.F" in lines
 
 
 def test_fast_page_fonts_are_embedded_subsets_with_unicode_maps__R_DOC_1(tmp_path: Path) -> None:
     src = tmp_path / "c.pdf"
-    src.write_bytes(_render(FAST, _content(3), photo=True))
-    out = subprocess.run([_tool("pdffonts"), str(src)], check=True, capture_output=True, text=True).stdout
+    src.write_bytes(docs.render_sample(FAST.render, docs.sample_content(3), photo=True))
+    out = subprocess.run([docs.need_tool("pdffonts"), str(src)], check=True, capture_output=True, text=True).stdout
     rows = [line.split() for line in out.splitlines()[2:]]
     assert len(rows) >= 3, out  # fixed text, the variable main-font text, the rare characters' fallback
     for row in rows:
@@ -177,38 +105,39 @@ def test_fast_page_fonts_are_embedded_subsets_with_unicode_maps__R_DOC_1(tmp_pat
 
 
 def test_fast_page_qr_code_scans__R_DOC_4() -> None:
-    zxingcpp = _need("zxingcpp")
-    img = _pixels(_render(FAST, _content(10), photo=False))
-    assert [r.text for r in zxingcpp.read_barcodes(img, formats=zxingcpp.BarcodeFormat.QRCode)] == [QR_TEXT]
+    zxingcpp = docs.need("zxingcpp")
+    img = _pixels(docs.render_sample(FAST.render, docs.sample_content(10), photo=False))
+    assert [r.text for r in zxingcpp.read_barcodes(img, formats=zxingcpp.BarcodeFormat.QRCode)] == [docs.QR_TEXT]
 
 
 def test_fast_page_metadata_and_determinism() -> None:
-    pdfium = _need("pypdfium2")
-    content = _content(3)
-    pdf = _render(FAST, content, photo=True)
+    pdfium = docs.need("pypdfium2")
+    content = docs.sample_content(3)
+    pdf = docs.render_sample(FAST.render, content, photo=True)
     doc = pdfium.PdfDocument(pdf)
     assert doc.get_metadata_value("EcertContent") == content.canonical_json().decode("utf-8")
-    assert doc.get_metadata_value("EcertQR") == QR_TEXT
+    assert doc.get_metadata_value("EcertQR") == docs.QR_TEXT
     assert doc.get_metadata_value("Title") == "中华人民共和国一级建造师注册证书"
     assert doc.get_metadata_value("CreationDate") == "D:20250301000000+08'00'"
-    assert _render(FAST, content, photo=True) == pdf
-    other = _render(FAST, replace(content, serial="ZZZZZZZZZZZZ"), photo=True)
+    assert docs.render_sample(FAST.render, content, photo=True) == pdf
+    other = docs.render_sample(FAST.render, replace(content, serial="ZZZZZZZZZZZZ"), photo=True)
     ids = [re.search(rb"/ID \[<([0-9a-f]+)>", p) for p in (pdf, other)]
     assert ids[0] is not None and ids[1] is not None and ids[0].group(1) != ids[1].group(1)
     tricky = 'a (b) \\c\\ ) ( "张\U00020bb7" \n end'
-    odd = FAST.render(content, qr_text=QR_TEXT, signature_image=_signature_png(), photo=None,
+    odd = FAST.render(content, qr_text=docs.QR_TEXT, signature_image=docs.signature_png(), photo=None,
                       metadata={"EcertContent": tricky})  # fmt: skip
     assert pdfium.PdfDocument(odd).get_metadata_value("EcertContent") == tricky
 
 
 def test_fast_path_refuses_what_the_reference_refuses__R_DOC_1() -> None:
     with pytest.raises(RuleRefusal) as err:
-        _render(FAST, _content(3, name="李\ue000"), photo=False)
+        docs.render_sample(FAST.render, docs.sample_content(3, name="李\ue000"), photo=False)
     assert (err.value.code, err.value.params) == ("unsupported_character", {"chars": "U+E000"})
     with pytest.raises(ValueError, match="signature image"):
-        FAST.render(_content(1), qr_text=QR_TEXT, signature_image=b"GIF89a", photo=None, metadata={})
+        FAST.render(docs.sample_content(1), qr_text=docs.QR_TEXT, signature_image=b"GIF89a", photo=None, metadata={})
     too_many = replace(
-        _content(10), specialties=(*_content(10).specialties, PrintedSpecialty("矿业工程", date(2027, 1, 1)))
+        docs.sample_content(10),
+        specialties=(*docs.sample_content(10).specialties, PrintedSpecialty("矿业工程", date(2027, 1, 1))),
     )
     with pytest.raises(ValueError, match="at most 10"):
-        _render(FAST, too_many, photo=False)
+        docs.render_sample(FAST.render, too_many, photo=False)

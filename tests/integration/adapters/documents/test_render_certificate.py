@@ -4,118 +4,37 @@ the output is deterministic. Uses poppler (pdftotext, pdffonts), pypdfium2 and z
 
 from __future__ import annotations
 
-import io
-import math
 import re
-import shutil
 import subprocess
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pytest
-from PIL import Image, ImageDraw
 
 from ecert.adapters.documents import CertificateRenderer, render_certificate
-from ecert.domain.certificate import CertificateContent, PrintedSpecialty
+from ecert.domain.certificate import PrintedSpecialty
 from ecert.domain.errors import RuleRefusal
-
-SPECIALTIES = [
-    "建筑工程",
-    "公路工程",
-    "铁路工程",
-    "民航机场工程",
-    "港口与航道工程",
-    "水利水电工程",
-    "市政公用工程",
-    "通信与广电工程",
-    "矿业工程",
-    "机电工程",
-]
-RARE_NAME = "张\U00020bb7\u4dae\U0002a6a5"  # 张𠮷䶮𪚥: Extension B, A, B
-QR_TEXT = "HTTPS://ECERT.EXAMPLE.CN/V/" + "K7Q2M9XW4TABCDEFGHIJKLMNOPQRSTUV234567" * 4 + "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-
-def _need_tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        pytest.fail(f"{name} (poppler-utils) is not installed — run scripts/setup")
-    return path
-
-
-def _need(module: str) -> Any:
-    try:
-        return __import__(module)
-    except ImportError:
-        pytest.fail(f"Python package {module} is missing — run scripts/setup")
-
-
-def _signature_png() -> bytes:
-    im = Image.new("RGBA", (480, 160), (255, 255, 255, 0))
-    d = ImageDraw.Draw(im)
-    d.line([(20 + i * 2.2, 80 + 40 * math.sin(i / 9)) for i in range(200)], fill=(10, 10, 40, 255), width=5)
-    buf = io.BytesIO()
-    im.save(buf, "PNG")
-    return buf.getvalue()
-
-
-def _photo_jpeg() -> bytes:
-    im = Image.new("RGB", (300, 400), (70, 120, 200))
-    ImageDraw.Draw(im).ellipse((90, 60, 210, 200), fill=(235, 200, 170))
-    buf = io.BytesIO()
-    im.save(buf, "JPEG", quality=85)
-    return buf.getvalue()
-
-
-def _content(n_specialties: int = 3, name: str = RARE_NAME) -> CertificateContent:
-    return CertificateContent(
-        serial="K7Q2M9XW4TZP",
-        identifier="1.2.156.3005.2.11100000000013338W032.11220000013544541J.2430599.001.F",
-        registration_no="晋1142024202501467",
-        name=name,
-        gender="男",
-        birth_date=date(1985, 3, 12),
-        id_number_masked="140105********2315",
-        employer_name="山西建设投资集团有限公司第三工程分公司",
-        employer_uscc="91140100MA0BC1D2E7",
-        specialties=tuple(
-            PrintedSpecialty(s, date(2027, 5, 31 - i)) for i, s in enumerate(SPECIALTIES[:n_specialties])
-        ),
-        usage_from=date(2025, 3, 1),
-        usage_until=date(2025, 8, 28),
-        issue_date=date(2025, 3, 1),
-        data_version=3,
-    )
-
-
-def _render(content: CertificateContent, *, photo: bool = True) -> bytes:
-    return render_certificate(
-        content,
-        qr_text=QR_TEXT,
-        signature_image=_signature_png(),
-        photo=_photo_jpeg() if photo else None,
-        metadata={"EcertContent": content.canonical_json().decode("utf-8"), "EcertQR": QR_TEXT},
-    )
-
-
-def _pdftotext(pdf: bytes, tmp_path: Path, *args: str) -> str:
-    exe = _need_tool("pdftotext")
-    src = tmp_path / "cert.pdf"
-    src.write_bytes(pdf)
-    # errors="replace": poppler 22 writes non-BMP characters of the *Info* strings in the -bbox header
-    # as CESU-8; the page text itself is proper UTF-8 (asserted exactly elsewhere).
-    run = subprocess.run([exe, *args, str(src), "-"], check=True, capture_output=True)
-    return run.stdout.decode("utf-8", errors="replace" if "-bbox" in args else "strict")
+from helpers_documents import (
+    QR_TEXT,
+    RARE_NAME,
+    SPECIALTIES,
+    need,
+    need_tool,
+    pdftotext,
+    render_sample,
+    sample_content,
+    signature_png,
+)
 
 
 @pytest.fixture(scope="module")
 def sample() -> bytes:
-    return _render(_content(3))
+    return render_sample(render_certificate, sample_content(3))
 
 
 def test_text_extracts_exactly_with_rare_characters__R_DOC_1(sample: bytes, tmp_path: Path) -> None:
-    text = _pdftotext(sample, tmp_path, "-layout")
+    text = pdftotext(sample, tmp_path, "-layout")
     lines = [re.sub(r"\s+", " ", line).strip() for line in text.splitlines()]
     assert "中华人民共和国一级建造师注册证书" in lines
     assert "使用有效期：2025年03月01日至2025年08月28日" in lines  # top right, alone on its line
@@ -147,7 +66,7 @@ def test_text_extracts_exactly_with_rare_characters__R_DOC_1(sample: bytes, tmp_
 
 
 def test_every_font_is_an_embedded_subset_with_unicode_map(sample: bytes, tmp_path: Path) -> None:
-    exe = _need_tool("pdffonts")
+    exe = need_tool("pdffonts")
     src = tmp_path / "cert.pdf"
     src.write_bytes(sample)
     out = subprocess.run([exe, str(src)], check=True, capture_output=True, text=True).stdout
@@ -161,8 +80,8 @@ def test_every_font_is_an_embedded_subset_with_unicode_map(sample: bytes, tmp_pa
 
 
 def test_qr_code_scans_from_a_150_dpi_rendering__R_DOC_4(sample: bytes) -> None:
-    pdfium = _need("pypdfium2")
-    zxingcpp = _need("zxingcpp")
+    pdfium = need("pypdfium2")
+    zxingcpp = need("zxingcpp")
     doc = pdfium.PdfDocument(sample)
     assert len(doc) == 1
     page = doc[0]
@@ -173,7 +92,7 @@ def test_qr_code_scans_from_a_150_dpi_rendering__R_DOC_4(sample: bytes) -> None:
 
 
 def test_red_seal_is_visible_over_the_issuer__R_DOC_2(sample: bytes) -> None:
-    pdfium = _need("pypdfium2")
+    pdfium = need("pypdfium2")
     img = pdfium.PdfDocument(sample)[0].render(scale=1).to_pil().convert("RGB")
     # The seal's box (points, from the top-left): centred at about x=436, y=699, radius 60.
     box = img.crop((380, 640, 495, 760))
@@ -182,17 +101,17 @@ def test_red_seal_is_visible_over_the_issuer__R_DOC_2(sample: bytes) -> None:
 
 
 def test_ten_specialties_fit_on_one_page__R_DOC_1(tmp_path: Path) -> None:
-    pdfium = _need("pypdfium2")
-    zxingcpp = _need("zxingcpp")
-    pdf = _render(_content(10), photo=False)
+    pdfium = need("pypdfium2")
+    zxingcpp = need("zxingcpp")
+    pdf = render_sample(render_certificate, sample_content(10), photo=False)
     doc = pdfium.PdfDocument(pdf)
     assert len(doc) == 1
-    text = _pdftotext(pdf, tmp_path, "-layout")
+    text = pdftotext(pdf, tmp_path, "-layout")
     for s in SPECIALTIES:
         assert s in text
     assert "照片" in text  # the empty photo frame is labelled
     # The table ends above the bottom block: compare word boxes.
-    bbox = _pdftotext(pdf, tmp_path, "-bbox")
+    bbox = pdftotext(pdf, tmp_path, "-bbox")
     words = {
         m.group(3): (float(m.group(1)), float(m.group(2)))
         for m in re.finditer(r'yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d.]+)">([^<]+)</word>', bbox)
@@ -204,9 +123,9 @@ def test_ten_specialties_fit_on_one_page__R_DOC_1(tmp_path: Path) -> None:
 
 
 def test_metadata_goes_into_the_info_dictionary(sample: bytes) -> None:
-    pdfium = _need("pypdfium2")
+    pdfium = need("pypdfium2")
     doc = pdfium.PdfDocument(sample)
-    content = _content(3)
+    content = sample_content(3)
     assert doc.get_metadata_value("EcertContent") == content.canonical_json().decode("utf-8")
     assert doc.get_metadata_value("EcertQR") == QR_TEXT
     assert doc.get_metadata_value("Title") == "中华人民共和国一级建造师注册证书"
@@ -215,12 +134,12 @@ def test_metadata_goes_into_the_info_dictionary(sample: bytes) -> None:
 
 
 def test_metadata_values_with_pdf_delimiters_round_trip() -> None:
-    pdfium = _need("pypdfium2")
+    pdfium = need("pypdfium2")
     tricky = 'a (b) \\c\\ ) ( "张\U00020bb7" \n end'
     pdf = render_certificate(
-        _content(1, name="王芳"),
+        sample_content(1, name="王芳"),
         qr_text=QR_TEXT,
-        signature_image=_signature_png(),
+        signature_image=signature_png(),
         photo=None,
         metadata={"EcertContent": tricky},
     )
@@ -228,8 +147,8 @@ def test_metadata_values_with_pdf_delimiters_round_trip() -> None:
 
 
 def test_same_input_gives_the_same_bytes_and_another_serial_another_id(sample: bytes) -> None:
-    assert _render(_content(3)) == sample
-    other = _render(replace(_content(3), serial="ZZZZZZZZZZZZ"))
+    assert render_sample(render_certificate, sample_content(3)) == sample
+    other = render_sample(render_certificate, replace(sample_content(3), serial="ZZZZZZZZZZZZ"))
     file_id = re.compile(rb"/ID\s*\[\s*<([0-9a-fA-F]+)>")
     a, b = file_id.search(sample), file_id.search(other)
     assert a is not None and b is not None and a.group(1) != b.group(1)
@@ -237,32 +156,33 @@ def test_same_input_gives_the_same_bytes_and_another_serial_another_id(sample: b
 
 def test_uncovered_character_is_refused_before_anything_is_drawn__R_DOC_1() -> None:
     with pytest.raises(RuleRefusal) as err:
-        _render(_content(3, name="李\ue000"))
+        render_sample(render_certificate, sample_content(3, name="李\ue000"))
     assert err.value.code == "unsupported_character"
     assert err.value.params == {"chars": "U+E000"}
 
 
 def test_bad_signature_image_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="signature image"):
-        render_certificate(_content(1), qr_text=QR_TEXT, signature_image=b"GIF89a...", photo=None)
+        render_certificate(sample_content(1), qr_text=QR_TEXT, signature_image=b"GIF89a...", photo=None)
 
 
 def test_more_than_ten_specialties_is_a_value_error() -> None:
     content = replace(
-        _content(10), specialties=(*_content(10).specialties, PrintedSpecialty("建筑工程", date(2027, 1, 1)))
+        sample_content(10),
+        specialties=(*sample_content(10).specialties, PrintedSpecialty("建筑工程", date(2027, 1, 1))),
     )
     with pytest.raises(ValueError, match="at most 10"):
-        _render(content)
+        render_sample(render_certificate, content)
 
 
 def test_renderer_adapter_matches_the_port(tmp_path: Path) -> None:
     renderer = CertificateRenderer()
     assert renderer.missing_characters("张\U00020bb7\ue000") == ["U+E000"]
     pdf = renderer.render(
-        _content(2, name="欧阳\u4dae"),
+        sample_content(2, name="欧阳\u4dae"),
         qr_text=QR_TEXT,
-        signature_image=_signature_png(),
+        signature_image=signature_png(),
         photo=None,
         metadata={"EcertQR": QR_TEXT},
     )
-    assert "欧阳\u4dae" in _pdftotext(pdf, tmp_path)
+    assert "欧阳\u4dae" in pdftotext(pdf, tmp_path)

@@ -15,17 +15,11 @@ from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
 
 from ecert.adapters.documents.fonts import FontSet, default_fonts
 from ecert.adapters.documents.seal_image import SEAL_ARC_TEXT, SEAL_LINES, draw_seal, glyph_outline, seal_operators
-
-
-def _need(module: str) -> Any:
-    try:
-        return __import__(module)
-    except ImportError:
-        pytest.fail(f"Python package {module} is missing — run scripts/setup")
+from helpers_documents import need
 
 
 def _raster(pdf: bytes, dpi: int = 100) -> Image.Image:
-    pdfium = _need("pypdfium2")
+    pdfium = need("pypdfium2")
     img: Image.Image = pdfium.PdfDocument(pdf)[0].render(scale=dpi / 72).to_pil().convert("RGB")
     return img
 

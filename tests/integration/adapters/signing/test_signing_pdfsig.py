@@ -31,23 +31,13 @@ assert have_pdfsig(), "poppler-utils (pdfsig) / libnss3-tools (certutil) missing
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> pki.DemoPki:
-    return pki.create_demo_pki(tmp_path_factory.mktemp("pki"))
+def signer(demo_pki: pki.DemoPki) -> Signer:
+    return keys.load_signer(keys.SealKeyConfig.pem(demo_pki.seal_key, demo_pki.seal_cert, [demo_pki.root_cert]))
 
 
 @pytest.fixture(scope="module")
-def root(demo: pki.DemoPki) -> x509.Certificate:
-    return load_cert(demo.root_cert)
-
-
-@pytest.fixture(scope="module")
-def signer(demo: pki.DemoPki) -> Signer:
-    return keys.load_signer(keys.SealKeyConfig.pem(demo.seal_key, demo.seal_cert, [demo.root_cert]))
-
-
-@pytest.fixture(scope="module")
-def nss(demo: pki.DemoPki, tmp_path_factory: pytest.TempPathFactory) -> str:
-    return make_nss_db(tmp_path_factory.mktemp("nss"), demo.root_cert)
+def nss(demo_pki: pki.DemoPki, tmp_path_factory: pytest.TempPathFactory) -> str:
+    return make_nss_db(tmp_path_factory.mktemp("nss"), demo_pki.root_cert)
 
 
 def _write(tmp_path: Path, name: str, data: bytes) -> Path:
@@ -86,12 +76,12 @@ def test_pdfsig_does_not_trust_another_root__R_DOC_2(
 
 
 def test_b_t_with_local_tsa__R_DOC_2(
-    signer: Signer, root: x509.Certificate, demo: pki.DemoPki, nss: str, tmp_path: Path
+    signer: Signer, demo_root: x509.Certificate, demo_pki: pki.DemoPki, nss: str, tmp_path: Path
 ) -> None:
     before = datetime.now(UTC) - timedelta(seconds=5)
-    with local_tsa(demo.directory) as url:
+    with local_tsa(demo_pki.directory) as url:
         signed = pades.sign_pdf(make_pdf(), signer, signing_time=DRILL_TIME, tsa_url=url)
-    check = pades.validate_pdf(signed, trust_roots=[root], moment=datetime.now(UTC))
+    check = pades.validate_pdf(signed, trust_roots=[demo_root], moment=datetime.now(UTC))
     assert check.ok, check.reasons
     assert check.timestamp_time is not None and check.timestamp_time >= before  # the TSA's own (real) clock
     assert check.signing_time == DRILL_TIME
@@ -99,12 +89,14 @@ def test_b_t_with_local_tsa__R_DOC_2(
     assert "Signature is Valid" in out and "Certificate is Trusted" in out, out
 
 
-def test_b_t_drill_with_a_pinned_tsa_clock__R_DATE_1(signer: Signer, root: x509.Certificate, demo: pki.DemoPki) -> None:
-    with local_tsa(demo.directory, clock=lambda: DRILL_TIME + timedelta(seconds=2)) as url:
+def test_b_t_drill_with_a_pinned_tsa_clock__R_DATE_1(
+    signer: Signer, demo_root: x509.Certificate, demo_pki: pki.DemoPki
+) -> None:
+    with local_tsa(demo_pki.directory, clock=lambda: DRILL_TIME + timedelta(seconds=2)) as url:
         seal = pades.SealSigner(signer, tsa_url=url)
         assert seal.level == "B-T"
         signed = seal.sign(make_pdf(), signing_time=DRILL_TIME)
-    check = pades.validate_pdf(signed, trust_roots=[root], moment=DRILL_TIME + timedelta(minutes=5))
+    check = pades.validate_pdf(signed, trust_roots=[demo_root], moment=DRILL_TIME + timedelta(minutes=5))
     assert check.ok and check.timestamp_time == DRILL_TIME + timedelta(seconds=2), check.reasons
     # the time-stamp token fits the pre-sized /Contents (no trial signature, no second TSA request)
     start1, len1, start2, _ = byte_ranges(signed)
@@ -112,42 +104,42 @@ def test_b_t_drill_with_a_pinned_tsa_clock__R_DATE_1(signer: Signer, root: x509.
 
 
 def test_b_t_timestamp_from_an_untrusted_tsa(
-    signer: Signer, root: x509.Certificate, tmp_path_factory: pytest.TempPathFactory
+    signer: Signer, demo_root: x509.Certificate, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     rogue = pki.create_demo_pki(tmp_path_factory.mktemp("rogue-tsa"))
     with local_tsa(rogue.directory) as url:
         signed = pades.sign_pdf(make_pdf(), signer, signing_time=DRILL_TIME, tsa_url=url)
-    check = pades.validate_pdf(signed, trust_roots=[root], moment=datetime.now(UTC))
+    check = pades.validate_pdf(signed, trust_roots=[demo_root], moment=datetime.now(UTC))
     assert check.intact and check.valid and not check.trusted
     assert any("time-stamp" in r for r in check.reasons)
 
 
-def test_local_tsa_rejects_garbage(demo: pki.DemoPki) -> None:
+def test_local_tsa_rejects_garbage(demo_pki: pki.DemoPki) -> None:
     import urllib.error
     import urllib.request
 
-    with local_tsa(demo.directory) as url:
+    with local_tsa(demo_pki.directory) as url:
         req = urllib.request.Request(url, data=b"not a tsq", headers={"Content-Type": "application/timestamp-query"})
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(req, timeout=5)
         assert err.value.code == 400
 
 
-def test_why_the_seal_cert_also_has_email_protection(demo: pki.DemoPki, nss: str, tmp_path: Path) -> None:
+def test_why_the_seal_cert_also_has_email_protection(demo_pki: pki.DemoPki, nss: str, tmp_path: Path) -> None:
     """NSS checks PDF signers for the S/MIME signer usage: with id-kp-documentSigning (RFC 9336) alone, pdfsig
     says "Unknown issue with Certificate"; SEAL_EKUS therefore lists emailProtection as well."""
     from cryptography.hazmat.primitives.asymmetric import ec
 
     key = ec.generate_private_key(ec.SECP256R1())
     cert = pki.issue_certificate(
-        pki.load_demo_root(demo.directory), key.public_key(), pki.seal_subject(), (pki.EKU_DOCUMENT_SIGNING,)
+        pki.load_demo_root(demo_pki.directory), key.public_key(), pki.seal_subject(), (pki.EKU_DOCUMENT_SIGNING,)
     )
     key_path, cert_path = tmp_path / "k.pem", tmp_path / "c.pem"
     key_path.write_bytes(pki.key_pem(key))
     cert_path.write_bytes(pki.cert_pem(cert))
-    doc_only = keys.load_signer(keys.SealKeyConfig.pem(key_path, cert_path, [demo.root_cert]))
+    doc_only = keys.load_signer(keys.SealKeyConfig.pem(key_path, cert_path, [demo_pki.root_cert]))
     signed = pades.sign_pdf(make_pdf(), doc_only, signing_time=DRILL_TIME)
     out = pdfsig(nss, _write(tmp_path, "doc-eku-only.pdf", signed))
     assert "Signature is Valid" in out and "Certificate is Trusted" not in out, out
     # pyHanko has no such rule: the document-signing-only certificate validates there
-    assert pades.validate_pdf(signed, trust_roots=[load_cert(demo.root_cert)], moment=DRILL_TIME).ok
+    assert pades.validate_pdf(signed, trust_roots=[load_cert(demo_pki.root_cert)], moment=DRILL_TIME).ok

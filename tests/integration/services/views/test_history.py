@@ -4,7 +4,6 @@ oldest first, with actor, time, before and after."""
 
 from __future__ import annotations
 
-import csv
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -12,48 +11,34 @@ from typing import Any
 import pytest
 
 from ecert.adapters.synthetic_signature import signature_png
-from ecert.domain.ids import make_id_number, make_registration_no, make_uscc
+from ecert.domain.ids import make_id_number, make_uscc
 from ecert.domain.model import Gender
-from ecert.domain.provinces import code_of_abbreviation
 from ecert.services.views.history import show_holder_with_history
+from helpers_cli import HEADER, USCC_A, USCC_B, holder_no, write_csv
 
 # Instants are recorded and shown here: every test runs at each pinned hour (tests/conftest.py).
 pytestmark = pytest.mark.wall_clock
 
-HEADER = [
-    "registration_no", "name", "gender", "birth_date", "id_number", "employer_name", "employer_uscc",
-    "specialty", "valid_until", "signature_image",
-]  # fmt: skip
-USCC_A = make_uscc("330100", "MA0BC1D2E")
-USCC_B = make_uscc("330100", "123456789")
 CONTRACT_KEYS = {"registration_no", "name", "province", "status", "age65_date", "in_rollout", "specialties"}
 ENTRY_KEYS = {"at", "actor", "action", "before", "after", "payload"}
 
 
-def write_csv(tmp_path: Path, name: str, holders: list[dict[str, Any]]) -> Path:
-    path = tmp_path / name
-    with path.open("w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(HEADER)
-        for h in holders:
-            sig = tmp_path / f"sig-{h['serial']}.png"
-            sig.write_bytes(signature_png(h["name"], h["serial"]))
-            for specialty, valid_until in h["specialties"]:
-                w.writerow(
-                    [h["no"], h["name"], "男", "1980-05-17", h["id"], h["employer"], h["uscc"], specialty, valid_until,
-                     sig.name]
-                )  # fmt: skip
-    return path
+def write_holders(tmp_path: Path, name: str, holders: list[dict[str, Any]]) -> Path:
+    rows: list[list[str]] = []
+    for h in holders:
+        sig = tmp_path / f"sig-{h['serial']}.png"
+        sig.write_bytes(signature_png(h["name"], h["serial"]))
+        person = [h["no"], h["name"], "男", "1980-05-17", h["id"], h["employer"], h["uscc"]]
+        rows += [[*person, specialty, valid_until, sig.name] for specialty, valid_until in h["specialties"]]
+    return write_csv(tmp_path / name, rows, HEADER)
 
 
 def holder(serial: int, *, name: str = "张伟", employer: tuple[str, str] = ("某某建设集团有限公司", USCC_A),
            specialties: tuple[tuple[str, str], ...] = (("建筑工程", "2023-06-30"),)) -> dict[str, Any]:  # fmt: skip
-    code = code_of_abbreviation("浙")
-    assert code is not None
     return {
         "serial": serial,
-        "no": make_registration_no("浙", code, 2010, 2012, serial),
-        "id": make_id_number(f"{code}0102", date(1980, 5, 17), serial % 100, Gender.MALE),
+        "no": holder_no(serial),
+        "id": make_id_number("330102", date(1980, 5, 17), serial % 100, Gender.MALE),
         "name": name,
         "employer": employer[0],
         "uscc": employer[1],
@@ -83,7 +68,7 @@ def test_history_lists_every_state_change_in_order_with_before_and_after__R_ACC_
     colleague = holder(2, name="李娜")
     stranger = holder(3, name="王芳", employer=("另一家建设有限公司", USCC_B))
     ok(ecert, "init", today="2021-03-01")
-    ok(ecert, "import", str(write_csv(tmp_path, "registry.csv", [me, colleague, stranger])), today="2021-03-01")
+    ok(ecert, "import", str(write_holders(tmp_path, "registry.csv", [me, colleague, stranger])), today="2021-03-01")
     no = me["no"]
     ok(
         ecert,
@@ -172,7 +157,7 @@ def test_employer_rename_appears_in_the_history_of_every_holder_of_that_employer
     ecert: Any, engine: Any, tmp_path: Path
 ) -> None:
     holders = [holder(i, name=n) for i, n in ((1, "张伟"), (2, "李娜"))]
-    ok(ecert, "import", str(write_csv(tmp_path, "r.csv", holders)), today="2021-03-01")
+    ok(ecert, "import", str(write_holders(tmp_path, "r.csv", holders)), today="2021-03-01")
     ok(ecert, "change", "employer-name", "--uscc", USCC_A, "--name", "某某建设控股有限公司", today="2021-03-02")
     for h in holders:
         renames = [e for e in history(ecert, h["no"], "2021-03-02") if e["action"] == "employer.rename"]
@@ -182,7 +167,7 @@ def test_employer_rename_appears_in_the_history_of_every_holder_of_that_employer
 
 def test_cancel_and_refusals_in_the_history__R_ACC_1(ecert: Any, engine: Any, tmp_path: Path) -> None:
     me = holder(1)
-    ok(ecert, "import", str(write_csv(tmp_path, "r.csv", [me])), today="2021-03-01")
+    ok(ecert, "import", str(write_holders(tmp_path, "r.csv", [me])), today="2021-03-01")
     # A refused paper request (浙 is in rollout) changes nothing and is not an event.
     assert (
         ecert("change", "paper", me["no"], "--kind", "reissue", "--why", "lost", "--json", today="2021-03-01").exit_code
@@ -203,9 +188,9 @@ def test_a_later_import_that_changed_the_holder_is_in_the_history__R_ACC_1(
     ecert: Any, engine: Any, tmp_path: Path
 ) -> None:
     me, other = holder(1), holder(2, name="李娜")
-    ok(ecert, "import", str(write_csv(tmp_path, "first.csv", [me, other])), today="2021-03-01")
+    ok(ecert, "import", str(write_holders(tmp_path, "first.csv", [me, other])), today="2021-03-01")
     me2 = {**me, "specialties": (("建筑工程", "2024-06-30"),)}
-    ok(ecert, "import", str(write_csv(tmp_path, "second.csv", [me2])), today="2021-03-02")
+    ok(ecert, "import", str(write_holders(tmp_path, "second.csv", [me2])), today="2021-03-02")
     entries = history(ecert, me["no"], "2021-03-02")
     assert [(e["action"], e["subject"], e["matched_by"]) for e in entries] == [
         ("registry.import", "first.csv", "created_at"),
@@ -218,7 +203,7 @@ def test_history_is_only_added_on_request_and_keeps_the_contract_keys__R_ACC_1(
     ecert: Any, make_app: Any, tmp_path: Path
 ) -> None:
     me = holder(1)
-    ok(ecert, "import", str(write_csv(tmp_path, "r.csv", [me])), today="2021-03-01")
+    ok(ecert, "import", str(write_holders(tmp_path, "r.csv", [me])), today="2021-03-01")
     plain = ok(ecert, "holder", "show", me["no"], today="2021-03-01")
     with_history = ok(ecert, "holder", "show", me["no"], "--history", today="2021-03-01")
     assert "history" not in plain
