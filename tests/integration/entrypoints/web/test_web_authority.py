@@ -32,6 +32,7 @@ from ecert.domain.model import Gender
 from ecert.domain.rules.renewal import renewed_validity_end
 from ecert.entrypoints.web.app import create_app
 from ecert.services import accounts, demo, registry, renewal
+from helpers_app import renewable_days
 
 SEED_DAY = date(2021, 3, 1)
 PASSWORD = "password-123"
@@ -91,16 +92,7 @@ def _renewable_specialty(core: App) -> tuple[date, str, str, str]:
             .order_by(registrations.c.registration_no)
         ).scalars()
         numbers = list(numbers)
-    found: list[tuple[date, str, str, str]] = []
-    for no in numbers:
-        view = registry.show_holder(core.uow(), no, today=SEED_DAY, policy=core.policy)
-        for s in view["specialties"]:
-            day = date.fromisoformat(s["valid_until"]) - timedelta(days=10)
-            if day <= SEED_DAY or date.fromisoformat(view["age65_date"]) <= day + timedelta(days=30):
-                continue
-            on_day = registry.show_holder(core.uow(), no, today=day, policy=core.policy)
-            if {x["specialty"]: x["state"] for x in on_day["specialties"]}[s["specialty"]] == "renewable":
-                found.append((day, no, s["specialty"], s["valid_until"]))
+    found = list(renewable_days(core, numbers, after=SEED_DAY))
     assert found, "the demo registry has no 浙 specialty that becomes renewable"
     return min(found)
 

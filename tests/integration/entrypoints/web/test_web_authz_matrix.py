@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
@@ -64,6 +64,7 @@ from ecert.domain.rules.renewal import check_renewal_application
 from ecert.entrypoints.web.app import create_app
 from ecert.services import accounts, demo, issuance, registry, renewal
 from ecert.testing import pg_schema
+from helpers_app import renewable_days
 
 PG_URL = os.environ.get("ECERT_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -204,28 +205,20 @@ def _choose_cast(core: App) -> Cast:
     zj = [r.registration_no for r in rows if r.province_code == "33"]
     bj = [r.registration_no for r in rows if r.province_code == "11"]
     found: list[Cast] = []
-    for a in zj:
-        view = registry.show_holder(core.uow(), a, today=SEED_DAY, policy=core.policy)
-        for s in view["specialties"]:
-            day = date.fromisoformat(s["valid_until"]) - timedelta(days=10)
-            if day <= SEED_DAY or date.fromisoformat(view["age65_date"]) <= day + timedelta(days=30):
-                continue
-            on_day = registry.show_holder(core.uow(), a, today=day, policy=core.policy)
-            if {x["specialty"]: x["state"] for x in on_day["specialties"]}[s["specialty"]] != "renewable":
-                continue
-            if not _downloadable(core, a, day):
-                continue
-            b = next(
-                (
-                    (no, spec)
-                    for no in zj
-                    if no != a and _downloadable(core, no, day) and (spec := _applicable(core, no, day))
-                ),
-                None,
-            )
-            c = next((no for no in bj if _downloadable(core, no, day)), None)
-            if b is not None and c is not None:
-                found.append(Cast(day, a, s["specialty"], b[0], b[1], c))
+    for day, a, specialty, _ in renewable_days(core, zj, after=SEED_DAY):
+        if not _downloadable(core, a, day):
+            continue
+        b = next(
+            (
+                (no, spec)
+                for no in zj
+                if no != a and _downloadable(core, no, day) and (spec := _applicable(core, no, day))
+            ),
+            None,
+        )
+        c = next((no for no in bj if _downloadable(core, no, day)), None)
+        if b is not None and c is not None:
+            found.append(Cast(day, a, specialty, b[0], b[1], c))
     assert found, "the DEMO registry has no 浙 pair A, B and 京 holder C for the matrix"
     return min(found, key=lambda cast: (cast.today, cast.a))
 
@@ -660,21 +653,24 @@ def send_revoke(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response
     return c.post(f"/api/v1/registry/{w.cast.a}/revocation", json=body, headers=_headers(csrf))
 
 
-def check_revoke(w: World, role: str, res: httpx.Response, diff: dict[str, Change]) -> None:
-    assert res.json()["status"] == "revoked"
-    assert owners(diff) == {w.ids[w.cast.a]}
-    assert [r["status"] for r in diff["registrations"].added] == ["revoked"]
-
-
 def send_cancel(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
     body = {"reason": "本人申请注销", "effective": w.today.isoformat()}
     return c.post(f"/api/v1/registry/{w.cast.a}/cancellation", json=body, headers=_headers(csrf))
 
 
-def check_cancel(w: World, role: str, res: httpx.Response, diff: dict[str, Change]) -> None:
-    assert res.json()["status"] == "cancelled"
-    assert owners(diff) == {w.ids[w.cast.a]}
-    assert [r["status"] for r in diff["registrations"].added] == ["cancelled"]
+def check_ended(status: str) -> Check:
+    """Revocation or cancellation: A's registration, and nothing else, now has ``status``."""
+
+    def check(w: World, role: str, res: httpx.Response, diff: dict[str, Change]) -> None:
+        assert res.json()["status"] == status
+        assert owners(diff) == {w.ids[w.cast.a]}
+        assert [r["status"] for r in diff["registrations"].added] == [status]
+
+    return check
+
+
+check_revoke = check_ended("revoked")
+check_cancel = check_ended("cancelled")
 
 
 def send_import(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
@@ -734,8 +730,17 @@ ROWS = [
     Row("GET", "/api/v1/registry", MINISTRY, send_search, check_search),
     Row("GET", "/api/v1/registry/{reg_no}", ("401", "403", "403", "200", "403p", "200"), send_holder, check_holder),
     Row("POST", "/api/v1/registry/{reg_no}/employer", MINISTRY_WRITE, send_employer, check_employer, writes=True),
-    Row("POST", "/api/v1/registry/{reg_no}/revocation", MINISTRY_WRITE, send_revoke, check_revoke, writes=True),
-    Row("POST", "/api/v1/registry/{reg_no}/cancellation", MINISTRY_WRITE, send_cancel, check_cancel, writes=True),
+    Row(
+        "POST", "/api/v1/registry/{reg_no}/revocation", MINISTRY_WRITE, send_revoke, check_ended("revoked"), writes=True
+    ),
+    Row(
+        "POST",
+        "/api/v1/registry/{reg_no}/cancellation",
+        MINISTRY_WRITE,
+        send_cancel,
+        check_ended("cancelled"),
+        writes=True,
+    ),
     Row("POST", "/api/v1/registry/import", MINISTRY_WRITE, send_import, check_import, writes=True),
     Row("GET", "/api/v1/audit", MINISTRY, send_audit, check_audit),
 ]
