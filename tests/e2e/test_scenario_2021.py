@@ -25,8 +25,18 @@ from ecert.adapters.db.tables import registrations, specialty_registrations
 from ecert.adapters.synthetic_signature import signature_png
 from ecert.domain.ids import make_id_number, make_registration_no, make_uscc
 from ecert.domain.model import Gender
-from helpers_app import IMPORT_COLUMNS
 
+HEADER = [
+    "registration_no",
+    "name",
+    "gender",
+    "birth_date",
+    "id_number",
+    "employer_name",
+    "employer_uscc",
+    "specialty",
+    "valid_until",
+]
 ZJ_USCC = make_uscc("330100", "MA21KJ0A1")
 SH_USCC = make_uscc("310100", "MA21HP0E5")
 NEW_SH_USCC = make_uscc("310100", "MA21HP9N2")
@@ -62,7 +72,7 @@ class Registry:
         path = self.tmp / "registry-2021.csv"
         with path.open("w", encoding="utf-8", newline="") as f:
             w = csv.writer(f)
-            w.writerow(IMPORT_COLUMNS)
+            w.writerow(HEADER)
             for key, (name, abbr, code, serial, birth, specialty, valid_until) in HOLDERS.items():
                 idn = make_id_number(f"{code}0101", birth, serial % 100, Gender.MALE)
                 employer = ("上海浦江建设有限公司", SH_USCC) if abbr == "沪" else ("浙江之江建设有限公司", ZJ_USCC)
