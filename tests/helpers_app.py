@@ -4,12 +4,13 @@ a signed-in test client, the QR page's fast path watched, the registry import's 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
@@ -57,6 +58,21 @@ class DemoEnv:
     def at(self, today: date) -> App:
         """Another core on the same database with another date (ECERT_TODAY, for drills and tests)."""
         return bootstrap(Settings(database_url=self.db_url, today_override=today), engine=self.engine, keys=self.keys)
+
+
+@dataclass
+class Served:
+    """An App and the web app made from it, which the tests' clients talk to."""
+
+    core: App
+    app: FastAPI = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.app = create_app(self.core)
+
+    @property
+    def engine(self) -> Engine:
+        return self.core.engine
 
 
 def signed_in(app: Any, username: str, password: str) -> TestClient:

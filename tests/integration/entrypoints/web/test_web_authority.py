@@ -32,7 +32,7 @@ from ecert.domain.model import Gender
 from ecert.domain.rules.renewal import renewed_validity_end
 from ecert.entrypoints.web.app import create_app
 from ecert.services import accounts, demo, registry, renewal
-from helpers_app import renewable_days
+from helpers_app import Served, renewable_days
 
 SEED_DAY = date(2021, 3, 1)
 PASSWORD = "password-123"
@@ -52,10 +52,7 @@ NEW_USCC = make_uscc("330100", "MA2RN7E0K")
 
 
 @dataclass
-class Site:
-    core: App
-    engine: Engine
-    app: Any
+class Site(Served):
     today: date
     reg_no: str  # the 浙 holder who applied
     name: str
@@ -128,9 +125,7 @@ def site(db_url: str, engine: Engine, tmp_path: Path) -> Iterator[Site]:
     with core.uow() as uow:
         reg = registry.get_registration(uow, reg_no)
     yield Site(
-        core=core,
-        engine=engine,
-        app=create_app(core),
+        core,
         today=today,
         reg_no=reg_no,
         name=reg.person.name,
