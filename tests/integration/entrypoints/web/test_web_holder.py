@@ -114,6 +114,17 @@ def holder(env: DemoEnv) -> tuple[str, TestClient]:
     return reg_no, _client(env.core, "holder-a")
 
 
+# A holder's download: their registration number, their signed-in client, /me's form and the answer.
+Downloaded = tuple[str, TestClient, dict[str, str], httpx.Response]
+
+
+@pytest.fixture
+def downloaded(holder: tuple[str, TestClient]) -> Downloaded:
+    """The holder's certificate, downloaded from /me with the box ticked (R-USE-1)."""
+    reg_no, client = holder
+    return (reg_no, client, *_confirmed_download(client))
+
+
 # ------------------------------------------------------------------------------------------ /me
 
 
@@ -167,10 +178,9 @@ def test_download_without_ticking_the_confirmation_issues_nothing__R_USE_1(
 
 
 def test_download_after_ticking_gives_a_sealed_pdf_that_verifies_valid__R_USE_1_R_DOC_2(
-    env: DemoEnv, holder: tuple[str, TestClient]
+    env: DemoEnv, downloaded: Downloaded
 ) -> None:
-    reg_no, client = holder
-    form, res = _confirmed_download(client)
+    reg_no, client, form, res = downloaded
     assert res.status_code == 200, res.text[:500]
     assert res.headers["content-type"] == "application/pdf"
     assert res.headers["cache-control"] == "no-store"
@@ -238,10 +248,9 @@ def test_a_window_other_than_todays_must_be_confirmed_again__R_USE_1(
 
 
 def test_earlier_downloads_show_their_state_expired_then_superseded__R_USE_3_R_CHG_1(
-    env: DemoEnv, holder: tuple[str, TestClient]
+    env: DemoEnv, downloaded: Downloaded
 ) -> None:
-    reg_no, client = holder
-    form, res = _confirmed_download(client)
+    reg_no, client, form, res = downloaded
     serial = res.headers["x-ecert-serial"]
     later = env.at(date.fromisoformat(form["usage_until"]) + timedelta(days=1))
     page = _client(later, "holder-a").get("/me").text
