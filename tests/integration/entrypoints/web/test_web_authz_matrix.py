@@ -62,6 +62,7 @@ from ecert.domain.ids import make_id_number, make_registration_no, make_uscc
 from ecert.domain.model import Gender
 from ecert.domain.rules.renewal import check_renewal_application
 from ecert.services import accounts, demo, issuance, registry, renewal
+from ecert.services.issuance import IssuedCertificate
 from ecert.testing import pg_schema
 from helpers_app import Served, renewable_days
 
@@ -109,9 +110,7 @@ class Cast:
 class World(Served):
     cast: Cast
     application_id: int | None  # A's pending renewal application
-    qr: str  # what the QR code of A's certificate holds
-    pdf: bytes  # A's sealed certificate
-    serial: str
+    cert: IssuedCertificate  # A's sealed certificate, its serial and what its QR code holds
     ids: dict[str, int]  # registrations.id of A, B, C
     id_numbers: dict[str, str]  # full ID numbers of A, B, C
     names: dict[str, str]
@@ -123,7 +122,7 @@ class World(Served):
 
     @property
     def token(self) -> str:
-        return self.qr.rstrip("/").rsplit("/", 1)[-1]
+        return self.cert.qr.rstrip("/").rsplit("/", 1)[-1]
 
     def client(self) -> TestClient:
         return TestClient(self.app, follow_redirects=False)
@@ -276,9 +275,7 @@ def _build(url: str, engine: Engine, keys: keystore.KeySettings, cast: Cast | No
         core,
         cast=cast,
         application_id=application_id,
-        qr=cert.qr,
-        pdf=cert.pdf,
-        serial=cert.serial,
+        cert=cert,
         ids={p.registration_no: p.id for p in people},
         id_numbers={p.registration_no: p.id_number for p in people},
         names={p.registration_no: p.name for p in people},
@@ -451,12 +448,13 @@ def check_verify_token(w: World, role: str, res: httpx.Response, diff: dict[str,
 
 
 def send_verify_pdf(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
-    return c.post("/api/v1/verify/pdf", files={"file": ("a.pdf", w.pdf, "application/pdf")}, headers=_headers(csrf))
+    files = {"file": ("a.pdf", w.cert.pdf, "application/pdf")}
+    return c.post("/api/v1/verify/pdf", files=files, headers=_headers(csrf))
 
 
 def check_verify_pdf(w: World, role: str, res: httpx.Response, diff: dict[str, Change]) -> None:
     body = res.json()
-    assert body["status"] == "valid" and body["serial"] == w.serial
+    assert body["status"] == "valid" and body["serial"] == w.cert.serial
     assert "*" in body["current"]["id_number"]
     _no_full_id_number(w, res)
 
@@ -532,9 +530,9 @@ def check_my_certificates(w: World, role: str, res: httpx.Response, diff: dict[s
     listed = {c["serial"] for c in res.json()["certificates"]}
     assert listed == _serials_of(w, w.own(role))
     if role == HOLDER_A:
-        assert w.serial in listed
+        assert w.cert.serial in listed
     else:
-        assert w.serial not in listed and not listed & _serials_of(w, w.cast.a)
+        assert w.cert.serial not in listed and not listed & _serials_of(w, w.cast.a)
 
 
 def send_download(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
