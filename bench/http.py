@@ -43,7 +43,7 @@ from typing import Any
 
 import httpx
 
-from ecert.testing import ECERT, pg_schema, serving
+from ecert.testing import ECERT, issued_sample, pg_schema, serving, token_of
 
 PASSWORD = "bench-password-1"
 
@@ -170,26 +170,16 @@ def _measure(holders: int, args: argparse.Namespace, url: str, work: Path) -> di
         os.environ.update({k: env[k] for k in ("ECERT_DATABASE_URL", "ECERT_KEYS_DIR")})
         from ecert.bootstrap import bootstrap
         from ecert.config import load_settings
-        from ecert.domain.errors import EcertError
-        from ecert.services import accounts, issuance
+        from ecert.services import accounts
 
         core = bootstrap(load_settings())
-        with core.uow() as uow:
-            numbers = uow.registry.sample_numbers(n_sign)
         tokens: list[str] = []
         downloaders: list[str] = []
-        for no in numbers:
-            try:
-                issued = issuance.issue(
-                    core.uow(), no, confirm=True, actor="bench", today=core.clock.today(), now=core.clock.now(),
-                    policy=core.policy, docs=core.documents,
-                )  # fmt: skip
-            except EcertError:
-                continue
+        for no, issued in issued_sample(core, n_sign, actor="bench"):
             if len(downloaders) < args.download_holders:
                 downloaders.append(no)
             else:
-                tokens.append(issued.qr.split("/V/", 1)[1])
+                tokens.append(token_of(issued))
             if len(tokens) >= args.tokens:
                 break
         assert downloaders and tokens, "no issuable demo holders"

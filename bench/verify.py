@@ -430,18 +430,9 @@ def setup(work: Path, holders: int = 40) -> Setup:
 
 
 def ecert_verify(s: Setup, pdf: bytes) -> Any:
-    from ecert.services.verification import verify_pdf
+    from ecert.testing import verify_pdf
 
-    app = s.app
-    return verify_pdf(
-        app.uow(),
-        pdf,
-        check_signature=app.signature_checker,
-        keys=app.qr_public_keys,
-        today=app.clock.today(),
-        now=app.clock.now(),
-        policy=app.policy,
-    )
+    return verify_pdf(s.app, pdf)
 
 
 def compare(s: Setup) -> tuple[list[dict[str, Any]], list[str]]:

@@ -1,7 +1,7 @@
 """Helpers for ecert's own tests, benchmarks and drills: a free local port, a throw-away PostgreSQL
-schema, and an ``ecert serve`` process that is up before it is used and stopped, with its workers,
-afterwards. Shipped with the package (no test-framework imports) so that ``tests/`` and ``bench/``
-share one copy."""
+schema, an ``ecert serve`` process that is up before it is used and stopped, with its workers,
+afterwards, and certificates issued and verified through the services as the pages do. Shipped with
+the package (no test-framework imports) so that ``tests/`` and ``bench/`` share one copy."""
 
 from __future__ import annotations
 
@@ -15,7 +15,13 @@ import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
+
+if TYPE_CHECKING:
+    from ecert.bootstrap import App
+    from ecert.domain.verification import VerificationResult
+    from ecert.services.issuance import IssuedCertificate
 
 ECERT = str(Path(sys.executable).parent / "ecert")
 
@@ -105,3 +111,43 @@ def serving(
         yield base, proc
     finally:
         stop(proc)
+
+
+def issued_sample(app: App, sample: int, *, actor: str) -> Iterator[tuple[str, IssuedCertificate]]:
+    """(registration number, certificate) for each of ``sample`` registrations of the registry that can
+    download on the app's date, issued and confirmed by ``actor``; the others are passed over (R-USE-4)."""
+    from ecert.domain.errors import EcertError
+    from ecert.services import issuance
+
+    with app.uow() as uow:
+        numbers = uow.registry.sample_numbers(sample)
+    for no in numbers:
+        try:
+            cert = issuance.issue(
+                app.uow(), no, confirm=True, actor=actor, today=app.clock.today(), now=app.clock.now(),
+                policy=app.policy, docs=app.documents,
+            )  # fmt: skip
+        except EcertError:
+            continue
+        yield no, cert
+
+
+def token_of(cert: IssuedCertificate) -> str:
+    """The token of the certificate's QR code (what ``/V/`` and ``/api/v1/verify/`` take)."""
+    return cert.qr.split("/V/", 1)[1]
+
+
+def verify_pdf(app: App, pdf: bytes) -> VerificationResult:
+    """``pdf`` checked in full, as the upload page checks it: the app's seal checker, keys, date, clock
+    and policy."""
+    from ecert.services import verification
+
+    return verification.verify_pdf(
+        app.uow(),
+        pdf,
+        check_signature=app.signature_checker,
+        keys=app.qr_public_keys,
+        today=app.clock.today(),
+        now=app.clock.now(),
+        policy=app.policy,
+    )

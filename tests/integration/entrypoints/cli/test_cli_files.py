@@ -22,9 +22,10 @@ from ecert.domain.errors import BadInput
 from ecert.domain.ids import make_id_number, make_registration_no, make_uscc
 from ecert.domain.messages import CATALOG
 from ecert.domain.model import Gender
+from helpers_app import IMPORT_COLUMNS, downloadable_demo_no
 
 TODAY = "2021-03-01"
-HEADER = "registration_no,name,gender,birth_date,id_number,employer_name,employer_uscc,specialty,valid_until"
+HEADER = ",".join(IMPORT_COLUMNS)
 RAW = ("Errno", "codec", "Traceback", "can't decode")
 
 
@@ -278,12 +279,7 @@ def test_a_missing_policy_file_is_bad_policy_with_the_sentence__contract_global(
 @pytest.fixture
 def demo_no(ecert: Any) -> str:
     """A demo holder who can download on 2021-03-01 (pilot province, valid specialty, signature)."""
-    res = ecert("demo", "--holders", "40", "--json", today=TODAY)
-    assert res.exit_code == 0, res.stdout + res.stderr
-    for no in res.json()["sample_registration_nos"]:
-        if ecert("cert", "preview", no, "--json", today=TODAY).exit_code == 0:
-            return str(no)
-    raise AssertionError("no demo holder can download on 2021-03-01")
+    return downloadable_demo_no(ecert, TODAY)
 
 
 def test_cert_issue_to_an_unwritable_out_records_nothing__contract_cert_issue_R_USE_1(

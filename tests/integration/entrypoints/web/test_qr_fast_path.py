@@ -8,8 +8,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -21,36 +21,19 @@ import ecert.bootstrap as composition_root
 from ecert.adapters import keystore, qr_token, ratelimit
 from ecert.adapters.db.engine import AsyncReadPool
 from ecert.adapters.db.tables import registrations, renewal_applications, renewal_items, specialty_registrations
-from ecert.bootstrap import App, bootstrap, web_parts
-from ecert.config import Settings
-from ecert.domain.errors import EcertError
+from ecert.bootstrap import App, web_parts
 from ecert.domain.ids import make_uscc
 from ecert.entrypoints.web.app import create_app
-from ecert.entrypoints.web.qr_fast_path import QrPageFastPath
-from ecert.services import changes, issuance, verification
-from ecert.services.demo import seed_demo
+from ecert.services import changes, verification
+from ecert.testing import issued_sample, token_of
+from helpers_app import DemoEnv, watch_fast_path
 
 TODAY = date(2021, 3, 1)
 
 
-@dataclass
-class Env:
-    db_url: str
-    engine: Engine
-    keys: keystore.KeySettings
-    core: App
-
-    def at(self, today: date) -> App:
-        return bootstrap(Settings(database_url=self.db_url, today_override=today), engine=self.engine, keys=self.keys)
-
-
 @pytest.fixture
-def env(db_url: str, engine: Engine, tmp_path: Path) -> Env:
-    keys = keystore.key_settings_from_env({"ECERT_KEYS_DIR": str(tmp_path / "keys")})
-    keystore.ensure_keys(keys)
-    core = bootstrap(Settings(database_url=db_url, today_override=TODAY), engine=engine, keys=keys)
-    seed_demo(core.uow, 40, seed=2021, today=TODAY, now=core.clock.now())
-    return Env(db_url, engine, keys, core)
+def env(db_url: str, engine: Engine, tmp_path: Path) -> DemoEnv:
+    return DemoEnv.seeded(db_url, engine, tmp_path / "keys", today=TODAY)
 
 
 @pytest.fixture(autouse=True)
@@ -60,21 +43,9 @@ def no_throttle(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _issued(core: App, n: int) -> list[tuple[str, str]]:
     """(registration number, token) of ``n`` freshly issued certificates."""
-    with core.uow() as uow:
-        numbers = uow.registry.sample_numbers(40)
-    out: list[tuple[str, str]] = []
-    for no in numbers:
-        try:
-            cert = issuance.issue(
-                core.uow(), no, confirm=True, actor="test", today=core.clock.today(), now=core.clock.now(),
-                policy=core.policy, docs=core.documents,
-            )  # fmt: skip
-        except EcertError:
-            continue
-        out.append((no, cert.qr.split("/V/", 1)[1]))
-        if len(out) == n:
-            return out
-    raise AssertionError("not enough issuable demo holders")
+    out = [(no, token_of(cert)) for no, cert in islice(issued_sample(core, 40, actor="test"), n)]
+    assert len(out) == n, "not enough issuable demo holders"
+    return out
 
 
 def _slow(core: App, token: str) -> dict[str, Any]:
@@ -111,7 +82,7 @@ def _text(html: str) -> str:
 # ------------------------------------------------------------------------------------------ the read
 
 
-def test_the_one_statement_reads_what_the_repositories_read(env: Env) -> None:
+def test_the_one_statement_reads_what_the_repositories_read(env: DemoEnv) -> None:
     (no, token), (other_no, _) = _issued(env.core, 2)
     serial = qr_token.decode(token, env.core.qr_public_keys).serial
     now = datetime.now(UTC)
@@ -152,7 +123,7 @@ def test_the_one_statement_reads_what_the_repositories_read(env: Env) -> None:
 # ------------------------------------------------------------------------------------------ verdicts
 
 
-def test_fast_verdict_is_verify_qrs_in_every_state__R_DOC_4_R_CHG_1_R_USE_3(env: Env) -> None:
+def test_fast_verdict_is_verify_qrs_in_every_state__R_DOC_4_R_CHG_1_R_USE_3(env: DemoEnv) -> None:
     (a, token_a), (b, token_b), (_c, token_c) = _issued(env.core, 3)
     core = env.core
     assert _same(core, token_a) == "valid"
@@ -193,7 +164,7 @@ def test_fast_verdict_is_verify_qrs_in_every_state__R_DOC_4_R_CHG_1_R_USE_3(env:
     }
 
 
-def test_only_verified_tokens_are_remembered__R_DOC_4(env: Env) -> None:
+def test_only_verified_tokens_are_remembered__R_DOC_4(env: DemoEnv) -> None:
     (_, token), *_ = _issued(env.core, 1)
     tokens = verification.VerifiedTokens(env.core.qr_public_keys, maxsize=4)
     assert tokens(token) == qr_token.decode(token, env.core.qr_public_keys)
@@ -206,7 +177,7 @@ def test_only_verified_tokens_are_remembered__R_DOC_4(env: Env) -> None:
     assert info.currsize == 1 and info.hits == 2
 
 
-def test_the_async_read_survives_a_dropped_connection_and_a_new_event_loop(env: Env) -> None:
+def test_the_async_read_survives_a_dropped_connection_and_a_new_event_loop(env: DemoEnv) -> None:
     if env.engine.dialect.name != "postgresql":
         pytest.skip("the async read is PostgreSQL's")
     pool = AsyncReadPool(env.engine, size=2)
@@ -229,16 +200,11 @@ def test_the_async_read_survives_a_dropped_connection_and_a_new_event_loop(env: 
 # ------------------------------------------------------------------------------------------ the page
 
 
-def test_the_fast_page_is_the_routes_page_in_both_languages__R_DOC_4(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_fast_page_is_the_routes_page_in_both_languages__R_DOC_4(
+    env: DemoEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (_, token), *_ = _issued(env.core, 1)
-    served: list[str] = []
-    respond = QrPageFastPath._respond
-
-    async def spy(self: Any, scope: Any, receive: Any, send: Any) -> None:
-        served.append(scope["path"])
-        await respond(self, scope, receive, send)
-
-    monkeypatch.setattr(QrPageFastPath, "_respond", spy)
+    served = watch_fast_path(monkeypatch)
     client = TestClient(create_app(env.core))
     fast = client.get(f"/V/{token}")
     assert served == [f"/V/{token}"]
@@ -259,7 +225,7 @@ def test_the_fast_page_is_the_routes_page_in_both_languages__R_DOC_4(env: Env, m
     assert re.search(r'ecert_verifications_total\{kind="qr",status="valid"\} [1-9]', metrics)
 
 
-def test_a_change_shows_on_the_very_next_scan__R_CHG_1(env: Env) -> None:
+def test_a_change_shows_on_the_very_next_scan__R_CHG_1(env: DemoEnv) -> None:
     (no, token), *_ = _issued(env.core, 1)
     client = TestClient(create_app(env.core))
     assert "有效" in _text(client.get(f"/V/{token}").text)
@@ -276,7 +242,7 @@ def test_a_change_shows_on_the_very_next_scan__R_CHG_1(env: Env) -> None:
     assert "已撤销" in _text(client.get(f"/V/{token}").text)
 
 
-def test_forged_and_odd_paths_never_break_the_page__R_DOC_4(env: Env) -> None:
+def test_forged_and_odd_paths_never_break_the_page__R_DOC_4(env: DemoEnv) -> None:
     (_, token), *_ = _issued(env.core, 1)
     client = TestClient(create_app(env.core))
     for path in (f"/V/{token[:-1]}", "/V/" + "A" * 40, "/V/%00%ff", "/v/" + "x" * 2000):
@@ -287,7 +253,7 @@ def test_forged_and_odd_paths_never_break_the_page__R_DOC_4(env: Env) -> None:
 
 
 def test_a_signed_in_visitor_sees_their_nav_and_limits_still_apply__R_ACC_1(
-    env: Env, monkeypatch: pytest.MonkeyPatch
+    env: DemoEnv, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (no, token), *_ = _issued(env.core, 1)
     from ecert.services import accounts
@@ -306,7 +272,7 @@ def test_a_signed_in_visitor_sees_their_nav_and_limits_still_apply__R_ACC_1(
     assert anonymous.get(f"/api/v1/verify/{token}").status_code == 429
 
 
-def test_a_limiter_doing_io_is_asked_off_the_event_loop(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_limiter_doing_io_is_asked_off_the_event_loop(env: DemoEnv, monkeypatch: pytest.MonkeyPatch) -> None:
     """A shared limiter (Redis) does network I/O: the async endpoints and the fast path must not
     block the event loop on it (a slow Redis would stall every request of the process)."""
     (_, token), *_ = _issued(env.core, 1)

@@ -32,6 +32,7 @@ from ecert.domain.model import Gender
 from ecert.domain.rules.renewal import renewed_validity_end
 from ecert.entrypoints.web.app import create_app
 from ecert.services import accounts, demo, registry, renewal
+from helpers_app import Served, renewable_days
 
 SEED_DAY = date(2021, 3, 1)
 PASSWORD = "password-123"
@@ -51,10 +52,7 @@ NEW_USCC = make_uscc("330100", "MA2RN7E0K")
 
 
 @dataclass
-class Site:
-    core: App
-    engine: Engine
-    app: Any
+class Site(Served):
     today: date
     reg_no: str  # the 浙 holder who applied
     name: str
@@ -91,16 +89,7 @@ def _renewable_specialty(core: App) -> tuple[date, str, str, str]:
             .order_by(registrations.c.registration_no)
         ).scalars()
         numbers = list(numbers)
-    found: list[tuple[date, str, str, str]] = []
-    for no in numbers:
-        view = registry.show_holder(core.uow(), no, today=SEED_DAY, policy=core.policy)
-        for s in view["specialties"]:
-            day = date.fromisoformat(s["valid_until"]) - timedelta(days=10)
-            if day <= SEED_DAY or date.fromisoformat(view["age65_date"]) <= day + timedelta(days=30):
-                continue
-            on_day = registry.show_holder(core.uow(), no, today=day, policy=core.policy)
-            if {x["specialty"]: x["state"] for x in on_day["specialties"]}[s["specialty"]] == "renewable":
-                found.append((day, no, s["specialty"], s["valid_until"]))
+    found = list(renewable_days(core, numbers, after=SEED_DAY))
     assert found, "the demo registry has no 浙 specialty that becomes renewable"
     return min(found)
 
@@ -136,9 +125,7 @@ def site(db_url: str, engine: Engine, tmp_path: Path) -> Iterator[Site]:
     with core.uow() as uow:
         reg = registry.get_registration(uow, reg_no)
     yield Site(
-        core=core,
-        engine=engine,
-        app=create_app(core),
+        core,
         today=today,
         reg_no=reg_no,
         name=reg.person.name,

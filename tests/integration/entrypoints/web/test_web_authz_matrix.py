@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
@@ -61,9 +61,10 @@ from ecert.domain.errors import EcertError, RuleRefusal
 from ecert.domain.ids import make_id_number, make_registration_no, make_uscc
 from ecert.domain.model import Gender
 from ecert.domain.rules.renewal import check_renewal_application
-from ecert.entrypoints.web.app import create_app
 from ecert.services import accounts, demo, issuance, registry, renewal
+from ecert.services.issuance import IssuedCertificate
 from ecert.testing import pg_schema
+from helpers_app import Served, renewable_days
 
 PG_URL = os.environ.get("ECERT_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -106,15 +107,10 @@ class Cast:
 
 
 @dataclass
-class World:
-    core: App
-    engine: Engine
-    app: Any
+class World(Served):
     cast: Cast
     application_id: int | None  # A's pending renewal application
-    qr: str  # what the QR code of A's certificate holds
-    pdf: bytes  # A's sealed certificate
-    serial: str
+    cert: IssuedCertificate  # A's sealed certificate, its serial and what its QR code holds
     ids: dict[str, int]  # registrations.id of A, B, C
     id_numbers: dict[str, str]  # full ID numbers of A, B, C
     names: dict[str, str]
@@ -126,7 +122,7 @@ class World:
 
     @property
     def token(self) -> str:
-        return self.qr.rstrip("/").rsplit("/", 1)[-1]
+        return self.cert.qr.rstrip("/").rsplit("/", 1)[-1]
 
     def client(self) -> TestClient:
         return TestClient(self.app, follow_redirects=False)
@@ -204,28 +200,20 @@ def _choose_cast(core: App) -> Cast:
     zj = [r.registration_no for r in rows if r.province_code == "33"]
     bj = [r.registration_no for r in rows if r.province_code == "11"]
     found: list[Cast] = []
-    for a in zj:
-        view = registry.show_holder(core.uow(), a, today=SEED_DAY, policy=core.policy)
-        for s in view["specialties"]:
-            day = date.fromisoformat(s["valid_until"]) - timedelta(days=10)
-            if day <= SEED_DAY or date.fromisoformat(view["age65_date"]) <= day + timedelta(days=30):
-                continue
-            on_day = registry.show_holder(core.uow(), a, today=day, policy=core.policy)
-            if {x["specialty"]: x["state"] for x in on_day["specialties"]}[s["specialty"]] != "renewable":
-                continue
-            if not _downloadable(core, a, day):
-                continue
-            b = next(
-                (
-                    (no, spec)
-                    for no in zj
-                    if no != a and _downloadable(core, no, day) and (spec := _applicable(core, no, day))
-                ),
-                None,
-            )
-            c = next((no for no in bj if _downloadable(core, no, day)), None)
-            if b is not None and c is not None:
-                found.append(Cast(day, a, s["specialty"], b[0], b[1], c))
+    for day, a, specialty, _ in renewable_days(core, zj, after=SEED_DAY):
+        if not _downloadable(core, a, day):
+            continue
+        b = next(
+            (
+                (no, spec)
+                for no in zj
+                if no != a and _downloadable(core, no, day) and (spec := _applicable(core, no, day))
+            ),
+            None,
+        )
+        c = next((no for no in bj if _downloadable(core, no, day)), None)
+        if b is not None and c is not None:
+            found.append(Cast(day, a, specialty, b[0], b[1], c))
     assert found, "the DEMO registry has no 浙 pair A, B and 京 holder C for the matrix"
     return min(found, key=lambda cast: (cast.today, cast.a))
 
@@ -284,14 +272,10 @@ def _build(url: str, engine: Engine, keys: keystore.KeySettings, cast: Cast | No
             .where(registrations.c.registration_no.in_([cast.a, cast.b, cast.c]))
         ).all()  # fmt: skip
     return World(
-        core=core,
-        engine=engine,
-        app=create_app(core),
+        core,
         cast=cast,
         application_id=application_id,
-        qr=cert.qr,
-        pdf=cert.pdf,
-        serial=cert.serial,
+        cert=cert,
         ids={p.registration_no: p.id for p in people},
         id_numbers={p.registration_no: p.id_number for p in people},
         names={p.registration_no: p.name for p in people},
@@ -464,12 +448,13 @@ def check_verify_token(w: World, role: str, res: httpx.Response, diff: dict[str,
 
 
 def send_verify_pdf(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
-    return c.post("/api/v1/verify/pdf", files={"file": ("a.pdf", w.pdf, "application/pdf")}, headers=_headers(csrf))
+    files = {"file": ("a.pdf", w.cert.pdf, "application/pdf")}
+    return c.post("/api/v1/verify/pdf", files=files, headers=_headers(csrf))
 
 
 def check_verify_pdf(w: World, role: str, res: httpx.Response, diff: dict[str, Change]) -> None:
     body = res.json()
-    assert body["status"] == "valid" and body["serial"] == w.serial
+    assert body["status"] == "valid" and body["serial"] == w.cert.serial
     assert "*" in body["current"]["id_number"]
     _no_full_id_number(w, res)
 
@@ -545,9 +530,9 @@ def check_my_certificates(w: World, role: str, res: httpx.Response, diff: dict[s
     listed = {c["serial"] for c in res.json()["certificates"]}
     assert listed == _serials_of(w, w.own(role))
     if role == HOLDER_A:
-        assert w.serial in listed
+        assert w.cert.serial in listed
     else:
-        assert w.serial not in listed and not listed & _serials_of(w, w.cast.a)
+        assert w.cert.serial not in listed and not listed & _serials_of(w, w.cast.a)
 
 
 def send_download(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
@@ -660,21 +645,24 @@ def send_revoke(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response
     return c.post(f"/api/v1/registry/{w.cast.a}/revocation", json=body, headers=_headers(csrf))
 
 
-def check_revoke(w: World, role: str, res: httpx.Response, diff: dict[str, Change]) -> None:
-    assert res.json()["status"] == "revoked"
-    assert owners(diff) == {w.ids[w.cast.a]}
-    assert [r["status"] for r in diff["registrations"].added] == ["revoked"]
-
-
 def send_cancel(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
     body = {"reason": "本人申请注销", "effective": w.today.isoformat()}
     return c.post(f"/api/v1/registry/{w.cast.a}/cancellation", json=body, headers=_headers(csrf))
 
 
-def check_cancel(w: World, role: str, res: httpx.Response, diff: dict[str, Change]) -> None:
-    assert res.json()["status"] == "cancelled"
-    assert owners(diff) == {w.ids[w.cast.a]}
-    assert [r["status"] for r in diff["registrations"].added] == ["cancelled"]
+def check_ended(status: str) -> Check:
+    """Revocation or cancellation: A's registration, and nothing else, now has ``status``."""
+
+    def check(w: World, role: str, res: httpx.Response, diff: dict[str, Change]) -> None:
+        assert res.json()["status"] == status
+        assert owners(diff) == {w.ids[w.cast.a]}
+        assert [r["status"] for r in diff["registrations"].added] == [status]
+
+    return check
+
+
+check_revoke = check_ended("revoked")
+check_cancel = check_ended("cancelled")
 
 
 def send_import(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
@@ -704,6 +692,8 @@ HOLDERS = ("401", "200", "200", "403", "403", "403")
 STAFF = ("401", "403", "403", "200", "200", "200")
 MINISTRY = ("401", "403", "403", "403", "403", "200")
 MINISTRY_WRITE = ("401", "403", "403", "403", "403", "200*")
+APPLY = ("401", "201*", "201*", "403", "403", "403")  # a holder applies for their own registration only
+DECIDE = ("401", "403", "403", "200*", "403p", "200*")  # reviewers decide in their own province only
 
 ROWS = [
     Row("GET", "/api/v1/verify/{token}", PUBLIC, send_verify_token, check_verify_token),
@@ -714,22 +704,10 @@ ROWS = [
     Row("GET", "/api/v1/me/certificates", HOLDERS, send_my_certificates, check_my_certificates),
     Row("POST", "/api/v1/me/certificates", HOLDERS, send_download, check_download, writes=True),
     Row("GET", "/api/v1/me/applications", HOLDERS, send_my_applications, check_my_applications),
-    Row(
-        "POST",
-        "/api/v1/me/applications",
-        ("401", "201*", "201*", "403", "403", "403"),
-        send_apply,
-        check_apply,
-        writes=True,
-    ),
+    Row("POST", "/api/v1/me/applications", APPLY, send_apply, check_apply, writes=True),
     Row("GET", "/api/v1/review/applications", STAFF, send_pending, check_pending),
     Row(
-        "POST",
-        "/api/v1/review/applications/{application_id}/decision",
-        ("401", "403", "403", "200*", "403p", "200*"),
-        send_decide,
-        check_decide,
-        writes=True,
+        "POST", "/api/v1/review/applications/{application_id}/decision", DECIDE, send_decide, check_decide, writes=True
     ),
     Row("GET", "/api/v1/registry", MINISTRY, send_search, check_search),
     Row("GET", "/api/v1/registry/{reg_no}", ("401", "403", "403", "200", "403p", "200"), send_holder, check_holder),

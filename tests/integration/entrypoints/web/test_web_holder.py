@@ -6,50 +6,32 @@ words (R-USE-4), and a holder seeing only their own registration (R-ACC-1)."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
-from ecert.adapters import keystore
 from ecert.adapters.db.tables import audit_events, certificates, renewal_applications
-from ecert.bootstrap import App, bootstrap
-from ecert.config import Settings
+from ecert.bootstrap import App
 from ecert.domain.errors import EcertError
 from ecert.domain.ids import make_uscc
 from ecert.domain.rules.renewal import check_renewal_application
-from ecert.domain.verification import VerificationResult
 from ecert.entrypoints.web.app import create_app
-from ecert.services import accounts, changes, issuance, renewal, verification
-from ecert.services.demo import seed_demo
+from ecert.services import accounts, changes, issuance, renewal
+from ecert.testing import verify_pdf
+from helpers_app import DemoEnv, signed_in
 
 TODAY = date(2021, 3, 1)
 PASSWORD = "holder-pass-2021"
 
 
-@dataclass
-class Env:
-    db_url: str
-    engine: Engine
-    keys: keystore.KeySettings
-    core: App
-
-    def at(self, today: date) -> App:
-        """Another core on the same database with another date (ECERT_TODAY, for drills and tests)."""
-        return bootstrap(Settings(database_url=self.db_url, today_override=today), engine=self.engine, keys=self.keys)
-
-
 @pytest.fixture
-def env(db_url: str, engine: Engine, tmp_path: Path) -> Env:
-    keys = keystore.key_settings_from_env({"ECERT_KEYS_DIR": str(tmp_path / "keys")})
-    keystore.ensure_keys(keys)
-    core = bootstrap(Settings(database_url=db_url, today_override=TODAY), engine=engine, keys=keys)
-    seed_demo(core.uow, 40, seed=2021, today=TODAY, now=core.clock.now())
-    return Env(db_url, engine, keys, core)
+def env(db_url: str, engine: Engine, tmp_path: Path) -> DemoEnv:
+    return DemoEnv.seeded(db_url, engine, tmp_path / "keys", today=TODAY)
 
 
 def _issuable(core: App) -> list[str]:
@@ -79,11 +61,7 @@ def _account(core: App, username: str, reg_no: str | None = None, role: str = "h
 
 
 def _client(core: App, username: str | None = None) -> TestClient:
-    client = TestClient(create_app(core))
-    if username is not None:
-        res = client.post("/login", data={"username": username, "password": PASSWORD}, follow_redirects=False)
-        assert res.status_code == 303, res.text
-    return client
+    return TestClient(create_app(core)) if username is None else signed_in(core, username, PASSWORD)
 
 
 def _csrf(html: str) -> str:
@@ -117,36 +95,41 @@ def _zh(d: date) -> str:
     return f"{d.year}年{d.month:02d}月{d.day:02d}日"
 
 
-def _verify(core: App, pdf: bytes) -> VerificationResult:
-    return verification.verify_pdf(
-        core.uow(),
-        pdf,
-        check_signature=core.signature_checker,
-        keys=core.qr_public_keys,
-        today=core.clock.today(),
-        now=core.clock.now(),
-        policy=core.policy,
-    )
-
-
 def _download_form(page: str) -> dict[str, str]:
     """What the browser sends from /me without ticking the box: csrf and the window shown."""
     fields = dict(re.findall(r'<input type="hidden" name="(usage_from|usage_until)" value="([^"]+)"', page))
     return {"csrf": _csrf(page), **fields}
 
 
+def _confirmed_download(client: TestClient) -> tuple[dict[str, str], httpx.Response]:
+    """/me's download form sent with the box ticked: the form and the answer."""
+    form = _download_form(client.get("/me").text)
+    return form, client.post("/me/download", data={**form, "confirm": "yes"})
+
+
 @pytest.fixture
-def holder(env: Env) -> tuple[str, TestClient]:
+def holder(env: DemoEnv) -> tuple[str, TestClient]:
     reg_no = _issuable(env.core)[0]
     _account(env.core, "holder-a", reg_no)
     return reg_no, _client(env.core, "holder-a")
+
+
+# A holder's download: their registration number, their signed-in client, /me's form and the answer.
+Downloaded = tuple[str, TestClient, dict[str, str], httpx.Response]
+
+
+@pytest.fixture
+def downloaded(holder: tuple[str, TestClient]) -> Downloaded:
+    """The holder's certificate, downloaded from /me with the box ticked (R-USE-1)."""
+    reg_no, client = holder
+    return (reg_no, client, *_confirmed_download(client))
 
 
 # ------------------------------------------------------------------------------------------ /me
 
 
 def test_me_shows_data_and_the_window_a_download_would_get__R_USE_1_R_USE_2(
-    env: Env, holder: tuple[str, TestClient]
+    env: DemoEnv, holder: tuple[str, TestClient]
 ) -> None:
     reg_no, client = holder
     window = issuance.preview(env.core.uow(), reg_no, today=TODAY, policy=env.core.policy)
@@ -174,7 +157,7 @@ def test_me_shows_data_and_the_window_a_download_would_get__R_USE_1_R_USE_2(
 
 
 def test_download_without_ticking_the_confirmation_issues_nothing__R_USE_1(
-    env: Env, holder: tuple[str, TestClient]
+    env: DemoEnv, holder: tuple[str, TestClient]
 ) -> None:
     _, client = holder
     form = _download_form(client.get("/me").text)
@@ -195,17 +178,15 @@ def test_download_without_ticking_the_confirmation_issues_nothing__R_USE_1(
 
 
 def test_download_after_ticking_gives_a_sealed_pdf_that_verifies_valid__R_USE_1_R_DOC_2(
-    env: Env, holder: tuple[str, TestClient]
+    env: DemoEnv, downloaded: Downloaded
 ) -> None:
-    reg_no, client = holder
-    form = _download_form(client.get("/me").text)
-    res = client.post("/me/download", data={**form, "confirm": "yes"})
+    reg_no, client, form, res = downloaded
     assert res.status_code == 200, res.text[:500]
     assert res.headers["content-type"] == "application/pdf"
     assert res.headers["cache-control"] == "no-store"
     serial = res.headers["x-ecert-serial"]
     assert res.headers["content-disposition"] == f'attachment; filename="ecert-{serial}.pdf"'
-    result = _verify(env.core, res.content)
+    result = verify_pdf(env.core, res.content)
     assert result.status == "valid", result.as_dict()
     assert result.serial == serial and result.registration_no == reg_no
     assert (result.usage_from, result.usage_until) == (
@@ -225,7 +206,7 @@ def test_download_after_ticking_gives_a_sealed_pdf_that_verifies_valid__R_USE_1_
     assert serial in page and "有效" in page
 
 
-def test_api_download_with_confirmation_gives_the_pdf__R_USE_1(env: Env, holder: tuple[str, TestClient]) -> None:
+def test_api_download_with_confirmation_gives_the_pdf__R_USE_1(env: DemoEnv, holder: tuple[str, TestClient]) -> None:
     _, client = holder
     csrf = _api_csrf(client, "holder-a")
     w = client.get("/api/v1/me").json()["window"]
@@ -235,13 +216,15 @@ def test_api_download_with_confirmation_gives_the_pdf__R_USE_1(env: Env, holder:
         headers={"X-CSRF-Token": csrf},
     )
     assert res.status_code == 200 and res.headers["content-type"] == "application/pdf"
-    assert _verify(env.core, res.content).status == "valid"
+    assert verify_pdf(env.core, res.content).status == "valid"
     listed = client.get("/api/v1/me/certificates").json()["certificates"]
     assert [c["serial"] for c in listed] == [res.headers["x-ecert-serial"]]
     assert listed[0]["state"] == "valid" and listed[0]["usage_until"] == w["usage_until"]
 
 
-def test_a_window_other_than_todays_must_be_confirmed_again__R_USE_1(env: Env, holder: tuple[str, TestClient]) -> None:
+def test_a_window_other_than_todays_must_be_confirmed_again__R_USE_1(
+    env: DemoEnv, holder: tuple[str, TestClient]
+) -> None:
     _, client = holder
     form = _download_form(client.get("/me").text)
     # The page was opened yesterday and submitted after midnight: the window shown is not today's.
@@ -265,11 +248,10 @@ def test_a_window_other_than_todays_must_be_confirmed_again__R_USE_1(env: Env, h
 
 
 def test_earlier_downloads_show_their_state_expired_then_superseded__R_USE_3_R_CHG_1(
-    env: Env, holder: tuple[str, TestClient]
+    env: DemoEnv, downloaded: Downloaded
 ) -> None:
-    reg_no, client = holder
-    form = _download_form(client.get("/me").text)
-    serial = client.post("/me/download", data={**form, "confirm": "yes"}).headers["x-ecert-serial"]
+    reg_no, client, form, res = downloaded
+    serial = res.headers["x-ecert-serial"]
     later = env.at(date.fromisoformat(form["usage_until"]) + timedelta(days=1))
     page = _client(later, "holder-a").get("/me").text
     row = page[page.index(serial) :]
@@ -290,7 +272,7 @@ def test_earlier_downloads_show_their_state_expired_then_superseded__R_USE_3_R_C
     assert [(c["serial"], c["state"]) for c in listed] == [(serial, "superseded")]
 
 
-def test_a_refused_download_is_explained_in_words__R_USE_4(env: Env, holder: tuple[str, TestClient]) -> None:
+def test_a_refused_download_is_explained_in_words__R_USE_4(env: DemoEnv, holder: tuple[str, TestClient]) -> None:
     reg_no, client = holder
     changes.revoke(
         env.core.uow(),
@@ -317,7 +299,7 @@ def test_a_refused_download_is_explained_in_words__R_USE_4(env: Env, holder: tup
 # ------------------------------------------------------------------------------------------ renewal
 
 
-def _renewable(env: Env) -> tuple[str, str, date]:
+def _renewable(env: DemoEnv) -> tuple[str, str, date]:
     """A demo holder, one of their specialties and a day inside its renewal window (R-REN-1)."""
     with env.core.uow() as uow:
         numbers = uow.registry.sample_numbers(40)
@@ -336,7 +318,7 @@ def _renewable(env: Env) -> tuple[str, str, date]:
     raise AssertionError("no demo holder has a specialty to renew")
 
 
-def test_renewal_through_the_page_needs_the_commitment__R_REN_1_R_REN_4_R_REN_6(env: Env) -> None:
+def test_renewal_through_the_page_needs_the_commitment__R_REN_1_R_REN_4_R_REN_6(env: DemoEnv) -> None:
     reg_no, specialty, day = _renewable(env)
     core = env.at(day)
     _account(core, "holder-r", reg_no)
@@ -383,7 +365,7 @@ def test_renewal_through_the_page_needs_the_commitment__R_REN_1_R_REN_4_R_REN_6(
     assert "admin-r" not in page  # the decision, not the reviewer's account
 
 
-def test_renewal_outside_its_window_is_refused_with_the_reason__R_REN_1(env: Env) -> None:
+def test_renewal_outside_its_window_is_refused_with_the_reason__R_REN_1(env: DemoEnv) -> None:
     reg_no, specialty, day = _renewable(env)
     early = env.at(day - timedelta(days=60))
     _account(early, "holder-e", reg_no)
@@ -395,7 +377,7 @@ def test_renewal_outside_its_window_is_refused_with_the_reason__R_REN_1(env: Env
     assert _app_count(early) == 0
 
 
-def test_renewal_through_the_api__R_REN_1_R_REN_4(env: Env) -> None:
+def test_renewal_through_the_api__R_REN_1_R_REN_4(env: DemoEnv) -> None:
     reg_no, specialty, day = _renewable(env)
     core = env.at(day)
     _account(core, "holder-r", reg_no)
@@ -436,15 +418,14 @@ def test_renewal_through_the_api__R_REN_1_R_REN_4(env: Env) -> None:
 # ------------------------------------------------------------------------------------------ access
 
 
-def test_a_holder_sees_only_their_own_registration__R_ACC_1(env: Env) -> None:
+def test_a_holder_sees_only_their_own_registration__R_ACC_1(env: DemoEnv) -> None:
     a_no, b_no = _issuable(env.core)[:2]
     _account(env.core, "holder-a", a_no)
     _account(env.core, "holder-b", b_no)
     a, b = _client(env.core, "holder-a"), _client(env.core, "holder-b")
     serials = {}
     for name, client in (("a", a), ("b", b)):
-        form = _download_form(client.get("/me").text)
-        serials[name] = client.post("/me/download", data={**form, "confirm": "yes"}).headers["x-ecert-serial"]
+        serials[name] = _confirmed_download(client)[1].headers["x-ecert-serial"]
     with env.core.uow() as uow:
         b_reg = uow.registry.get(b_no)
     assert b_reg is not None
@@ -460,7 +441,7 @@ def test_a_holder_sees_only_their_own_registration__R_ACC_1(env: Env) -> None:
     assert [c["serial"] for c in a.get("/api/v1/me/certificates").json()["certificates"]] == [serials["a"]]
 
 
-def test_state_changing_requests_need_the_csrf_token__R_ACC_1(env: Env, holder: tuple[str, TestClient]) -> None:
+def test_state_changing_requests_need_the_csrf_token__R_ACC_1(env: DemoEnv, holder: tuple[str, TestClient]) -> None:
     _, client = holder
     form = _download_form(client.get("/me").text)
     res = client.post("/me/download", data={**form, "csrf": "", "confirm": "yes"})
@@ -475,7 +456,7 @@ def test_state_changing_requests_need_the_csrf_token__R_ACC_1(env: Env, holder: 
     assert _cert_count(env.core) == 0 and _app_count(env.core) == 0
 
 
-def test_anonymous_visitors_are_sent_to_sign_in__R_ACC_1(env: Env) -> None:
+def test_anonymous_visitors_are_sent_to_sign_in__R_ACC_1(env: DemoEnv) -> None:
     client = _client(env.core)
     for path in ("/me", "/me/renewal", "/me/applications"):
         res = client.get(path, follow_redirects=False)
@@ -494,7 +475,7 @@ def test_anonymous_visitors_are_sent_to_sign_in__R_ACC_1(env: Env) -> None:
     assert _cert_count(env.core) == 0
 
 
-def test_other_roles_cannot_use_the_holder_portal__R_ACC_1(env: Env) -> None:
+def test_other_roles_cannot_use_the_holder_portal__R_ACC_1(env: DemoEnv) -> None:
     _account(env.core, "admin-x", role="admin")
     _account(env.core, "reviewer-x", role="reviewer")
     for name in ("admin-x", "reviewer-x"):
@@ -508,7 +489,7 @@ def test_other_roles_cannot_use_the_holder_portal__R_ACC_1(env: Env) -> None:
         }
 
 
-def test_api_bodies_are_documented_and_bad_ones_are_bad_input(env: Env, holder: tuple[str, TestClient]) -> None:
+def test_api_bodies_are_documented_and_bad_ones_are_bad_input(env: DemoEnv, holder: tuple[str, TestClient]) -> None:
     _, client = holder
     schema = client.get("/openapi.json").json()
     assert {"DownloadRequest", "RenewalRequest"} <= set(schema["components"]["schemas"])
@@ -525,7 +506,7 @@ def test_api_bodies_are_documented_and_bad_ones_are_bad_input(env: Env, holder: 
     assert _cert_count(env.core) == 0
 
 
-def test_pages_render_in_english_too(env: Env, holder: tuple[str, TestClient]) -> None:
+def test_pages_render_in_english_too(env: DemoEnv, holder: tuple[str, TestClient]) -> None:
     _, client = holder
     html = client.get("/me?lang=en").text
     assert "Usage window" in html and "I confirm this usage window" in html

@@ -15,16 +15,15 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from ecert.adapters import keystore
 from ecert.adapters.clock import Clock
 from ecert.bootstrap import App, bootstrap
-from ecert.config import Settings
 from ecert.domain.errors import EcertError
 from ecert.domain.ids import make_uscc
 from ecert.entrypoints.web.app import create_app
 from ecert.entrypoints.web.errors import page_error
-from ecert.services import accounts, changes, issuance
-from ecert.services.demo import seed_demo
+from ecert.services import accounts, changes
+from ecert.testing import issued_sample, token_of
+from helpers_app import demo_app
 
 TODAY = date(2021, 3, 1)
 # 01:02:03 UTC is 09:02:03 China time (R-DATE-1): the pages convert, whatever zone the clock hands over.
@@ -54,33 +53,23 @@ class Issued:
     def client(self) -> TestClient:
         return TestClient(create_app(self.core))
 
-
-def _issue(core: App) -> tuple[str, str, bytes]:
-    with core.uow() as uow:
-        numbers = uow.registry.sample_numbers(40)
-    for no in numbers:
-        try:
-            cert = issuance.issue(
-                core.uow(), no, confirm=True, actor="test", today=TODAY, now=core.clock.now(),
-                policy=core.policy, docs=core.documents,
-            )  # fmt: skip
-        except EcertError:
-            continue
-        return no, cert.qr.split("/V/", 1)[1], cert.pdf
-    raise AssertionError("no issuable demo holder")
+    def change_employer(self, uscc: str) -> None:
+        """The holder moves to another employer (R-CHG-3): the certificate issued is superseded."""
+        changes.change_employer(
+            self.core.uow(), self.reg_no, name="另一家建筑工程有限公司", uscc=uscc, actor="test",
+            now=self.core.clock.now(),
+        )  # fmt: skip
 
 
 @pytest.fixture
 def issued(db_url: str, engine: Engine, tmp_path: Path) -> Issued:
-    keys = keystore.key_settings_from_env({"ECERT_KEYS_DIR": str(tmp_path / "keys")})
-    keystore.ensure_keys(keys)
-    core = bootstrap(Settings(database_url=db_url, today_override=TODAY), engine=engine, keys=keys)
-    core.clock = StoppedClock(fixed_today=TODAY)
-    seed_demo(core.uow, 40, seed=2021, today=TODAY, now=core.clock.now())
-    no, token, pdf = _issue(core)
+    core = demo_app(db_url, engine, tmp_path / "keys", today=TODAY, clock=StoppedClock(fixed_today=TODAY))
+    first = next(issued_sample(core, 40, actor="test"), None)
+    assert first is not None, "no issuable demo holder"
+    no, cert = first
     with core.uow() as uow:
         signature = uow.certificates.images(no)["signature"]
-    return Issued(core, no, token, pdf, signature)
+    return Issued(core, no, token_of(cert), cert.pdf, signature)
 
 
 def _text(html: str) -> str:
@@ -134,10 +123,7 @@ def test_checks_after_a_failure_are_not_checked_not_passed__R_USE_3_R_CHG_1(issu
     assert [state for state, _ in _checks(html)] == ["passed", "passed", "passed", "failed"]
     assert _checks(html)[3] == ("failed", "✗在使用有效期内未通过")
 
-    changes.change_employer(
-        issued.core.uow(), issued.reg_no, name="另一家建筑工程有限公司", uscc=make_uscc("330100", "MA2NEW003"),
-        actor="test", now=issued.core.clock.now(),
-    )  # fmt: skip
+    issued.change_employer(make_uscc("330100", "MA2NEW003"))
     html = issued.client().get(f"/V/{issued.token}").text
     assert "已被更新" in html
     assert _checks(html)[2:] == [
@@ -174,10 +160,7 @@ def test_a_genuine_upload_shows_the_holders_signature_image_like_the_qr_page__R_
     assert f'src="/v/{issued.token}/signature.png"' in client.get(f"/V/{issued.token}").text
 
     # A superseded certificate is still genuine: the image, as on its QR page (R-CHG-1).
-    changes.change_employer(
-        issued.core.uow(), issued.reg_no, name="另一家建筑工程有限公司", uscc=make_uscc("330100", "MA2NEW004"),
-        actor="test", now=issued.core.clock.now(),
-    )  # fmt: skip
+    issued.change_employer(make_uscc("330100", "MA2NEW004"))
     html = _upload(client, issued.pdf)
     assert "已被更新" in html and f"/v/{issued.token}/signature.png" in html
 

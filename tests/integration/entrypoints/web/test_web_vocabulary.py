@@ -20,14 +20,11 @@ from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from ecert.adapters import keystore
-from ecert.bootstrap import bootstrap
-from ecert.config import Settings
-from ecert.domain.errors import EcertError
 from ecert.domain.messages import term
 from ecert.entrypoints.web.app import create_app
-from ecert.services import accounts, issuance, registry
-from ecert.services.demo import seed_demo
+from ecert.services import accounts, registry
+from ecert.testing import issued_sample, token_of
+from helpers_app import demo_app, signed_in
 
 TODAY = date(2021, 3, 1)
 PASSWORD = "vocabulary-2021"
@@ -67,32 +64,12 @@ def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))
 
 
-def _login(app: Any, username: str) -> TestClient:
-    client = TestClient(app)
-    res = client.post("/login", data={"username": username, "password": PASSWORD}, follow_redirects=False)
-    assert res.status_code == 303, res.text
-    return client
-
-
 @pytest.fixture
 def pages(db_url: str, engine: Engine, tmp_path: Path) -> Pages:
-    keys = keystore.key_settings_from_env({"ECERT_KEYS_DIR": str(tmp_path / "keys")})
-    keystore.ensure_keys(keys)
-    core = bootstrap(Settings(database_url=db_url, today_override=TODAY), engine=engine, keys=keys)
-    seed_demo(core.uow, 40, seed=2021, today=TODAY, now=core.clock.now())
-    with core.uow() as uow:
-        numbers = uow.registry.sample_numbers(40)
-    issued, reg_no = None, ""
-    for reg_no in numbers:  # the first holder who can download today
-        try:
-            issued = issuance.issue(
-                core.uow(), reg_no, confirm=True, actor="holder:vocab", today=TODAY, now=core.clock.now(),
-                policy=core.policy, docs=core.documents,
-            )  # fmt: skip
-        except EcertError:
-            continue
-        break
-    assert issued is not None, "no demo holder can download on the test day"
+    core = demo_app(db_url, engine, tmp_path / "keys", today=TODAY)
+    first = next(issued_sample(core, 40, actor="holder:vocab"), None)  # the first holder who can download today
+    assert first is not None, "no demo holder can download on the test day"
+    reg_no, issued = first
     for username, role, reg in (("holder-v", "holder", reg_no), ("admin-v", "admin", None)):
         accounts.add_user(
             core.uow(), username, role=role, password=PASSWORD, registration_no=reg, province=None,
@@ -107,10 +84,10 @@ def pages(db_url: str, engine: Engine, tmp_path: Path) -> Pages:
     return Pages(
         view=view,
         gender=reg.person.gender.value,
-        holder=_login(app, "holder-v"),
-        admin=_login(app, "admin-v"),
+        holder=signed_in(app, "holder-v", PASSWORD),
+        admin=signed_in(app, "admin-v", PASSWORD),
         public=TestClient(app),
-        token=issued.qr.split("/V/", 1)[1],
+        token=token_of(issued),
     )
 
 

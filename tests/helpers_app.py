@@ -1,0 +1,122 @@
+"""Helpers for the web, CLI and end-to-end tests: the demo registry behind an App with its own seal keys,
+a signed-in test client, the QR page's fast path watched, the registry import's columns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from ecert.adapters import keystore
+from ecert.adapters.clock import Clock
+from ecert.bootstrap import App, bootstrap
+from ecert.config import Settings
+from ecert.entrypoints.web.app import create_app
+from ecert.entrypoints.web.qr_fast_path import QrPageFastPath
+from ecert.services import registry
+from ecert.services.demo import seed_demo
+
+# The registry import's columns in the documented order (docs/cli.md "Import columns").
+IMPORT_COLUMNS = ["registration_no", "name", "gender", "birth_date", "id_number", "employer_name",
+                  "employer_uscc", "specialty", "valid_until"]  # fmt: skip
+
+
+def demo_app(db_url: str, engine: Engine, keys_dir: Path, *, today: date, clock: Clock | None = None) -> App:
+    """An App on the test database with its own seal keys in ``keys_dir``, dated ``today``, over the
+    demo registry of 40 holders (seed 2021). ``clock``, if given, replaces the app's clock before the
+    registry is seeded."""
+    keys = keystore.key_settings_from_env({"ECERT_KEYS_DIR": str(keys_dir)})
+    keystore.ensure_keys(keys)
+    core = bootstrap(Settings(database_url=db_url, today_override=today), engine=engine, keys=keys)
+    if clock is not None:
+        core.clock = clock
+    seed_demo(core.uow, 40, seed=2021, today=today, now=core.clock.now())
+    return core
+
+
+@dataclass
+class DemoEnv:
+    """The demo registry's App and what it takes to build another one on the same database."""
+
+    db_url: str
+    engine: Engine
+    keys: keystore.KeySettings
+    core: App
+
+    @classmethod
+    def seeded(cls, db_url: str, engine: Engine, keys_dir: Path, *, today: date) -> DemoEnv:
+        core = demo_app(db_url, engine, keys_dir, today=today)
+        return cls(db_url, engine, core.keys, core)
+
+    def at(self, today: date) -> App:
+        """Another core on the same database with another date (ECERT_TODAY, for drills and tests)."""
+        return bootstrap(Settings(database_url=self.db_url, today_override=today), engine=self.engine, keys=self.keys)
+
+
+@dataclass
+class Served:
+    """An App and the web app made from it, which the tests' clients talk to."""
+
+    core: App
+    app: FastAPI = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.app = create_app(self.core)
+
+    @property
+    def engine(self) -> Engine:
+        return self.core.engine
+
+
+def signed_in(app: Any, username: str, password: str) -> TestClient:
+    """A client of ``app`` (an App, or a web app already made from one) signed in through the login form."""
+    client = TestClient(create_app(app) if isinstance(app, App) else app)
+    res = client.post("/login", data={"username": username, "password": password}, follow_redirects=False)
+    assert res.status_code == 303, res.text
+    return client
+
+
+def watch_fast_path(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths the QR page's fast path answers from now on, in order (it still answers them)."""
+    served: list[str] = []
+    respond = QrPageFastPath._respond
+
+    async def spy(self: Any, scope: Any, receive: Any, send: Any) -> None:
+        served.append(scope["path"])
+        await respond(self, scope, receive, send)
+
+    monkeypatch.setattr(QrPageFastPath, "_respond", spy)
+    return served
+
+
+def downloadable_demo_no(ecert: Any, today: str) -> str:
+    """The first of ``ecert demo``'s sample holders (40 of them) who can download on ``today``
+    (pilot province, valid specialty, signature)."""
+    res = ecert("demo", "--holders", "40", "--json", today=today)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    for no in res.json()["sample_registration_nos"]:
+        if ecert("cert", "preview", no, "--json", today=today).exit_code == 0:
+            return str(no)
+    raise AssertionError(f"no demo holder can download on {today}")
+
+
+def renewable_days(core: App, numbers: Iterable[str], *, after: date) -> Iterator[tuple[date, str, str, str]]:
+    """(day, registration no., specialty, valid_until) for each specialty of the registrations ``numbers``
+    that is ``renewable`` ten days before it ends, when that day is later than ``after`` and the holder
+    is then more than 30 days short of 65 (R-REN-1, R-REN-5)."""
+    for no in numbers:
+        view = registry.show_holder(core.uow(), no, today=after, policy=core.policy)
+        for s in view["specialties"]:
+            day = date.fromisoformat(s["valid_until"]) - timedelta(days=10)
+            if day <= after or date.fromisoformat(view["age65_date"]) <= day + timedelta(days=30):
+                continue
+            on_day = registry.show_holder(core.uow(), no, today=day, policy=core.policy)
+            if {x["specialty"]: x["state"] for x in on_day["specialties"]}[s["specialty"]] == "renewable":
+                yield day, no, s["specialty"], s["valid_until"]
