@@ -43,7 +43,7 @@ from reportlab.pdfbase.pdfmetrics import stringWidth  # type: ignore[import-unty
 
 from ecert.adapters.documents.fonts import FontSet
 from ecert.adapters.documents.page import INK, MM, PAGE_H, Matrix, Painter, PreparedImage, paint_page
-from ecert.adapters.documents.qr import fast_qr_operators
+from ecert.adapters.documents.qr import QUIET_ZONE, _runs, qr_matrix
 from ecert.adapters.documents.seal_image import SEAL_OPACITY, FormBuilder, seal_form
 from ecert.adapters.documents.ttf_subset import SubsetFont
 from ecert.domain.certificate import TITLE, CertificateContent
@@ -320,10 +320,25 @@ class _Image:
     fmt: str
 
 
+_IMAGE_FILES: dict[str, bytes] = {}
+_IMAGE_FILES_MAX = 128
+
+
 def _image_file(img: PreparedImage) -> tuple[bytes, str]:
-    """The prepared image as a file an OFD reader opens: the JPEG as it came, otherwise a PNG."""
+    """The prepared image as a file an OFD reader opens: the JPEG as it came, otherwise a PNG (made once
+    per distinct image: signature images repeat across issuances)."""
     if img.dct:
         return img.data, "JPEG"
+    hit = _IMAGE_FILES.get(img.name)
+    if hit is None:
+        hit = _png(img)
+        if len(_IMAGE_FILES) >= _IMAGE_FILES_MAX:
+            _IMAGE_FILES.clear()
+        _IMAGE_FILES[img.name] = hit
+    return hit, "PNG"
+
+
+def _png(img: PreparedImage) -> bytes:
     mode = "L" if img.color_space == "DeviceGray" else "RGB"
     im = Image.frombytes(mode, (img.width, img.height), zlib.decompress(img.data))
     if img.smask is not None:
@@ -331,7 +346,7 @@ def _image_file(img: PreparedImage) -> tuple[bytes, str]:
         im.putalpha(Image.frombytes("L", (img.width, img.height), zlib.decompress(img.smask)))
     out = io.BytesIO()
     im.save(out, format="PNG", compress_level=6)
-    return out.getvalue(), "PNG"
+    return out.getvalue()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -434,9 +449,19 @@ class _OfdPainter:
         self.paths.run(ops)
 
     def form(self, key: str, build: FormBuilder) -> None:
-        self.paths.run("q")
-        self.paths.run(_form_ops(key, build))
-        self.paths.run("Q")
+        """The static form's objects, interpreted once per process for each place and state it is painted in."""
+        st = self.paths.state
+        place = (key, st.ctm, st.alpha, st.clips)
+        hit = _FORM_OBJECTS.get(place)
+        if hit is None:
+            interp = _PathOps(state=_State(st.ctm, st.fill, st.stroke, st.width, st.dash, st.alpha, st.clips))
+            interp.run(_form_ops(key, build))
+            hit = tuple(interp.objects)
+            with _FORM_LOCK:
+                if len(_FORM_OBJECTS) >= _FORM_OBJECTS_MAX:
+                    _FORM_OBJECTS.clear()
+                _FORM_OBJECTS[place] = hit
+        self.objects.extend(hit)
 
     def image_fit(self, img: PreparedImage, x: float, y: float, w: float, h: float) -> None:
         scale = min(w / img.width, h / img.height)
@@ -462,7 +487,24 @@ class _OfdPainter:
         )
 
     def qr(self, text: str, x: float, y: float, size: float) -> None:
-        self.paths.run(fast_qr_operators(text, x, y, size)[0])
+        """As :func:`.qr.draw_qr`: a white square with the quiet zone, the dark modules as one filled path."""
+        matrix = qr_matrix(text)
+        n = len(matrix)
+        module = size / MM / (n + 2 * QUIET_ZONE)
+        left, top = x / MM, (PAGE_H - y - size) / MM
+        xs = [_num(left + (QUIET_ZONE + i) * module) for i in range(n + 1)]
+        ys = [_num(top + (QUIET_ZONE + i) * module) for i in range(n + 1)]
+        self.paths.run(f"q 1 g {x:.3f} {y:.3f} {size:.3f} {size:.3f} re f Q")
+        rects = [
+            f"M {xs[s]} {ys[r]} L {xs[s + k]} {ys[r]} L {xs[s + k]} {ys[r + 1]} L {xs[s]} {ys[r + 1]} C"
+            for r, row in enumerate(matrix)
+            for s, k in _runs(row)
+        ]
+        clips = _clips_xml(self.paths.state.clips)
+        self.objects.append(
+            f'<ofd:PathObject Boundary="{PAGE_BOX}" Stroke="false" Fill="true">{clips}<ofd:FillColor Value="0 0 0"/>'
+            f"<ofd:AbbreviatedData>{' '.join(rects)}</ofd:AbbreviatedData></ofd:PathObject>"
+        )
 
     def seal(self, cx: float, cy: float, radius: float) -> None:
         image = self.images.get(SEAL_PICTURE)
@@ -474,12 +516,11 @@ class _OfdPainter:
                     name=SEAL_NAME_ON_PAGE, alpha=round(SEAL_OPACITY * 255))  # fmt: skip
 
     def overprint(self, key: str, build: FormBuilder, at: Sequence[Matrix]) -> None:
-        ops = _form_ops(key, build)
         saved = self.paths.state.alpha
         self.paths.state.alpha = DEMO_BAND_ALPHA  # no multiply blend in OFD 1.0
         for m in at:
             self.paths.run("q " + " ".join(f"{v:.4f}" for v in m) + " cm")
-            self.paths.run(ops)
+            self.form(key, build)
             self.paths.run("Q")
         self.paths.state.alpha = saved
 
@@ -488,6 +529,9 @@ class _OfdPainter:
 
 
 _FORM_OPS: dict[str, str] = {}
+_FORM_OBJECTS: dict[tuple[str, Matrix, int | None, tuple[str, ...]], tuple[str, ...]] = {}
+_FORM_OBJECTS_MAX = 4096  # places: the page's forms and each copy of the DEMO phrase
+_FORM_LOCK = threading.Lock()
 
 
 def _form_ops(key: str, build: FormBuilder) -> str:
@@ -510,7 +554,7 @@ def zip_package(files: Iterable[tuple[str, bytes]]) -> bytes:
             info.compress_type = zipfile.ZIP_DEFLATED
             info.create_system = 3
             info.external_attr = 0o644 << 16
-            z.writestr(info, data, compresslevel=6)
+            z.writestr(info, data, compresslevel=1)  # level 6 takes four times as long for 10 % less
     return out.getvalue()
 
 
