@@ -30,6 +30,7 @@ from __future__ import annotations
 import io
 import math
 import re
+import struct
 import threading
 import zipfile
 import zlib
@@ -39,6 +40,7 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from PIL import Image, ImageChops, ImageDraw
+from reportlab.lib.rl_accel import calcChecksum  # type: ignore[import-untyped]
 from reportlab.pdfbase.pdfmetrics import stringWidth  # type: ignore[import-untyped]
 
 from ecert.adapters.documents.fonts import FontSet
@@ -310,6 +312,52 @@ def _glyph_ids(sub: SubsetFont, codes: Sequence[int]) -> list[int]:
     glyphs in order of first use, .notdef first)."""
     seen: dict[int, int] = {0: 0}
     return [seen.setdefault(sub.char_to_glyph.get(cp, 0), len(seen)) for cp in codes]
+
+
+def with_unicode_cmap(program: bytes, code_points: Sequence[int], glyphs: Sequence[int]) -> bytes:
+    """The TrueType ``program`` with its ``cmap`` replaced by a Unicode one mapping each code point to its
+    glyph: (3,1) format 4 for the BMP, (3,10) format 12 for all (Extension B too). The PDF's subsets map
+    one-byte codes; an OFD reader that ignores ``CGTransform`` looks characters up by Unicode."""
+    pairs = sorted({cp: g for cp, g in zip(code_points, glyphs, strict=True) if cp and g}.items())
+    bmp = [(cp, g) for cp, g in pairs if cp < 0xFFFF] + [(0xFFFF, 0)]
+    n = len(bmp)  # one segment per character, the last (0xFFFF) closing the table
+    ends = struct.pack(f">{n}H", *(cp for cp, _ in bmp))
+    deltas = struct.pack(f">{n}H", *((g - cp) & 0xFFFF if cp != 0xFFFF else 1 for cp, g in bmp))
+    search = 2 ** (n.bit_length() - 1)
+    arrays = ends + b"\0\0" + ends + deltas + b"\0\0" * n
+    f4 = struct.pack(">HHHHHHH", 4, 14 + len(arrays), 0, 2 * n, 2 * search, n.bit_length() - 1, 2 * (n - search))
+    f4 += arrays
+    f12 = struct.pack(">HHIII", 12, 0, 16 + 12 * len(pairs), 0, len(pairs))
+    f12 += b"".join(struct.pack(">III", cp, cp, g) for cp, g in pairs)
+    cmap = struct.pack(">HHHHIHHI", 0, 2, 3, 1, 20, 3, 10, 20 + len(f4)) + f4 + f12
+    num = struct.unpack_from(">H", program, 4)[0]
+    tables: dict[bytes, bytes] = {}
+    for i in range(num):
+        tag, _, offset, length = struct.unpack_from(">4sIII", program, 12 + 16 * i)
+        tables[tag] = program[offset : offset + length]
+    tables[b"cmap"] = cmap
+    tables[b"head"] = tables[b"head"][:8] + b"\0\0\0\0" + tables[b"head"][12:]
+    tags = sorted(tables)
+    at = 12 + 16 * len(tags)
+    directory: list[bytes] = []
+    body: list[bytes] = []
+    for tag in tags:
+        data = tables[tag]
+        directory.append(struct.pack(">4sIII", tag, calcChecksum(data), at, len(data)))
+        padded = data + b"\0" * (-len(data) % 4)
+        body.append(padded)
+        at += len(padded)
+    header = program[:4] + struct.pack(">HHHH", len(tags), *_search_fields(len(tags)))
+    font = bytearray(header + b"".join(directory) + b"".join(body))
+    head_at = 12 + 16 * len(tags) + sum(len(b) for t, b in zip(tags, body, strict=True) if t < b"head")
+    struct.pack_into(">I", font, head_at + 8, (0xB1B0AFBA - calcChecksum(bytes(font))) & 0xFFFFFFFF)
+    return bytes(font)
+
+
+def _search_fields(n: int) -> tuple[int, int, int]:
+    """searchRange, entrySelector, rangeShift of a table directory of ``n`` entries."""
+    power = 2 ** (n.bit_length() - 1)
+    return 16 * power, n.bit_length() - 1, 16 * (n - power)
 
 
 @dataclass
@@ -584,7 +632,8 @@ def render_ofd(
             face.familyName.decode("latin-1") if isinstance(face.familyName, bytes) else str(face.familyName)
         )
         for sub in subsets:
-            program = _subsetter(face).program(sub.codes)
+            subsetter = _subsetter(face)
+            program = with_unicode_cmap(subsetter.program(sub.codes), sub.codes, _glyph_ids(subsetter, sub.codes))
             name = f"font_{sub.id}.ttf"
             files.append((f"Doc_0/Res/{name}", program))
             res.append(
@@ -598,10 +647,10 @@ def render_ofd(
         for img in painter.images.values()
     )
     files += [(f"Doc_0/Res/{img.file}", img.data) for img in painter.images.values()]
-    public_res = _xml(
-        f'<ofd:Res xmlns:ofd="{OFD_NS}" BaseLoc="Res">{fonts_xml}'
-        + (f"<ofd:MultiMedias>{media}</ofd:MultiMedias>" if media else "")
-        + "</ofd:Res>"
+    # Fonts in PublicRes.xml, images in DocumentRes.xml, as OFD producers lay them out (and readers look for them).
+    public_res = _xml(f'<ofd:Res xmlns:ofd="{OFD_NS}" BaseLoc="Res">{fonts_xml}</ofd:Res>')
+    document_res = _xml(
+        f'<ofd:Res xmlns:ofd="{OFD_NS}" BaseLoc="Res"><ofd:MultiMedias>{media}</ofd:MultiMedias></ofd:Res>'
     )
     next_id = painter.next_res
     page_id = next_id
@@ -618,7 +667,8 @@ def render_ofd(
     document = _xml(
         f'<ofd:Document xmlns:ofd="{OFD_NS}"><ofd:CommonData><ofd:MaxUnitID>{max_id}</ofd:MaxUnitID>'
         f"<ofd:PageArea><ofd:PhysicalBox>{PAGE_BOX}</ofd:PhysicalBox></ofd:PageArea>"
-        "<ofd:PublicRes>PublicRes.xml</ofd:PublicRes></ofd:CommonData>"
+        "<ofd:PublicRes>PublicRes.xml</ofd:PublicRes><ofd:DocumentRes>DocumentRes.xml</ofd:DocumentRes>"
+        "</ofd:CommonData>"
         f'<ofd:Pages><ofd:Page ID="{page_id}" BaseLoc="Pages/Page_0/Content.xml"/></ofd:Pages></ofd:Document>'
     )
     ofd = _xml(
@@ -628,7 +678,7 @@ def render_ofd(
     )
     return zip_package(
         [("OFD.xml", ofd), ("Doc_0/Document.xml", document), ("Doc_0/PublicRes.xml", public_res),
-         ("Doc_0/Pages/Page_0/Content.xml", page), *files]
+         ("Doc_0/DocumentRes.xml", document_res), ("Doc_0/Pages/Page_0/Content.xml", page), *files]
     )  # fmt: skip
 
 

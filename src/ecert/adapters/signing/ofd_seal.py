@@ -350,7 +350,7 @@ class OfdSealVerifier:
 
 def _page_seal_picture(files: dict[str, bytes]) -> bytes | None:
     """The bytes of the image the page shows as the seal (named by the renderer), or None."""
-    res = _parse(files.get("Doc_0/PublicRes.xml", b"<x/>"))
+    res = _parse(files.get("Doc_0/DocumentRes.xml", b"<x/>"))
     media = {m.get("ID"): m.findtext("ofd:MediaFile", "", _NS) for m in res.iter(_Q + "MultiMedia")}
     base = res.get("BaseLoc", "Res")
     for name, data in files.items():

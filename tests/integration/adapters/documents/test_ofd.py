@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import x509
+from reportlab.pdfbase.ttfonts import TTFontFile
 from test_fast_render import QR_TEXT, RARE_NAME, _content, _photo_jpeg, _signature_png
 
 from ecert.adapters.documents import default_fonts
@@ -87,7 +88,9 @@ def _openssl() -> str:
 
 def test_package_layout_and_determinism(unsealed: bytes) -> None:
     files = _files(unsealed)
-    assert list(files)[:4] == ["OFD.xml", "Doc_0/Document.xml", "Doc_0/PublicRes.xml", CONTENT_XML]
+    assert list(files)[:5] == [
+        "OFD.xml", "Doc_0/Document.xml", "Doc_0/PublicRes.xml", "Doc_0/DocumentRes.xml", CONTENT_XML
+    ]  # fmt: skip
     assert {n for n in files if n.startswith("Doc_0/Res/")} >= {"Doc_0/Res/seal.png"}
     ofd = ET.fromstring(files["OFD.xml"])
     assert ofd.tag == f"{{{OFD_NS}}}OFD"
@@ -98,7 +101,8 @@ def test_package_layout_and_determinism(unsealed: bytes) -> None:
     for font in res.iterfind("ofd:Fonts/ofd:Font", NS):
         data = files["Doc_0/Res/" + (font.findtext("ofd:FontFile", "", NS))]
         assert data[:4] == b"\x00\x01\x00\x00"  # a TrueType font program
-    for media in res.iterfind("ofd:MultiMedias/ofd:MultiMedia", NS):
+    images = ET.fromstring(files["Doc_0/DocumentRes.xml"])
+    for media in images.iterfind("ofd:MultiMedias/ofd:MultiMedia", NS):
         assert "Doc_0/Res/" + media.findtext("ofd:MediaFile", "", NS) in files
     ids = [e.get("ID") for e in ET.fromstring(files[CONTENT_XML]).iter() if e.get("ID")]
     assert len(ids) == len(set(ids))
@@ -138,7 +142,11 @@ def test_text_is_extractable_and_the_rare_glyphs_are_embedded(unsealed: bytes) -
     gid = face.charToGlyph[0x20BB7]
     start = face.get_table_pos("glyf")[0]
     outline = face._ttf_data[start + face.glyphPos[gid] : start + face.glyphPos[gid + 1]]
-    assert len(outline) > 10 and outline in files["Doc_0/Res/" + font_files[obj.get("Font")]]
+    embedded = files["Doc_0/Res/" + font_files[obj.get("Font")]]
+    assert len(outline) > 10 and outline in embedded
+    # Its cmap is Unicode (checksums valid): a reader ignoring CGTransform finds the same glyph.
+    at = (code.text or "").index("\U00020bb7")
+    assert TTFontFile(io.BytesIO(embedded), validate=1).charToGlyph[0x20BB7] == glyphs[at]
 
 
 # --- the seal
