@@ -621,6 +621,20 @@ def render_ofd(
 ) -> bytes:
     """The unsealed certificate as an OFD package (zip bytes), R-DOC-6; inputs already checked by
     :func:`.page.prepare_inputs`; ``demo``: with the DEMO mark (:func:`.page.paint_demo_mark`)."""
+    return zip_package(ofd_files(content, qr_text, signature, portrait, fonts, metadata, demo).items())
+
+
+def ofd_files(
+    content: CertificateContent,
+    qr_text: str,
+    signature: PreparedImage,
+    portrait: PreparedImage | None,
+    fonts: FontSet,
+    metadata: Mapping[str, str] | None = None,
+    demo: bool = False,
+) -> dict[str, bytes]:
+    """The files of the package :func:`render_ofd` zips, in package order — for a caller that seals
+    before zipping (:meth:`ecert.adapters.signing.ofd_seal.OfdSealer.seal_files`: one zip, not two)."""
     painter = _OfdPainter(fonts)
     paint_page(painter, content, qr_text, signature, portrait, demo=demo)
 
@@ -676,7 +690,7 @@ def render_ofd(
         + _doc_info(content, dict(metadata or {}))
         + "<ofd:DocRoot>Doc_0/Document.xml</ofd:DocRoot></ofd:DocBody></ofd:OFD>"
     )
-    return zip_package(
+    return dict(
         [("OFD.xml", ofd), ("Doc_0/Document.xml", document), ("Doc_0/PublicRes.xml", public_res),
          ("Doc_0/DocumentRes.xml", document_res), ("Doc_0/Pages/Page_0/Content.xml", page), *files]
     )  # fmt: skip

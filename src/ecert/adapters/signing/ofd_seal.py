@@ -39,7 +39,16 @@ from PIL import Image
 
 from ecert.adapters.documents.ofd_render import OFD_NS, SEAL_NAME_ON_PAGE, SEAL_PX_PER_MM, zip_package
 from ecert.adapters.signing import ses
-from ecert.adapters.signing.sm2 import SM2_WITH_SM3, SM3, Sm2Key, issued_by, public_key_of, sm2_verify, sm3
+from ecert.adapters.signing.sm2 import (
+    SM2_WITH_SM3,
+    SM3,
+    Sm2Key,
+    public_key_of,
+    signed_by,
+    sm2_verify,
+    sm3,
+    valid_at,
+)
 from ecert.domain.certificate import SEAL_NAME
 from ecert.domain.verification import SignatureVerdict
 
@@ -54,6 +63,7 @@ PROVIDER = "ecert"
 MAX_PACKAGE = 20 * 1024 * 1024  # bytes of the zip
 MAX_UNPACKED = 64 * 1024 * 1024  # bytes of all files once inflated
 MAX_ENTRIES = 256
+_CACHE_MAX = 1024
 SEAL_TYPE_OFFICIAL = 1  # SES_ESPropertyInfo.type: 单位印章
 
 _NS = {"ofd": OFD_NS}
@@ -112,7 +122,11 @@ class OfdSealer:
 
     def seal_package(self, package: bytes, signing_time: datetime) -> bytes:
         """``package`` (as :func:`.documents.ofd_render.render_ofd` writes it) with the seal added."""
-        files = _read_trusted(package)
+        return self.seal_files(_read_trusted(package), signing_time)
+
+    def seal_files(self, files: dict[str, bytes], signing_time: datetime) -> bytes:
+        """The sealed package of ``files`` (as :func:`.documents.ofd_render.ofd_files` gives them)."""
+        files = dict(files)
         when = signing_time.astimezone(UTC).replace(microsecond=0)
         ofd_xml = files["OFD.xml"].decode("utf-8")
         if "<ofd:Signatures>" in ofd_xml:
@@ -251,6 +265,10 @@ class OfdSealVerifier:
     vouch for the seal makers. Callable like the PDF checker: ``verifier(ofd_bytes, moment)``."""
 
     roots: Sequence[x509.Certificate]
+    # What was checked once holds for every certificate sealed alike: the signature on a certificate
+    # (its dates are checked each time) and the seal maker's signature on a seal. Only successes are kept.
+    _signed: set[tuple[bytes, bytes]] = field(default_factory=set, init=False, repr=False)
+    _seals: set[bytes] = field(default_factory=set, init=False, repr=False)
 
     def __call__(self, package: bytes, moment: datetime) -> SignatureVerdict:
         return self.check(package, moment).verdict
@@ -262,7 +280,32 @@ class OfdSealVerifier:
             return _unreadable("malformed")
 
     def _trusted(self, cert: x509.Certificate, moment: datetime) -> bool:
-        return any(cert.dump() == r.dump() or issued_by(cert, r, moment) for r in self.roots)
+        if not valid_at(cert, moment):
+            return False
+        der = cert.dump()
+        for root in self.roots:
+            pair = (der, root.dump())
+            if der == pair[1] or pair in self._signed:
+                return True
+            if valid_at(root, moment) and signed_by(cert, root):
+                if len(self._signed) < _CACHE_MAX:
+                    self._signed.add(pair)
+                return True
+        return False
+
+    def _seal_made(self, seal: ses.SESeal, maker: x509.Certificate) -> bool:
+        """Whether the seal maker's signature on ``seal`` holds."""
+        der = seal.dump()
+        if der in self._seals:
+            return True
+        maker_key = public_key_of(maker)
+        info, cert, alg = seal["eseal_info"], seal["cert"], seal["sign_alg_id"]
+        tbs = ses.TBSSeal(contents=info.dump() + cert.dump() + alg.dump())
+        if maker_key is None or not sm2_verify(maker_key, tbs.dump(), bytes(seal["signed_value"])):
+            return False
+        if len(self._seals) < _CACHE_MAX:
+            self._seals.add(der)
+        return True
 
     def _check(self, package: bytes, moment: datetime) -> OfdSealCheck:
         files = unpack(package)
@@ -309,11 +352,7 @@ class OfdSealVerifier:
         if files.get(SEAL_FILE) != seal.dump():
             return _broken("seal_mismatch")
         maker = x509.Certificate.load(seal["cert"].native)
-        maker_key = public_key_of(maker)
-        tbs_seal = ses.TBSSeal(
-            {"eseal_info": seal["eseal_info"], "cert": seal["cert"], "sign_alg_id": seal["sign_alg_id"]}
-        )
-        if maker_key is None or not sm2_verify(maker_key, tbs_seal.dump(), bytes(seal["signed_value"])):
+        if not self._seal_made(seal, maker):
             return _broken("seal_invalid")
         picture = bytes(seal["eseal_info"]["picture"]["data"])
         if _page_seal_picture(files) != picture:
@@ -348,14 +387,19 @@ class OfdSealVerifier:
         return OfdSealCheck(SignatureVerdict(True, True, True, True, False), None, signer)
 
 
+_SEAL_ON_PAGE = re.compile(rb'<ofd:ImageObject [^>]*Name="' + SEAL_NAME_ON_PAGE.encode("ascii") + rb'"[^>]*>')
+_RESOURCE_ID = re.compile(rb'ResourceID="([0-9]+)"')
+
+
 def _page_seal_picture(files: dict[str, bytes]) -> bytes | None:
-    """The bytes of the image the page shows as the seal (named by the renderer), or None."""
+    """The bytes of the image the first page shows as the seal (named by the renderer), or None. The page
+    is searched, not parsed: it is the largest file, and its digest is checked anyway."""
+    found = _SEAL_ON_PAGE.search(files.get("Doc_0/Pages/Page_0/Content.xml", b""))
+    rid = _RESOURCE_ID.search(found.group(0)) if found else None
+    if rid is None:
+        return None
     res = _parse(files.get("Doc_0/DocumentRes.xml", b"<x/>"))
-    media = {m.get("ID"): m.findtext("ofd:MediaFile", "", _NS) for m in res.iter(_Q + "MultiMedia")}
-    base = res.get("BaseLoc", "Res")
-    for name, data in files.items():
-        if name.startswith("Doc_0/Pages/") and name.endswith("/Content.xml"):
-            for obj in _parse(data).iter(_Q + "ImageObject"):
-                if obj.get("Name") == SEAL_NAME_ON_PAGE:
-                    return files.get(f"Doc_0/{base}/{media.get(obj.get('ResourceID'), '')}")
+    for media in res.iter(_Q + "MultiMedia"):
+        if media.get("ID") == rid.group(1).decode("ascii"):
+            return files.get(f"Doc_0/{res.get('BaseLoc', 'Res')}/{media.findtext('ofd:MediaFile', '', _NS)}")
     return None

@@ -121,16 +121,26 @@ def public_key_of(cert: x509.Certificate) -> bytes | None:
 
 
 def issued_by(cert: x509.Certificate, issuer: x509.Certificate, moment: datetime) -> bool:
-    """Whether ``issuer`` signed ``cert`` with SM2-with-SM3, the names chain and ``cert`` is valid at ``moment``."""
+    """Whether ``issuer`` signed ``cert`` (:func:`signed_by`) and ``cert`` is valid at ``moment``."""
+    return valid_at(cert, moment) and signed_by(cert, issuer)
+
+
+def valid_at(cert: x509.Certificate, moment: datetime) -> bool:
+    try:
+        validity = cert["tbs_certificate"]["validity"]
+        return bool(validity["not_before"].native <= moment <= validity["not_after"].native)
+    except Exception:  # a malformed certificate
+        return False
+
+
+def signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Whether ``issuer`` signed ``cert`` with SM2-with-SM3 and the names chain (no dates: :func:`valid_at`)."""
     issuer_key = public_key_of(issuer)
     try:
         tbs = cert["tbs_certificate"]
         if issuer_key is None or cert["signature_algorithm"]["algorithm"].dotted != SM2_WITH_SM3:
             return False
         if tbs["issuer"] != issuer["tbs_certificate"]["subject"]:
-            return False
-        validity = tbs["validity"]
-        if not validity["not_before"].native <= moment <= validity["not_after"].native:
             return False
         return sm2_verify(issuer_key, tbs.dump(), bytes(cert["signature_value"]))
     except Exception:  # a malformed certificate
