@@ -36,7 +36,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ParamSpec
 from xml.sax.saxutils import escape, quoteattr
 
 from PIL import Image, ImageChops, ImageDraw
@@ -60,6 +60,7 @@ SEAL_PX_PER_MM = 12  # the seal picture's resolution (about 300 dpi)
 _SUBSET_SIZE = 256  # one-byte codes per embedded subset, as in the PDF
 
 _IDENTITY: Matrix = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
+P = ParamSpec("P")
 
 
 def _num(v: float) -> str:
@@ -610,20 +611,6 @@ def _xml(body: str) -> bytes:
     return ('<?xml version="1.0" encoding="UTF-8"?>\n' + body).encode("utf-8")
 
 
-def render_ofd(
-    content: CertificateContent,
-    qr_text: str,
-    signature: PreparedImage,
-    portrait: PreparedImage | None,
-    fonts: FontSet,
-    metadata: Mapping[str, str] | None = None,
-    demo: bool = False,
-) -> bytes:
-    """The unsealed certificate as an OFD package (zip bytes), R-DOC-6; inputs already checked by
-    :func:`.page.prepare_inputs`; ``demo``: with the DEMO mark (:func:`.page.paint_demo_mark`)."""
-    return zip_package(ofd_files(content, qr_text, signature, portrait, fonts, metadata, demo).items())
-
-
 def ofd_files(
     content: CertificateContent,
     qr_text: str,
@@ -633,8 +620,10 @@ def ofd_files(
     metadata: Mapping[str, str] | None = None,
     demo: bool = False,
 ) -> dict[str, bytes]:
-    """The files of the package :func:`render_ofd` zips, in package order — for a caller that seals
-    before zipping (:meth:`ecert.adapters.signing.ofd_seal.OfdSealer.seal_files`: one zip, not two)."""
+    """The unsealed certificate's OFD package (R-DOC-6) as its files, in package order; inputs already
+    checked by :func:`.page.prepare_inputs`; ``demo``: with the DEMO mark (:func:`.page.paint_demo_mark`).
+    :func:`render_ofd` zips them; a caller that seals zips once after sealing
+    (:meth:`ecert.adapters.signing.ofd_seal.OfdSealer.seal_files`)."""
     painter = _OfdPainter(fonts)
     paint_page(painter, content, qr_text, signature, portrait, demo=demo)
 
@@ -694,6 +683,17 @@ def ofd_files(
         [("OFD.xml", ofd), ("Doc_0/Document.xml", document), ("Doc_0/PublicRes.xml", public_res),
          ("Doc_0/DocumentRes.xml", document_res), ("Doc_0/Pages/Page_0/Content.xml", page), *files]
     )  # fmt: skip
+
+
+def _zipped(files_of: Callable[P, dict[str, bytes]]) -> Callable[P, bytes]:
+    def zipped(*args: P.args, **kwargs: P.kwargs) -> bytes:
+        return zip_package(files_of(*args, **kwargs).items())
+
+    return zipped
+
+
+render_ofd = _zipped(ofd_files)
+"""The unsealed certificate as an OFD package (zip bytes): :func:`ofd_files`, zipped (:func:`zip_package`)."""
 
 
 def _doc_info(content: CertificateContent, metadata: dict[str, str]) -> str:
