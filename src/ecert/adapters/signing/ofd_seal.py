@@ -1,6 +1,6 @@
 """The SM2/SM3 electronic seal on an OFD package (GB/T 38540-2020 v4 in GB/T 33190 layout), R-DOC-6.
 
-Sealing adds, as ofdrw lays a seal out (../shared/probe-notes.md)::
+Sealing adds, as the Java reference implementation ofdrw lays a seal out::
 
     OFD.xml                                   DocBody gains <Signatures>Doc_0/Signs/Signatures.xml
     Doc_0/Signs/Signatures.xml                <Signature ID="1" Type="Seal" BaseLoc=…/Sign_0/Signature.xml>

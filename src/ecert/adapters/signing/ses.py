@@ -1,6 +1,6 @@
 """The electronic seal structures of GB/T 38540-2020, version 4 (R-DOC-6), as asn1crypto types.
 
-Laid out as ofdrw implements them (see ../shared/probe-notes.md, "SM2, SM3 and OFD checkers")::
+Laid out as the Java reference implementation ofdrw implements them::
 
     SES_Signature ::= SEQUENCE { toSign TBS_Sign, cert OCTET STRING, signatureAlgID OBJECT IDENTIFIER,
                                  signature BIT STRING, timeStamp [0] EXPLICIT BIT STRING OPTIONAL }

@@ -213,7 +213,7 @@ def test_openssl_made_key_signs_a_seal_we_verify(pki: DemoSm2Pki, unsealed: byte
     from ecert.adapters.signing.sm2 import sm2_verify
 
     assert sm2_verify(key.public, b"R-DOC-6", (tmp_path / "sig").read_bytes())
-    assert not sm2_verify(key.public, b"R-DOC-7", (tmp_path / "sig").read_bytes())
+    assert not sm2_verify(key.public, b"another message", (tmp_path / "sig").read_bytes())
 
 
 # --- tampering: each case its own problem code, the PDF-shaped verdict, never an exception
