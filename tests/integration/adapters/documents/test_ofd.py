@@ -22,11 +22,21 @@ from pathlib import Path
 import pytest
 from asn1crypto import x509
 from reportlab.pdfbase.ttfonts import TTFontFile
-from test_fast_render import QR_TEXT, RARE_NAME, _content, _photo_jpeg, _signature_png
+from test_fast_render import (
+    DEMO_FAST,
+    QR_TEXT,
+    RARE_NAME,
+    _content,
+    _need,
+    _pdftotext,
+    _photo_jpeg,
+    _render,
+    _signature_png,
+)
 
 from ecert.adapters.documents import default_fonts
 from ecert.adapters.documents.ofd_render import OFD_NS, render_ofd, zip_package
-from ecert.adapters.documents.page import prepare_inputs
+from ecert.adapters.documents.page import MM, prepare_inputs
 from ecert.adapters.signing import ses
 from ecert.adapters.signing.ofd_seal import (
     MAX_UNPACKED,
@@ -147,6 +157,35 @@ def test_text_is_extractable_and_the_rare_glyphs_are_embedded(unsealed: bytes) -
     # Its cmap is Unicode (checksums valid): a reader ignoring CGTransform finds the same glyph.
     at = (code.text or "").index("\U00020bb7")
     assert TTFontFile(io.BytesIO(embedded), validate=1).charToGlyph[0x20BB7] == glyphs[at]
+
+
+def test_an_independent_reader_sees_the_pdf_text_where_the_pdf_has_it(sealed: bytes, tmp_path: Path) -> None:
+    """ofdkit (an OFD reader of its own, not our code) reads the sealed package: every field, the rare
+    name included, in reading order, each word at the place the PDF of the same certificate has it."""
+    ofdkit = _need("ofdkit")
+    path = tmp_path / "c.ofd"
+    path.write_bytes(sealed)
+    doc = ofdkit.open(str(path))
+    lines = [re.sub(r"\s+", " ", line).strip() for line in doc.text().splitlines()]
+    content = _content(3)
+    assert f"姓名 {RARE_NAME}" in lines
+    assert f"注册编号 {content.registration_no}" in lines
+    assert f"电子证照标识：{content.identifier}" in lines
+    assert f"证书编号：{content.serial}" in lines
+    pdf = _render(DEMO_FAST, content, photo=True)
+    bbox = _pdftotext(pdf, tmp_path, "-bbox")
+    words = {
+        w: (float(x), float(y))
+        for x, y, w in re.findall(r'xMin="([\d.]+)" yMin="[\d.]+" xMax="[\d.]+" yMax="([\d.]+)">([^<]+)</word>', bbox)
+    }
+    matched = 0
+    for run in doc.pages[0].runs:
+        if run.text in words:
+            x, bottom = words[run.text]
+            assert abs(run.x * MM - x) < 0.5, run  # same left edge (points)
+            assert abs(run.y * MM - bottom) < run.size * MM * 0.35, run  # baseline just above the box bottom
+            matched += 1
+    assert matched >= 15
 
 
 # --- the seal
