@@ -31,7 +31,7 @@ import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from xml.sax.saxutils import escape
 
 from asn1crypto import x509  # type: ignore[import-untyped]
@@ -105,10 +105,9 @@ def make_seal(
             "picture": {"type": "PNG", "data": picture_png, "width": width_mm, "height": height_mm},
         }
     )
-    tbs = ses.TBSSeal({"eseal_info": info, "cert": maker_cert.dump(), "sign_alg_id": SM2_WITH_SM3})
     return ses.SESeal(
         {"eseal_info": info, "cert": maker_cert.dump(), "sign_alg_id": SM2_WITH_SM3,
-         "signed_value": maker_key.sign(tbs.dump())}
+         "signed_value": maker_key.sign(info.dump())}
     )  # fmt: skip
 
 
@@ -274,6 +273,8 @@ class OfdSealVerifier:
         return self.check(package, moment).verdict
 
     def check(self, package: bytes, moment: datetime) -> OfdSealCheck:
+        """The verdict on ``package`` at ``moment`` (a naive moment is taken as UTC)."""
+        moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
         try:
             return self._check(package, moment)
         except Exception:  # a verdict, never a crash, whatever the bytes
@@ -299,9 +300,9 @@ class OfdSealVerifier:
         if der in self._seals:
             return True
         maker_key = public_key_of(maker)
-        info, cert, alg = seal["eseal_info"], seal["cert"], seal["sign_alg_id"]
-        tbs = ses.TBSSeal(contents=info.dump() + cert.dump() + alg.dump())
-        if maker_key is None or not sm2_verify(maker_key, tbs.dump(), bytes(seal["signed_value"])):
+        if seal["sign_alg_id"].dotted != SM2_WITH_SM3 or maker_key is None:
+            return False
+        if not sm2_verify(maker_key, seal["eseal_info"].dump(), bytes(seal["signed_value"])):
             return False
         if len(self._seals) < _CACHE_MAX:
             self._seals.add(der)
@@ -380,7 +381,7 @@ class OfdSealVerifier:
         if signer.dump() not in [c.native for c in seal["eseal_info"]["property"]["cert_list"]]:
             return _untrusted("signer_not_in_seal", signer)
         prop = seal["eseal_info"]["property"]
-        if not prop["valid_start"].native <= moment.astimezone(UTC) + timedelta(seconds=1) <= prop["valid_end"].native:
+        if not prop["valid_start"].native <= moment <= prop["valid_end"].native:
             return _untrusted("seal_not_in_force", signer)
         if not self._trusted(maker, moment) or not self._trusted(signer, moment):
             return _untrusted("untrusted_signer", signer)

@@ -13,8 +13,8 @@ Laid out as the Java reference implementation ofdrw implements them::
 
 ``cert`` fields hold DER X.509 certificates; ``signature`` / ``signedValue`` the SM2 signature as DER
 ``SEQUENCE {r, s}`` (1.2.156.10197.1.501, SM2-with-SM3). The seal maker's ``signedValue`` is over the
-DER of ``SEQUENCE {esealInfo, cert, signAlgID}`` (:class:`TBSSeal`); the signer's over the DER of
-``TBS_Sign``.
+DER of ``esealInfo`` (as ofdrw makes and checks v4 seals, and as independent GM/T 0031 verifiers do);
+the signer's ``signature`` over the DER of ``TBS_Sign``.
 """
 
 from __future__ import annotations
@@ -26,6 +26,12 @@ from asn1crypto import core  # type: ignore[import-untyped]
 SEAL_HEADER_ID = "ES"
 SEAL_VERSION = 4
 CERT_LIST_CERTS = 1  # certListType: the certificates themselves (2 would be their digests)
+
+
+def _signed(content: tuple[str, type], algorithm: str, value: str) -> list[Any]:
+    """The fields of a signed structure of the standard: what is signed, the signer's DER certificate,
+    the signature algorithm and the signature (the seal and the signature have the same layout)."""
+    return [content, ("cert", core.OctetString), (algorithm, core.ObjectIdentifier), (value, core.OctetBitString)]
 
 
 class ExtData(core.Sequence):  # type: ignore[misc]
@@ -93,20 +99,10 @@ class SESSealInfo(core.Sequence):  # type: ignore[misc]
     ]
 
 
-class TBSSeal(core.Sequence):  # type: ignore[misc]
-    """What the seal maker signs: the seal's content without its signature."""
-
-    _fields: ClassVar[list[Any]] = [
-        ("eseal_info", SESSealInfo),
-        ("cert", core.OctetString),
-        ("sign_alg_id", core.ObjectIdentifier),
-    ]
-
-
 class SESeal(core.Sequence):  # type: ignore[misc]
     """电子印章 (SESeal): the seal information signed by the seal maker (制章人), with the maker's certificate."""
 
-    _fields: ClassVar[list[Any]] = [*TBSSeal._fields, ("signed_value", core.OctetBitString)]
+    _fields: ClassVar[list[Any]] = _signed(("eseal_info", SESSealInfo), "sign_alg_id", "signed_value")
 
 
 class TBSSign(core.Sequence):  # type: ignore[misc]
@@ -126,9 +122,6 @@ class SESSignature(core.Sequence):  # type: ignore[misc]
     """电子签章数据 (SES_Signature): TBS_Sign, the signer's certificate, SM2-with-SM3 and the signature."""
 
     _fields: ClassVar[list[Any]] = [
-        ("to_sign", TBSSign),
-        ("cert", core.OctetString),
-        ("signature_alg_id", core.ObjectIdentifier),
-        ("signature", core.OctetBitString),
+        *_signed(("to_sign", TBSSign), "signature_alg_id", "signature"),
         ("time_stamp", core.OctetBitString, {"explicit": 0, "optional": True}),
     ]
