@@ -5,9 +5,11 @@ tests/integration/adapters/documents/test_ofd.py)."""
 from __future__ import annotations
 
 import io
+import stat
 import warnings
 import zipfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -21,10 +23,12 @@ from ecert.adapters.signing import ses
 from ecert.adapters.signing.ofd_seal import MAX_ENTRIES, OfdSealCheck, OfdSealer, OfdSealVerifier, make_seal, unpack
 from ecert.adapters.signing.sm2 import (
     SM2_ROOT_CN,
+    SM2_SEAL_KEY,
     DemoSm2Pki,
     Sm2Key,
     demo_sm2_pki,
     issued_by,
+    load_certificate,
     public_key_of,
     sm2_verify,
     sm3,
@@ -72,6 +76,16 @@ def test_demo_pki_is_marked_and_chains(pki: DemoSm2Pki) -> None:
     assert issued_by(pki.seal, pki.root, NOW)
     assert not issued_by(pki.seal, pki.root, NOW + timedelta(days=3700))  # expired
     assert not issued_by(pki.seal, demo_sm2_pki(NOW).root, NOW)  # another root, same name
+
+
+def test_demo_pki_files_round_trip(pki: DemoSm2Pki, tmp_path: Path) -> None:
+    pki.write(tmp_path / "sm2")
+    loaded = DemoSm2Pki.load(tmp_path / "sm2")
+    assert (loaded.root_key, loaded.seal_key) == (pki.root_key, pki.seal_key)
+    assert (loaded.root.dump(), loaded.seal.dump()) == (pki.root.dump(), pki.seal.dump())
+    assert stat.S_IMODE((tmp_path / "sm2" / SM2_SEAL_KEY).stat().st_mode) == 0o600
+    with pytest.raises(ValueError, match="SM2"):
+        load_certificate(b"-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n")
 
 
 def _png(colour: tuple[int, int, int, int] = (215, 0, 15, 255)) -> bytes:

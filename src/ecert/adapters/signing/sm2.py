@@ -15,11 +15,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import gmssl_pyx  # type: ignore[import-untyped]
 from asn1crypto import core, keys, pem, x509  # type: ignore[import-untyped]
 
-from ecert.adapters.signing.pki import DEMO_OU, ROOT_O
+from ecert.adapters.signing.pki import DEMO_OU, ROOT_O, _write_private
 from ecert.domain.certificate import SEAL_NAME
 
 SM2_CURVE = "1.2.156.10197.1.301"
@@ -28,6 +29,11 @@ SM3 = "1.2.156.10197.1.401"
 DEFAULT_USER_ID = b"1234567812345678"
 
 SM2_ROOT_CN = "ecert DEMO SM2 Root CA — NOT FOR PRODUCTION"
+# Files of :meth:`DemoSm2Pki.write`, beside the PDF seal's DEMO PKI (:mod:`.pki`).
+SM2_ROOT_CERT = "sm2-root-cert.pem"
+SM2_ROOT_KEY = "sm2-root-key.pem"
+SM2_SEAL_CERT = "sm2-seal-cert.pem"
+SM2_SEAL_KEY = "sm2-seal-key.pem"
 SM2_DEMO_WARNING = (
     "DEMO SM2 KEYS — NOT FOR PRODUCTION: the SM2 root (seal maker) and the SM2 seal key are generated "
     "locally; their private keys sit unencrypted and nobody should trust this root."
@@ -196,6 +202,24 @@ class DemoSm2Pki:
     seal_key: Sm2Key
     seal: x509.Certificate
 
+    def write(self, directory: Path) -> None:
+        """Into ``directory``: the certificates (PEM) and the unencrypted keys (PKCS#8 PEM, mode 0600)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / SM2_ROOT_CERT).write_bytes(certificate_pem(self.root))
+        (directory / SM2_SEAL_CERT).write_bytes(certificate_pem(self.seal))
+        _write_private(directory / SM2_ROOT_KEY, self.root_key.to_pem())
+        _write_private(directory / SM2_SEAL_KEY, self.seal_key.to_pem())
+
+    @classmethod
+    def load(cls, directory: Path) -> DemoSm2Pki:
+        """What :meth:`write` wrote (``OSError`` / ``ValueError`` if a file is missing or not SM2)."""
+        return cls(
+            Sm2Key.from_pem((directory / SM2_ROOT_KEY).read_bytes()),
+            load_certificate((directory / SM2_ROOT_CERT).read_bytes()),
+            Sm2Key.from_pem((directory / SM2_SEAL_KEY).read_bytes()),
+            load_certificate((directory / SM2_SEAL_CERT).read_bytes()),
+        )
+
 
 def demo_sm2_pki(now: datetime | None = None, *, years: int = 10) -> DemoSm2Pki:
     """Make a DEMO SM2 PKI valid from a day before ``now`` for ``years`` years."""
@@ -223,3 +247,12 @@ def demo_sm2_pki(now: datetime | None = None, *, years: int = 10) -> DemoSm2Pki:
 
 def certificate_pem(cert: x509.Certificate) -> bytes:
     return bytes(pem.armor("CERTIFICATE", cert.dump()))
+
+
+def load_certificate(data: bytes) -> x509.Certificate:
+    """An X.509 certificate from PEM or DER; ``ValueError`` if it is neither or its key is not SM2."""
+    der = pem.unarmor(data)[2] if pem.detect(data) else data
+    cert = x509.Certificate.load(der)
+    if public_key_of(cert) is None:
+        raise ValueError("not a certificate for an SM2 key")
+    return cert

@@ -47,7 +47,7 @@ from ecert.adapters.signing.ofd_seal import (
     OfdSealVerifier,
     make_seal,
 )
-from ecert.adapters.signing.sm2 import DemoSm2Pki, Sm2Key, certificate_pem, demo_sm2_pki, sm3
+from ecert.adapters.signing.sm2 import SM2_SEAL_KEY, DemoSm2Pki, Sm2Key, certificate_pem, demo_sm2_pki, sm3
 
 NS = {"ofd": OFD_NS}
 NOW = datetime(2025, 3, 1, 1, 30, tzinfo=UTC)
@@ -253,6 +253,14 @@ def test_openssl_made_key_signs_a_seal_we_verify(pki: DemoSm2Pki, unsealed: byte
 
     assert sm2_verify(key.public, b"R-DOC-6", (tmp_path / "sig").read_bytes())
     assert not sm2_verify(key.public, b"another message", (tmp_path / "sig").read_bytes())
+    # And the other way: openssl reads the DEMO key file we write and signs what we verify.
+    pki.write(tmp_path / "sm2")
+    subprocess.run(
+        [openssl, "dgst", "-sm3", "-sign", str(tmp_path / "sm2" / SM2_SEAL_KEY), "-sigopt",
+         "distid:1234567812345678", "-out", "sig2", "msg"],
+        cwd=tmp_path, check=True,
+    )  # fmt: skip
+    assert sm2_verify(pki.seal_key.public, b"R-DOC-6", (tmp_path / "sig2").read_bytes())
 
 
 # --- tampering: each case its own problem code, the PDF-shaped verdict, never an exception
