@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import x509
+from PIL import Image, ImageDraw
 from reportlab.pdfbase.ttfonts import TTFontFile
 from test_fast_render import (
     DEMO_FAST,
@@ -188,6 +189,27 @@ def test_an_independent_reader_sees_the_pdf_text_where_the_pdf_has_it(sealed: by
     assert matched >= 15
 
 
+def test_the_qr_paths_scan(unsealed: bytes) -> None:
+    """The QR code's path objects, filled as a reader fills them (10 px a mm), decode to the QR text."""
+    zxingcpp = _need("zxingcpp")
+    page = ET.fromstring(_files(unsealed)[CONTENT_XML])
+    scale = 10
+    image = Image.new("L", (210 * scale, 297 * scale), 255)
+    draw = ImageDraw.Draw(image)
+    for obj in page.iter(f"{{{OFD_NS}}}PathObject"):
+        data = obj.findtext("ofd:AbbreviatedData", "", NS)
+        fill = obj.find("ofd:FillColor", NS)
+        if fill is None or obj.get("Fill") != "true" or "B" in data.split():
+            continue  # the QR code is filled straight lines only
+        shade = round(sum(int(v) for v in (fill.get("Value") or "0 0 0").split()) / 3)
+        for sub in re.findall(r"M ([^MC]+)C", data):
+            nums = [float(v) * scale for v in sub.replace("L", " ").split()]
+            if len(nums) == 8:
+                draw.polygon(list(zip(nums[::2], nums[1::2], strict=True)), fill=shade)
+    found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+    assert [r.text for r in found] == [QR_TEXT]
+
+
 # --- the seal
 
 
@@ -301,8 +323,6 @@ def _swap_signed_value(package: bytes, other: bytes) -> bytes:
 
 
 def _new_picture(package: bytes) -> bytes:
-    from PIL import Image
-
     buf = io.BytesIO()
     Image.new("RGBA", (40, 40), (200, 0, 0, 255)).save(buf, "PNG")
     return _replace(package, "Doc_0/Res/seal.png", buf.getvalue())
