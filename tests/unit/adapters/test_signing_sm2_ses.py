@@ -137,6 +137,9 @@ def test_hand_made_package_seals_and_verifies(pki: DemoSm2Pki, sealed: bytes) ->
     check = OfdSealVerifier([pki.root]).check(sealed, NOW)
     assert check.problem is None and check.verdict.trusted
     assert b'PageRef="9" Boundary="1 2 3 4"' in dict(_entries(sealed))["Doc_0/Signs/Sign_0/Signature.xml"]
+    # The SES_Signature written field by field is exactly what asn1crypto encodes from the parsed value.
+    value = dict(_entries(sealed))["Doc_0/Signs/Sign_0/SignedValue.dat"]
+    assert ses.SESSignature.load(value, strict=True).dump(force=True) == value
     with pytest.raises(ValueError, match="sealed already"):
         OfdSealer(pki.seal_key, pki.seal, _seal(pki, _png())).seal_package(sealed, NOW)
 

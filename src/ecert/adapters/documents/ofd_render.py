@@ -600,7 +600,8 @@ def zip_package(files: Iterable[tuple[str, bytes]]) -> bytes:
     with zipfile.ZipFile(out, "w") as z:
         for name, data in files:
             info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
+            # PNG and JPEG are compressed already: stored as they are, the rest deflated.
+            info.compress_type = zipfile.ZIP_STORED if name.endswith((".png", ".jpg")) else zipfile.ZIP_DEFLATED
             info.create_system = 3
             info.external_attr = 0o644 << 16
             z.writestr(info, data, compresslevel=1)  # level 6 takes four times as long for 10 % less

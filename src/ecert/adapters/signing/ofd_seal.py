@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from xml.sax.saxutils import escape
 
-from asn1crypto import x509  # type: ignore[import-untyped]
+from asn1crypto import core, x509  # type: ignore[import-untyped]
+from asn1crypto import parser as asn1_parser
 from PIL import Image
 
 from ecert.adapters.documents.ofd_render import OFD_NS, SEAL_NAME_ON_PAGE, SEAL_PX_PER_MM, zip_package
@@ -118,6 +119,14 @@ class OfdSealer:
     key: Sm2Key
     cert: x509.Certificate
     seal: ses.SESeal
+    # Encoded once: the seal, and the signer's certificate and algorithm as SES_Signature fields.
+    _seal_der: bytes = field(init=False, repr=False)
+    _signer_fields: bytes = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_seal_der", self.seal.dump())
+        signer = core.OctetString(self.cert.dump()).dump() + core.ObjectIdentifier(SM2_WITH_SM3).dump()
+        object.__setattr__(self, "_signer_fields", signer)
 
     def seal_package(self, package: bytes, signing_time: datetime) -> bytes:
         """``package`` (as :func:`.documents.ofd_render.render_ofd` writes it) with the seal added."""
@@ -137,8 +146,7 @@ class OfdSealer:
             f'<ofd:Signatures xmlns:ofd="{OFD_NS}"><ofd:MaxSignId>1</ofd:MaxSignId>'
             f'<ofd:Signature ID="1" Type="Seal" BaseLoc="/{SIGNATURE}"/></ofd:Signatures>'
         )
-        seal_der = self.seal.dump()
-        files[SEAL_FILE] = seal_der
+        files[SEAL_FILE] = self._seal_der
         references = "".join(
             f'<ofd:Reference FileRef="/{escape(name)}"><ofd:CheckValue>'
             f"{base64.b64encode(sm3(data)).decode('ascii')}</ofd:CheckValue></ofd:Reference>"
@@ -155,16 +163,31 @@ class OfdSealer:
             f"<ofd:Seal><ofd:BaseLoc>/{SEAL_FILE}</ofd:BaseLoc></ofd:Seal>"
             f"</ofd:SignedInfo><ofd:SignedValue>/{SIGNED_VALUE}</ofd:SignedValue></ofd:Signature>"
         )
-        tbs = ses.TBSSign(
-            {"version": ses.SEAL_VERSION, "eseal": ses.SESeal.load(seal_der), "time_info": when,
-             "data_hash": sm3(files[SIGNATURE]), "property_info": f"/{SIGNATURE}"}
+        # TBS_Sign and SES_Signature (ses.TBSSign, ses.SESSignature) written field by field around the
+        # seal encoded once: the same DER as building the asn1crypto values, without re-encoding the seal.
+        tbs = _der_sequence(
+            core.Integer(ses.SEAL_VERSION).dump() + self._seal_der + core.GeneralizedTime(when).dump()
+            + core.OctetBitString(sm3(files[SIGNATURE])).dump() + core.IA5String(f"/{SIGNATURE}").dump()
         )  # fmt: skip
-        signature = ses.SESSignature(
-            {"to_sign": tbs, "cert": self.cert.dump(), "signature_alg_id": SM2_WITH_SM3,
-             "signature": self.key.sign(tbs.dump())}
-        )  # fmt: skip
-        files[SIGNED_VALUE] = signature.dump()
+        signature = core.OctetBitString(self.key.sign(tbs)).dump()
+        files[SIGNED_VALUE] = _der_sequence(tbs + self._signer_fields + signature)
         return zip_package(files.items())
+
+
+def _der_sequence(body: bytes) -> bytes:
+    return bytes(core.Sequence(contents=body).dump())
+
+
+def _der_children(der: bytes) -> list[bytes]:
+    """The DER encodings of the elements of the SEQUENCE ``der``: slices of it, as signed, not re-encodings."""
+    contents = asn1_parser.parse(der, strict=True)[4]
+    out: list[bytes] = []
+    at = 0
+    while at < len(contents):
+        size = asn1_parser.peek(contents[at:])
+        out.append(contents[at : at + size])
+        at += size
+    return out
 
 
 def _xml(body: str) -> bytes:
@@ -268,6 +291,10 @@ class OfdSealVerifier:
     # (its dates are checked each time) and the seal maker's signature on a seal. Only successes are kept.
     _signed: set[tuple[bytes, bytes]] = field(default_factory=set, init=False, repr=False)
     _seals: set[bytes] = field(default_factory=set, init=False, repr=False)
+    _root_ders: list[bytes] = field(default_factory=list, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._root_ders = [r.dump() for r in self.roots]  # encoded once: built certificates re-encode per dump
 
     def __call__(self, package: bytes, moment: datetime) -> SignatureVerdict:
         return self.check(package, moment).verdict
@@ -284,8 +311,8 @@ class OfdSealVerifier:
         if not valid_at(cert, moment):
             return False
         der = cert.dump()
-        for root in self.roots:
-            pair = (der, root.dump())
+        for root, root_der in zip(self.roots, self._root_ders, strict=True):
+            pair = (der, root_der)
             if der == pair[1] or pair in self._signed:
                 return True
             if valid_at(root, moment) and signed_by(cert, root):
@@ -294,15 +321,14 @@ class OfdSealVerifier:
                 return True
         return False
 
-    def _seal_made(self, seal: ses.SESeal, maker: x509.Certificate) -> bool:
-        """Whether the seal maker's signature on ``seal`` holds."""
-        der = seal.dump()
+    def _seal_made(self, seal: ses.SESeal, der: bytes, maker: x509.Certificate) -> bool:
+        """Whether the seal maker's signature on ``seal`` (encoded as ``der``) holds: over esealInfo's DER."""
         if der in self._seals:
             return True
         maker_key = public_key_of(maker)
         if seal["sign_alg_id"].dotted != SM2_WITH_SM3 or maker_key is None:
             return False
-        if not sm2_verify(maker_key, seal["eseal_info"].dump(), bytes(seal["signed_value"])):
+        if not sm2_verify(maker_key, _der_children(der)[0], bytes(seal["signed_value"])):
             return False
         if len(self._seals) < _CACHE_MAX:
             self._seals.add(der)
@@ -332,13 +358,16 @@ class OfdSealVerifier:
             return _unsigned("not_signed")
         try:
             sig = ses.SESSignature.load(files[SIGNED_VALUE], strict=True)
-            tbs = sig["to_sign"]
-            seal = tbs["eseal"]
+            tbs, seal = sig["to_sign"], sig["to_sign"]["eseal"]
+            tbs_der = _der_children(files[SIGNED_VALUE])[0]
+            seal_der = _der_children(tbs_der)[1]
             signer = x509.Certificate.load(sig["cert"].native, strict=True)
             signer_key = public_key_of(signer)
             data_hash = bytes(tbs["data_hash"])
-            tbs_der = tbs.dump()
-            _ = tbs["time_info"].native, seal["eseal_info"]["property"].native
+            prop = seal["eseal_info"]["property"]
+            in_force = (prop["valid_start"].native, prop["valid_end"].native)
+            allowed = [c.native for c in prop["cert_list"]]
+            picture = bytes(seal["eseal_info"]["picture"]["data"])
         except Exception:  # whatever asn1crypto raises on bad DER
             return _broken("signature_unreadable")
         if signer_key is None or sig["signature_alg_id"].dotted != SM2_WITH_SM3 or tbs["version"].native != 4:
@@ -350,12 +379,11 @@ class OfdSealVerifier:
             return _broken("signature_invalid")
         # 2. The seal: Seal.esl is the seal inside the signature, its maker's signature holds, and the
         # page shows the seal's own picture.
-        if files.get(SEAL_FILE) != seal.dump():
+        if files.get(SEAL_FILE) != seal_der:
             return _broken("seal_mismatch")
         maker = x509.Certificate.load(seal["cert"].native)
-        if not self._seal_made(seal, maker):
+        if not self._seal_made(seal, seal_der, maker):
             return _broken("seal_invalid")
-        picture = bytes(seal["eseal_info"]["picture"]["data"])
         if _page_seal_picture(files) != picture:
             return _broken("seal_picture_mismatch")
         # 3. Every file of the package, by its SM3 digest; nothing the signature does not cover.
@@ -378,10 +406,9 @@ class OfdSealVerifier:
         if set(files) - covered:
             return OfdSealCheck(SignatureVerdict(True, True, True, False, True), "extra_file")
         # 4. Trust: the signer may use this seal, the seal is in force, both certificates chain to a root.
-        if signer.dump() not in [c.native for c in seal["eseal_info"]["property"]["cert_list"]]:
+        if signer.dump() not in allowed:
             return _untrusted("signer_not_in_seal", signer)
-        prop = seal["eseal_info"]["property"]
-        if not prop["valid_start"].native <= moment <= prop["valid_end"].native:
+        if not in_force[0] <= moment <= in_force[1]:
             return _untrusted("seal_not_in_force", signer)
         if not self._trusted(maker, moment) or not self._trusted(signer, moment):
             return _untrusted("untrusted_signer", signer)
