@@ -47,7 +47,17 @@ from reportlab.lib.rl_accel import calcChecksum  # type: ignore[import-untyped]
 from reportlab.pdfbase.pdfmetrics import stringWidth  # type: ignore[import-untyped]
 
 from ecert.adapters.documents.fonts import FontSet
-from ecert.adapters.documents.page import INK, MM, PAGE_H, Matrix, Painter, PreparedImage, paint_page
+from ecert.adapters.documents.page import (
+    MM,
+    PAGE_H,
+    PLAIN,
+    Matrix,
+    Painter,
+    PreparedImage,
+    TextStyle,
+    fit_text,
+    paint_page,
+)
 from ecert.adapters.documents.qr import QUIET_ZONE, _runs, qr_matrix
 from ecert.adapters.documents.seal_image import SEAL_OPACITY, FormBuilder, seal_form
 from ecert.adapters.documents.ttf_subset import SubsetFont
@@ -436,20 +446,15 @@ class _OfdPainter:
         sub.codes.append(cp)
         return sub, sub.index[cp]
 
-    def text(self, text: str, x: float, y: float, size: float, **kw: Any) -> float:
-        """As the PDF painters (:meth:`.page.Painter.text`): shrink to ``max_width`` (not below
-        ``min_size``), align, draw each fallback run in its font; fallback and bold text stroked."""
-        align, max_width, char_space = kw.get("align", "left"), kw.get("max_width"), kw.get("char_space", 0.0)
-        color, bold = kw.get("color", INK), kw.get("bold", False)
+    def text(self, text: str, x: float, y: float, size: float, style: TextStyle = PLAIN) -> float:
+        """As the PDF painters (:meth:`.page.Painter.text`): placed and sized by :func:`.page.fit_text`, each
+        fallback run drawn in its font; fallback and bold text stroked."""
         runs = self.fonts.runs(text)
-        natural = sum(stringWidth(part, font, size) for font, part in runs) + char_space * len(text)
-        if max_width is not None and natural > max_width:
-            size = max(kw.get("min_size", 6.0), size * max_width / natural)
-        advances = [(font, [stringWidth(ch, font, size) + char_space for ch in part]) for font, part in runs]
-        width = sum(sum(a) for _, a in advances)
-        x -= width / 2 if align == "centre" else width if align == "right" else 0.0
+        x, size = fit_text(runs, text, x, size, style)
+        char_space, color, bold = style.char_space, style.color, style.bold
         main = self.fonts.main
-        for (font, part), (_, adv) in zip(runs, advances, strict=True):
+        for font, part in runs:
+            adv = [stringWidth(ch, font, size) + char_space for ch in part]
             self._run(font, part, adv, x, y, size, color, bold, stroked=bold or font != main)
             x += sum(adv)
         return size

@@ -23,19 +23,8 @@ import pytest
 from asn1crypto import x509
 from PIL import Image, ImageDraw
 from reportlab.pdfbase.ttfonts import TTFontFile
-from test_fast_render import (
-    DEMO_FAST,
-    QR_TEXT,
-    RARE_NAME,
-    _content,
-    _need,
-    _pdftotext,
-    _photo_jpeg,
-    _render,
-    _signature_png,
-)
 
-from ecert.adapters.documents import default_fonts
+from ecert.adapters.documents import CertificateRenderer, default_fonts
 from ecert.adapters.documents.ofd_render import OFD_NS, render_ofd, zip_package
 from ecert.adapters.documents.page import MM, prepare_inputs
 from ecert.adapters.signing import ses
@@ -49,6 +38,8 @@ from ecert.adapters.signing.ofd_seal import (
     make_seal,
 )
 from ecert.adapters.signing.sm2 import SM2_SEAL_KEY, DemoSm2Pki, Sm2Key, certificate_pem, demo_sm2_pki, sm3
+from helpers_documents import QR_TEXT, RARE_NAME, need, pdftotext, photo_jpeg, render_sample, signature_png
+from helpers_documents import sample_content as _content
 
 NS = {"ofd": OFD_NS}
 NOW = datetime(2025, 3, 1, 1, 30, tzinfo=UTC)
@@ -64,7 +55,7 @@ def pki() -> DemoSm2Pki:
 def unsealed() -> bytes:
     fonts = default_fonts()
     content = _content(3)
-    signature, portrait = prepare_inputs(content, _signature_png(), _photo_jpeg(), fonts)
+    signature, portrait = prepare_inputs(content, signature_png(), photo_jpeg(), fonts)
     return render_ofd(content, QR_TEXT, signature, portrait, fonts, demo=True)
 
 
@@ -120,7 +111,7 @@ def test_package_layout_and_determinism(unsealed: bytes) -> None:
     # Fixed zip timestamps and ordering: the same inputs give the same bytes.
     fonts = default_fonts()
     content = _content(3)
-    signature, portrait = prepare_inputs(content, _signature_png(), _photo_jpeg(), fonts)
+    signature, portrait = prepare_inputs(content, signature_png(), photo_jpeg(), fonts)
     assert render_ofd(content, QR_TEXT, signature, portrait, fonts, demo=True) == unsealed
 
 
@@ -163,7 +154,7 @@ def test_text_is_extractable_and_the_rare_glyphs_are_embedded(unsealed: bytes) -
 def test_an_independent_reader_sees_the_pdf_text_where_the_pdf_has_it(sealed: bytes, tmp_path: Path) -> None:
     """ofdkit (an OFD reader of its own, not our code) reads the sealed package: every field, the rare
     name included, in reading order, each word at the place the PDF of the same certificate has it."""
-    ofdkit = _need("ofdkit")
+    ofdkit = need("ofdkit")
     path = tmp_path / "c.ofd"
     path.write_bytes(sealed)
     doc = ofdkit.open(str(path))
@@ -173,8 +164,8 @@ def test_an_independent_reader_sees_the_pdf_text_where_the_pdf_has_it(sealed: by
     assert f"注册编号 {content.registration_no}" in lines
     assert f"电子证照标识：{content.identifier}" in lines
     assert f"证书编号：{content.serial}" in lines
-    pdf = _render(DEMO_FAST, content, photo=True)
-    bbox = _pdftotext(pdf, tmp_path, "-bbox")
+    pdf = render_sample(CertificateRenderer(demo=True).render, content)
+    bbox = pdftotext(pdf, tmp_path, "-bbox")
     words = {
         w: (float(x), float(y))
         for x, y, w in re.findall(r'xMin="([\d.]+)" yMin="[\d.]+" xMax="[\d.]+" yMax="([\d.]+)">([^<]+)</word>', bbox)
@@ -191,7 +182,7 @@ def test_an_independent_reader_sees_the_pdf_text_where_the_pdf_has_it(sealed: by
 
 def test_the_qr_paths_scan(unsealed: bytes) -> None:
     """The QR code's path objects, filled as a reader fills them (10 px a mm), decode to the QR text."""
-    zxingcpp = _need("zxingcpp")
+    zxingcpp = need("zxingcpp")
     page = ET.fromstring(_files(unsealed)[CONTENT_XML])
     scale = 10
     image = Image.new("L", (210 * scale, 297 * scale), 255)
