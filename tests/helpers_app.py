@@ -22,10 +22,9 @@ from ecert.entrypoints.web.app import create_app
 from ecert.entrypoints.web.qr_fast_path import QrPageFastPath
 from ecert.services import registry
 from ecert.services.demo import seed_demo
+from helpers_cli import COLUMNS
 
-# The registry import's columns in the documented order (docs/cli.md "Import columns").
-IMPORT_COLUMNS = ["registration_no", "name", "gender", "birth_date", "id_number", "employer_name",
-                  "employer_uscc", "specialty", "valid_until"]  # fmt: skip
+IMPORT_COLUMNS = COLUMNS  # the registry import's columns in the documented order (docs/cli.md)
 
 
 def demo_app(db_url: str, engine: Engine, keys_dir: Path, *, today: date, clock: Clock | None = None) -> App:

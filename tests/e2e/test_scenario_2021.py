@@ -25,18 +25,9 @@ from ecert.adapters.db.tables import registrations, specialty_registrations
 from ecert.adapters.synthetic_signature import signature_png
 from ecert.domain.ids import make_id_number, make_registration_no, make_uscc
 from ecert.domain.model import Gender
+from helpers_cli import COLUMNS
 
-HEADER = [
-    "registration_no",
-    "name",
-    "gender",
-    "birth_date",
-    "id_number",
-    "employer_name",
-    "employer_uscc",
-    "specialty",
-    "valid_until",
-]
+HEADER = COLUMNS  # the import's required columns
 ZJ_USCC = make_uscc("330100", "MA21KJ0A1")
 SH_USCC = make_uscc("310100", "MA21HP0E5")
 NEW_SH_USCC = make_uscc("310100", "MA21HP9N2")

@@ -25,10 +25,10 @@ from ecert.bootstrap import App, bootstrap, web_parts
 from ecert.config import Settings
 from ecert.entrypoints.web import metrics
 from ecert.entrypoints.web.app import create_app
-from ecert.entrypoints.web.qr_fast_path import QrPageFastPath
 from ecert.services import issuance
 from ecert.services.demo import seed_demo
 from ecert.services.views import authority
+from helpers_app import watch_fast_path
 from helpers_documents import issue_to_a_demo_holder
 
 TODAY = date(2021, 3, 1)
@@ -95,14 +95,7 @@ def test_qr_fast_path_api_and_pdf_uploads_end_up_in_chained_batches__R_ACC_1(
 ) -> None:
     cert = _issue(env.core)
     token = cert.qr.split("/V/", 1)[1]
-    fast: list[str] = []
-    respond = QrPageFastPath._respond
-
-    async def spy(self: Any, scope: Any, receive: Any, send: Any) -> None:
-        fast.append(scope["path"])
-        await respond(self, scope, receive, send)
-
-    monkeypatch.setattr(QrPageFastPath, "_respond", spy)
+    fast = watch_fast_path(monkeypatch)
     pdf = {"file": ("c.pdf", cert.pdf, "application/pdf")}
     with TestClient(create_app(env.core)) as c:  # the lifespan: its writer runs, and flushes at the end
         assert c.get(f"/V/{token}").status_code == 200

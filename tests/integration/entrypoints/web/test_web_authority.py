@@ -33,21 +33,12 @@ from ecert.domain.rules.renewal import renewed_validity_end
 from ecert.entrypoints.web.app import create_app
 from ecert.services import accounts, demo, registry, renewal
 from helpers_app import Served, renewable_days
+from helpers_cli import COLUMNS
 
 SEED_DAY = date(2021, 3, 1)
 PASSWORD = "password-123"
 CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
-HEADER = [
-    "registration_no",
-    "name",
-    "gender",
-    "birth_date",
-    "id_number",
-    "employer_name",
-    "employer_uscc",
-    "specialty",
-    "valid_until",
-]
+HEADER = COLUMNS  # the import's required columns
 NEW_USCC = make_uscc("330100", "MA2RN7E0K")
 
 
