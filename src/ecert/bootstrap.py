@@ -23,8 +23,10 @@ if TYPE_CHECKING:
     from pyhanko.sign.signers import Signer
 
     from ecert.adapters.db.verification_log import VerificationLog
+    from ecert.adapters.documents.fonts import FontSet
     from ecert.adapters.email import SmtpMailer
     from ecert.adapters.ratelimit import Limiter
+    from ecert.adapters.sealing import OfdChecker, OfdMaker
     from ecert.domain.verification import VerificationSnapshot
     from ecert.services.ports import DocumentServices
     from ecert.services.qr_verify import FastVerify
@@ -87,11 +89,37 @@ class App:
         from ecert.services.ports import DocumentServices
 
         signer = self.seal_signer
+        renderer = CertificateRenderer(demo=self.demo_seal)
+        ofd, ofd_problem = self._ofd_maker(renderer.fonts)
         return DocumentServices(
-            renderer=CertificateRenderer(demo=self.demo_seal),
+            renderer=renderer,
             sealer=PadesSealer(signer, tsa_url=self.keys.tsa_url),
             qr=Ed25519QrSigner(keystore.qr_private_key(self.keys), self.keys.base_url),
+            ofd=ofd,
+            ofd_problem=ofd_problem,
         )
+
+    def _ofd_maker(self, fonts: FontSet) -> tuple[OfdMaker | None, Exception | None]:
+        """The OFD maker (R-DOC-6) with the configured SM2 seal, or why there is none: a deployment
+        without an SM2 seal still issues PDFs, and says why when an OFD is asked for."""
+        from ecert.adapters.sealing import OfdMaker
+        from ecert.domain.errors import EcertError
+
+        try:
+            cfg = keystore.sm2_seal_config(self.keys)
+        except EcertError as exc:
+            return None, exc
+        files: list[bytes] = []
+        for path in (cfg.key, cfg.cert, cfg.seal):
+            try:
+                files.append(path.read_bytes())
+            except OSError:
+                return None, EcertError("keys_missing", params={"what": "seal_key", "path": str(path)})
+        key, cert, seal = files
+        try:
+            return OfdMaker.from_files(key, cert, seal, fonts, demo=self.demo_seal), None
+        except ValueError as exc:
+            return None, EcertError("bad_keys", params={"reason": f"{cfg.key}: {exc}"})
 
     @cached_property
     def qr_public_keys(self) -> dict[str, Ed25519PublicKey]:
@@ -102,6 +130,13 @@ class App:
         from ecert.adapters.sealing import PdfSignatureChecker as Checker
 
         return Checker(keystore.trust_roots(self.keys))
+
+    @cached_property
+    def ofd_checker(self) -> OfdChecker:
+        """The OFD seal check (R-DOC-6) against the SM2 roots (none configured: no OFD is trusted)."""
+        from ecert.adapters.sealing import OfdChecker
+
+        return OfdChecker(keystore.sm2_trust_roots(self.keys))
 
 
 def bootstrap(settings: Settings, engine: Engine | None = None, keys: keystore.KeySettings | None = None) -> App:

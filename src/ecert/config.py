@@ -75,6 +75,23 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("ECERT_PKCS11_PIN", "secret", "", "PKCS#11 user PIN"),
     Variable("ECERT_PKCS11_KEY_LABEL", "text", "", "PKCS#11 label of the seal key"),
     Variable("ECERT_TRUST_ROOTS", "paths", "", "Seal roots the verifier trusts, PEM files"),
+    # The national format's SM2 seal (R-DOC-6)
+    Variable(
+        "ECERT_SM2_SEAL_KEY", "path", "", "SM2 seal private key, PEM (with `ECERT_SM2_SEAL_CERT`, `ECERT_SM2_SEAL`)"
+    ),
+    Variable("ECERT_SM2_SEAL_CERT", "path", "", "SM2 seal certificate (SM2-with-SM3), PEM or DER"),
+    Variable(
+        "ECERT_SM2_SEAL",
+        "path",
+        "",
+        "The electronic seal (GB/T 38540 `SESeal`, DER) its seal maker made for that certificate",
+    ),
+    Variable(
+        "ECERT_SM2_TRUST_ROOTS",
+        "paths",
+        "",
+        "SM2 roots the OFD verifier trusts (they vouch for seal makers and seal certificates), PEM files",
+    ),
     Variable("ECERT_TSA_URL", "url", "", "RFC 3161 time-stamp authority: seals become PAdES B-T"),
     Variable("ECERT_BASE_URL", "url", DEFAULT_BASE_URL, "The public verification site printed in the QR code"),
     # Verification log (R-ACC-1)
@@ -166,6 +183,10 @@ class KeysSettings:
     trust_roots: tuple[Path, ...] = ()
     tsa_url: str | None = None
     base_url: str = DEFAULT_BASE_URL
+    sm2_seal_key: Path | None = None
+    sm2_seal_cert: Path | None = None
+    sm2_seal: Path | None = None
+    sm2_trust_roots: tuple[Path, ...] = ()
 
     @classmethod
     def from_environ(cls, env: Environ) -> KeysSettings:
@@ -187,6 +208,10 @@ class KeysSettings:
             trust_roots=_paths(env.get("ECERT_TRUST_ROOTS")),
             tsa_url=env.get("ECERT_TSA_URL") or None,
             base_url=env.get("ECERT_BASE_URL") or DEFAULT_BASE_URL,
+            sm2_seal_key=path("ECERT_SM2_SEAL_KEY"),
+            sm2_seal_cert=path("ECERT_SM2_SEAL_CERT"),
+            sm2_seal=path("ECERT_SM2_SEAL"),
+            sm2_trust_roots=_paths(env.get("ECERT_SM2_TRUST_ROOTS")),
         )
 
 

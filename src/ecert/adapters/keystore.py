@@ -8,11 +8,16 @@ Environment (production; read by config.py into ``Settings.keys``, docs/configur
     ECERT_SEAL_PKCS12, ECERT_SEAL_PKCS12_PASSWORD
     ECERT_PKCS11_MODULE, ECERT_PKCS11_TOKEN, ECERT_PKCS11_PIN, ECERT_PKCS11_KEY_LABEL [, ECERT_SEAL_CERT]
     ECERT_TRUST_ROOTS         PEM files (":"-separated) of seal roots the verifier trusts
+    ECERT_SM2_SEAL_KEY, ECERT_SM2_SEAL_CERT, ECERT_SM2_SEAL   the OFD's SM2 seal (R-DOC-6): key, certificate,
+                              and the electronic seal (SESeal, DER) the seal maker made for that certificate
+    ECERT_SM2_TRUST_ROOTS     PEM files of SM2 roots the OFD verifier trusts (seal makers, seal certificates)
     ECERT_TSA_URL             RFC 3161 time-stamp authority: signatures become PAdES B-T
     ECERT_BASE_URL            the public verification site printed in the QR code
 
 With none of the seal variables set, ``ecert init`` creates a DEMO PKI in the keys directory and
-says loudly that it is a demo (adapters.signing.pki.DEMO_WARNING).
+says loudly that it is a demo (adapters.signing.pki.DEMO_WARNING); with none of the SM2 ones either, a
+DEMO SM2 PKI and seal beside it (adapters.signing.sm2.SM2_DEMO_WARNING). A deployment with a real PDF
+seal and no SM2 seal issues no OFD (``ofd_unavailable``): it never seals with DEMO SM2 keys.
 """
 
 from __future__ import annotations
@@ -20,14 +25,16 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from ecert.adapters.qr_token import generate_key, kid_of
-from ecert.adapters.signing import pki
+from ecert.adapters.signing import pki, sm2
 from ecert.adapters.signing.keys import SealKeyConfig
 from ecert.config import KeysSettings
 from ecert.domain.errors import EcertError
@@ -35,6 +42,17 @@ from ecert.domain.errors import EcertError
 QR_KEY = "qr-key.pem"
 QR_RETIRED = "qr-retired"
 DEMO_MARKER = "DEMO-KEYS-NOT-FOR-PRODUCTION.txt"
+SM2_DEMO_SEAL = "sm2-seal.esl"  # the DEMO electronic seal (SESeal, DER) beside the DEMO SM2 PKI
+SM2_DEMO_SEAL_ID = "ecert-DEMO-SM2-seal"
+
+
+@dataclass(frozen=True)
+class Sm2SealConfig:
+    """The OFD seal (R-DOC-6): the SM2 key (PEM), its certificate, and the seal (SESeal, DER) made for it."""
+
+    key: Path
+    cert: Path
+    seal: Path
 
 
 @dataclass(frozen=True)
@@ -44,10 +62,17 @@ class KeySettings:
     trust_roots: tuple[Path, ...]
     tsa_url: str | None
     base_url: str
+    sm2: Sm2SealConfig | None = None  # None: the DEMO SM2 PKI in keys_dir, in a demo only
+    sm2_trust_roots: tuple[Path, ...] = ()
 
     @property
     def is_demo(self) -> bool:
         return self.seal is None
+
+    @property
+    def sm2_is_demo(self) -> bool:
+        """Whether OFDs are sealed with the DEMO SM2 PKI: only where the PDF seal is a DEMO too."""
+        return self.sm2 is None and self.is_demo
 
 
 def key_settings(cfg: KeysSettings) -> KeySettings:
@@ -73,10 +98,25 @@ def key_settings(cfg: KeysSettings) -> KeySettings:
                 raise ValueError("ECERT_SEAL_KEY and ECERT_SEAL_CERT go together: set both")
             pw = cfg.seal_key_password
             seal = SealKeyConfig.pem(cfg.seal_key, cfg.seal_cert, chain, key_password=pw.encode() if pw else None)
+        sm2_parts = (cfg.sm2_seal_key, cfg.sm2_seal_cert, cfg.sm2_seal)
+        sm2 = None
+        if any(p is not None for p in sm2_parts):
+            key, cert, made = sm2_parts
+            if key is None or cert is None or made is None:
+                raise ValueError(
+                    "ECERT_SM2_SEAL_KEY, ECERT_SM2_SEAL_CERT and ECERT_SM2_SEAL go together: set all three"
+                )
+            sm2 = Sm2SealConfig(key, cert, made)
     except ValueError as exc:
         raise EcertError("bad_keys", params={"reason": str(exc)}) from exc
     return KeySettings(
-        keys_dir=cfg.keys_dir, seal=seal, trust_roots=cfg.trust_roots, tsa_url=cfg.tsa_url, base_url=cfg.base_url
+        keys_dir=cfg.keys_dir,
+        seal=seal,
+        trust_roots=cfg.trust_roots,
+        tsa_url=cfg.tsa_url,
+        base_url=cfg.base_url,
+        sm2=sm2,
+        sm2_trust_roots=cfg.sm2_trust_roots,
     )
 
 
@@ -96,6 +136,9 @@ def ensure_keys(ks: KeySettings) -> list[str]:
         notices.append(f"*** {pki.DEMO_WARNING} *** ({made.directory})")
     elif ks.is_demo:
         notices.append(f"*** {pki.DEMO_WARNING} *** ({ks.keys_dir})")
+    sm2_files = (ks.keys_dir / sm2.SM2_SEAL_KEY, ks.keys_dir / SM2_DEMO_SEAL)
+    if ks.sm2_is_demo and not all(p.exists() for p in sm2_files):
+        _create_demo_sm2(ks.keys_dir)  # said by the DEMO notice above, which names the SM2 PKI too
     qr = ks.keys_dir / QR_KEY
     if not qr.exists():
         key = generate_key()
@@ -107,6 +150,61 @@ def ensure_keys(ks: KeySettings) -> list[str]:
             f.write(pem)
         notices.append(f"QR token key created: {qr} (kid {kid_of(key.public_key())})")
     return notices
+
+
+def _create_demo_sm2(keys_dir: Path) -> None:
+    """The DEMO SM2 PKI (root = seal maker, seal certificate) and the DEMO seal made for it, valid from
+    the DEMO PDF PKI's start (drills on past dates seal and verify) for 20 years."""
+    from ecert.adapters.documents import default_fonts
+    from ecert.adapters.documents.ofd_render import seal_picture
+    from ecert.adapters.documents.page import MM, SEAL_RADIUS_MM
+    from ecert.adapters.signing.ofd_seal import make_seal
+
+    made = sm2.demo_sm2_pki(pki.DEFAULT_NOT_BEFORE + timedelta(days=1), years=20)
+    seal = make_seal(
+        es_id=SM2_DEMO_SEAL_ID,
+        picture_png=seal_picture(SEAL_RADIUS_MM * MM, default_fonts()),
+        signer_cert=made.seal,
+        maker_key=made.root_key,
+        maker_cert=made.root,
+        valid_start=made.seal["tbs_certificate"]["validity"]["not_before"].native,
+        valid_end=made.seal["tbs_certificate"]["validity"]["not_after"].native,
+    )
+    made.write(keys_dir)
+    (keys_dir / SM2_DEMO_SEAL).write_bytes(seal.dump())
+
+
+def sm2_seal_config(ks: KeySettings) -> Sm2SealConfig:
+    """Where the OFD seal's key, certificate and seal are; ``ofd_unavailable`` when a deployment with a
+    real PDF seal has configured no SM2 seal (never the DEMO one there)."""
+    if ks.sm2 is not None:
+        return ks.sm2
+    if not ks.is_demo:
+        raise EcertError("ofd_unavailable")
+    return Sm2SealConfig(ks.keys_dir / sm2.SM2_SEAL_KEY, ks.keys_dir / sm2.SM2_SEAL_CERT, ks.keys_dir / SM2_DEMO_SEAL)
+
+
+def sm2_trust_roots(ks: KeySettings) -> list[Any]:
+    """SM2 roots the OFD verifier trusts (asn1crypto certificates): ECERT_SM2_TRUST_ROOTS, plus the
+    DEMO SM2 root in a demo (when it exists: a keys directory made before OFD has none)."""
+    from asn1crypto import pem  # type: ignore[import-untyped]
+
+    paths = list(ks.sm2_trust_roots)
+    demo_root = ks.keys_dir / sm2.SM2_ROOT_CERT
+    if ks.sm2_is_demo and demo_root.exists():
+        paths.append(demo_root)
+    roots: list[Any] = []
+    for p in paths:
+        try:
+            data = p.read_bytes()
+        except FileNotFoundError as exc:
+            raise _missing("trust_root", p) from exc
+        try:
+            blocks = [der for _, _, der in pem.unarmor(data, multiple=True)] if pem.detect(data) else [data]
+            roots += [sm2.load_certificate(der) for der in blocks]
+        except ValueError as exc:
+            raise EcertError("bad_keys", params={"reason": f"{p}: {exc}"}) from exc
+    return roots
 
 
 def _missing(what: str, path: Path) -> EcertError:

@@ -1,5 +1,7 @@
 """Concrete document services for the issuance and verification use cases: the PAdES sealer, the
-QR token signer and the PDF signature checker, over adapters.signing and adapters.qr_token."""
+QR token signer and the PDF signature checker, over adapters.signing and adapters.qr_token; and the
+national format's OFD maker and checker (R-DOC-6), over adapters.documents.ofd_render and
+adapters.signing.ofd_seal."""
 
 from __future__ import annotations
 
@@ -15,11 +17,18 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pyhanko.sign.signers import Signer, SimpleSigner
 
 from ecert.adapters import qr_token
+from ecert.adapters.documents.fonts import FontSet
+from ecert.adapters.documents.ofd_render import ofd_files
+from ecert.adapters.documents.page import prepare_inputs
+from ecert.adapters.signing import ses
 from ecert.adapters.signing.fast_pades import FastPadesSigner, FastSealError
 from ecert.adapters.signing.fast_verify import FastSealVerifier
 from ecert.adapters.signing.keys import signer_certificate
+from ecert.adapters.signing.ofd_seal import OfdSealer, OfdSealVerifier, custom_data
 from ecert.adapters.signing.pades import SealSigner, seal_verdict_check
-from ecert.domain.verification import SignatureVerdict
+from ecert.adapters.signing.sm2 import Sm2Key, load_certificate
+from ecert.domain.certificate import CertificateContent
+from ecert.domain.verification import DocumentCheck, SignatureVerdict
 
 
 def fast_signer_for(signer: Signer) -> FastPadesSigner | None:
@@ -109,3 +118,64 @@ class PdfSignatureChecker:
             trusted=check.trusted,
             modified_after_signing=check.modified_after_signing,
         )
+
+
+@dataclass
+class OfdMaker:
+    """The certificate as a sealed OFD (R-DOC-6): the page painted by :func:`.ofd_render.ofd_files` with
+    the seal's own picture, sealed SM2/SM3 (:class:`.ofd_seal.OfdSealer`), zipped once."""
+
+    sealer: OfdSealer
+    fonts: FontSet
+    demo: bool = False
+    key_id: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.key_id = hashlib.sha256(self.sealer.cert.dump()).hexdigest()
+        self._picture = bytes(self.sealer.seal["eseal_info"]["picture"]["data"])
+
+    @classmethod
+    def from_files(cls, key_pem: bytes, cert: bytes, seal_der: bytes, fonts: FontSet, *, demo: bool) -> OfdMaker:
+        """From the configured files (``ValueError`` naming what is wrong: not SM2, not a seal, the seal
+        not made for this certificate)."""
+        key, certificate = Sm2Key.from_pem(key_pem), load_certificate(cert)
+        try:
+            seal = ses.SESeal.load(seal_der, strict=True)
+            allowed = [c.native for c in seal["eseal_info"]["property"]["cert_list"]]
+        except Exception as exc:  # whatever asn1crypto raises on bad DER
+            raise ValueError("the SM2 seal file is not a GB/T 38540 SESeal (DER)") from exc
+        if certificate.dump() not in allowed:
+            raise ValueError("the SM2 seal was not made for the SM2 seal certificate")
+        return cls(OfdSealer(key, certificate, seal), fonts, demo)
+
+    def make(
+        self,
+        content: CertificateContent,
+        *,
+        qr_text: str,
+        signature_image: bytes,
+        photo: bytes | None,
+        metadata: dict[str, str],
+        signing_time: datetime,
+    ) -> bytes:
+        signature, portrait = prepare_inputs(content, signature_image, photo, self.fonts)
+        files = ofd_files(
+            content, qr_text, signature, portrait, self.fonts, metadata, demo=self.demo, seal_png=self._picture
+        )
+        return self.sealer.seal_files(files, signing_time)
+
+
+@dataclass
+class OfdChecker:
+    """The seal check of an OFD certificate against the SM2 roots, with the certificate data the sealed
+    package carries (``OFD.xml``'s ``CustomData``, covered by the seal's digests)."""
+
+    roots: list[asn1_x509.Certificate]
+
+    def __post_init__(self) -> None:
+        self._verifier = OfdSealVerifier(self.roots)
+
+    def __call__(self, package: bytes, moment: datetime) -> DocumentCheck:
+        check = self._verifier.check(package, moment)
+        metadata = custom_data(check.files) if check.files is not None and check.verdict.trusted else None
+        return DocumentCheck(check.verdict, check.problem, metadata)

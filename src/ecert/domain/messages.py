@@ -84,6 +84,11 @@ ERRORS: dict[str, tuple[str, str]] = {
         "Missing {what:@thing}: {path} (run ecert init first)",
     ),
     "bad_keys": ("密钥配置有误:{reason}", "Bad key configuration: {reason}"),
+    "ofd_unavailable": (
+        "未配置 SM2 电子印章,无法签发 OFD 版证书(请设置 ECERT_SM2_SEAL_KEY、ECERT_SM2_SEAL_CERT、ECERT_SM2_SEAL)",
+        "No SM2 electronic seal is configured, so no OFD certificate can be issued "
+        "(set ECERT_SM2_SEAL_KEY, ECERT_SM2_SEAL_CERT, ECERT_SM2_SEAL)",
+    ),
     "unauthenticated": ("请先登录(用户名或密码不正确)", "Please sign in (wrong user name or password)"),
     "csrf_failed": ("表单已过期,请刷新页面后重试", "The form expired; reload the page and try again"),
     "rate_limited": ("请求过于频繁,请稍后再试", "Too many requests; try again later"),
@@ -252,7 +257,19 @@ TERMS: dict[str, tuple[str, str]] = {
     # Why a verification came out as it did (``Reason.code``). The public part of a revocation or
     # cancellation is its legal basis and effective date only; the free-text reason stays in the
     # registry (it may contain personal details).
-    "reason.not_pdf": ("文件不是可读取的 PDF 文档", "The file is not a readable PDF document"),
+    "reason.not_pdf": ("文件不是可读取的 PDF 或 OFD 文档", "The file is not a readable PDF or OFD document"),
+    "reason.package_malformed": (
+        "OFD 文件包无法读取(不是完整的 OFD 文档)",
+        "The OFD package cannot be read (not a complete OFD document)",
+    ),
+    "reason.package_too_large": (
+        "OFD 文件包过大或解压后过大,未予读取",
+        "The OFD package is too large, or too large once decompressed; it was not read",
+    ),
+    "reason.package_unsafe_path": (
+        "OFD 文件包含有越出文件包的路径,未予读取",
+        "The OFD package holds a path that escapes the package; it was not read",
+    ),
     "reason.not_signed": ("文件没有电子签章", "The document carries no digital seal"),
     "reason.signature_broken": (
         "电子签章校验失败:签章后的内容被改动",

@@ -47,6 +47,9 @@ class ReasonCode(StrEnum):
     """Why, as a stable code (docs/cli.md "Verification reasons"); the catalogue's ``reason.<code>``."""
 
     NOT_PDF = "not_pdf"
+    PACKAGE_MALFORMED = "package_malformed"
+    PACKAGE_TOO_LARGE = "package_too_large"
+    PACKAGE_UNSAFE_PATH = "package_unsafe_path"
     NOT_SIGNED = "not_signed"
     SIGNATURE_BROKEN = "signature_broken"
     MODIFIED_AFTER_SIGNING = "modified_after_signing"
@@ -152,13 +155,24 @@ class VerificationResult:
 
 @dataclass(frozen=True)
 class SignatureVerdict:
-    """What the PDF signature check found (adapter-neutral)."""
+    """What the seal check of a PDF or an OFD found (adapter-neutral)."""
 
     readable: bool
     signed: bool
     intact: bool
     trusted: bool
     modified_after_signing: bool
+
+
+@dataclass(frozen=True)
+class DocumentCheck:
+    """What the seal check of a document file found (R-DOC-2, R-DOC-6): the verdict, for an OFD which
+    of its checks failed (``problem``, a stable code of adapters/signing/ofd_seal.py), and the
+    certificate data the sealed file carries when its seal verified (``EcertContent``, ``EcertQR``)."""
+
+    verdict: SignatureVerdict
+    problem: str | None = None
+    metadata: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,7 @@ def _init(settings: Settings) -> None:
 
 
 def _issue_one(
-    settings: Settings, registration_no: str, out_dir: str, actor: str
+    settings: Settings, registration_no: str, out_dir: str, actor: str, formats: tuple[str, ...] = ("pdf",)
 ) -> tuple[str, str | None, str | None]:
     from ecert.domain.errors import EcertError
     from ecert.services import issuance
@@ -44,11 +44,13 @@ def _issue_one(
     try:
         issued = issuance.issue(
             a.uow(), registration_no, confirm=True, actor=actor, today=a.clock.today(), now=a.clock.now(),
-            policy=a.policy, docs=a.documents,
+            policy=a.policy, docs=a.documents, formats=formats,
         )  # fmt: skip
     except EcertError as exc:
         return registration_no, None, exc.code
-    (Path(out_dir) / f"{registration_no}-{issued.serial}.pdf").write_bytes(issued.pdf)
+    for suffix, data in (("pdf", issued.pdf), ("ofd", issued.ofd)):
+        if data is not None:
+            (Path(out_dir) / f"{registration_no}-{issued.serial}.{suffix}").write_bytes(data)
     return registration_no, issued.serial, None
 
 
@@ -70,14 +72,17 @@ def issue_batch(
     actor: str,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    formats: tuple[str, ...] = ("pdf",),
 ) -> BatchResult:
+    """Issue a certificate for each of ``registration_nos`` into ``out_dir`` as
+    ``<registration_no>-<serial>.pdf`` (and ``.ofd``, R-DOC-6, as ``formats`` say), across processes."""
     numbers = [n.strip() for n in registration_nos if n.strip()]
     out_dir.mkdir(parents=True, exist_ok=True)
     result = BatchResult()
     n_workers = max(1, min(workers or os.cpu_count() or 1, len(numbers) or 1))
     done = 0
     with ProcessPoolExecutor(max_workers=n_workers, initializer=_init, initargs=(settings,)) as pool:
-        futures = [pool.submit(_issue_one, settings, no, str(out_dir), actor) for no in numbers]
+        futures = [pool.submit(_issue_one, settings, no, str(out_dir), actor, formats) for no in numbers]
         for fut in as_completed(futures):
             no, serial, code = fut.result()
             if serial is not None:

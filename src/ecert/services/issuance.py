@@ -1,8 +1,10 @@
-"""Preview and issue e-certificates (R-USE-1, R-USE-2, R-USE-4, R-DOC-1, R-DOC-2, R-DOC-3, R-DOC-4).
+"""Preview and issue e-certificates (R-USE-1, R-USE-2, R-USE-4, R-DOC-1, R-DOC-2, R-DOC-3, R-DOC-4, R-DOC-6).
 
 ``issue`` is one transaction: the confirmation, the issuance record and the audit event are
-committed together, after the sealed PDF exists; the file is moved into place only after the
+committed together, after the sealed files exist; the files are moved into place only after the
 commit. A crash at any point leaves no record without a document and no document without a record.
+One issuance may give the PDF, the OFD (R-DOC-6) or both: one serial, one content, one QR token, one
+record and one audit event for both files.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -20,7 +22,7 @@ from ecert.adapters.files import output_problem
 from ecert.adapters.qr_token import serial_from_bytes
 from ecert.domain import ids
 from ecert.domain.certificate import CertificateContent, CertificateRecord, PrintedSpecialty, mask_id_number
-from ecert.domain.errors import BadInput, RuleRefusal
+from ecert.domain.errors import BadInput, EcertError, RuleRefusal, problem
 from ecert.domain.model import Registration, SpecialtyRegistration, UsageWindow
 from ecert.domain.policy import Policy
 from ecert.domain.rules.usage import usage_window
@@ -55,7 +57,8 @@ class IssuedCertificate:
     usage_until: date
     specialties: tuple[PrintedSpecialty, ...]
     qr: str
-    pdf: bytes
+    pdf: bytes | None  # None when only the OFD was asked for
+    ofd: bytes | None = None  # R-DOC-6, when asked for
 
     def as_dict(self) -> dict[str, Any]:
         window = _window_dict(self.usage_from, self.usage_until, self.specialties)
@@ -123,6 +126,24 @@ def build_content(
     )
 
 
+FORMATS = ("pdf", "ofd")  # the files one issuance can give: the PAdES PDF, the OFD (R-DOC-6)
+
+
+def check_formats(formats: Sequence[str], docs: DocumentServices) -> tuple[str, ...]:
+    """The formats asked for, in :data:`FORMATS` order; ``bad_input`` for an unknown one or none, and
+    the reason no OFD can be made (``ofd_unavailable``, ``keys_missing`` …) when one is asked for."""
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise BadInput(
+            [problem(f"未知的文件格式:{', '.join(unknown) or '(空)'}(可选 pdf、ofd)",
+                     f"Unknown file format: {', '.join(unknown) or '(none)'} (pdf or ofd)", column="format")]
+        )  # fmt: skip
+    if "ofd" in formats and docs.ofd is None:
+        why = docs.ofd_problem
+        raise why if isinstance(why, EcertError) else EcertError("ofd_unavailable")
+    return tuple(f for f in FORMATS if f in formats)
+
+
 def issue(
     uow: AbstractUnitOfWork,
     registration_no: str,
@@ -135,12 +156,16 @@ def issue(
     docs: DocumentServices,
     out: Path | None = None,
     expected_window: tuple[date | None, date | None] | None = None,
+    formats: Sequence[str] = ("pdf",),
+    ofd_out: Path | None = None,
 ) -> IssuedCertificate:
-    """Confirm the usage window and issue a sealed certificate (R-USE-1, R-USE-2).
+    """Confirm the usage window and issue a sealed certificate (R-USE-1, R-USE-2) as the files of
+    ``formats`` (``out``: where the PDF goes, ``ofd_out``: the OFD; both optional).
 
     ``expected_window``: the window the holder saw and confirmed; if today's differs (the page was
     open past midnight, the data changed) nothing is issued — the holder confirms the new one.
     """
+    formats = check_formats(formats, docs)
     with uow:
         reg = get_registration(uow, registration_no)
         window = usage_window(reg, today, policy)  # raises the R-USE-4 refusal, in its order
@@ -166,14 +191,20 @@ def issue(
         digest = content.digest()
         token = docs.qr.token(serial, reg.registration_no, window.usage_from, window.usage_until, digest)
         qr_text = docs.qr.url(token)
-        pdf = docs.renderer.render(
-            content,
-            qr_text=qr_text,
-            signature_image=images["signature"],
-            photo=images.get("photo"),
-            metadata={"EcertContent": content.canonical_json().decode("utf-8"), "EcertQR": qr_text},
-        )
-        sealed = docs.sealer.seal(pdf, now)
+        metadata = {"EcertContent": content.canonical_json().decode("utf-8"), "EcertQR": qr_text}
+        sealed: bytes | None = None
+        if "pdf" in formats:
+            pdf = docs.renderer.render(
+                content, qr_text=qr_text, signature_image=images["signature"], photo=images.get("photo"),
+                metadata=metadata,
+            )  # fmt: skip
+            sealed = docs.sealer.seal(pdf, now)
+        ofd: bytes | None = None
+        if docs.ofd is not None and "ofd" in formats:  # R-DOC-6: the same content, serial and QR token
+            ofd = docs.ofd.make(
+                content, qr_text=qr_text, signature_image=images["signature"], photo=images.get("photo"),
+                metadata=metadata, signing_time=now,
+            )  # fmt: skip
         uow.certificates.add(
             CertificateRecord(
                 serial=serial,
@@ -198,23 +229,30 @@ def issue(
             "data_version": content.data_version,
             "content_digest": digest.hex(),
         }
+        if formats != ("pdf",):  # the PDF-only payload stays as it always was
+            payload["formats"] = list(formats)
+            if ofd is not None and docs.ofd is not None:
+                payload["ofd_seal_key_id"] = docs.ofd.key_id
         uow.audit.append(at=now, actor=actor, action="certificate.issue", subject=reg.registration_no, payload=payload)
-        tmp: Path | None = None
-        if out is not None:
-            tmp = out.with_name(f".{out.name}.{serial}.tmp")
-            try:
-                tmp.write_bytes(sealed)
-            except OSError as exc:  # before the commit: nothing is recorded
-                raise BadInput([output_problem(out, exc)]) from exc
+        moves: list[tuple[Path, Path]] = []
         try:
+            for data, dest in ((sealed, out), (ofd, ofd_out)):
+                if data is None or dest is None:
+                    continue
+                tmp = dest.with_name(f".{dest.name}.{serial}.tmp")
+                try:
+                    tmp.write_bytes(data)
+                except OSError as exc:  # before the commit: nothing is recorded
+                    raise BadInput([output_problem(dest, exc)]) from exc
+                moves.append((tmp, dest))
             uow.commit()
         except BaseException:
-            if tmp is not None:
+            for tmp, _ in moves:
                 with contextlib.suppress(OSError):
                     tmp.unlink()
             raise
-        if tmp is not None and out is not None:
-            os.replace(tmp, out)
+        for tmp, dest in moves:
+            os.replace(tmp, dest)
     return IssuedCertificate(
         serial=serial,
         identifier=content.identifier,
@@ -223,4 +261,5 @@ def issue(
         specialties=content.specialties,
         qr=qr_text,
         pdf=sealed,
+        ofd=ofd,
     )

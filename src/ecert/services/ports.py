@@ -1,6 +1,6 @@
 """Interfaces the services need from adapters; bootstrap picks the concrete ones, tests may fake them.
 
-Documents: the renderer, the seal and the QR signer. Repositories: what the use cases read and write
+Documents: the renderer, the seal, the OFD maker and the QR signer. Repositories: what the use cases read and write
 through the unit of work (services/unit_of_work.py); the SQL ones are in adapters/db/, the fakes in
 tests/fakes.py.
 """
@@ -57,6 +57,23 @@ class Sealer(Protocol):
     def seal(self, pdf: bytes, signing_time: datetime) -> bytes: ...
 
 
+class OfdMaker(Protocol):
+    """Renders and seals the certificate as an OFD with the SM2/SM3 electronic seal (R-DOC-6)."""
+
+    key_id: str  # SHA-256 of the SM2 seal certificate, hex
+
+    def make(
+        self,
+        content: CertificateContent,
+        *,
+        qr_text: str,
+        signature_image: bytes,
+        photo: bytes | None,
+        metadata: dict[str, str],
+        signing_time: datetime,
+    ) -> bytes: ...
+
+
 class QrSigner(Protocol):
     kid: str
 
@@ -67,9 +84,14 @@ class QrSigner(Protocol):
 
 @dataclass(frozen=True)
 class DocumentServices:
+    """``ofd``: None where no SM2 seal is configured (``ofd_problem`` says why: an error code of the
+    catalogue, raised when an OFD is asked for)."""
+
     renderer: Renderer
     sealer: Sealer
     qr: QrSigner
+    ofd: OfdMaker | None = None
+    ofd_problem: Exception | None = None
 
 
 # ------------------------------------------------------------------------------------- repositories

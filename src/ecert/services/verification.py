@@ -1,4 +1,4 @@
-"""Verification of a certificate PDF or a scanned QR text (R-DOC-2, R-DOC-4): the use cases.
+"""Verification of a certificate file (PDF, or OFD: R-DOC-6) or a scanned QR text (R-DOC-2, R-DOC-4): the use cases.
 
 Always returns a :class:`~ecert.domain.verification.VerificationResult`; a bad, forged, truncated or
 hostile input is a verdict with reasons, never an exception. What a verdict is, the order in which
@@ -23,6 +23,7 @@ from ecert.domain.policy import Policy
 
 # The verdict types, imported from here by the entrypoints until they import them from the domain.
 from ecert.domain.verification import (
+    DocumentCheck,
     Reason,
     ReasonCode,
     SignatureVerdict,
@@ -37,6 +38,14 @@ from ecert.domain.verification import (
 from ecert.services.unit_of_work import AbstractUnitOfWork
 
 PdfSignatureChecker = Callable[[bytes, datetime], SignatureVerdict]
+OfdSignatureChecker = Callable[[bytes, datetime], DocumentCheck]
+
+ZIP_MAGIC = b"PK\x03\x04"  # an OFD is a zip package (GB/T 33190); a PDF starts with %PDF
+
+
+def is_ofd(data: bytes) -> bool:
+    """Whether ``data`` is to be read as an OFD package (R-DOC-6) rather than as a PDF."""
+    return data[:4] == ZIP_MAGIC
 
 
 def _online(
@@ -133,13 +142,42 @@ def verify_pdf(
     today: date,
     now: datetime,
     policy: Policy,
+    check_ofd: OfdSignatureChecker | None = None,
 ) -> VerificationResult:
-    """Offline checks on the document, then the online state (R-DOC-2, R-CHG-1)."""
+    """Offline checks on the document, then the online state (R-DOC-2, R-CHG-1). ``pdf`` may be an OFD
+    package (R-DOC-6) when ``check_ofd`` is given: the same checks, statuses and reason codes."""
+    if check_ofd is not None and is_ofd(pdf):
+        check = check_ofd(pdf, now)
+    else:
+        verdict = check_signature(pdf, now)
+        check = DocumentCheck(verdict, None, signed_metadata(pdf) if verdict.trusted else None)
+    return _verify_checked(uow, check, keys=keys, today=today, policy=policy)
+
+
+# The OFD seal check's problems (adapters/signing/ofd_seal.py) that make a package unreadable, with the
+# reason they are given (R-DOC-6); any other unreadable package is not a certificate file.
+_PACKAGE_REASONS = {
+    "too_large": ReasonCode.PACKAGE_TOO_LARGE,
+    "zip_bomb": ReasonCode.PACKAGE_TOO_LARGE,
+    "unsafe_path": ReasonCode.PACKAGE_UNSAFE_PATH,
+    "not_ofd": ReasonCode.PACKAGE_MALFORMED,
+    "malformed": ReasonCode.PACKAGE_MALFORMED,
+}
+
+
+def _verify_checked(
+    uow: AbstractUnitOfWork,
+    check: DocumentCheck,
+    *,
+    keys: dict[str, Ed25519PublicKey],
+    today: date,
+    policy: Policy,
+) -> VerificationResult:
     S, R = VerificationStatus, ReasonCode
     result = VerificationResult()
-    sig = check_signature(pdf, now)
+    sig = check.verdict
     if not sig.readable:
-        return result.concluded(S.INDETERMINATE, Reason(R.NOT_PDF))
+        return result.concluded(S.INDETERMINATE, Reason(_PACKAGE_REASONS.get(check.problem or "", R.NOT_PDF)))
     if not sig.signed:
         return result.concluded(S.UNTRUSTED, Reason(R.NOT_SIGNED), signature=False)
     if not sig.intact:
@@ -150,7 +188,7 @@ def verify_pdf(
         reason = Reason(R.UNTRUSTED_SIGNER)
         return result.concluded(S.UNTRUSTED, reason, signature=True, unmodified=True, trusted=False)
     result = result.checked(signature=True, unmodified=True, trusted=True)
-    meta = signed_metadata(pdf)
+    meta = check.metadata
     content: CertificateContent | None = None
     try:
         if meta is not None:

@@ -418,8 +418,9 @@ def _png(img: PreparedImage) -> bytes:
 class _OfdPainter:
     """Paints the page into OFD page objects (bodies without ``ID``; numbered when the package is written)."""
 
-    def __init__(self, fonts: FontSet) -> None:
+    def __init__(self, fonts: FontSet, seal_png: bytes | None = None) -> None:
         self.fonts = fonts
+        self.seal_png = seal_png  # the seal's own picture (R-DOC-6), else the one drawn from the seal form
         self.paths = _PathOps()
         self.embedded: dict[str, list[_EmbeddedFont]] = {}
         self.images: dict[str, _Image] = {}
@@ -566,9 +567,8 @@ class _OfdPainter:
     def seal(self, cx: float, cy: float, radius: float) -> None:
         image = self.images.get(SEAL_PICTURE)
         if image is None:
-            image = self.images[SEAL_PICTURE] = _Image(
-                self._res_id(), SEAL_PICTURE, seal_picture(radius, self.fonts), "PNG"
-            )
+            picture = self.seal_png if self.seal_png is not None else seal_picture(radius, self.fonts)
+            image = self.images[SEAL_PICTURE] = _Image(self._res_id(), SEAL_PICTURE, picture, "PNG")
         self._image(image.id, cx - radius, cy - radius, 2 * radius, 2 * radius,
                     name=SEAL_NAME_ON_PAGE, alpha=round(SEAL_OPACITY * 255))  # fmt: skip
 
@@ -628,12 +628,14 @@ def ofd_files(
     fonts: FontSet,
     metadata: Mapping[str, str] | None = None,
     demo: bool = False,
+    seal_png: bytes | None = None,
 ) -> dict[str, bytes]:
     """The unsealed certificate's OFD package (R-DOC-6) as its files, in package order; inputs already
-    checked by :func:`.page.prepare_inputs`; ``demo``: with the DEMO mark (:func:`.page.paint_demo_mark`).
+    checked by :func:`.page.prepare_inputs`; ``demo``: with the DEMO mark (:func:`.page.paint_demo_mark`);
+    ``seal_png``: the picture of the electronic seal that will seal it (default: :func:`seal_picture`).
     :func:`render_ofd` zips them; a caller that seals zips once after sealing
     (:meth:`ecert.adapters.signing.ofd_seal.OfdSealer.seal_files`)."""
-    painter = _OfdPainter(fonts)
+    painter = _OfdPainter(fonts, seal_png)
     paint_page(painter, content, qr_text, signature, portrait, demo=demo)
 
     files: list[tuple[str, bytes]] = []

@@ -229,6 +229,7 @@ class OfdSealCheck:
     verdict: SignatureVerdict
     problem: str | None = None
     signer: x509.Certificate | None = field(default=None, compare=False, repr=False)
+    files: dict[str, bytes] | None = field(default=None, compare=False, repr=False)  # of a package that verified
 
 
 def _unreadable(problem: str) -> OfdSealCheck:
@@ -412,7 +413,19 @@ class OfdSealVerifier:
             return _untrusted("seal_not_in_force", signer)
         if not self._trusted(maker, moment) or not self._trusted(signer, moment):
             return _untrusted("untrusted_signer", signer)
-        return OfdSealCheck(SignatureVerdict(True, True, True, True, False), None, signer)
+        return OfdSealCheck(SignatureVerdict(True, True, True, True, False), None, signer, files)
+
+
+def custom_data(files: dict[str, bytes]) -> dict[str, str] | None:
+    """The ``CustomData`` entries of ``OFD.xml``'s ``DocInfo`` (the certificate data and the QR text the
+    renderer puts there, as the PDF's Info dictionary holds them), or None if it has none."""
+    try:
+        info = _parse(files["OFD.xml"]).find("ofd:DocBody/ofd:DocInfo/ofd:CustomDatas", _NS)
+    except (KeyError, ValueError, ET.ParseError):
+        return None
+    if info is None:
+        return None
+    return {e.get("Name", ""): e.text or "" for e in info.findall("ofd:CustomData", _NS)}
 
 
 _SEAL_ON_PAGE = re.compile(rb'<ofd:ImageObject [^>]*Name="' + SEAL_NAME_ON_PAGE.encode("ascii") + rb'"[^>]*>')

@@ -27,8 +27,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from ecert.domain.certificate import ISSUER, SEAL_NAME
 
 DEMO_WARNING = (
-    "DEMO KEYS — NOT FOR PRODUCTION: this PKI (root CA, seal key, TSA key) is generated locally for "
-    "development, drills and tests; its private keys sit unencrypted on disk and nobody should trust its root."
+    "DEMO KEYS — NOT FOR PRODUCTION: this PKI (root CA, seal key, TSA key; the OFD's SM2 root and seal) "
+    "is generated locally for development, drills and tests; its private keys sit unencrypted on disk "
+    "and nobody should trust its root."
 )
 
 ROOT_CN = "ecert DEMO Root CA — NOT FOR PRODUCTION"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +24,24 @@ from ecert.entrypoints.cli.common import (
     stamp,
 )
 from ecert.services import batch, issuance, verification
+
+
+class FileFormat(StrEnum):
+    """``--format``: which files one issuance gives (R-DOC-6); ``both`` writes FILE.pdf and FILE.ofd."""
+
+    PDF = "pdf"
+    OFD = "ofd"
+    BOTH = "both"
+
+
+FORMAT_CHOICES: dict[FileFormat, tuple[str, ...]] = {
+    FileFormat.PDF: ("pdf",),
+    FileFormat.OFD: ("ofd",),
+    FileFormat.BOTH: ("pdf", "ofd"),
+}
+Format = Annotated[
+    FileFormat, typer.Option("--format", help="pdf (default), ofd (GB/T 33190 with the SM2/SM3 seal) or both")
+]
 
 cert_cli = typer.Typer(help="电子证书 / e-certificates", no_args_is_help=True)
 keys_cli = typer.Typer(help="密钥 / keys", no_args_is_help=True)
@@ -49,27 +68,34 @@ def cert_issue(
     ctx: typer.Context,
     registration_no: RegNo,
     confirm: bool = typer.Option(False, "--confirm", help="I have seen and confirm the usage window (R-USE-1)"),
-    out: Path = typer.Option(..., "--out", help="Where to write the sealed PDF"),
+    out: Path = typer.Option(..., "--out", help="Where to write the sealed file (FILE.pdf; FILE.ofd for --format ofd)"),
+    file_format: Format = FileFormat.PDF,
     actor: str | None = typer.Option(None, "--actor", help="Who confirms (default env ECERT_ACTOR, else cli:USER)"),
     json_out: JsonOut = False,
 ) -> None:
-    """Confirm the usage window and issue the sealed certificate PDF."""
+    """Confirm the usage window and issue the sealed certificate: PDF, OFD (R-DOC-6) or both from one issuance."""
     inv = Invocation.of(ctx)
     with inv.command(json_out) as a:
-        check_output_file(out)  # before anything is recorded: a bad --out changes nothing
+        formats = FORMAT_CHOICES[file_format]
+        files = {f: out if len(formats) == 1 else out.with_suffix(f".{f}") for f in formats}
+        for path in files.values():
+            check_output_file(path)  # before anything is recorded: a bad --out changes nothing
         issued = issuance.issue(
-            a.uow(), registration_no, confirm=confirm, policy=a.policy, docs=a.documents, out=out, **stamp(a, actor)
-        )
-        d = issued.as_dict()
-        inv.emit(d, f"已签发 / issued {d['serial']} → {out} (使用有效期 {d['usage_from']} — {d['usage_until']})")
+            a.uow(), registration_no, confirm=confirm, policy=a.policy, docs=a.documents, out=files.get("pdf"),
+            ofd_out=files.get("ofd"), formats=formats, **stamp(a, actor),
+        )  # fmt: skip
+        d = {**issued.as_dict(), "files": {f: str(p) for f, p in files.items()}}
+        where = ", ".join(str(p) for p in files.values())
+        inv.emit(d, f"已签发 / issued {d['serial']} → {where} (使用有效期 {d['usage_from']} — {d['usage_until']})")
 
 
 @cert_cli.command("batch")
 def cert_batch(
     ctx: typer.Context,
     file: Path = typer.Argument(..., metavar="FILE", help="Registration numbers, one a line (UTF-8 or GB18030)"),
-    out_dir: Path = typer.Option(..., "--out-dir", help="Where to write the sealed PDFs"),
+    out_dir: Path = typer.Option(..., "--out-dir", help="Where to write the sealed files"),
     workers: int | None = typer.Option(None, "--workers", min=1, help="Processes (default: every core)"),
+    file_format: Format = FileFormat.PDF,
     actor: Actor = None,
     json_out: JsonOut = False,
 ) -> None:
@@ -87,6 +113,7 @@ def cert_batch(
                 actor=actor_name(actor, settings),
                 workers=workers,
                 progress=count_progress(bar),
+                formats=FORMAT_CHOICES[file_format],
             )
         d = result.as_dict()
         inv.emit(d, f"已签发 / issued {d['issued']}, 拒绝 / refused {sum(d['refused'].values())} {d['refused']}")
@@ -105,15 +132,16 @@ def _emit_verdict(inv: Invocation, result: VerificationResult) -> None:
 
 
 def verify_cmd(
-    ctx: typer.Context, file: Annotated[Path, typer.Argument(metavar="FILE.pdf")], json_out: JsonOut = False
+    ctx: typer.Context, file: Annotated[Path, typer.Argument(metavar="FILE.pdf|FILE.ofd")], json_out: JsonOut = False
 ) -> None:
-    """Verify a certificate PDF: seal, integrity, QR binding, registry state, usage window."""
+    """Verify a certificate PDF or OFD: seal, integrity, QR binding, registry state, usage window."""
     inv = Invocation.of(ctx)
     with inv.command(json_out) as a:
         data = read_input(file)
         result = verification.verify_pdf(
-            a.uow(), data, check_signature=a.signature_checker, keys=a.qr_public_keys, policy=a.policy, **moment(a)
-        )
+            a.uow(), data, check_signature=a.signature_checker, check_ofd=a.ofd_checker, keys=a.qr_public_keys,
+            policy=a.policy, **moment(a),
+        )  # fmt: skip
         _emit_verdict(inv, result)
 
 
