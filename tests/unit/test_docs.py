@@ -126,3 +126,12 @@ def test_docs_cli_names_every_command_option_and_error_code() -> None:
         missing += [f"{' '.join(path)} {o}" for p in cmd.params for o in p.opts if o.startswith("--") and o not in doc]
     missing += [code for code in ERRORS if f"`{code}`" not in doc]
     assert missing == []
+
+
+def test_readme_and_docs_cli_list_every_verification_reason_code() -> None:
+    """The contract: ``reason_codes`` are stable and the README lists them all (docs/cli.md gives their sentences)."""
+    from ecert.domain.verification import ReasonCode
+
+    readme, doc = (ROOT / "README.md").read_text("utf-8"), (DOCS / "cli.md").read_text("utf-8")
+    assert [c.value for c in ReasonCode if f"`{c.value}`" not in readme] == []
+    assert [c.value for c in ReasonCode if f"| `{c.value}` |" not in doc] == []
