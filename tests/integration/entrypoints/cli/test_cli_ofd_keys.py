@@ -238,6 +238,13 @@ def test_a_real_pdf_seal_without_an_sm2_seal_issues_no_ofd_and_records_nothing__
         assert "ECERT_SM2_SEAL_KEY" in err["message"]
         assert not (tmp_path / "c.ofd").exists() and not (tmp_path / "c.pdf").exists(), fmt
         assert _state(engine) == before, fmt  # no issuance record, no audit event
+    # A batch asking for OFDs is refused as a whole, before any worker starts or any directory is made.
+    (tmp_path / "nos.txt").write_text(no, encoding="utf-8")
+    for fmt in ("ofd", "both"):
+        res = ecert("cert", "batch", str(tmp_path / "nos.txt"), "--format", fmt, "--out-dir", str(tmp_path / "out"),
+                    "--json", today=TODAY)  # fmt: skip
+        refused(res, "ofd_unavailable")
+        assert not (tmp_path / "out").exists() and _state(engine) == before, fmt
     _issue(ecert, no, tmp_path / "c.pdf", "pdf")  # while PDFs still issue: one record, one audit event
     assert _state(engine) == (before[0] + 1, before[1] + 1)
     assert _verify(ecert, tmp_path / "c.pdf") == ("valid", ["valid"])
