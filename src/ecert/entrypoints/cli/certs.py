@@ -104,9 +104,11 @@ def cert_batch(
         formats = _formats(file_format)
         numbers = read_text(file).splitlines()
         app = inv.app()
-        # Once, before any worker starts: an OFD that cannot be made (no SM2 seal) refuses the batch,
-        # not each registration in it.
-        issuance.check_formats(formats, app.documents)
+        if "ofd" in formats:
+            # Once, before any worker starts: where no SM2 seal is configured the batch is refused, not
+            # each registration in it. (Not app.documents: that would open the PDF seal key — a PKCS#11
+            # session — in the parent of the forked workers.)
+            keystore.sm2_seal_config(app.keys)
         ensure_output_dir(out_dir)
         settings = app.settings  # each worker process bootstraps from the same settings
         with progress_bar("cert batch") as bar:
