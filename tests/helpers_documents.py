@@ -8,7 +8,7 @@ import io
 import math
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -105,11 +105,19 @@ def render_sample(render: Callable[..., bytes], content: CertificateContent, *, 
     )
 
 
-def issue_to_a_demo_holder(core: App, candidates: int, *, name: str | None = None) -> issuance.IssuedCertificate:
-    """A certificate issued to the first of ``candidates`` sampled demo holders that may have one;
-    with ``name``, each holder tried is renamed to it first."""
+def issue_to_a_demo_holder(
+    core: App,
+    candidates: int,
+    *,
+    name: str | None = None,
+    formats: tuple[str, ...] = ("pdf",),
+    exclude: Collection[str] = (),
+) -> issuance.IssuedCertificate:
+    """A certificate issued to the first of ``candidates`` sampled demo holders that may have one (not
+    one of ``exclude``), as the files of ``formats`` (R-DOC-6: ``("pdf", "ofd")`` gives both from one
+    issuance); with ``name``, each holder tried is renamed to it first."""
     with core.uow() as uow:
-        numbers = uow.registry.sample_numbers(candidates)
+        numbers = [n for n in uow.registry.sample_numbers(candidates) if n not in exclude]
     for no in numbers:
         if name is not None:
             with core.engine.begin() as conn:
@@ -117,7 +125,7 @@ def issue_to_a_demo_holder(core: App, candidates: int, *, name: str | None = Non
         try:
             return issuance.issue(
                 core.uow(), no, confirm=True, actor="test", today=core.clock.today(), now=core.clock.now(),
-                policy=core.policy, docs=core.documents,
+                policy=core.policy, docs=core.documents, formats=formats,
             )  # fmt: skip
         except EcertError:
             continue

@@ -119,3 +119,23 @@ def test_unusable_files_are_one_sentence_not_a_traceback__contract_global(tmp_pa
         "GB18030) or XLSX and import that"
     )
     assert "Traceback" not in res.stderr
+
+
+def test_demo_issues_both_formats_and_verifies_the_ofd__contract_cert_issue_format__R_DOC_6(tmp_path: Path) -> None:
+    """A fresh working directory, as on a fresh clone: `ecert demo` makes the DEMO SM2 seal too, and the
+    OFD of `cert issue --format both` verifies valid with the PDF's serial."""
+    demo = one_json_object(run(tmp_path, "demo", "--holders", "40", "--json").stdout)
+    no = next(
+        n for n in demo["sample_registration_nos"] if run(tmp_path, "cert", "preview", n, "--json").returncode == 0
+    )
+    res = run(tmp_path, "cert", "issue", no, "--confirm", "--format", "both", "--out", "c.pdf", "--json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    issued = one_json_object(res.stdout)
+    assert issued["files"] == {"pdf": "c.pdf", "ofd": "c.ofd"}
+    for name in ("c.pdf", "c.ofd"):
+        v = run(tmp_path, "verify", name, "--json")
+        assert v.returncode == 0, v.stderr
+        verdict = one_json_object(v.stdout)
+        assert (verdict["status"], verdict["serial"]) == ("valid", issued["serial"]), verdict
+    bad = run(tmp_path, "cert", "issue", no, "--confirm", "--format", "xyz", "--out", "c.xyz", "--json")
+    assert bad.returncode == 2 and one_json_object(bad.stdout)["error"]["code"] == "bad_input"

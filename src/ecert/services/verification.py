@@ -155,11 +155,14 @@ def verify_pdf(
 
 
 # The OFD seal check's problems (adapters/signing/ofd_seal.py) that make a package unreadable, with the
-# reason they are given (R-DOC-6); any other unreadable package is not a certificate file.
+# reason they are given (R-DOC-6); any other unreadable package is not a certificate file. A file that
+# starts as a zip but does not read as one (``not_zip``: truncated, a broken directory) is a package
+# that cannot be read, as the reason says, not a file of an unknown kind.
 _PACKAGE_REASONS = {
     "too_large": ReasonCode.PACKAGE_TOO_LARGE,
     "zip_bomb": ReasonCode.PACKAGE_TOO_LARGE,
     "unsafe_path": ReasonCode.PACKAGE_UNSAFE_PATH,
+    "not_zip": ReasonCode.PACKAGE_MALFORMED,
     "not_ofd": ReasonCode.PACKAGE_MALFORMED,
     "malformed": ReasonCode.PACKAGE_MALFORMED,
 }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +10,7 @@ import typer
 from ecert.adapters import keystore
 from ecert.adapters.db.verification_log import log_one
 from ecert.adapters.files import check_output_file, ensure_output_dir, read_input, read_text, write_output
+from ecert.domain.errors import BadInput, problem
 from ecert.domain.verification import VerificationResult
 from ecert.entrypoints.cli.common import (
     Actor,
@@ -25,23 +25,22 @@ from ecert.entrypoints.cli.common import (
 )
 from ecert.services import batch, issuance, verification
 
-
-class FileFormat(StrEnum):
-    """``--format``: which files one issuance gives (R-DOC-6); ``both`` writes FILE.pdf and FILE.ofd."""
-
-    PDF = "pdf"
-    OFD = "ofd"
-    BOTH = "both"
+# ``--format``: which files one issuance gives (R-DOC-6); ``both`` writes FILE.pdf and FILE.ofd. A plain
+# string checked here, not a Typer choice: an unknown format is ``bad_input`` (exit 2) printed as the one
+# JSON object of ``--json`` (docs/cli.md "Global"), as ``jobs enqueue export --format`` does.
+FORMAT_CHOICES: dict[str, tuple[str, ...]] = {"pdf": ("pdf",), "ofd": ("ofd",), "both": ("pdf", "ofd")}
+Format = Annotated[str, typer.Option("--format", help="pdf (default), ofd (GB/T 33190 with the SM2/SM3 seal) or both")]
 
 
-FORMAT_CHOICES: dict[FileFormat, tuple[str, ...]] = {
-    FileFormat.PDF: ("pdf",),
-    FileFormat.OFD: ("ofd",),
-    FileFormat.BOTH: ("pdf", "ofd"),
-}
-Format = Annotated[
-    FileFormat, typer.Option("--format", help="pdf (default), ofd (GB/T 33190 with the SM2/SM3 seal) or both")
-]
+def _formats(value: str) -> tuple[str, ...]:
+    formats = FORMAT_CHOICES.get(value)
+    if formats is None:
+        raise BadInput(
+            [problem(f"未知的文件格式:{value}(可选 pdf、ofd、both)", f"Unknown file format: {value} (pdf, ofd or both)",
+                     column="format")]
+        )  # fmt: skip
+    return formats
+
 
 cert_cli = typer.Typer(help="电子证书 / e-certificates", no_args_is_help=True)
 keys_cli = typer.Typer(help="密钥 / keys", no_args_is_help=True)
@@ -69,14 +68,14 @@ def cert_issue(
     registration_no: RegNo,
     confirm: bool = typer.Option(False, "--confirm", help="I have seen and confirm the usage window (R-USE-1)"),
     out: Path = typer.Option(..., "--out", help="Where to write the sealed file (FILE.pdf; FILE.ofd for --format ofd)"),
-    file_format: Format = FileFormat.PDF,
+    file_format: Format = "pdf",
     actor: str | None = typer.Option(None, "--actor", help="Who confirms (default env ECERT_ACTOR, else cli:USER)"),
     json_out: JsonOut = False,
 ) -> None:
     """Confirm the usage window and issue the sealed certificate: PDF, OFD (R-DOC-6) or both from one issuance."""
     inv = Invocation.of(ctx)
     with inv.command(json_out) as a:
-        formats = FORMAT_CHOICES[file_format]
+        formats = _formats(file_format)
         files = {f: out if len(formats) == 1 else out.with_suffix(f".{f}") for f in formats}
         for path in files.values():
             check_output_file(path)  # before anything is recorded: a bad --out changes nothing
@@ -95,16 +94,23 @@ def cert_batch(
     file: Path = typer.Argument(..., metavar="FILE", help="Registration numbers, one a line (UTF-8 or GB18030)"),
     out_dir: Path = typer.Option(..., "--out-dir", help="Where to write the sealed files"),
     workers: int | None = typer.Option(None, "--workers", min=1, help="Processes (default: every core)"),
-    file_format: Format = FileFormat.PDF,
+    file_format: Format = "pdf",
     actor: Actor = None,
     json_out: JsonOut = False,
 ) -> None:
     """Issue certificates for many registrations across all cores (authority drills, re-sealing)."""
     inv = Invocation.of(ctx)
     with inv.errors(json_out):
+        formats = _formats(file_format)
         numbers = read_text(file).splitlines()
+        app = inv.app()
+        if "ofd" in formats:
+            # Once, before any worker starts: where no SM2 seal is configured the batch is refused, not
+            # each registration in it. (Not app.documents: that would open the PDF seal key — a PKCS#11
+            # session — in the parent of the forked workers.)
+            keystore.sm2_seal_config(app.keys)
         ensure_output_dir(out_dir)
-        settings = inv.app().settings  # each worker process bootstraps from the same settings
+        settings = app.settings  # each worker process bootstraps from the same settings
         with progress_bar("cert batch") as bar:
             result = batch.issue_batch(
                 settings,
@@ -113,7 +119,7 @@ def cert_batch(
                 actor=actor_name(actor, settings),
                 workers=workers,
                 progress=count_progress(bar),
-                formats=FORMAT_CHOICES[file_format],
+                formats=formats,
             )
         d = result.as_dict()
         inv.emit(d, f"已签发 / issued {d['issued']}, 拒绝 / refused {sum(d['refused'].values())} {d['refused']}")

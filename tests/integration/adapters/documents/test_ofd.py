@@ -153,7 +153,16 @@ def test_text_is_extractable_and_the_rare_glyphs_are_embedded(unsealed: bytes) -
 
 def test_an_independent_reader_sees_the_pdf_text_where_the_pdf_has_it(sealed: bytes, tmp_path: Path) -> None:
     """ofdkit (an OFD reader of its own, not our code) reads the sealed package: every field, the rare
-    name included, in reading order, each word at the place the PDF of the same certificate has it."""
+    name included, in reading order, each word at the place the PDF of the same certificate has it.
+
+    Tried and not used as the checker (2026-12, easyofd 20260427): easyofd's parser reads this package
+    whole (every TextObject, 𠮷䶮𪚥 with their fonts, positions and DeltaX; the seal), but its OFD→PDF
+    writer shows none of it: ``DrawPDF.draw_chars`` sets the ReportLab font "宋体" for all text, whatever
+    fonts the package embeds, so on Debian (no SimSun) every character is skipped and pdftotext finds
+    no text; and it ends every path with a stroke-only ``drawPath``, so filled paths (the QR modules,
+    ``Fill="true" Stroke="false"``) come out as outlines that zxing cannot read. Neither is a fault of
+    the package. The npm ofd.js 1.5.0 is a minified build that needs a separate obfuscated core library
+    (parser_x.js) and a viewer framework: not tried."""
     ofdkit = need("ofdkit")
     path = tmp_path / "c.ofd"
     path.write_bytes(sealed)
