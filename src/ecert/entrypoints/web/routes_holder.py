@@ -228,6 +228,7 @@ def _error_view(exc: EcertError, lang: str) -> dict[str, Any]:
     if exc.code in SERVER_SIDE:
         words = page_error(http_status(exc), lang, body)
         body["message"] = f"{words['headline']}{'. ' if lang == 'en' else '。'}{words['advice']}"
+        body.pop("details", None)
     body["window_changed"] = isinstance(exc, issuance.WindowChanged)
     return body
 
