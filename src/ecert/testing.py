@@ -138,8 +138,8 @@ def token_of(cert: IssuedCertificate) -> str:
 
 
 def verify_pdf(app: App, pdf: bytes) -> VerificationResult:
-    """``pdf`` checked in full, as the upload page checks it: the app's seal checker, keys, date, clock
-    and policy."""
+    """``pdf`` (or an OFD, R-DOC-6) checked in full, as the upload page checks it: the app's seal
+    checkers, keys, date, clock and policy."""
     from ecert.services import verification
 
     return verification.verify_pdf(
@@ -150,4 +150,5 @@ def verify_pdf(app: App, pdf: bytes) -> VerificationResult:
         today=app.clock.today(),
         now=app.clock.now(),
         policy=app.policy,
+        check_ofd=app.ofd_checker if verification.is_ofd(pdf) else None,
     )

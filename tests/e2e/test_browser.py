@@ -3,8 +3,9 @@ Playwright; Playwright never downloads a browser of its own).
 
 A holder signs in, cannot download before confirming the usage window (R-USE-1), confirms and
 downloads; the test renders the PDF's page, decodes the QR code with zxing-cpp, opens that URL in
-the browser and sees 有效. After a reviewer approves a renewal, the same URL shows 已被更新
-(R-REN-6, R-CHG-1). Screenshots of the main pages are saved under ``artifacts/screenshots``.
+the browser and sees 有效; the holder then chooses the OFD and downloads it (R-DOC-6). After a
+reviewer approves a renewal, the same URL shows 已被更新 (R-REN-6, R-CHG-1). Screenshots of the
+main pages are saved under ``artifacts/screenshots``.
 """
 
 from __future__ import annotations
@@ -106,6 +107,22 @@ def test_holder_reviewer_public_flow_in_a_real_browser__R_USE_1_R_DOC_4_R_CHG_1(
         public.goto(site.base + "/V/" + "A" * 40)
         assert public.inner_text(".verdict-word").strip() == "Cannot verify"
         public.goto(site.base + qr_path + "?lang=zh")
+
+        # R-DOC-6: the same form offers the OFD of the national format; chosen, it downloads the
+        # package sealed with the DEMO SM2 seal, which `ecert verify` finds valid.
+        page.check("form[action='/me/download'] input[name=format][value=ofd]")
+        page.check("form[action='/me/download'] input[name=confirm]")
+        with page.expect_download() as dl:
+            button.click()
+        assert dl.value.suggested_filename.endswith(".ofd"), dl.value.suggested_filename
+        ofd = tmp / "c.ofd"
+        dl.value.save_as(ofd)
+        assert ofd.read_bytes().startswith(b"PK\x03\x04")
+        checked = subprocess.run(
+            [ECERT, "verify", str(ofd), "--json"], cwd=tmp, env={**env, "ECERT_TODAY": TODAY},
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert json.loads(checked.stdout)["status"] == "valid", checked.stdout + checked.stderr
     finally:
         site.stop()
 

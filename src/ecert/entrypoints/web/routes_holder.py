@@ -3,8 +3,11 @@
 A holder sees and acts on their own registration only: the registration number always comes from
 the signed-in account, never from the request (R-ACC-1). The page shows the usage window a download
 would get today; the download needs the holder's confirmation of exactly that window, checked on the
-server (R-USE-1) — the ``required`` checkbox only helps the browser. The API under ``/api/v1/me``
-follows the same rules with the session cookie and the ``X-CSRF-Token`` header.
+server (R-USE-1) — the ``required`` checkbox only helps the browser. The holder chooses the file:
+the sealed PDF, or the OFD of the national format sealed with the SM2 electronic seal (R-DOC-6), one
+issuance either way; where no SM2 seal is configured the page offers the OFD disabled, with the
+reason, and asking for one anyway is refused (``ofd_unavailable``). The API under ``/api/v1/me``
+follows the same rules with the session cookie and the ``X-CSRF-Token`` header (``?format=ofd``).
 """
 
 from __future__ import annotations
@@ -12,9 +15,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field, StrictBool
 
@@ -23,7 +26,7 @@ from ecert.domain.dates import CST
 from ecert.domain.errors import BadInput, EcertError, problem
 from ecert.entrypoints.web import metrics
 from ecert.entrypoints.web.deps import check_csrf, ctx, require_user
-from ecert.entrypoints.web.errors import http_status
+from ecert.entrypoints.web.errors import SERVER_SIDE, http_status, page_error
 from ecert.entrypoints.web.i18n import request_lang
 from ecert.entrypoints.web.templating import render
 from ecert.services import issuance, renewal
@@ -31,6 +34,10 @@ from ecert.services.issuance import IssuedCertificate
 from ecert.services.views import holder_portal
 
 MAX_CE_HOURS = 10_000
+
+# The files a holder may download (R-DOC-6): the format, and the media type it is served as.
+FileFormat = Literal["pdf", "ofd"]
+MEDIA_TYPES: dict[str, str] = {"pdf": "application/pdf", "ofd": "application/ofd"}
 
 
 router = APIRouter()
@@ -95,12 +102,14 @@ def _actor(user: User) -> str:
 
 
 class DownloadForm(BaseModel):
-    """The page's download form: the holder's confirmation of the window shown (R-USE-1)."""
+    """The page's download form: the holder's confirmation of the window shown (R-USE-1) and the file
+    chosen, ``pdf`` or ``ofd`` (R-DOC-6; anything else is ``bad_input``)."""
 
     csrf: str = ""
     confirm: str = ""
     usage_from: str = ""
     usage_until: str = ""
+    format: str = "pdf"
 
 
 class RenewalForm(BaseModel):
@@ -116,9 +125,16 @@ class RenewalForm(BaseModel):
 
 
 def _download(
-    request: Request, user: User, *, confirmed: bool, usage_from: date | None, usage_until: date | None
+    request: Request,
+    user: User,
+    *,
+    confirmed: bool,
+    usage_from: date | None,
+    usage_until: date | None,
+    file_format: str = "pdf",
 ) -> IssuedCertificate:
-    """R-USE-4 refusals first (in their order), then R-USE-1: confirmed, and exactly today's window."""
+    """The file asked for first (``bad_input``, ``ofd_unavailable``: R-DOC-6), then the R-USE-4
+    refusals (in their order), then R-USE-1: confirmed, and exactly today's window."""
     core = ctx(request).core
     # One transaction: issue() raises the R-USE-4 refusal first, then confirmation_required, then
     # WindowChanged when the confirmed window is not today's (a separate preview read cost a round
@@ -133,21 +149,40 @@ def _download(
         policy=core.policy,
         docs=core.documents,
         expected_window=(usage_from, usage_until),
+        formats=(file_format,),
     )
     metrics.ISSUED.inc()
     return issued
 
 
-def _pdf_response(issued: IssuedCertificate) -> Response:
+def _file_response(issued: IssuedCertificate, file_format: str = "pdf") -> Response:
+    """The issued file as a download: ``ecert-<serial>.pdf`` or ``.ofd`` (``application/ofd``, R-DOC-6)."""
+    data = issued.ofd if file_format == "ofd" else issued.pdf
+    assert data is not None  # issue() made the format asked for
     return Response(
-        issued.pdf,
-        media_type="application/pdf",
+        data,
+        media_type=MEDIA_TYPES[file_format],
         headers={
-            "Content-Disposition": f'attachment; filename="ecert-{issued.serial}.pdf"',
+            "Content-Disposition": f'attachment; filename="ecert-{issued.serial}.{file_format}"',
             "Cache-Control": "no-store",
             "X-Ecert-Serial": issued.serial,
         },
     )
+
+
+def _ofd_offer(request: Request) -> dict[str, Any]:
+    """Whether the page offers the OFD (R-DOC-6) and, when it does not, why: the refusal a download
+    would get (``ofd_unavailable``: no SM2 seal configured), its sentence kept off the page when it
+    is for operators (paths, key problems), as on the error pages."""
+    try:
+        issuance.check_formats(("ofd",), ctx(request).core.documents)
+    except EcertError as exc:
+        why = exc
+    else:
+        return {"offered": True, "code": None, "message": None}
+    lang = request_lang(request)
+    shown = page_error(http_status(why), lang, why.as_dict(lang)["error"])
+    return {"offered": False, "code": why.code, "message": shown["message"] or shown["headline"]}
 
 
 def _apply(
@@ -187,7 +222,13 @@ def _form_hours(value: str) -> int | None:
 
 
 def _error_view(exc: EcertError, lang: str) -> dict[str, Any]:
+    """The refusal beside the form; a server-side problem (a missing key file …) in the error pages'
+    words only: its own sentence names paths and settings, which are for operators (web/errors.py)."""
     body: dict[str, Any] = dict(exc.as_dict(lang)["error"])
+    if exc.code in SERVER_SIDE:
+        words = page_error(http_status(exc), lang, body)
+        body["message"] = f"{words['headline']}{'. ' if lang == 'en' else '。'}{words['advice']}"
+        body.pop("details", None)
     body["window_changed"] = isinstance(exc, issuance.WindowChanged)
     return body
 
@@ -222,15 +263,25 @@ def _holder_page(
     )
 
 
-def _render_me(request: Request, user: User, *, status_code: int = 200, error: EcertError | None = None) -> Response:
+def _render_me(
+    request: Request,
+    user: User,
+    *,
+    status_code: int = 200,
+    error: EcertError | None = None,
+    chosen_format: str = "pdf",
+) -> Response:
     core = ctx(request).core
     lang = request_lang(request)
 
     def extra(ov: holder_portal.Overview, today: date) -> dict[str, Any]:
+        ofd = _ofd_offer(request) if ov.window else {"offered": False, "code": None, "message": None}
         return {
             "window": ov.window,
             "refusal": ov.refusal.as_dict(lang)["error"] if ov.refusal else None,
             "certificates": holder_portal.my_certificates(core.uow(), _reg_no(user), today=today),
+            "ofd": ofd,
+            "chosen_format": "ofd" if chosen_format == "ofd" and ofd["offered"] else "pdf",
         }
 
     return _holder_page(request, user, "me.html", extra, status_code=status_code, error=error)
@@ -257,10 +308,13 @@ def _submit(
 def me_download(request: Request, user: Holder, form: Annotated[DownloadForm, Form()]) -> Response:
     def download() -> Response:
         window = (_form_date(form.usage_from), _form_date(form.usage_until))
-        issued = _download(request, user, confirmed=bool(form.confirm), usage_from=window[0], usage_until=window[1])
-        return _pdf_response(issued)
+        issued = _download(
+            request, user, confirmed=bool(form.confirm), usage_from=window[0], usage_until=window[1],
+            file_format=form.format,
+        )  # fmt: skip
+        return _file_response(issued, form.format)
 
-    return _submit(request, form, download, functools.partial(_render_me, request, user))
+    return _submit(request, form, download, functools.partial(_render_me, request, user, chosen_format=form.format))
 
 
 def _render_renewal(
@@ -331,6 +385,15 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"description": "forbidden (not a holder) or csrf_failed (X-CSRF-Token missing or wrong)"},
     409: {"description": 'a rule refused it: `{"error": {"code", "message", "rule"}}`'},
 }
+DOWNLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    400: {"description": "bad_input: malformed body, or a `format` other than `pdf` or `ofd`"},
+    409: {
+        "description": 'a rule refused it: `{"error": {"code", "message", "rule"}}`; `ofd_unavailable` '
+        "for `format=ofd` where no SM2 electronic seal is configured (R-DOC-6)"
+    },
+    503: {"description": "keys_missing: the seal's key files are missing (the service is misconfigured)"},
+}
 
 
 class DownloadRequest(BaseModel):
@@ -371,10 +434,31 @@ def api_my_certificates(request: Request, user: Holder) -> JSONResponse:
     "/api/v1/me/certificates",
     tags=["holder"],
     response_class=Response,
-    responses={200: {"content": {"application/pdf": {}}, "description": "The sealed certificate PDF"}, **ERRORS},
+    responses={
+        200: {
+            "content": {"application/pdf": {}, "application/ofd": {}},
+            "description": "The sealed certificate: the PDF (`format=pdf`, the default) or the OFD "
+            "sealed with the SM2 electronic seal (`format=ofd`, R-DOC-6), `ecert-<serial>.pdf|ofd`, "
+            "its serial in `X-Ecert-Serial`",
+        },
+        **DOWNLOAD_ERRORS,
+    },
 )
-def api_download(request: Request, user: HolderWrite, body: DownloadRequest) -> Response:
-    """Confirm the usage window and download a newly issued, sealed certificate (R-USE-1, R-USE-2).
+def api_download(
+    request: Request,
+    user: HolderWrite,
+    body: DownloadRequest,
+    file_format: Annotated[
+        FileFormat,
+        Query(
+            alias="format",
+            description="The file: `pdf` (PAdES-sealed PDF) or `ofd` (GB/T 33190 OFD with the GB/T 38540 "
+            "SM2/SM3 electronic seal, R-DOC-6)",
+        ),
+    ] = "pdf",
+) -> Response:
+    """Confirm the usage window and download a newly issued, sealed certificate (R-USE-1, R-USE-2) as
+    the PDF or, with ``?format=ofd``, the OFD (R-DOC-6): one issuance either way.
     ``409 confirmation_required`` unless ``confirm`` is true and the window is today's."""
     issued = _download(
         request,
@@ -382,8 +466,9 @@ def api_download(request: Request, user: HolderWrite, body: DownloadRequest) -> 
         confirmed=body.confirm is True,
         usage_from=body.usage_from,
         usage_until=body.usage_until,
+        file_format=file_format,
     )
-    return _pdf_response(issued)
+    return _file_response(issued, file_format)
 
 
 @router.get("/api/v1/me/applications", tags=["holder"], responses=ERRORS)

@@ -1,5 +1,7 @@
 """Public verification (no login, R-DOC-4, R-DOC-5, R-CHG-3): the home page with the scanner, the
-site icons, the QR page, the signature image, the PDF upload and the verification API.
+site icons, the QR page, the signature image, the upload of a certificate file — the PDF, or the OFD
+of the national format (R-DOC-6), told apart by their first bytes and checked alike — and the
+verification API.
 
 What the QR code opens: ``/v/<token>`` — the verdict first (in colour and words), then the holder's
 name, masked ID number, registration number, employer, specialties, the usage window and the
@@ -32,7 +34,7 @@ from ecert.entrypoints.web.templating import render, render_anonymous
 from ecert.services import verification
 
 router = APIRouter()
-MAX_PDF = 5 * 1024 * 1024
+MAX_PDF = 5 * 1024 * 1024  # an uploaded certificate file, PDF or OFD (an OFD certificate is under 1 MB)
 
 
 async def verify_token(app: Any, token: str, channel: str = "qr") -> VerificationResult:
@@ -124,15 +126,18 @@ def upload_form(request: Request) -> Response:
     return render(request, "verify_upload.html")
 
 
-async def _read_pdf(file: UploadFile) -> bytes:
+async def _read_file(file: UploadFile) -> bytes:
     data = await file.read(MAX_PDF + 1)
     if len(data) > MAX_PDF:
         raise BadInput([problem("文件超过 5 MB", "The file is larger than 5 MB", column="file")])
     return data
 
 
-def _verify_pdf(request: Request, data: bytes, now: datetime) -> VerificationResult:
+def _verify_file(request: Request, data: bytes, now: datetime) -> VerificationResult:
+    """A PDF, or an OFD package (a zip: R-DOC-6) checked against the SM2 roots; the SM2 roots are read
+    only for an OFD, so that a PDF's check never depends on them. Counted as ``pdf`` or ``ofd``."""
     core = ctx(request).core
+    ofd = verification.is_ofd(data)
     result = verification.verify_pdf(
         core.uow(),
         data,
@@ -141,25 +146,27 @@ def _verify_pdf(request: Request, data: bytes, now: datetime) -> VerificationRes
         today=core.clock.today(),
         now=now,
         policy=core.policy,
+        check_ofd=core.ofd_checker if ofd else None,
     )
-    metrics.VERIFICATIONS.labels("pdf", result.status).inc()
+    metrics.VERIFICATIONS.labels("ofd" if ofd else "pdf", result.status).inc()
     return result
 
 
-async def _uploaded_pdf(request: Request, file: UploadFile, channel: str) -> tuple[VerificationResult, datetime]:
-    """An uploaded certificate, limited, verified off the event loop and logged (R-ACC-1): the
-    verdict and when it was reached."""
+async def _uploaded_file(request: Request, file: UploadFile, channel: str) -> tuple[VerificationResult, datetime]:
+    """An uploaded certificate file (PDF or OFD), limited, verified off the event loop and logged
+    (R-ACC-1, under the channel it came by: ``pdf`` the upload page, ``api``): the verdict and when it
+    was reached."""
     await limit_async(request)
-    data = await _read_pdf(file)
+    data = await _read_file(file)
     checked_at = ctx(request).core.clock.now()
-    result = await run_in_threadpool(_verify_pdf, request, data, checked_at)
+    result = await run_in_threadpool(_verify_file, request, data, checked_at)
     parts(request.app).verification_log.record(channel, result.serial, result.registration_no, result.status)
     return result, checked_at
 
 
 @router.post("/verify", include_in_schema=False)
 async def upload_verify(request: Request, file: UploadFile = File(...)) -> Response:  # noqa: B008
-    result, checked_at = await _uploaded_pdf(request, file, "pdf")
+    result, checked_at = await _uploaded_file(request, file, "pdf")
     # R-DOC-5: the signature image, as on the QR page, through the document's own QR token; only for a
     # genuine verdict (verdicts.page_context): a forged or altered file must not fetch a holder's image.
     context = verdicts.page_context(request_lang(request), result, result.token, "pdf", checked_at)
@@ -179,6 +186,17 @@ async def api_verify_token(request: Request, token: str) -> JSONResponse:
 
 @router.post("/api/v1/verify/pdf", tags=["verification"])
 async def api_verify_pdf(request: Request, file: UploadFile = File(...)) -> JSONResponse:  # noqa: B008
-    """Verify a certificate PDF: seal, integrity, QR binding, registry state, usage window."""
-    result, _ = await _uploaded_pdf(request, file, "api")
+    """Verify a certificate file, the PDF or the OFD (R-DOC-6; at most 5 MB): seal, integrity, QR
+    binding, registry state, usage window. An OFD that cannot be read is ``indeterminate`` with
+    ``package_malformed``, ``package_too_large`` or ``package_unsafe_path``; any other unreadable
+    file with ``not_pdf``."""
+    result, _ = await _uploaded_file(request, file, "api")
+    return JSONResponse(verdicts.as_json(result, request_lang(request)))
+
+
+@router.post("/api/v1/verify/file", tags=["verification"])
+async def api_verify_file(request: Request, file: UploadFile = File(...)) -> JSONResponse:  # noqa: B008
+    """The same as ``POST /api/v1/verify/pdf``, under a name for either format: a certificate PDF or
+    OFD (R-DOC-6), at most 5 MB."""
+    result, _ = await _uploaded_file(request, file, "api")
     return JSONResponse(verdicts.as_json(result, request_lang(request)))

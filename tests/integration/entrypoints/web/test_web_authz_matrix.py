@@ -452,6 +452,12 @@ def send_verify_pdf(w: World, role: str, c: TestClient, csrf: str) -> httpx.Resp
     return c.post("/api/v1/verify/pdf", files=files, headers=_headers(csrf))
 
 
+def send_verify_file(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
+    """The neutral name of the file check (a PDF or an OFD, R-DOC-6)."""
+    files = {"file": ("a.pdf", w.cert.pdf, "application/pdf")}
+    return c.post("/api/v1/verify/file", files=files, headers=_headers(csrf))
+
+
 def check_verify_pdf(w: World, role: str, res: httpx.Response, diff: dict[str, Change]) -> None:
     body = res.json()
     assert body["status"] == "valid" and body["serial"] == w.cert.serial
@@ -698,6 +704,7 @@ DECIDE = ("401", "403", "403", "200*", "403p", "200*")  # reviewers decide in th
 ROWS = [
     Row("GET", "/api/v1/verify/{token}", PUBLIC, send_verify_token, check_verify_token),
     Row("POST", "/api/v1/verify/pdf", PUBLIC, send_verify_pdf, check_verify_pdf),
+    Row("POST", "/api/v1/verify/file", PUBLIC, send_verify_file, check_verify_pdf),
     Row("POST", "/api/v1/session", ("401", "200", "200", "200", "200", "200"), send_sign_in, check_sign_in),
     Row("DELETE", "/api/v1/session", PUBLIC, send_sign_out, check_sign_out),
     Row("GET", "/api/v1/me", HOLDERS, send_me, check_me),
