@@ -14,9 +14,10 @@ from datetime import date
 from typing import Any
 
 
-def issue(app: Any, number: str, today: date) -> Any:
+def issue(app: Any, number: str, today: date, formats: tuple[str, ...] = ("pdf",)) -> Any:
     """``number``'s certificate, issued now by ``app`` (an ``ecert.bootstrap.App``) as the benchmarks issue
-    it: confirmed, actor ``bench``. Returns the service's result (its ``pdf``)."""
+    it: confirmed, actor ``bench``, as the files of ``formats`` (``"pdf"``, ``"ofd"``). Returns the service's
+    result (its ``pdf``, its ``ofd``)."""
     from ecert.services import issuance  # imported on use: the benches set ECERT_TODAY before ecert loads
 
     return issuance.issue(
@@ -28,6 +29,7 @@ def issue(app: Any, number: str, today: date) -> Any:
         now=app.clock.now(),
         policy=app.policy,
         docs=app.documents,
+        formats=formats,
     )
 
 

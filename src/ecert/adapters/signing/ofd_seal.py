@@ -195,16 +195,17 @@ def _xml(body: str) -> bytes:
 
 
 def _stamp_place(files: dict[str, bytes]) -> tuple[str, str]:
-    """(page ID, boundary) of the seal picture the renderer named on the first page."""
+    """(page ID, boundary) of the seal picture the renderer named on the first page. The page is searched,
+    not parsed (as :func:`_page_seal_picture` does): it is the largest file, and ours."""
     document = _parse(files["Doc_0/Document.xml"])
     page = document.find("ofd:Pages/ofd:Page", _NS)
     if page is None:
         raise ValueError("the package has no page")
-    content = _parse(files["Doc_0/" + page.get("BaseLoc", "")])
-    for obj in content.iter(_Q + "ImageObject"):
-        if obj.get("Name") == SEAL_NAME_ON_PAGE:
-            return page.get("ID", "1"), obj.get("Boundary", "")
-    raise ValueError("the page has no seal picture to stamp")
+    found = _SEAL_ON_PAGE.search(files["Doc_0/" + page.get("BaseLoc", "")])
+    boundary = _BOUNDARY.search(found.group(0)) if found else None
+    if boundary is None:
+        raise ValueError("the page has no seal picture to stamp")
+    return page.get("ID", "1"), boundary.group(1).decode("ascii")
 
 
 def _parse(data: bytes) -> ET.Element:
@@ -353,8 +354,9 @@ class OfdSealVerifier:
         if len(entries) != 1 or entries[0].get("BaseLoc", "").strip("/") != SIGNATURE or SIGNATURE not in files:
             return _unsigned("not_signed")
         signature_xml = files[SIGNATURE]
-        info = _parse(signature_xml).find("ofd:SignedInfo", _NS)
-        value_loc = _parse(signature_xml).findtext("ofd:SignedValue", "", _NS).strip("/")
+        signature_root = _parse(signature_xml)
+        info = signature_root.find("ofd:SignedInfo", _NS)
+        value_loc = signature_root.findtext("ofd:SignedValue", "", _NS).strip("/")
         if info is None or value_loc != SIGNED_VALUE or SIGNED_VALUE not in files:
             return _unsigned("not_signed")
         try:
@@ -430,6 +432,7 @@ def custom_data(files: dict[str, bytes]) -> dict[str, str] | None:
 
 _SEAL_ON_PAGE = re.compile(rb'<ofd:ImageObject [^>]*Name="' + SEAL_NAME_ON_PAGE.encode("ascii") + rb'"[^>]*>')
 _RESOURCE_ID = re.compile(rb'ResourceID="([0-9]+)"')
+_BOUNDARY = re.compile(rb' Boundary="([0-9. -]*)"')
 
 
 def _page_seal_picture(files: dict[str, bytes]) -> bytes | None:
