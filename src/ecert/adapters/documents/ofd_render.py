@@ -22,7 +22,7 @@ the same marks, written as OFD page objects instead of PDF operators.
 
 Coordinates are millimetres from the top-left corner of an A4 page (210 × 297). The package is a
 zip with fixed timestamps: the same inputs give the same bytes. Static forms are interpreted once
-per process and place; a certificate takes about 7 ms (30 ms with the DEMO mark).
+per process and place; render and seal take about 8 ms (about 30 ms with the DEMO mark): bench/ofd.py.
 
 Differences from the PDF that OFD 1.0 forces: no multiply blend mode, so the seal and the DEMO bands
 are drawn with opacity (``Alpha``) instead; fallback-font and bold text are stroked as in the PDF.
