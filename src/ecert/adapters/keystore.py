@@ -136,7 +136,7 @@ def ensure_keys(ks: KeySettings) -> list[str]:
         notices.append(f"*** {pki.DEMO_WARNING} *** ({made.directory})")
     elif ks.is_demo:
         notices.append(f"*** {pki.DEMO_WARNING} *** ({ks.keys_dir})")
-    sm2_files = (ks.keys_dir / sm2.SM2_SEAL_KEY, ks.keys_dir / SM2_DEMO_SEAL)
+    sm2_files = (ks.keys_dir / sm2.SM2_SEAL_KEY, ks.keys_dir / SM2_DEMO_SEAL, ks.keys_dir / sm2.SM2_ROOT_CERT)
     if ks.sm2_is_demo and not all(p.exists() for p in sm2_files):
         _create_demo_sm2(ks.keys_dir)  # said by the DEMO notice above, which names the SM2 PKI too
     qr = ks.keys_dir / QR_KEY

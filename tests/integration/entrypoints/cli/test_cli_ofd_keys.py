@@ -100,6 +100,17 @@ def test_a_keys_dir_made_before_ofd_gets_the_sm2_files_on_init__R_DOC_6(ecert: A
     assert _verify(ecert, tmp_path / "c.ofd") == ("valid", ["valid"])
 
 
+def test_a_demo_sm2_root_deleted_alone_is_made_again_on_init__R_DOC_6(ecert: Any, tmp_path: Path) -> None:
+    """Without its root every DEMO OFD would quietly be untrusted: ``ecert init`` makes the DEMO SM2 PKI again."""
+    no = import_holder(ecert, tmp_path)  # runs `ecert init`
+    keys = _keys_dir(tmp_path)
+    (keys / sm2.SM2_ROOT_CERT).unlink()
+    assert ecert("init", "--json", today=TODAY).exit_code == 0
+    assert all((keys / f).is_file() for f in SM2_DEMO_FILES)
+    _issue(ecert, no, tmp_path / "c.ofd")
+    assert _verify(ecert, tmp_path / "c.ofd") == ("valid", ["valid"])
+
+
 # --------------------------------------------------------------------------------------------- operator's
 
 
