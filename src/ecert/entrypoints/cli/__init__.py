@@ -7,6 +7,14 @@ object is printed on stdout, errors included; without it, people get text on std
 
 from __future__ import annotations
 
+# ruff: noqa: E402 (the warning filter below comes before the imports that would warn)
+import warnings
+
+# A library's deprecation notice (cryptography 50 warns that DSA is deprecated when pyHanko imports it)
+# is for ecert's developers, not for the people at the terminal: the command line prints one sentence
+# per error (docs/cli.md). Set before pyHanko is imported by the modules below.
+warnings.filterwarnings("ignore", message=r"DSA is deprecated", module=r"pyhanko\.")
+
 import typer
 
 from ecert.adapters import keystore
