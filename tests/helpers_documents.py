@@ -8,6 +8,7 @@ import io
 import math
 import shutil
 import subprocess
+import zipfile
 from collections.abc import Callable, Collection
 from datetime import date
 from pathlib import Path
@@ -130,3 +131,32 @@ def issue_to_a_demo_holder(
         except EcertError:
             continue
     raise AssertionError("no issuable demo holder")
+
+
+# --- OFD packages (R-DOC-6): reading one, and the hostile zips every OFD verification test feeds in.
+
+
+def package_files(package: bytes) -> dict[str, bytes]:
+    """An OFD package's files by path, in zip order."""
+    with zipfile.ZipFile(io.BytesIO(package)) as z:
+        return {i.filename: z.read(i) for i in z.infolist()}
+
+
+def zip_bomb() -> bytes:
+    """A small zip whose OFD.xml inflates past what the OFD reader takes (ofd_seal.MAX_UNPACKED)."""
+    from ecert.adapters.signing.ofd_seal import MAX_UNPACKED
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("OFD.xml", b"\0" * (MAX_UNPACKED + 1))
+    return out.getvalue()
+
+
+def with_escaping_path(package: bytes) -> bytes:
+    """``package`` with one more file whose path leaves the package (``../evil.xml``)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for name, data in package_files(package).items():
+            z.writestr(name, data)
+        z.writestr("../evil.xml", b"<x/>")
+    return out.getvalue()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import json
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -29,14 +28,14 @@ from ecert.adapters.pdf_inspect import signed_metadata
 from ecert.adapters.sealing import OfdMaker, PadesSealer
 from ecert.adapters.signing import pki, sm2
 from ecert.adapters.signing.keys import SealKeyConfig, load_signer
-from ecert.adapters.signing.ofd_seal import MAX_UNPACKED, SIGNED_VALUE, SIGNS_DIR, OfdSealer, make_seal
+from ecert.adapters.signing.ofd_seal import SIGNED_VALUE, SIGNS_DIR, OfdSealer, make_seal
 from ecert.bootstrap import App, bootstrap
 from ecert.config import Settings
 from ecert.domain.certificate import CertificateContent
 from ecert.services import changes, issuance, verification
 from ecert.services.demo import seed_demo
 from helpers_cli import USCC_B
-from helpers_documents import issue_to_a_demo_holder
+from helpers_documents import issue_to_a_demo_holder, package_files, with_escaping_path, zip_bomb
 from helpers_signing import add_annotation_after_signing, byte_ranges, flip_byte
 
 TODAY = date(2021, 3, 1)
@@ -80,13 +79,8 @@ def _both(core: App, exclude: tuple[str, ...] = ()) -> tuple[issuance.IssuedCert
 # ------------------------------------------------------------------------------------------- package surgery
 
 
-def _files(package: bytes) -> dict[str, bytes]:
-    with zipfile.ZipFile(io.BytesIO(package)) as z:
-        return {i.filename: z.read(i) for i in z.infolist()}
-
-
 def _rezip(package: bytes, change: Callable[[dict[str, bytes]], None]) -> bytes:
-    files = _files(package)
+    files = package_files(package)
     change(files)
     return zip_package(files.items())
 
@@ -122,7 +116,7 @@ def _foreign_ofd(core: App, content: CertificateContent, cert: issuance.IssuedCe
     """The same certificate made by another DEMO SM2 PKI (its own root, seal maker and seal, with the
     same seal picture): a well-formed, intact seal nobody here trusts."""
     stranger = sm2.demo_sm2_pki(at - timedelta(days=30))
-    picture = _files(cert.ofd or b"")[SEAL_PNG]
+    picture = package_files(cert.ofd or b"")[SEAL_PNG]
     seal = make_seal(
         es_id="FOREIGN-SEAL", picture_png=picture, signer_cert=stranger.seal, maker_key=stranger.root_key,
         maker_cert=stranger.root, valid_start=at - timedelta(days=30), valid_end=at + timedelta(days=3650),
@@ -215,22 +209,6 @@ def test_registry_state_and_window_give_the_same_verdict_for_both_files__R_DOC_6
 # ------------------------------------------------------------------------------------------------ OFD only
 
 
-def _bomb() -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("OFD.xml", b"\0" * (MAX_UNPACKED + 1))
-    return out.getvalue()
-
-
-def _escaping(package: bytes) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as z:
-        for name, data in _files(package).items():
-            z.writestr(name, data)
-        z.writestr("../evil.xml", b"<x/>")
-    return out.getvalue()
-
-
 def _new_picture(package: bytes) -> bytes:
     buf = io.BytesIO()
     Image.new("RGBA", (40, 40), (200, 0, 0, 255)).save(buf, "PNG")
@@ -246,16 +224,16 @@ def test_what_only_an_ofd_package_can_suffer_gets_its_own_verdict__R_DOC_6(env: 
     cert, content = _both(core)
     other, _ = _both(core, exclude=(content.registration_no,))
     assert cert.ofd is not None and other.ofd is not None
-    fonts = [n for n in _files(cert.ofd) if n.endswith(".ttf")]
+    fonts = [n for n in package_files(cert.ofd) if n.endswith(".ttf")]
     cases: dict[str, tuple[bytes, Verdict]] = {
         "SignedValue.dat of another issuance": (
-            _rezip(cert.ofd, lambda files: files.update({SIGNED_VALUE: _files(other.ofd or b"")[SIGNED_VALUE]})),
+            _rezip(cert.ofd, lambda files: files.update({SIGNED_VALUE: package_files(other.ofd or b"")[SIGNED_VALUE]})),
             ("tampered", ["signature_broken"]),
         ),
         "seal picture replaced": (_new_picture(cert.ofd), ("tampered", ["signature_broken"])),
         "a font missing": (_without(cert.ofd, fonts[0]), ("tampered", ["signature_broken"])),
-        "a path escaping the package": (_escaping(cert.ofd), ("indeterminate", ["package_unsafe_path"])),
-        "a zip bomb": (_bomb(), ("indeterminate", ["package_too_large"])),
+        "a path escaping the package": (with_escaping_path(cert.ofd), ("indeterminate", ["package_unsafe_path"])),
+        "a zip bomb": (zip_bomb(), ("indeterminate", ["package_too_large"])),
         "a truncated package": (cert.ofd[: len(cert.ofd) // 2], ("indeterminate", ["package_malformed"])),
         "a zip that is no OFD": (zip_package([("hello.txt", b"hi")]), ("indeterminate", ["package_malformed"])),
         "not a zip at all": (b"hello, not a certificate", ("indeterminate", ["not_pdf"])),

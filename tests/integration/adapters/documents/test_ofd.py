@@ -15,7 +15,6 @@ import re
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
-import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,7 +28,6 @@ from ecert.adapters.documents.ofd_render import OFD_NS, render_ofd, zip_package
 from ecert.adapters.documents.page import MM, prepare_inputs
 from ecert.adapters.signing import ses
 from ecert.adapters.signing.ofd_seal import (
-    MAX_UNPACKED,
     SEAL_FILE,
     SIGNATURE,
     SIGNED_VALUE,
@@ -38,7 +36,18 @@ from ecert.adapters.signing.ofd_seal import (
     make_seal,
 )
 from ecert.adapters.signing.sm2 import SM2_SEAL_KEY, DemoSm2Pki, Sm2Key, certificate_pem, demo_sm2_pki, sm3
-from helpers_documents import QR_TEXT, RARE_NAME, need, pdftotext, photo_jpeg, render_sample, signature_png
+from helpers_documents import (
+    QR_TEXT,
+    RARE_NAME,
+    need,
+    package_files,
+    pdftotext,
+    photo_jpeg,
+    render_sample,
+    signature_png,
+    with_escaping_path,
+    zip_bomb,
+)
 from helpers_documents import sample_content as _content
 
 NS = {"ofd": OFD_NS}
@@ -60,7 +69,7 @@ def unsealed() -> bytes:
 
 
 def _sealer(pki: DemoSm2Pki, package: bytes, key: Sm2Key | None = None) -> OfdSealer:
-    picture = _files(package)["Doc_0/Res/seal.png"]
+    picture = package_files(package)["Doc_0/Res/seal.png"]
     seal = make_seal(
         es_id="DEMO-SEAL-1", picture_png=picture, signer_cert=pki.seal, maker_key=pki.root_key,
         maker_cert=pki.root, valid_start=NOW - timedelta(days=30), valid_end=NOW + timedelta(days=3650),
@@ -71,11 +80,6 @@ def _sealer(pki: DemoSm2Pki, package: bytes, key: Sm2Key | None = None) -> OfdSe
 @pytest.fixture(scope="module")
 def sealed(pki: DemoSm2Pki, unsealed: bytes) -> bytes:
     return _sealer(pki, unsealed).seal_package(unsealed, NOW)
-
-
-def _files(package: bytes) -> dict[str, bytes]:
-    with zipfile.ZipFile(io.BytesIO(package)) as z:
-        return {i.filename: z.read(i) for i in z.infolist()}
 
 
 def _openssl() -> str:
@@ -89,7 +93,7 @@ def _openssl() -> str:
 
 
 def test_package_layout_and_determinism(unsealed: bytes) -> None:
-    files = _files(unsealed)
+    files = package_files(unsealed)
     assert list(files)[:5] == [
         "OFD.xml", "Doc_0/Document.xml", "Doc_0/PublicRes.xml", "Doc_0/DocumentRes.xml", CONTENT_XML
     ]  # fmt: skip
@@ -116,7 +120,7 @@ def test_package_layout_and_determinism(unsealed: bytes) -> None:
 
 
 def _page_text(package: bytes) -> str:
-    page = ET.fromstring(_files(package)[CONTENT_XML])
+    page = ET.fromstring(package_files(package)[CONTENT_XML])
     return "\n".join(t.text or "" for t in page.iter(f"{{{OFD_NS}}}TextCode"))
 
 
@@ -127,7 +131,7 @@ def test_text_is_extractable_and_the_rare_glyphs_are_embedded(unsealed: bytes) -
         assert field in text.replace("\n", "") or field in text
     assert "\U00020bb7" in text  # 𠮷, CJK Extension B, from the fallback font
     # The TextObject drawing 𠮷 uses an embedded subset whose glyph for it has an outline.
-    files = _files(unsealed)
+    files = package_files(unsealed)
     page = ET.fromstring(files[CONTENT_XML])
     res = ET.fromstring(files["Doc_0/PublicRes.xml"])
     font_files = {f.get("ID"): f.findtext("ofd:FontFile", "", NS) for f in res.iterfind("ofd:Fonts/ofd:Font", NS)}
@@ -192,7 +196,7 @@ def test_an_independent_reader_sees_the_pdf_text_where_the_pdf_has_it(sealed: by
 def test_the_qr_paths_scan(unsealed: bytes) -> None:
     """The QR code's path objects, filled as a reader fills them (10 px a mm), decode to the QR text."""
     zxingcpp = need("zxingcpp")
-    page = ET.fromstring(_files(unsealed)[CONTENT_XML])
+    page = ET.fromstring(package_files(unsealed)[CONTENT_XML])
     scale = 10
     image = Image.new("L", (210 * scale, 297 * scale), 255)
     draw = ImageDraw.Draw(image)
@@ -217,7 +221,7 @@ def test_sealed_package_verifies(pki: DemoSm2Pki, sealed: bytes) -> None:
     check = OfdSealVerifier([pki.root]).check(sealed, NOW)
     assert check.problem is None
     assert check.verdict.intact and check.verdict.trusted and not check.verdict.modified_after_signing
-    files = _files(sealed)
+    files = package_files(sealed)
     signature = ET.fromstring(files[SIGNATURE])
     info = signature.find("ofd:SignedInfo", NS)
     assert info is not None
@@ -231,7 +235,7 @@ def test_sealed_package_verifies(pki: DemoSm2Pki, sealed: bytes) -> None:
 
 def test_openssl_checks_the_signature_independently(pki: DemoSm2Pki, sealed: bytes, tmp_path: Path) -> None:
     openssl = _openssl()
-    files = _files(sealed)
+    files = package_files(sealed)
     value = files[SIGNED_VALUE]
     parsed = subprocess.run([openssl, "asn1parse", "-inform", "DER"], input=value, capture_output=True, check=True)
     assert b"1.2.156.10197.1.501" in parsed.stdout or b"SM2-with-SM3" in parsed.stdout
@@ -289,7 +293,7 @@ def test_openssl_made_key_signs_a_seal_we_verify(pki: DemoSm2Pki, unsealed: byte
 
 
 def _replace(package: bytes, name: str, data: bytes | None) -> bytes:
-    files = _files(package)
+    files = package_files(package)
     if data is None:
         del files[name]
     else:
@@ -297,29 +301,13 @@ def _replace(package: bytes, name: str, data: bytes | None) -> bytes:
     return zip_package(files.items())
 
 
-def _bomb() -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("OFD.xml", b"\0" * (MAX_UNPACKED + 1))
-    return out.getvalue()
-
-
-def _escape(package: bytes) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as z:
-        for name, data in _files(package).items():
-            z.writestr(name, data)
-        z.writestr("../evil.xml", b"<x/>")
-    return out.getvalue()
-
-
 def _edit_content(package: bytes) -> bytes:
-    content = _files(package)[CONTENT_XML].replace("晋1142024202501467".encode(), "晋1142024202509999".encode())
+    content = package_files(package)[CONTENT_XML].replace("晋1142024202501467".encode(), "晋1142024202509999".encode())
     return _replace(package, CONTENT_XML, content)
 
 
 def _swap_signed_value(package: bytes, other: bytes) -> bytes:
-    return _replace(package, SIGNED_VALUE, _files(other)[SIGNED_VALUE])
+    return _replace(package, SIGNED_VALUE, package_files(other)[SIGNED_VALUE])
 
 
 def _new_picture(package: bytes) -> bytes:
@@ -334,16 +322,17 @@ def test_tampered_packages_each_get_their_verdict(pki: DemoSm2Pki, unsealed: byt
     stranger = demo_sm2_pki(NOW - timedelta(days=30))
     cases = {
         "not a zip": (b"%PDF-1.7 not an OFD", "not_zip", "unreadable"),
-        "zip bomb": (_bomb(), "zip_bomb", "unreadable"),
-        "path escaping the package": (_escape(sealed), "unsafe_path", "unreadable"),
+        "zip bomb": (zip_bomb(), "zip_bomb", "unreadable"),
+        "path escaping the package": (with_escaping_path(sealed), "unsafe_path", "unreadable"),
         "never sealed": (unsealed, "not_signed", "unsigned"),
         "missing file": (_replace(sealed, "Doc_0/Res/font_1.ttf", None), "missing_file", "tampered"),
         "extra file": (_replace(sealed, "Doc_0/Res/extra.xml", b"<x/>"), "extra_file", "modified"),
         "swapped SignedValue.dat": (_swap_signed_value(sealed, other), "signature_mismatch", "tampered"),
         "edited Content.xml": (_edit_content(sealed), "digest_mismatch", "tampered"),
         "replaced seal picture": (_new_picture(sealed), "seal_picture_mismatch", "tampered"),
-        "replaced Seal.esl": (_replace(sealed, SEAL_FILE, _files(other)[SEAL_FILE][:-2] + b"\0\0"), "seal_mismatch",
-                              "tampered"),
+        "replaced Seal.esl": (
+            _replace(sealed, SEAL_FILE, package_files(other)[SEAL_FILE][:-2] + b"\0\0"), "seal_mismatch", "tampered"
+        ),
         "garbage SignedValue.dat": (_replace(sealed, SIGNED_VALUE, b"\x30\x03\x02\x01\x04"), "signature_unreadable",
                                     "tampered"),
     }  # fmt: skip

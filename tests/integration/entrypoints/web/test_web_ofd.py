@@ -26,7 +26,6 @@ from sqlalchemy import Engine, func, select
 
 from ecert.adapters import keystore
 from ecert.adapters.db.tables import audit_events, certificates
-from ecert.adapters.signing.ofd_seal import MAX_UNPACKED
 from ecert.bootstrap import App, bootstrap
 from ecert.config import Settings
 from ecert.domain.errors import EcertError
@@ -34,6 +33,7 @@ from ecert.entrypoints.web.app import create_app
 from ecert.services import accounts, issuance
 from ecert.testing import verify_pdf
 from helpers_app import DemoEnv, signed_in
+from helpers_documents import package_files, with_escaping_path, zip_bomb
 from helpers_signing import make_production_like_seal
 
 TODAY = date(2021, 3, 1)
@@ -143,11 +143,6 @@ def _status(html: str) -> str:
     return m.group(1)
 
 
-def _files(package: bytes) -> dict[str, bytes]:
-    with zipfile.ZipFile(io.BytesIO(package)) as z:
-        return {n: z.read(n) for n in z.namelist()}
-
-
 def _rezip(files: dict[str, bytes]) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
@@ -158,7 +153,7 @@ def _rezip(files: dict[str, bytes]) -> bytes:
 
 def _one_byte_changed(package: bytes) -> bytes:
     """The package with one digit of the page's text changed in Content.xml, zipped again."""
-    files = _files(package)
+    files = package_files(package)
     content = bytearray(files[CONTENT_XML])
     m = re.search(rb"<ofd:TextCode[^>]*>[^<]*?([0-9])", bytes(content))
     assert m, "no digit in the page's text"
@@ -166,24 +161,6 @@ def _one_byte_changed(package: bytes) -> bytes:
     content[i] = ord("0") + (content[i] - ord("0") + 1) % 10
     files[CONTENT_XML] = bytes(content)
     return _rezip(files)
-
-
-def _bomb() -> bytes:
-    """A small zip that inflates past what the reader takes."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("OFD.xml", b"\0" * (MAX_UNPACKED + 1))
-    return out.getvalue()
-
-
-def _escaping(package: bytes) -> bytes:
-    files = _files(package)
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as z:
-        for name, data in files.items():
-            z.writestr(name, data)
-        z.writestr("../evil.xml", b"<x/>")
-    return out.getvalue()
 
 
 # ------------------------------------------------------------------------------------------ /me
@@ -210,7 +187,7 @@ def test_a_holder_downloads_the_ofd_from_one_issuance_and_it_verifies_valid__R_D
     assert res.headers["cache-control"] == "no-store"
     serial = res.headers["x-ecert-serial"]
     assert res.headers["content-disposition"] == f'attachment; filename="ecert-{serial}.ofd"'
-    assert res.content.startswith(b"PK\x03\x04") and "OFD.xml" in _files(res.content)
+    assert res.content.startswith(b"PK\x03\x04") and "OFD.xml" in package_files(res.content)
     result = verify_pdf(env.core, res.content)
     assert result.status == "valid", result.as_dict()
     assert (result.serial, result.registration_no) == (serial, reg_no)
@@ -348,11 +325,11 @@ def test_the_upload_page_takes_an_ofd__R_DOC_6(env: DemoEnv) -> None:
 def test_uploaded_ofds_get_the_pdfs_statuses_and_reasons_never_a_500__R_DOC_6(env: DemoEnv, ofd: bytes) -> None:
     client = TestClient(create_app(env.core))
     assert _status(_upload(client, ofd)) == "valid"
-    assert _status(_upload(client, _rezip(_files(ofd)))) == "valid"  # zipped again, unchanged: still valid
+    assert _status(_upload(client, _rezip(package_files(ofd)))) == "valid"  # zipped again, unchanged: still valid
     cases = {
         "one byte of Content.xml changed": (_one_byte_changed(ofd), "tampered", "signature_broken"),
-        "zip bomb": (_bomb(), "indeterminate", "package_too_large"),
-        "path escaping the package": (_escaping(ofd), "indeterminate", "package_unsafe_path"),
+        "zip bomb": (zip_bomb(), "indeterminate", "package_too_large"),
+        "path escaping the package": (with_escaping_path(ofd), "indeterminate", "package_unsafe_path"),
         "a zip that is no OFD": (_rezip({"hello.txt": b"hello"}), "indeterminate", "package_malformed"),
         "neither PDF nor OFD": (b"GIF89a not a certificate", "indeterminate", "not_pdf"),
     }
