@@ -144,9 +144,10 @@ def verify_cmd(
     inv = Invocation.of(ctx)
     with inv.command(json_out) as a:
         data = read_input(file)
+        # The SM2 roots load only for an OFD, as on the web: an SM2 setting never affects a PDF's check.
         result = verification.verify_pdf(
-            a.uow(), data, check_signature=a.signature_checker, check_ofd=a.ofd_checker, keys=a.qr_public_keys,
-            policy=a.policy, **moment(a),
+            a.uow(), data, check_signature=a.signature_checker, keys=a.qr_public_keys, policy=a.policy,
+            check_ofd=a.ofd_checker if verification.is_ofd(data) else None, **moment(a),
         )  # fmt: skip
         _emit_verdict(inv, result)
 
