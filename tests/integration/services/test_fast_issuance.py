@@ -196,10 +196,9 @@ def test_tampered_fast_and_baseline_documents_get_the_same_verdicts__R_DOC_2(env
     verdicts: dict[str, dict[str, Any]] = {}
     for label in ("fast", "baseline"):
         for tamper, fn in [*TAMPERS.items(), ("re-sealed with a foreign key", None)]:
-            try:
-                pdf = resealed[label] if fn is None else fn(signed[label])
-            except Exception:  # pyHanko may refuse to write an update to a broken file: same for both
-                pdf = signed[label][:100]
+            # A tamper case that cannot be built fails the test (it once fell back to the first 100
+            # bytes for both seals, and so compared nothing).
+            pdf = resealed[label] if fn is None else fn(signed[label])
             verdicts.setdefault(tamper, {})[label] = (
                 _pyhanko(env, pdf),
                 _pdfsig(env, pdf, f"{label}.pdf"),

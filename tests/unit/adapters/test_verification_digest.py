@@ -72,7 +72,7 @@ def _unreachable(tmp_path: Path) -> VerificationLog:
     return vlog
 
 
-def test_a_full_buffer_drops_and_counts_instead_of_blocking__R_ACC_1(tmp_path: Path) -> None:
+def test_a_full_buffer_drops_and_counts_instead_of_blocking__log_buffer_relaxation(tmp_path: Path) -> None:
     vlog = _unreachable(tmp_path)
     for _ in range(5):
         vlog.record("qr", "S", "R", "valid")  # never raises, never touches the database

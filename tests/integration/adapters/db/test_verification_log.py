@@ -137,7 +137,7 @@ def test_the_writer_flushes_while_the_server_runs__R_ACC_1(env: Env) -> None:
     _covered(env.engine)
 
 
-def test_a_full_log_never_fails_the_public_page__R_ACC_1(env: Env) -> None:
+def test_a_full_log_never_fails_the_public_page_and_the_chain_counts_the_drops__log_buffer_relaxation(env: Env) -> None:
     cert = _issue(env.core)
     full = VerificationLog(env.engine, env.core.clock.now, capacity=0, on_drop=metrics.VERIFY_LOG_DROPPED.inc)
     app = create_app(env.core, web_parts(env.core, verification_log=full))  # as if the database had not

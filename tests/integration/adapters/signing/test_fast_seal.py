@@ -116,10 +116,7 @@ def test_fast_and_pyhanko_seals_get_the_same_verdicts__R_DOC_2(
     verdicts = []
     for sealer in (fast, slow):
         signed = sealer.seal(unsigned, DRILL_TIME)
-        try:
-            changed = TAMPERS[tamper](signed)
-        except Exception:  # pyHanko may refuse to write an update to a broken file: same for both
-            changed = signed[:100]
+        changed = TAMPERS[tamper](signed)  # a tamper case that cannot be built fails the test
         c = validate_pdf(changed, trust_roots=roots, moment=moment)
         verdicts.append((c.signed, c.intact, c.valid, c.trusted, c.modified_after_signing))
     assert verdicts[0] == verdicts[1], (tamper, verdicts)
