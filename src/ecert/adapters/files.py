@@ -48,12 +48,22 @@ def output_problem(path: Path, exc: OSError, *, example: str = "out.pdf") -> Pro
     return coded_problem("out_write_failed", path=shown, reason=exc.strerror or type(exc).__name__)
 
 
-def read_input(path: Path) -> bytes:
-    """The whole file, or bad input that says what to do."""
+def read_input(path: Path, *, max_bytes: int) -> bytes:
+    """The whole file, or bad input that says what to do. At most ``max_bytes`` are read: a larger
+    file (or ``/dev/zero``, a pipe that never ends) is refused after reading one byte more, so a
+    command never runs out of memory on what it was given."""
     try:
-        return path.read_bytes()
+        with open_input(path) as f:
+            data = f.read(max_bytes + 1)
     except OSError as exc:
         raise BadInput([input_problem(path, exc)]) from exc
+    if len(data) > max_bytes:
+        raise BadInput([coded_problem("file_too_large", path=str(path), limit=_size(max_bytes))])
+    return data
+
+
+def _size(n: int) -> str:
+    return f"{n // (1024 * 1024)} MB" if n >= 1024 * 1024 else f"{n // 1024} KB"
 
 
 def open_input(path: Path) -> BinaryIO:
@@ -141,6 +151,6 @@ def first_undecodable_row(path: Path, encoding: str, *, chunk: int = 1 << 20) ->
                 return 1
 
 
-def read_text(path: Path) -> str:
+def read_text(path: Path, *, max_bytes: int) -> str:
     """A text file the operator named (UTF-8 or GB18030), or bad input that says what to do."""
-    return decode_text(path, read_input(path))
+    return decode_text(path, read_input(path, max_bytes=max_bytes))

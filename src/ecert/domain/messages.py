@@ -118,6 +118,10 @@ ERRORS: dict[str, tuple[str, str]] = {
         "无法读取文件 {path}({reason}):请检查该文件及其所在磁盘",
         "Cannot read {path} ({reason}): check the file and its disk",
     ),
+    "file_too_large": (
+        "文件 {path} 超过 {limit}:请检查是否给错了文件",
+        "{path} is larger than {limit}: check that this is the right file",
+    ),
     "out_dir_missing": (
         "无法写入 {path}:文件夹 {dir} 不存在,请先创建它或换一个路径",
         "Cannot write {path}: the directory {dir} does not exist; create it first or choose another path",

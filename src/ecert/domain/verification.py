@@ -29,6 +29,10 @@ from ecert.domain.holder import holder_view
 from ecert.domain.model import Registration, RegistrationStatus
 from ecert.domain.policy import Policy
 
+# The largest certificate file (PDF or OFD) any entrypoint reads for a check, web or command line:
+# an issued certificate is under 1 MB; a bigger file is refused before it is read whole.
+MAX_CERTIFICATE_FILE = 5 * 1024 * 1024
+
 
 class VerificationStatus(StrEnum):
     """docs/cli.md ``verify.status``; the catalogue's ``status.certificate.<status>``."""

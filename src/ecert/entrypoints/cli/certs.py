@@ -11,7 +11,7 @@ from ecert.adapters import keystore
 from ecert.adapters.db.verification_log import log_one
 from ecert.adapters.files import check_output_file, ensure_output_dir, read_input, read_text, write_output
 from ecert.domain.errors import BadInput, problem
-from ecert.domain.verification import VerificationResult
+from ecert.domain.verification import MAX_CERTIFICATE_FILE, VerificationResult
 from ecert.entrypoints.cli.common import (
     Actor,
     Invocation,
@@ -102,7 +102,7 @@ def cert_batch(
     inv = Invocation.of(ctx)
     with inv.errors(json_out):
         formats = _formats(file_format)
-        numbers = read_text(file).splitlines()
+        numbers = read_text(file, max_bytes=inv.app().settings.web.import_max_bytes).splitlines()
         app = inv.app()
         if "ofd" in formats:
             # Once, before any worker starts: where no SM2 seal is configured the batch is refused, not
@@ -143,7 +143,7 @@ def verify_cmd(
     """Verify a certificate PDF or OFD: seal, integrity, QR binding, registry state, usage window."""
     inv = Invocation.of(ctx)
     with inv.command(json_out) as a:
-        data = read_input(file)
+        data = read_input(file, max_bytes=MAX_CERTIFICATE_FILE)
         # The SM2 roots load only for an OFD, as on the web: an SM2 setting never affects a PDF's check.
         result = verification.verify_pdf(
             a.uow(), data, check_signature=a.signature_checker, keys=a.qr_public_keys, policy=a.policy,

@@ -12,6 +12,7 @@ import typer
 from ecert.adapters import keystore
 from ecert.adapters.db.engine import upgrade
 from ecert.adapters.files import read_input
+from ecert.domain.images import MAX_IMAGE_BYTES
 from ecert.entrypoints.cli.common import Invocation, JsonOut, RegNo, moment, progress_bar
 from ecert.services import registry as registry_service
 from ecert.services.demo import DEFAULT_SIGNATURES, DEMO_PASSWORD, ensure_demo_accounts, seed_demo
@@ -231,7 +232,7 @@ def holder_set_signature(
     """Store the holder's signature image (PNG/JPEG)."""
     inv = Invocation.of(ctx)
     with inv.command(json_out) as a:
-        data = read_input(file)
+        data = read_input(file, max_bytes=MAX_IMAGE_BYTES)
         changed = registry_service.set_signature(a.uow(), registration_no, data, now=a.clock.now(), actor="cli")
         inv.emit({"registration_no": registration_no, "changed": changed}, "签名图像已保存 / signature stored")
 

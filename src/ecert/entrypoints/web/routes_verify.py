@@ -25,7 +25,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ecert.domain.errors import BadInput, EcertError, problem
-from ecert.domain.verification import VerificationResult
+from ecert.domain.verification import MAX_CERTIFICATE_FILE, VerificationResult
 from ecert.entrypoints.web import metrics, verdicts
 from ecert.entrypoints.web.deps import COOKIE, ctx, limit, limit_async, parts
 from ecert.entrypoints.web.i18n import request_lang
@@ -34,7 +34,7 @@ from ecert.entrypoints.web.templating import render, render_anonymous
 from ecert.services import verification
 
 router = APIRouter()
-MAX_PDF = 5 * 1024 * 1024  # an uploaded certificate file, PDF or OFD (an OFD certificate is under 1 MB)
+MAX_PDF = MAX_CERTIFICATE_FILE  # an uploaded certificate file, PDF or OFD
 
 
 async def verify_token(app: Any, token: str, channel: str = "qr") -> VerificationResult:

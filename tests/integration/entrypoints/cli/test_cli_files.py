@@ -113,19 +113,42 @@ def test_a_directory_given_as_a_file_is_named_as_such__contract_global(
     assert _state(engine) == registry
 
 
+@pytest.mark.parametrize(
+    "args",
+    [("verify", "{big}"), ("verify", "/dev/zero"), ("holder", "set-signature", "{reg}", "/dev/zero")],
+    ids=["verify-6MB", "verify-dev-zero", "set-signature-dev-zero"],
+)
+def test_a_file_too_large_to_be_what_it_claims_is_refused_before_it_is_read_whole__contract_global(
+    ecert: Any, engine: Engine, tmp_path: Path, registry: tuple[int, ...], args: tuple[str, ...]
+) -> None:
+    """``ecert verify /dev/zero`` once read until memory ran out and died with a traceback: the CLI
+    caps what it reads as the web does (a certificate file 5 MB, a signature image 2 MB)."""
+    big = tmp_path / "big.pdf"
+    big.write_bytes(b"%PDF-1.7\n" + b"0" * (6 * 1024 * 1024))
+    reg = make_registration_no("浙", "33", 2010, 2012, 1)
+    argv = [a.format(big=big, reg=reg) for a in args]
+    d = _detail(ecert(*argv, "--json", today=TODAY))
+    assert d["code"] == "file_too_large"
+    limit = "2 MB" if "set-signature" in args else "5 MB"
+    assert d["message"] == f"文件 {argv[-1]} 超过 {limit}:请检查是否给错了文件"
+    en = _detail(ecert("--lang", "en", *argv, "--json", today=TODAY))
+    assert en["message"] == f"{argv[-1]} is larger than {limit}: check that this is the right file"
+    assert _state(engine) == registry
+
+
 def test_a_file_without_read_permission_says_so__contract_global(
     ecert: Any, engine: Engine, tmp_path: Path, registry: tuple[int, ...], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     locked = tmp_path / "locked.png"
     locked.write_bytes(b"\x89PNG\r\n\x1a\n")
-    real = Path.read_bytes
+    real = Path.open
 
-    def read_bytes(self: Path) -> bytes:  # tests run as root, which chmod 000 does not stop
+    def open_(self: Path, *args: Any, **kwargs: Any) -> Any:  # tests run as root, which chmod 000 does not stop
         if self == locked:
             raise PermissionError(errno.EACCES, "Permission denied", str(self))
-        return real(self)
+        return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(Path, "open", open_)
     reg = make_registration_no("浙", "33", 2010, 2012, 1)
     d = _detail(ecert("--lang", "en", "holder", "set-signature", reg, str(locked), "--json", today=TODAY))
     assert d["code"] == "file_not_readable"
@@ -347,7 +370,7 @@ def test_jobs_output_paths_are_checked_before_the_job__contract_jobs(
 
 def test_every_detail_code_has_both_languages() -> None:
     codes = [c for c in CATALOG if c.startswith(("file_", "out_", "import_", "text_"))]
-    assert len(codes) == 12
+    assert len(codes) == 13
     for code in codes:
         zh, en = CATALOG[code]
         assert zh and en and zh != en and en[:1].isascii()
