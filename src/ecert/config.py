@@ -114,6 +114,13 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable("ECERT_IMPORT_MAX_MB", "integer", "200", "Largest registry file the authority may upload, in MB"),
     Variable("ECERT_LOG_LEVEL", "text", "info", "Level of the web's JSON log (debug, info, warning, error)"),
+    Variable(
+        "ECERT_TRUSTED_PROXIES",
+        "text",
+        "",
+        "Comma-separated addresses of the reverse proxies whose X-Forwarded-For/-Proto headers are believed; "
+        "empty: none, the connecting address is the client (rate limits are per client)",
+    ),
     # Mail (renewal reminders)
     Variable("ECERT_SMTP_HOST", "text", "", "SMTP server for renewal reminders (needed to send)"),
     Variable("ECERT_SMTP_PORT", "integer", "25", "SMTP port"),
@@ -248,6 +255,9 @@ class WebSettings:
     qr_token_cache: int = 16384
     import_max_mb: int = 200
     log_level: str = "info"
+    # Forwarded headers are believed only from these peers: believed from anyone (or from loopback,
+    # uvicorn's default), a client rotates X-Forwarded-For and escapes every per-client limit.
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def import_max_bytes(self) -> int:
@@ -259,6 +269,7 @@ class WebSettings:
             qr_token_cache=_number(env, "ECERT_QR_TOKEN_CACHE", "16384", int),
             import_max_mb=_number(env, "ECERT_IMPORT_MAX_MB", "200", int),
             log_level=env.get("ECERT_LOG_LEVEL", "info"),
+            trusted_proxies=tuple(a.strip() for a in env.get("ECERT_TRUSTED_PROXIES", "").split(",") if a.strip()),
         )
 
 

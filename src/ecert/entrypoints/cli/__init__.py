@@ -90,7 +90,7 @@ def serve(
     pass_to_workers(inv.db, inv.lang_option, inv.policy)
     # One listening socket per worker (SO_REUSEPORT): the kernel spreads connections over them.
     try:
-        server.run(host, port, workers)
+        server.run(host, port, workers, trusted_proxies=a.settings.web.trusted_proxies)
     except OSError as exc:  # the address is taken or not ours: say so, no traceback
         typer.echo(f"ecert serve: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
         raise typer.Exit(2) from None

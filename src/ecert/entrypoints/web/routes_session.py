@@ -51,7 +51,8 @@ def _login(request: Request, username: str, password: str) -> tuple[str, str, st
 
 
 def _set_cookie(request: Request, response: Response, token: str) -> None:
-    secure = request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
+    # The scheme as uvicorn saw it: X-Forwarded-Proto counts only from a trusted proxy (ECERT_TRUSTED_PROXIES).
+    secure = request.url.scheme == "https"
     response.set_cookie(COOKIE, token, httponly=True, samesite="lax", secure=secure, max_age=8 * 3600, path="/")
 
 

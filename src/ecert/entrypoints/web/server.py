@@ -18,6 +18,7 @@ import socket
 import time
 from multiprocessing.process import BaseProcess
 from types import FrameType
+from typing import Any
 
 APP = "ecert.entrypoints.web.app:create_app_from_env"
 
@@ -35,20 +36,30 @@ def reuseport_socket(host: str, port: int, *, listen: bool = True) -> socket.soc
     return sock
 
 
-def _worker(host: str, port: int) -> None:
+def uvicorn_options(trusted_proxies: tuple[str, ...]) -> dict[str, Any]:
+    """How uvicorn treats forwarded headers: believed only from the configured proxies
+    (``ECERT_TRUSTED_PROXIES``), and not at all when none is configured — uvicorn's own default
+    believes 127.0.0.1, so anything on the machine (or a proxy that passes the header through)
+    could name any client address and escape the per-client limits."""
+    if not trusted_proxies:
+        return {"log_level": "warning", "proxy_headers": False}
+    return {"log_level": "warning", "proxy_headers": True, "forwarded_allow_ips": ",".join(trusted_proxies)}
+
+
+def _worker(host: str, port: int, trusted_proxies: tuple[str, ...]) -> None:
     import uvicorn
 
     sock = reuseport_socket(host, port)
-    config = uvicorn.Config(APP, factory=True, host=host, port=port, log_level="warning", proxy_headers=True)
+    config = uvicorn.Config(APP, factory=True, host=host, port=port, **uvicorn_options(trusted_proxies))
     uvicorn.Server(config).run(sockets=[sock])
 
 
-def run(host: str, port: int, workers: int) -> None:
+def run(host: str, port: int, workers: int, *, trusted_proxies: tuple[str, ...] = ()) -> None:
     """Serve on ``workers`` processes; a worker that dies is replaced, Ctrl-C / SIGTERM stop all."""
     import uvicorn
 
     if workers <= 1 or not hasattr(socket, "SO_REUSEPORT"):
-        uvicorn.run(APP, factory=True, host=host, port=port, workers=workers, log_level="warning", proxy_headers=True)
+        uvicorn.run(APP, factory=True, host=host, port=port, workers=workers, **uvicorn_options(trusted_proxies))
         return
     # Bind (without listening) here first: a port already taken is reported at once, before any
     # worker starts, and nobody else can take it while they start. Not listening, it takes no
@@ -61,7 +72,7 @@ def run(host: str, port: int, workers: int) -> None:
     restarts: list[float] = []
 
     def start() -> BaseProcess:
-        p = ctx.Process(target=_worker, args=(host, port), daemon=False)
+        p = ctx.Process(target=_worker, args=(host, port, trusted_proxies), daemon=False)
         p.start()
         return p
 
