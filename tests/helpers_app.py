@@ -4,7 +4,7 @@ a signed-in test client, the QR page's fast path watched, the registry import's 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -119,3 +119,16 @@ def renewable_days(core: App, numbers: Iterable[str], *, after: date) -> Iterato
             on_day = registry.show_holder(core.uow(), no, today=day, policy=core.policy)
             if {x["specialty"]: x["state"] for x in on_day["specialties"]}[s["specialty"]] == "renewable":
                 yield day, no, s["specialty"], s["valid_until"]
+
+
+SCRAPER_TOKEN = "test-scraper-token"
+
+
+def scrape_metrics(core: App) -> str:
+    """``/metrics`` as a configured scraper reads it (R-ACC-1: nobody else may): an app on the same
+    database whose settings name a scraper token. The counters are the process's, whichever app counted."""
+    settings = replace(core.settings, web=replace(core.settings.web, metrics_token=SCRAPER_TOKEN))
+    scraper = App(settings, core.clock, core.policy, core.keys, core.engine)
+    res = TestClient(create_app(scraper)).get("/metrics", headers={"Authorization": f"Bearer {SCRAPER_TOKEN}"})
+    assert res.status_code == 200, res.text
+    return res.text

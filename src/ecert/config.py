@@ -10,6 +10,7 @@ The composition root (bootstrap.py) builds the adapters from these settings.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Callable, Mapping, MutableMapping
@@ -118,9 +119,17 @@ VARIABLES: tuple[Variable, ...] = (
         "ECERT_TRUSTED_PROXIES",
         "text",
         "",
-        "Comma-separated addresses of the reverse proxies whose X-Forwarded-For/-Proto headers are believed; "
+        "Comma-separated addresses or networks (CIDR) of the reverse proxies whose X-Forwarded-For/-Proto "
+        "headers are believed; "
         "empty: none, the connecting address is the client (rate limits are per client)",
     ),
+    Variable(
+        "ECERT_METRICS_ALLOW",
+        "text",
+        "",
+        "Comma-separated client addresses or networks (CIDR) that may read /metrics without a token; empty: none",
+    ),
+    Variable("ECERT_METRICS_TOKEN", "secret", "", "Bearer token that reads /metrics from anywhere; empty: no token"),
     # Mail (renewal reminders)
     Variable("ECERT_SMTP_HOST", "text", "", "SMTP server for renewal reminders (needed to send)"),
     Variable("ECERT_SMTP_PORT", "integer", "25", "SMTP port"),
@@ -141,6 +150,19 @@ def markdown_table() -> str:
 
 
 T = TypeVar("T")
+
+
+def _addresses(env: Environ, name: str) -> tuple[str, ...]:
+    """A comma-separated list of IP addresses or CIDR networks; a word that is neither is
+    ``bad_setting``, so a typo never leaves a door open (or shut) without saying so."""
+    raw = env.get(name, "")
+    items = tuple(a.strip() for a in raw.split(",") if a.strip())
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError as exc:
+            raise BadSetting(name, raw) from exc
+    return items
 
 
 def _number(env: Environ, name: str, default: str, parse: Callable[[str], T]) -> T:
@@ -258,6 +280,9 @@ class WebSettings:
     # Forwarded headers are believed only from these peers: believed from anyone (or from loopback,
     # uvicorn's default), a client rotates X-Forwarded-For and escapes every per-client limit.
     trusted_proxies: tuple[str, ...] = ()
+    # /metrics names routes, error counts and queue depths: only for the configured scrapers.
+    metrics_allow: tuple[str, ...] = ()
+    metrics_token: str = ""
 
     @property
     def import_max_bytes(self) -> int:
@@ -269,7 +294,9 @@ class WebSettings:
             qr_token_cache=_number(env, "ECERT_QR_TOKEN_CACHE", "16384", int),
             import_max_mb=_number(env, "ECERT_IMPORT_MAX_MB", "200", int),
             log_level=env.get("ECERT_LOG_LEVEL", "info"),
-            trusted_proxies=tuple(a.strip() for a in env.get("ECERT_TRUSTED_PROXIES", "").split(",") if a.strip()),
+            trusted_proxies=_addresses(env, "ECERT_TRUSTED_PROXIES"),
+            metrics_allow=_addresses(env, "ECERT_METRICS_ALLOW"),
+            metrics_token=env.get("ECERT_METRICS_TOKEN", ""),
         )
 
 

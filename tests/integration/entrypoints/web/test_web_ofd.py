@@ -32,7 +32,7 @@ from ecert.domain.errors import EcertError
 from ecert.entrypoints.web.app import create_app
 from ecert.services import accounts, issuance
 from ecert.testing import verify_pdf
-from helpers_app import DemoEnv, signed_in
+from helpers_app import DemoEnv, scrape_metrics, signed_in
 from helpers_documents import package_files, with_escaping_path, zip_bomb
 from helpers_signing import make_production_like_seal
 
@@ -342,7 +342,7 @@ def test_uploaded_ofds_get_the_pdfs_statuses_and_reasons_never_a_500__R_DOC_6(en
         assert (api.json()["status"], api.json()["reason_codes"]) == (status, [reason]), name
         same = client.post("/api/v1/verify/file", files={"file": ("c.ofd", data, "application/ofd")})
         assert same.json() == api.json(), name
-    metrics = client.get("/metrics").text
+    metrics = scrape_metrics(env.core)
     assert re.search(r'ecert_verifications_total\{kind="ofd",status="valid"\} [1-9]', metrics)
     assert re.search(r'ecert_verifications_total\{kind="ofd",status="tampered"\} [1-9]', metrics)
 

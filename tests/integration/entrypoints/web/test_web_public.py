@@ -23,7 +23,7 @@ from ecert.entrypoints.web.app import create_app
 from ecert.entrypoints.web.errors import page_error
 from ecert.services import accounts, changes
 from ecert.testing import issued_sample, token_of
-from helpers_app import demo_app
+from helpers_app import demo_app, scrape_metrics
 
 TODAY = date(2021, 3, 1)
 # 01:02:03 UTC is 09:02:03 China time (R-DATE-1): the pages convert, whatever zone the clock hands over.
@@ -247,3 +247,11 @@ def test_a_wrong_password_keeps_the_user_name_never_the_password(issued: Issued)
     password = re.search(r'<input name="password"[^>]*>', res.text)
     assert password and "value=" not in password.group(0) and "autofocus" in password.group(0)
     assert 'value=""' in client.get("/login").text  # a fresh form is empty
+
+
+def test_metrics_are_refused_to_the_public_and_served_to_the_scraper(issued: Issued) -> None:
+    """Issue "Trust under attack": ``/metrics`` was public. Anyone else gets ecert's 403 page, no
+    counter; the configured scraper gets the counters."""
+    res = TestClient(create_app(issued.core)).get("/metrics")
+    assert res.status_code == 403 and "ecert_http_requests_total" not in res.text
+    assert "ecert_http_requests_total" in scrape_metrics(issued.core)
