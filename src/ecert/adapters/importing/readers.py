@@ -51,9 +51,22 @@ def detect_csv_encoding(path: Path) -> str:
     return "utf-8-sig"
 
 
+# The longest line a registry file may have, in characters. A row is under 1 KB; a file that is one
+# 200 MB line (no newline) was read whole, decoded and copied before the CSV parser refused it
+# (717 MB to say no). Lines are now read at most this long, so memory stays flat whatever the file.
+MAX_LINE = 1 << 20
+
+
+def _lines(f: io.TextIOWrapper) -> Iterator[str]:
+    while line := f.readline(MAX_LINE + 1):
+        if len(line) > MAX_LINE:
+            raise csv.Error(f"line longer than {MAX_LINE // (1 << 20)} MB")
+        yield line
+
+
 def _csv_rows(raw: BinaryIO, encoding: str) -> Iterator[tuple[int, list[str]]]:
     with raw, io.TextIOWrapper(raw, encoding=encoding, newline="") as f:
-        reader = csv.reader(f)
+        reader = csv.reader(_lines(f))
         yield from enumerate(reader, start=1)
 
 
