@@ -94,6 +94,7 @@ ERRORS: dict[str, tuple[str, str]] = {
     "rate_limited": ("请求过于频繁,请稍后再试", "Too many requests; try again later"),
     "not_found": ("未找到{what:@thing}:{key}", "No {what:@thing} found: {key}"),
     "forbidden": ("无权执行此操作", "You are not allowed to do this"),
+    "payload_too_large": ("提交的内容超过 {limit},未予读取", "The request is larger than {limit} and was not read"),
     "bad_input": ("输入有误,共 {count} 处问题", "Bad input: {count} problem(s)"),
     "database_error": ("数据库错误:{reason}", "Database error: {reason}"),
     "bad_policy": ("政策配置有误:{reason}", "Bad policy configuration: {reason}"),

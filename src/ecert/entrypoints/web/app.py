@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +21,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ecert.adapters.db.sessions import SessionStore
 from ecert.bootstrap import App, WebParts, web_parts
 from ecert.domain.errors import BadInput, EcertError, problem
+from ecert.domain.verification import MAX_CERTIFICATE_FILE
 from ecert.entrypoints.web import metrics, routes_authority, routes_holder, routes_ops, routes_session, routes_verify
 from ecert.entrypoints.web.deps import WebContext, parts
-from ecert.entrypoints.web.errors import http_status, page_error
+from ecert.entrypoints.web.errors import http_status, page_error, shown
 from ecert.entrypoints.web.i18n import request_lang
-from ecert.entrypoints.web.middleware import HeadersAndMetrics
+from ecert.entrypoints.web.middleware import BodyLimit, BodyTooLarge, HeadersAndMetrics
 from ecert.entrypoints.web.qr_fast_path import QrPageFastPath
 from ecert.entrypoints.web.templating import render
 
@@ -51,6 +52,25 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
+FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the other fields around an uploaded file
+IMPORT_PATHS = ("/admin/import", "/api/v1/registry/import")
+
+
+def body_limit(core: App) -> Callable[[str], int]:
+    """The largest request body each path takes: a registry file where the registry is imported, a
+    certificate file (PDF or OFD) everywhere else — the biggest thing any other form carries."""
+    imports, others = core.settings.web.import_max_bytes + FORM_OVERHEAD, MAX_CERTIFICATE_FILE + FORM_OVERHEAD
+
+    def limit_for(path: str) -> int:
+        return imports if path in IMPORT_PATHS else others
+
+    return limit_for
+
+
+def _megabytes(n: int) -> str:
+    return f"{n // (1024 * 1024)} MB"
+
+
 class EcertAPI(FastAPI):
     """FastAPI with the public QR page's fast path as its outermost layer (qr_fast_path.py)."""
 
@@ -74,12 +94,17 @@ def create_app(core: App, web: WebParts | None = None) -> FastAPI:
     api.state.web = web or web_parts(core, on_log_drop=metrics.VERIFY_LOG_DROPPED.inc)
     api.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
-    api.add_middleware(HeadersAndMetrics)
+    async def too_large(scope: Any, limit: int) -> Response:
+        return await ecert_error(Request(scope), EcertError("payload_too_large", params={"limit": _megabytes(limit)}))
+
+    api.add_middleware(BodyLimit, limit_for=body_limit(core), refuse=too_large)
+    api.add_middleware(HeadersAndMetrics)  # outermost: the 413 gets the headers and is counted too
 
     @api.exception_handler(EcertError)
     async def ecert_error(request: Request, exc: EcertError) -> Response:
         lang = request_lang(request)
         status = http_status(exc)
+        exc = shown(exc)
         if _is_api(request):
             return JSONResponse(exc.as_dict(lang), status_code=status)
         if exc.code == "unauthenticated":
@@ -89,7 +114,16 @@ def create_app(core: App, web: WebParts | None = None) -> FastAPI:
 
     @api.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        """No such page (404) or method (405): the API keeps FastAPI's ``{"detail"}``, pages say it in words."""
+        """No such page (404) or method (405): the API keeps FastAPI's ``{"detail"}``, pages say it in words.
+        A request Starlette could not parse (400: a form of 5,000 fields, a broken multipart body) is
+        ecert's bad_input, in ecert's error shape, on the API and on pages."""
+        if isinstance(exc, BodyTooLarge):
+            return await too_large(request.scope, exc.limit)
+        if exc.status_code == 400:
+            detail = str(exc.detail)
+            return await ecert_error(
+                request, BadInput([problem(f"请求无法解析:{detail}", f"Malformed request: {detail}")])
+            )
         if _is_api(request) or exc.status_code < 400:
             return await http_exception_handler(request, exc)
         code = "not_found" if exc.status_code == 404 else f"http_{exc.status_code}"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ecert.domain.errors import EcertError
+from ecert.domain.errors import BadInput, EcertError
 
 STATUS: dict[str, int] = {
     "bad_input": 400,
@@ -15,6 +15,7 @@ STATUS: dict[str, int] = {
     "forbidden": 403,
     "csrf_failed": 403,
     "not_found": 404,
+    "payload_too_large": 413,
     "rate_limited": 429,
     "database_error": 503,
     "keys_missing": 503,
@@ -60,10 +61,25 @@ PAGE_WORDS: dict[int, tuple[tuple[str, str], tuple[str, str]]] = {
             "The reason is given above. For questions, contact the registration authority.",
         ),
     ),
+    413: (
+        ("上传的内容过大", "What was sent is too large"),
+        ("请检查是否选错了文件。", "Check that you chose the right file."),
+    ),
     429: (("请求过于频繁", "Too many requests"), ("请稍等片刻后再试。", "Please wait a moment and try again.")),
     503: (("服务暂时不可用", "The service is temporarily unavailable"), _AGAIN_LATER),
 }
 DEFAULT_WORDS = (("无法完成您的请求", "Your request could not be completed"), _AGAIN_LATER)
+
+
+SHOWN_PROBLEMS = 100  # problems a response lists (JSON or page); details_truncated counts the rest
+
+
+def shown(err: EcertError) -> EcertError:
+    """``err`` as a response shows it: a bad input's first :data:`SHOWN_PROBLEMS` problems and the count
+    of all (10,000 problems of an import made a 629 KB answer)."""
+    if isinstance(err, BadInput) and len(err.problems) > SHOWN_PROBLEMS:
+        return BadInput(err.problems[:SHOWN_PROBLEMS], total=err.total)
+    return err
 
 
 def http_status(err: EcertError) -> int:

@@ -30,7 +30,7 @@ from ecert.adapters.db.users import User
 from ecert.domain import provinces
 from ecert.domain.errors import BadInput, EcertError, problem
 from ecert.entrypoints.web.deps import check_csrf, ctx, require_user
-from ecert.entrypoints.web.errors import http_status
+from ecert.entrypoints.web.errors import http_status, shown
 from ecert.entrypoints.web.i18n import request_lang
 from ecert.entrypoints.web.templating import render
 from ecert.services import changes, registry_import, renewal
@@ -58,6 +58,7 @@ def _page(request: Request, name: str, user: User, status_code: int = 200, **con
 
 def _error_context(request: Request, exc: EcertError) -> dict[str, Any]:
     lang = request_lang(request)
+    exc = shown(exc)
     probs = exc.problems if isinstance(exc, BadInput) else []
     return {
         "error": {"code": exc.code, "message": exc.message(lang), "rule": exc.rule},

@@ -464,6 +464,26 @@ def test_bad_import_file_lists_every_bad_row_and_imports_nothing(site: Site) -> 
     assert {k: again.json()[k] for k in ("imported", "updated", "rows")} == {"imported": 0, "updated": 0, "rows": 1}
 
 
+def test_an_import_with_10000_bad_rows_answers_the_first_100_and_the_count(site: Site) -> None:
+    """Issue "Trust under attack": 10,000 problems made a 629 KB answer. The web lists the first 100
+    (in row order) and ``details_truncated`` counts the rest; nothing is imported."""
+    c, token = site.api_login("ministry")
+    before = count_registrations(site.engine)
+    numbers = [make_registration_no("浙", "33", 2011, 2013, i) for i in range(1, 10_001)]
+    data = csv_bytes([import_row(1, registration_no=n, valid_until="2023-13-01") for n in numbers])
+    api = c.post(
+        "/api/v1/registry/import", files={"file": ("holders.csv", data, "text/csv")}, headers={"X-CSRF-Token": token}
+    )
+    assert api.status_code == 400 and len(api.content) < 40_000, len(api.content)
+    body = api.json()["error"]
+    assert len(body["details"]) == 100 and body["details_truncated"] == 9_900
+    assert [d["row"] for d in body["details"]] == list(range(2, 102))
+    assert "10000" in body["message"]  # the count of every problem, not of those listed
+    page = c.post("/admin/import", data={"csrf": token}, files={"file": ("holders.csv", data, "text/csv")})
+    assert page.status_code == 400 and len(re.findall(r"<tr><td>\d+</td>", page.text)) <= 100
+    assert count_registrations(site.engine) == before
+
+
 def test_uploaded_file_may_not_point_at_server_files(site: Site) -> None:
     """An uploaded file travels alone: an image path in it would read the server's own files."""
     c, token = site.api_login("ministry")
