@@ -31,9 +31,9 @@ from ecert.adapters.db.tables import audit_events, external_identities, registra
 from ecert.adapters.oidc import OidcClient, SignInRefused
 from ecert.bootstrap import App, bootstrap, web_parts
 from ecert.config import OidcSettings, Settings
+from ecert.domain.ids.id_number import id_number_check_char
 from ecert.entrypoints.web.app import create_app
 from ecert.entrypoints.web.deps import COOKIE
-from ecert.domain.ids.id_number import id_number_check_char
 from ecert.entrypoints.web.platform import PRELOGIN_COOKIE
 from ecert.services import accounts
 from helpers_app import DemoEnv
