@@ -4,11 +4,12 @@ platform sends the browser back, and the end-session request of a session that c
 
 from __future__ import annotations
 
-from fastapi import Request
+from fastapi import Request, Response
 
 from ecert.adapters.db.platform_logins import PendingLogins, PlatformSessions
 from ecert.adapters.oidc import OidcClient
 from ecert.entrypoints.web.deps import COOKIE, ctx, parts, session_of
+from ecert.entrypoints.web.templating import render
 
 # The random value that binds a sign-in's ``state`` to the browser that started it (login CSRF):
 # only sent back to the callback.
@@ -44,3 +45,16 @@ def end_session_location(request: Request) -> str | None:
     if id_token is None:
         return None
     return client.end_session_url(id_token, site_url(request, "/"))
+
+
+def end_platform_session(request: Request, signed_out: Response) -> Response:
+    """``signed_out`` (the sign-out's answer here), or for a session that came from the platform a
+    page that takes the browser on to the platform's end-session URL. A page, not a redirect: the
+    site's Content-Security-Policy (``form-action 'self'``) rightly stops a form's redirect to
+    another origin, so the page moves on by itself (``<meta http-equiv=refresh>``) or by its link."""
+    location = end_session_location(request)
+    if location is None:
+        return signed_out
+    page = render(request, "platform_logout.html", user=None, location=location)
+    page.delete_cookie(COOKIE, path="/")
+    return page

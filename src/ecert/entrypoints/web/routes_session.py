@@ -14,7 +14,7 @@ from ecert.entrypoints.web.deps import COOKIE, check_csrf, client_address, ctx, 
 from ecert.entrypoints.web.deps import is_local_path as _local
 from ecert.entrypoints.web.deps import set_session_cookie as _set_cookie
 from ecert.entrypoints.web.i18n import request_lang
-from ecert.entrypoints.web.platform import end_session_location
+from ecert.entrypoints.web.platform import end_platform_session
 from ecert.entrypoints.web.templating import render
 from ecert.services import accounts
 
@@ -93,9 +93,7 @@ def login_submit(
 def logout(request: Request, csrf: str = Form("")) -> Response:
     response = RedirectResponse("/", status_code=303)
     _end_session(request, response, csrf)
-    # A session that came from the platform ends there too (RP-initiated logout).
-    response.headers["location"] = end_session_location(request) or "/"
-    return response
+    return end_platform_session(request, response)  # a platform session ends there too (RP-initiated logout)
 
 
 @router.post("/api/v1/session", tags=["session"])
