@@ -76,6 +76,7 @@ class FakeDatabase:
     certificates: dict[str, CertificateRecord] = field(default_factory=dict)
     users: dict[str, User] = field(default_factory=dict)
     audit: list[dict[str, Any]] = field(default_factory=list)
+    identities: dict[tuple[str, str], str] = field(default_factory=dict)  # (issuer, subject) -> username
     applications: dict[int, Application] = field(default_factory=dict)
     reminders: dict[int, OutboxEntry] = field(default_factory=dict)  # id -> the row as the outbox lists it
     reseal: dict[str, str] = field(default_factory=dict)  # registration no -> seal key it is listed from
@@ -266,10 +267,31 @@ class FakeUsers:
     def get(self, username: str) -> User | None:
         return self.db.users.get(username)
 
+    def holder_of(self, registration_no: str) -> User | None:
+        return next(
+            (u for u in self.db.users.values() if u.registration_no == registration_no and u.role == "holder"), None
+        )
+
     def add(self, user: User, now: datetime) -> None:
         if user.username in self.db.users:
             raise ValueError(f"duplicate user {user.username}")  # the unique index
         self.db.users[user.username] = user
+
+
+class FakeExternalIdentities:
+    def __init__(self, db: FakeDatabase) -> None:
+        self.db = db
+
+    def username_for(self, issuer: str, subject: str) -> str | None:
+        return self.db.identities.get((issuer, subject))
+
+    def subject_of(self, issuer: str, username: str) -> str | None:
+        return next((s for (i, s), u in self.db.identities.items() if i == issuer and u == username), None)
+
+    def link(self, issuer: str, subject: str, username: str, now: datetime) -> None:
+        if (issuer, subject) in self.db.identities or self.subject_of(issuer, username) is not None:
+            raise ValueError(f"duplicate identity {issuer} {subject} {username}")  # the key and unique index
+        self.db.identities[(issuer, subject)] = username
 
 
 class FakeAudit:
@@ -495,6 +517,7 @@ class FakeUnitOfWork:
         self.certificates = FakeCertificates(self.db, self.registry)
         self.users = FakeUsers(self.db)
         self.audit = FakeAudit(self.db)
+        self.identities = FakeExternalIdentities(self.db)
         self.renewals = FakeRenewals(self.db)
         self.reminders = FakeReminders(self.db, self.registry)
         self.reseal = FakeResealWorklist(self.db, self.registry)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from ecert.adapters.db.verification_log import VerificationLog
     from ecert.adapters.documents.fonts import FontSet
     from ecert.adapters.email import SmtpMailer
+    from ecert.adapters.oidc import OidcClient
     from ecert.adapters.ratelimit import Limiter
     from ecert.adapters.sealing import OfdChecker, OfdMaker
     from ecert.domain.verification import VerificationSnapshot
@@ -200,11 +201,22 @@ def make_job_queue(app: App) -> Any | None:
 # path with its registry read, PostgreSQL's async one-statement read or SQLite's synchronous one.
 
 
+def make_platform_client(settings: Settings) -> OidcClient | None:
+    """The holders' platform sign-in (OpenID Connect, ``ECERT_OIDC_*``), or None when no issuer is
+    set (password accounts only). The provider is asked for its configuration on first use, not here."""
+    if not settings.oidc.enabled:
+        return None
+    from ecert.adapters.oidc import OidcClient
+
+    return OidcClient(settings.oidc)
+
+
 @dataclass(frozen=True)
 class WebParts:
     limiter: Limiter
     verification_log: VerificationLog
     fast_verify: FastVerify
+    platform: OidcClient | None = None  # the platform sign-in, when configured
 
 
 def _fast_snapshot(engine: Engine, pool_size: int) -> SnapshotLoader | None:
@@ -245,4 +257,9 @@ def web_parts(
         log=vlog,
         cache_size=core.settings.web.qr_token_cache,  # verified tokens kept; 0 turns the cache off
     )
-    return WebParts(limiter=limiter or make_rate_limiter(core.settings), verification_log=vlog, fast_verify=fast)
+    return WebParts(
+        limiter=limiter or make_rate_limiter(core.settings),
+        verification_log=vlog,
+        fast_verify=fast,
+        platform=make_platform_client(core.settings),
+    )

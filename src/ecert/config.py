@@ -19,6 +19,7 @@ from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from ecert.adapters.files import input_problem
 from ecert.domain.errors import BadSetting, EcertError
@@ -137,6 +138,29 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("ECERT_SMTP_STARTTLS", "text", "off", "STARTTLS before login: 1/true/yes/on or 0/false/no/off"),
     Variable("ECERT_SMTP_USER", "text", "", "SMTP login (with `ECERT_SMTP_PASSWORD`)"),
     Variable("ECERT_SMTP_PASSWORD", "secret", "", "SMTP password (with `ECERT_SMTP_USER`)"),
+    # Holders' single sign-on with the government service platform (OpenID Connect, R-ACC-1)
+    Variable(
+        "ECERT_OIDC_ISSUER",
+        "url",
+        "",
+        "The platform's OpenID issuer URL (https); set, the login page offers the platform sign-in",
+    ),
+    Variable("ECERT_OIDC_CLIENT_ID", "text", "", "This service's client id at the platform"),
+    Variable("ECERT_OIDC_CLIENT_SECRET", "secret", "", "This service's client secret at the platform"),
+    Variable("ECERT_OIDC_ID_NUMBER_CLAIM", "text", "id_number", "The claim carrying the holder's ID number"),
+    Variable(
+        "ECERT_OIDC_NAME_CLAIM",
+        "text",
+        "name",
+        "The claim carrying the verified name; when the token has it, it must equal the registry's",
+    ),
+    Variable("ECERT_OIDC_SCOPES", "text", "openid profile", "The scopes asked for (space-separated; `openid` always)"),
+    Variable(
+        "ECERT_OIDC_ALLOW_HTTP",
+        "text",
+        "off",
+        "Accept an `http://127.0.0.1` or `localhost` issuer: tests and the demo only (1/true/yes/on)",
+    ),
 )
 
 
@@ -327,6 +351,59 @@ class MailSettings:
         return cls(tuple((name, env[name]) for name in MAIL_VARIABLES if name in env))
 
 
+@dataclass(frozen=True)
+class OidcSettings:
+    """The platform sign-in (``ECERT_OIDC_*``); :attr:`enabled` when an issuer is set. Checked here, at
+    start: an issuer without a client id, or a plain-http issuer that is not this machine's, is refused."""
+
+    issuer: str = ""
+    client_id: str = ""
+    client_secret: str = ""
+    id_number_claim: str = "id_number"
+    name_claim: str = "name"
+    scopes: tuple[str, ...] = ("openid", "profile")
+    allow_http: bool = False
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.issuer)
+
+    @classmethod
+    def from_environ(cls, env: Environ) -> OidcSettings:
+        issuer = env.get("ECERT_OIDC_ISSUER", "").rstrip("/")
+        allow_http = _switch(env, "ECERT_OIDC_ALLOW_HTTP")
+        scopes = tuple(dict.fromkeys(["openid", *env.get("ECERT_OIDC_SCOPES", "openid profile").split()]))
+        settings = cls(
+            issuer=issuer,
+            client_id=env.get("ECERT_OIDC_CLIENT_ID", ""),
+            client_secret=env.get("ECERT_OIDC_CLIENT_SECRET", ""),
+            id_number_claim=env.get("ECERT_OIDC_ID_NUMBER_CLAIM") or "id_number",
+            name_claim=env.get("ECERT_OIDC_NAME_CLAIM", "name"),
+            scopes=scopes,
+            allow_http=allow_http,
+        )
+        if issuer:
+            parts = urlsplit(issuer)
+            loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+            if not parts.hostname or parts.scheme not in ("https", "http") or parts.query or parts.fragment:
+                raise BadSetting("ECERT_OIDC_ISSUER", issuer)
+            if parts.scheme == "http" and not (allow_http and loopback):
+                raise BadSetting("ECERT_OIDC_ISSUER", issuer)
+            if not settings.client_id:
+                raise BadSetting("ECERT_OIDC_CLIENT_ID", "")
+        return settings
+
+
+_ON, _OFF = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
+
+
+def _switch(env: Environ, name: str) -> bool:
+    raw = env.get(name, "")
+    if raw.lower() not in _ON + _OFF:
+        raise BadSetting(name, raw)
+    return raw.lower() in _ON
+
+
 def _environ() -> Environ:
     return os.environ
 
@@ -348,6 +425,7 @@ class Settings:
     ratelimit: RateLimitSettings = field(default_factory=lambda: RateLimitSettings.from_environ(_environ()))
     web: WebSettings = field(default_factory=lambda: WebSettings.from_environ(_environ()))
     mail: MailSettings = field(default_factory=lambda: MailSettings.from_environ(_environ()))
+    oidc: OidcSettings = field(default_factory=lambda: OidcSettings.from_environ(_environ()))
 
 
 def default_database_url(environ: Environ | None = None) -> str:
@@ -409,6 +487,7 @@ def load_settings(
         ratelimit=RateLimitSettings.from_environ(env),
         web=WebSettings.from_environ(env),
         mail=MailSettings.from_environ(env),
+        oidc=OidcSettings.from_environ(env),
     )
 
 

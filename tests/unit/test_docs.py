@@ -95,7 +95,7 @@ def test_source_comments_point_only_inside_the_repository() -> None:
     found = []
     for top in ("src", "tests", "bench", "scripts"):
         for f in (ROOT / top).rglob("*"):
-            generated = any(part.endswith(".egg-info") or part == "__pycache__" for part in f.parts)
+            generated = any(part.endswith(".egg-info") or part in ("__pycache__", "node_modules") for part in f.parts)
             if f.is_file() and not generated and f.resolve() != me and f.suffix in {".py", ".toml", ".html", ".md", ""}:
                 text = f.read_text("utf-8", errors="replace")
                 found += [f"{f.relative_to(ROOT)}: {m}" for m in OUTSIDE.findall(text)]

@@ -91,6 +91,19 @@ ERRORS: dict[str, tuple[str, str]] = {
     ),
     "unauthenticated": ("请先登录(用户名或密码不正确)", "Please sign in (wrong user name or password)"),
     "csrf_failed": ("表单已过期,请刷新页面后重试", "The form expired; reload the page and try again"),
+    "platform_signin_failed": (
+        "政务服务平台登录未完成:{reason}。请重新登录",
+        "The government service platform sign-in did not complete: {reason}. Please sign in again",
+    ),
+    "platform_no_registration": (
+        "您的政务服务平台账号所登记的身份证号没有对应的有效一级建造师注册,因此没有可查看的电子证书",
+        "No active registration of a first-class constructor matches the ID number of your government "
+        "service platform account, so there is no certificate to show you",
+    ),
+    "platform_unavailable": (
+        "暂时无法连接政务服务平台,请稍后再试或使用账号密码登录",
+        "The government service platform cannot be reached; try again later or sign in with a password",
+    ),
     "rate_limited": ("请求过于频繁,请稍后再试", "Too many requests; try again later"),
     "not_found": ("未找到{what:@thing}:{key}", "No {what:@thing} found: {key}"),
     "forbidden": ("无权执行此操作", "You are not allowed to do this"),

@@ -174,7 +174,19 @@ class Certificates(Protocol):
 class Users(Protocol):
     def get(self, username: str) -> User | None: ...
 
+    def holder_of(self, registration_no: str) -> User | None: ...
+
     def add(self, user: User, now: datetime) -> None: ...
+
+
+class ExternalIdentities(Protocol):
+    """Platform identities (issuer, subject) linked to accounts (R-ACC-1)."""
+
+    def username_for(self, issuer: str, subject: str) -> str | None: ...
+
+    def subject_of(self, issuer: str, username: str) -> str | None: ...
+
+    def link(self, issuer: str, subject: str, username: str, now: datetime) -> None: ...
 
 
 class AuditTrail(Protocol):

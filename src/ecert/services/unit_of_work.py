@@ -16,6 +16,7 @@ from typing import Protocol, Self
 from ecert.services.ports import (
     AuditTrail,
     Certificates,
+    ExternalIdentities,
     Registrations,
     Reminders,
     Renewals,
@@ -36,6 +37,9 @@ class AbstractUnitOfWork(Protocol):
 
     @property
     def audit(self) -> AuditTrail: ...
+
+    @property
+    def identities(self) -> ExternalIdentities: ...
 
     @property
     def renewals(self) -> Renewals: ...

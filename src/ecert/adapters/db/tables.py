@@ -332,3 +332,40 @@ supersessions = Table(
     Column("cause", String(24), nullable=False),  # domain.model.SupersessionCause
     Column("actor", Text, nullable=False),
 )
+
+# Holders' single sign-on with the government service platform (OpenID Connect, R-ACC-1).
+# The link from a platform identity (issuer, subject) to the holder account it signs in as: nothing
+# else of the platform's is kept (the ID number is compared with the registry's, never stored here).
+external_identities = Table(
+    "external_identities",
+    metadata,
+    Column("issuer", String(255), primary_key=True),
+    Column("subject", String(255), primary_key=True),
+    Column("username", String(64), nullable=False),
+    _instant("linked_at"),
+    # One platform identity per account and issuer.
+    UniqueConstraint("issuer", "username", name="uq_external_identities_issuer_username"),
+)
+
+# A sign-in on its way through the platform: found again by the hash of its ``state`` and of the
+# browser's pre-login cookie, deleted when the callback uses it (single use) or when it expires.
+platform_logins = Table(
+    "platform_logins",
+    metadata,
+    Column("state_hash", String(64), primary_key=True),
+    Column("browser_hash", String(64), nullable=False),
+    Column("nonce", String(64), nullable=False),
+    Column("code_verifier", String(128), nullable=False),
+    Column("next_path", Text, nullable=True),
+    _instant("expires_at"),
+)
+
+# The ID token of a session signed in through the platform, for the end-session request's
+# ``id_token_hint`` (RP-initiated logout); deleted at sign-out, or with the session's expiry.
+platform_sessions = Table(
+    "platform_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),  # the session's (web_sessions.token_hash)
+    Column("id_token", Text, nullable=False),
+    _instant("expires_at"),
+)

@@ -30,6 +30,18 @@ class SqlUsers:
             return None
         return User(row.username, row.role, row.province_code, row.registration_no, row.password_hash, row.disabled)
 
+    def holder_of(self, registration_no: str) -> User | None:
+        """The holder account of a registration, if it has one (the oldest, should there be several)."""
+        row = self.conn.execute(
+            select(users)
+            .where(users.c.registration_no == registration_no, users.c.role == "holder")
+            .order_by(users.c.id)
+            .limit(1)
+        ).one_or_none()
+        if row is None:
+            return None
+        return User(row.username, row.role, row.province_code, row.registration_no, row.password_hash, row.disabled)
+
     def add(self, user: User, now: datetime) -> None:
         self.conn.execute(
             insert(users).values(

@@ -22,7 +22,15 @@ from ecert.adapters.db.sessions import SessionStore
 from ecert.bootstrap import App, WebParts, web_parts
 from ecert.domain.errors import BadInput, EcertError, problem
 from ecert.domain.verification import MAX_CERTIFICATE_FILE
-from ecert.entrypoints.web import metrics, routes_authority, routes_holder, routes_ops, routes_session, routes_verify
+from ecert.entrypoints.web import (
+    metrics,
+    routes_authority,
+    routes_holder,
+    routes_ops,
+    routes_platform,
+    routes_session,
+    routes_verify,
+)
 from ecert.entrypoints.web.deps import WebContext, parts
 from ecert.entrypoints.web.errors import http_status, page_error, shown
 from ecert.entrypoints.web.i18n import request_lang
@@ -148,6 +156,7 @@ def create_app(core: App, web: WebParts | None = None) -> FastAPI:
     api.include_router(routes_ops.router)
     api.include_router(routes_verify.router)
     api.include_router(routes_session.router)
+    api.include_router(routes_platform.router)
     api.include_router(routes_holder.router)
     api.include_router(routes_authority.router)
     return api

@@ -6,8 +6,9 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
-from fastapi import Request
+from fastapi import Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from ecert.adapters.db.sessions import Session, SessionStore
@@ -17,6 +18,7 @@ from ecert.bootstrap import App, WebParts
 from ecert.domain.errors import EcertError
 
 COOKIE = "ecert_session"
+SESSION_MAX_AGE = 8 * 3600  # seconds (adapters/db/sessions.py SESSION_TTL)
 
 
 @dataclass
@@ -92,3 +94,26 @@ def check_csrf(request: Request, token: str | None) -> None:
     given = token or request.headers.get("x-csrf-token") or ""
     if s is None or not hmac.compare_digest(given.encode(), s.csrf_token.encode()):
         raise EcertError("csrf_failed")
+
+
+def is_secure(request: Request) -> bool:
+    """The scheme as uvicorn settled it: X-Forwarded-Proto counts only from a trusted proxy (ECERT_TRUSTED_PROXIES)."""
+    return request.url.scheme == "https"
+
+
+def set_session_cookie(request: Request, response: Response, token: str) -> None:
+    response.set_cookie(
+        COOKIE, token, httponly=True, samesite="lax", secure=is_secure(request), max_age=SESSION_MAX_AGE, path="/"
+    )
+
+
+def is_local_path(next: str) -> bool:
+    """Only a path on this site may be where a sign-in leads (no open redirect): one leading slash,
+    no scheme or host, no backslash (browsers read ``/\\evil.example`` as ``//evil.example``) and no
+    control character or space (``/\t/evil.example`` loses its tab on the way)."""
+    if not next.startswith("/") or next.startswith("//") or "\\" in next:
+        return False
+    if any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in next):
+        return False
+    parts = urlsplit(next)
+    return not parts.scheme and not parts.netloc

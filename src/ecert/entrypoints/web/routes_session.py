@@ -11,7 +11,10 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from ecert.adapters.db.sessions import RateLimiter
 from ecert.domain.errors import EcertError
 from ecert.entrypoints.web.deps import COOKIE, check_csrf, client_address, ctx, session_of
+from ecert.entrypoints.web.deps import is_local_path as _local
+from ecert.entrypoints.web.deps import set_session_cookie as _set_cookie
 from ecert.entrypoints.web.i18n import request_lang
+from ecert.entrypoints.web.platform import end_platform_session
 from ecert.entrypoints.web.templating import render
 from ecert.services import accounts
 
@@ -50,12 +53,6 @@ def _login(request: Request, username: str, password: str) -> tuple[str, str, st
     return token, user.role, session.csrf_token
 
 
-def _set_cookie(request: Request, response: Response, token: str) -> None:
-    # The scheme as uvicorn saw it: X-Forwarded-Proto counts only from a trusted proxy (ECERT_TRUSTED_PROXIES).
-    secure = request.url.scheme == "https"
-    response.set_cookie(COOKIE, token, httponly=True, samesite="lax", secure=secure, max_age=8 * 3600, path="/")
-
-
 def _end_session(request: Request, response: Response, csrf: str | None) -> None:
     """Sign out: the session is deleted (a signed-in caller's CSRF token checked first) and the cookie cleared."""
     if session_of(request) is not None:
@@ -66,11 +63,6 @@ def _end_session(request: Request, response: Response, csrf: str | None) -> None
 
 def _home_for(role: str) -> str:
     return {"holder": "/me", "reviewer": "/review", "admin": "/admin"}.get(role, "/")
-
-
-def _local(next: str) -> bool:
-    """Only a path on this site may be where a sign-in leads (no open redirect)."""
-    return next.startswith("/") and not next.startswith("//")
 
 
 @router.get("/login", include_in_schema=False)
@@ -101,7 +93,7 @@ def login_submit(
 def logout(request: Request, csrf: str = Form("")) -> Response:
     response = RedirectResponse("/", status_code=303)
     _end_session(request, response, csrf)
-    return response
+    return end_platform_session(request, response)  # a platform session ends there too (RP-initiated logout)
 
 
 @router.post("/api/v1/session", tags=["session"])
