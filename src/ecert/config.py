@@ -114,6 +114,12 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable("ECERT_IMPORT_MAX_MB", "integer", "200", "Largest registry file the authority may upload, in MB"),
     Variable("ECERT_LOG_LEVEL", "text", "info", "Level of the web's JSON log (debug, info, warning, error)"),
+    Variable(
+        "ECERT_STAFF_2FA",
+        "text",
+        "required",
+        "Second factor (TOTP) of reviewers and admins: `required`, or `off` (password only; not for production)",
+    ),
     # Mail (renewal reminders)
     Variable("ECERT_SMTP_HOST", "text", "", "SMTP server for renewal reminders (needed to send)"),
     Variable("ECERT_SMTP_PORT", "integer", "25", "SMTP port"),
@@ -143,6 +149,12 @@ def _number(env: Environ, name: str, default: str, parse: Callable[[str], T]) ->
         return parse(raw)
     except ValueError as exc:
         raise BadSetting(name, raw) from exc
+
+
+def _required_or_off(value: str) -> bool:
+    if value not in ("required", "off"):
+        raise ValueError(value)
+    return value == "required"
 
 
 def _paths(value: str | None) -> tuple[Path, ...]:
@@ -248,6 +260,7 @@ class WebSettings:
     qr_token_cache: int = 16384
     import_max_mb: int = 200
     log_level: str = "info"
+    staff_2fa: bool = True  # ECERT_STAFF_2FA=required (default) | off
 
     @property
     def import_max_bytes(self) -> int:
@@ -259,6 +272,7 @@ class WebSettings:
             qr_token_cache=_number(env, "ECERT_QR_TOKEN_CACHE", "16384", int),
             import_max_mb=_number(env, "ECERT_IMPORT_MAX_MB", "200", int),
             log_level=env.get("ECERT_LOG_LEVEL", "info"),
+            staff_2fa=_number(env, "ECERT_STAFF_2FA", "required", _required_or_off),
         )
 
 

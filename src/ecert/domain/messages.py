@@ -92,6 +92,18 @@ ERRORS: dict[str, tuple[str, str]] = {
     "unauthenticated": ("请先登录(用户名或密码不正确)", "Please sign in (wrong user name or password)"),
     "csrf_failed": ("表单已过期,请刷新页面后重试", "The form expired; reload the page and try again"),
     "rate_limited": ("请求过于频繁,请稍后再试", "Too many requests; try again later"),
+    "second_factor_required": (
+        "审核和管理页面需要第二重验证:请输入身份验证器中的动态验证码",
+        "Staff pages need the second factor: enter the code from your authenticator app",
+    ),
+    "second_factor_invalid": (
+        "动态验证码或恢复码不正确",
+        "The authenticator code or recovery code is not right",
+    ),
+    "second_factor_reused": (
+        "该动态验证码已使用过,请等待身份验证器显示下一个验证码",
+        "This code was already used; wait for the next code in your authenticator app",
+    ),
     "not_found": ("未找到{what:@thing}:{key}", "No {what:@thing} found: {key}"),
     "forbidden": ("无权执行此操作", "You are not allowed to do this"),
     "bad_input": ("输入有误,共 {count} 处问题", "Bad input: {count} problem(s)"),

@@ -12,6 +12,7 @@ from ecert.adapters.db.sessions import RateLimiter
 from ecert.domain.errors import EcertError
 from ecert.entrypoints.web.deps import COOKIE, check_csrf, client_address, ctx, session_of
 from ecert.entrypoints.web.i18n import request_lang
+from ecert.entrypoints.web.routes_second_factor import api_sign_in, page_after_password, required_after_password
 from ecert.entrypoints.web.templating import render
 from ecert.services import accounts
 
@@ -91,7 +92,10 @@ def login_submit(
             request, "login.html", status_code=429 if exc.code == "rate_limited" else 401,
             error=exc.message(request_lang(request)), next=next, username=username[:USERNAME_ECHO],
         )  # fmt: skip
-    response = RedirectResponse(next if _local(next) else _home_for(role), status_code=303)
+    target = next if _local(next) else _home_for(role)
+    if required_after_password(request, role):  # staff: the second factor first (issue 17)
+        target = page_after_password(role, next)
+    response = RedirectResponse(target, status_code=303)
     _set_cookie(request, response, token)
     return response
 
@@ -105,10 +109,13 @@ def logout(request: Request, csrf: str = Form("")) -> Response:
 
 @router.post("/api/v1/session", tags=["session"])
 def api_login(request: Request, body: dict[str, str]) -> JSONResponse:
-    """Sign in; the session cookie is set and the CSRF token returned (send it as X-CSRF-Token)."""
+    """Sign in; the session cookie is set and the CSRF token returned (send it as X-CSRF-Token).
+    Reviewers and admins add ``totp`` (a code or a recovery code), or pass the second factor next at
+    ``/api/v1/session/second-factor``: ``second_factor`` says which (README "Staff second factor")."""
     username, password = str(body.get("username", "")), str(body.get("password", ""))
     token, role, csrf = _login(request, username, password)
-    response = JSONResponse({"username": username, "role": role, "csrf_token": csrf})
+    token, csrf, second = api_sign_in(request, username, role, token, csrf, body.get("totp"))
+    response = JSONResponse({"username": username, "role": role, "csrf_token": csrf, "second_factor": second})
     _set_cookie(request, response, token)
     return response
 
