@@ -27,6 +27,7 @@ from ecert.services import issuance
 from ecert.services.demo import DEMO_PASSWORD
 from ecert.services.demo_cases import NEW_EMPLOYER, USERNAMES
 from ecert.services.synthetic import CASE_RARE_NAME, DEMO_CASES, case_registration_no
+from helpers_app import api_signed_in
 
 TODAY = "2021-09-01"  # after the lapse start (R-REN-3); 浙 is in the pilot rollout
 TRANSITIONAL_DAY = "2021-03-01"  # before the transitional deadline 2021-06-30 (R-REN-2)
@@ -54,8 +55,8 @@ def case(demo: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def login(web: TestClient, username: str) -> TestClient:
-    res = web.post("/api/v1/session", json={"username": username, "password": DEMO_PASSWORD})
-    assert res.status_code == 200, (username, res.text)
+    """Signed in through the API; the DEMO staff pass their pre-enrolled second factor."""
+    api_signed_in(web, username, DEMO_PASSWORD)
     return web
 
 

@@ -171,8 +171,8 @@ def factor_form(request: Request, next: str = "") -> Response:
 
 @router.post(PAGE, include_in_schema=False)
 def factor_submit(request: Request, code: str = Form(""), csrf: str = Form(""), next: str = Form("")) -> Response:
-    check_csrf(request, csrf)
     user = _signed_in_staff(request)
+    check_csrf(request, csrf)
     target = next if _local(next) else _home_for(user.role)
     try:
         passed, codes = check_code(request, user.username, code)
@@ -211,8 +211,8 @@ def api_pass_factor(request: Request, body: dict[str, str]) -> JSONResponse:
     """Pass the second factor with ``{"code": …}`` (a current code or a recovery code; while not
     enrolled, a current code confirms the enrolment and ``recovery_codes`` are returned, once). Send
     the session's CSRF token as X-CSRF-Token; the answer's ``csrf_token`` is the new session's."""
-    check_csrf(request, None)
     user = _signed_in_staff(request)
+    check_csrf(request, None)
     passed, codes = check_code(request, user.username, str(body.get("code", "")))
     out: dict[str, Any] = {"username": user.username, "second_factor": "passed", "method": passed.method}
     if codes:
