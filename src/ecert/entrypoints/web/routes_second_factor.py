@@ -44,19 +44,17 @@ PAGE = "/login/second-factor"
 _REFUSED = ("second_factor_invalid", "second_factor_reused", "rate_limited")
 
 
-def _home_for(role: str) -> str:
-    return "/admin" if role == "admin" else "/review"
+def _target(role: str, next: str) -> str:
+    """Where passing the factor leads: ``next`` if it is a path on this site (no open redirect), else
+    the role's home page — routes_session's rules (imported here at call time: it imports this module)."""
+    from ecert.entrypoints.web import routes_session
 
-
-def _local(next: str) -> bool:
-    """Only a path on this site (no open redirect)."""
-    return next.startswith("/") and not next.startswith("//")
+    return next if routes_session._local(next) else routes_session._home_for(role)
 
 
 def page_after_password(role: str, next: str) -> str:
     """Where the sign-in form leads a staff member who still has to pass the second factor."""
-    target = next if _local(next) else _home_for(role)
-    return f"{PAGE}?next={quote(target, safe='/')}"
+    return f"{PAGE}?next={quote(_target(role, next), safe='/')}"
 
 
 def _signed_in_staff(request: Request) -> User:
@@ -108,9 +106,10 @@ def elevate(request: Request, username: str, passed: Passed, old_token: str | No
 
 
 def set_cookie(request: Request, response: Response, token: str) -> None:
-    from ecert.entrypoints.web.routes_session import _set_cookie  # the one session cookie's attributes
+    """The session cookie, with routes_session's attributes."""
+    from ecert.entrypoints.web import routes_session
 
-    _set_cookie(request, response, token)
+    routes_session._set_cookie(request, response, token)
 
 
 def required_after_password(request: Request, role: str) -> bool:
@@ -155,7 +154,7 @@ def _form(request: Request, user: User, next: str, status_code: int = 200, **ext
         "second_factor.html",
         status_code=status_code,
         user=user,
-        next=next if _local(next) else _home_for(user.role),
+        next=_target(user.role, next),
         enrolment=enrolment,
         **extra,
     )
@@ -165,7 +164,7 @@ def _form(request: Request, user: User, next: str, status_code: int = 200, **ext
 def factor_form(request: Request, next: str = "") -> Response:
     user = _signed_in_staff(request)
     if not needs_second_factor(request, user):
-        return RedirectResponse(next if _local(next) else _home_for(user.role), status_code=303)
+        return RedirectResponse(_target(user.role, next), status_code=303)
     return _form(request, user, next)
 
 
@@ -173,7 +172,7 @@ def factor_form(request: Request, next: str = "") -> Response:
 def factor_submit(request: Request, code: str = Form(""), csrf: str = Form(""), next: str = Form("")) -> Response:
     user = _signed_in_staff(request)
     check_csrf(request, csrf)
-    target = next if _local(next) else _home_for(user.role)
+    target = _target(user.role, next)
     try:
         passed, codes = check_code(request, user.username, code)
     except EcertError as exc:
