@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, func, insert, inspect, select
 
 from ecert.adapters.db.engine import alembic_config, make_engine, upgrade
@@ -154,9 +155,10 @@ def test_migration_0009_goes_up_and_down_and_init_upgrades_an_existing_registry(
         with eng.begin() as conn:
             conn.execute(insert(registrations).values(**reg))
 
+        head = ScriptDirectory.from_config(alembic_config(eng)).get_current_head()  # 0009 or a later revision
         res = ok(ecert("init", "--json", today=TODAY))
-        assert (res["previous"], res["schema"]) == ("0008", "0009")
-        assert upgrade(eng) == ("0009", "0009")  # init left the database at 0009
+        assert (res["previous"], res["schema"]) == ("0008", head)
+        assert upgrade(eng) == (head, head)  # init left the database at the head
         assert version(eng, reg["registration_no"]) == 4  # data kept
         assert history(eng, reg["registration_no"]) == []  # versions before 0009 were not recorded
 
