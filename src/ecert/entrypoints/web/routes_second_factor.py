@@ -16,7 +16,6 @@ Wrong codes are throttled per user (5 in 15 minutes, then ``rate_limited``), lik
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -24,118 +23,27 @@ import segno
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from ecert.adapters.db.sessions import RateLimiter
 from ecert.adapters.db.users import User
 from ecert.domain import provinces
 from ecert.domain.dates import in_cst
 from ecert.domain.errors import EcertError
-from ecert.entrypoints.web.deps import COOKIE, check_csrf, client_address, ctx, current_user, needs_second_factor
+from ecert.entrypoints.web.deps import COOKIE, check_csrf, ctx, needs_second_factor
 from ecert.entrypoints.web.errors import http_status
 from ecert.entrypoints.web.i18n import request_lang
 from ecert.entrypoints.web.routes_authority import admin
+from ecert.entrypoints.web.routes_session import _home_for, _local, _set_cookie
+from ecert.entrypoints.web.second_factor_gate import PAGE, check_code, elevate, signed_in_staff
 from ecert.entrypoints.web.templating import render
 from ecert.services import second_factor
-from ecert.services.second_factor import Passed
 
 router = APIRouter()
-FACTOR_LIMIT = 5
-FACTOR_WINDOW = timedelta(minutes=15)
-PAGE = "/login/second-factor"
 _REFUSED = ("second_factor_invalid", "second_factor_reused", "rate_limited")
 
 
 def _target(role: str, next: str) -> str:
     """Where passing the factor leads: ``next`` if it is a path on this site (no open redirect), else
-    the role's home page — routes_session's rules (imported here at call time: it imports this module)."""
-    from ecert.entrypoints.web import routes_session
-
-    return next if routes_session._local(next) else routes_session._home_for(role)
-
-
-def page_after_password(role: str, next: str) -> str:
-    """Where the sign-in form leads a staff member who still has to pass the second factor."""
-    return f"{PAGE}?next={quote(_target(role, next), safe='/')}"
-
-
-def _signed_in_staff(request: Request) -> User:
-    """The password is passed (a session); the second factor is what this page is for."""
-    user = current_user(request)
-    if user is None:
-        raise EcertError("unauthenticated")
-    if not second_factor.is_staff(user.role):
-        raise EcertError("forbidden", rule="R-ACC-1")
-    return user
-
-
-def _limiter(request: Request) -> RateLimiter:
-    return RateLimiter(ctx(request).core.engine, limit=FACTOR_LIMIT, window=FACTOR_WINDOW)
-
-
-def check_code(request: Request, username: str, code: str) -> tuple[Passed, list[str]]:
-    """Verify ``code`` (or confirm the enrolment under way with it), throttled per user. The
-    recovery codes when this confirmed an enrolment, else none."""
-    web = ctx(request)
-    c = web.core
-    limiter, key = _limiter(request), f"2fa:user:{username[:64]}"
-    if limiter.exceeded(key):
-        raise EcertError("rate_limited")
-    unix_time, now, client = web.wall_time(), c.clock.now(), client_address(request)
-    try:
-        if second_factor.enrolled(c.uow(), username):
-            passed = second_factor.verify(c.uow(), username, code, unix_time=unix_time, now=now, client=client)
-            codes: list[str] = []
-        else:
-            passed, codes = second_factor.confirm_enrolment(
-                c.uow(), username, code, unix_time=unix_time, now=now, client=client
-            )
-    except EcertError as exc:
-        if exc.code in ("second_factor_invalid", "second_factor_reused"):
-            limiter.hit(key)
-        raise
-    limiter.reset(key)
-    return passed, codes
-
-
-def elevate(request: Request, username: str, passed: Passed, old_token: str | None) -> tuple[str, str]:
-    """Replace the session by a new one that passed the second factor (a session id never gains
-    privileges): its cookie token and CSRF token."""
-    sessions = ctx(request).sessions
-    token, session = sessions.create(username, second_factor_enrolled_at=passed.enrolled_at)
-    sessions.delete(old_token)
-    return token, session.csrf_token
-
-
-def set_cookie(request: Request, response: Response, token: str) -> None:
-    """The session cookie, with routes_session's attributes."""
-    from ecert.entrypoints.web import routes_session
-
-    routes_session._set_cookie(request, response, token)
-
-
-def required_after_password(request: Request, role: str) -> bool:
-    """Whether a password sign-in of ``role`` still has the second factor to pass (ECERT_STAFF_2FA)."""
-    return second_factor.is_staff(role) and ctx(request).core.settings.web.staff_2fa
-
-
-def api_sign_in(
-    request: Request, username: str, role: str, token: str, csrf: str, code: str | None
-) -> tuple[str, str, str]:
-    """``POST /api/v1/session`` after the password: (cookie token, CSRF token, ``second_factor``).
-    With ``totp`` an enrolled staff member passes at once (a wrong code ends the new session: no
-    half-signed-in cookie); an enrolment is confirmed only through the second-factor route, which
-    returns the recovery codes."""
-    if not required_after_password(request, role):
-        return token, csrf, "not_required"
-    if not second_factor.enrolled(ctx(request).core.uow(), username):
-        return token, csrf, "enrolment_required"
-    if not code:
-        return token, csrf, "required"
-    try:
-        passed, _ = check_code(request, username, code)
-    except EcertError:
-        ctx(request).sessions.delete(token)
-        raise
-    return *elevate(request, username, passed, token), "passed"
+    the role's home page (routes_session's rules)."""
+    return next if _local(next) else _home_for(role)
 
 
 def _qr_image(uri: str) -> str:
@@ -162,7 +70,7 @@ def _form(request: Request, user: User, next: str, status_code: int = 200, **ext
 
 @router.get(PAGE, include_in_schema=False)
 def factor_form(request: Request, next: str = "") -> Response:
-    user = _signed_in_staff(request)
+    user = signed_in_staff(request)
     if not needs_second_factor(request, user):
         return RedirectResponse(_target(user.role, next), status_code=303)
     return _form(request, user, next)
@@ -170,7 +78,7 @@ def factor_form(request: Request, next: str = "") -> Response:
 
 @router.post(PAGE, include_in_schema=False)
 def factor_submit(request: Request, code: str = Form(""), csrf: str = Form(""), next: str = Form("")) -> Response:
-    user = _signed_in_staff(request)
+    user = signed_in_staff(request)
     check_csrf(request, csrf)
     target = _target(user.role, next)
     try:
@@ -184,7 +92,7 @@ def factor_submit(request: Request, code: str = Form(""), csrf: str = Form(""), 
         response: Response = render(request, "second_factor_codes.html", user=user, codes=codes, next=target)
     else:
         response = RedirectResponse(target, status_code=303)
-    set_cookie(request, response, token)
+    _set_cookie(request, response, token)
     return response
 
 
@@ -192,7 +100,7 @@ def factor_submit(request: Request, code: str = Form(""), csrf: str = Form(""), 
 def api_factor(request: Request) -> JSONResponse:
     """The signed-in staff member's second factor: ``enrolled``, ``passed``; while not enrolled, the
     secret and ``otpauth_uri`` of the enrolment under way (confirm it with the POST)."""
-    user = _signed_in_staff(request)
+    user = signed_in_staff(request)
     c = ctx(request).core
     body: dict[str, Any] = {
         "username": user.username,
@@ -210,7 +118,7 @@ def api_pass_factor(request: Request, body: dict[str, str]) -> JSONResponse:
     """Pass the second factor with ``{"code": …}`` (a current code or a recovery code; while not
     enrolled, a current code confirms the enrolment and ``recovery_codes`` are returned, once). Send
     the session's CSRF token as X-CSRF-Token; the answer's ``csrf_token`` is the new session's."""
-    user = _signed_in_staff(request)
+    user = signed_in_staff(request)
     check_csrf(request, None)
     passed, codes = check_code(request, user.username, str(body.get("code", "")))
     out: dict[str, Any] = {"username": user.username, "second_factor": "passed", "method": passed.method}
@@ -220,7 +128,7 @@ def api_pass_factor(request: Request, body: dict[str, str]) -> JSONResponse:
         out["recovery_codes_left"] = passed.recovery_codes_left
     token, out["csrf_token"] = elevate(request, user.username, passed, request.cookies.get(COOKIE))
     response = JSONResponse(out)
-    set_cookie(request, response, token)
+    _set_cookie(request, response, token)
     return response
 
 

@@ -12,7 +12,7 @@ from ecert.adapters.db.sessions import RateLimiter
 from ecert.domain.errors import EcertError
 from ecert.entrypoints.web.deps import COOKIE, check_csrf, client_address, ctx, session_of
 from ecert.entrypoints.web.i18n import request_lang
-from ecert.entrypoints.web.routes_second_factor import api_sign_in, page_after_password, required_after_password
+from ecert.entrypoints.web.second_factor_gate import api_sign_in, page_after_password, required_after_password
 from ecert.entrypoints.web.templating import render
 from ecert.services import accounts
 
@@ -94,7 +94,7 @@ def login_submit(
         )  # fmt: skip
     target = next if _local(next) else _home_for(role)
     if required_after_password(request, role):  # staff: the second factor first (issue 17)
-        target = page_after_password(role, next)
+        target = page_after_password(target)
     response = RedirectResponse(target, status_code=303)
     _set_cookie(request, response, token)
     return response
