@@ -3,19 +3,24 @@ a signed-in test client, the QR page's fast path watched, the registry import's 
 
 from __future__ import annotations
 
+import re
+import subprocess
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from ecert.adapters import keystore
 from ecert.adapters.clock import Clock
+from ecert.adapters.db.tables import users
 from ecert.bootstrap import App, bootstrap
 from ecert.config import Settings
 from ecert.entrypoints.web.app import create_app
@@ -75,11 +80,88 @@ class Served:
 
 
 def signed_in(app: Any, username: str, password: str) -> TestClient:
-    """A client of ``app`` (an App, or a web app already made from one) signed in through the login form."""
+    """A client of ``app`` (an App, or a web app already made from one) signed in through the login form;
+    a reviewer or admin also passes the second factor (enrolling first if need be)."""
     client = TestClient(create_app(app) if isinstance(app, App) else app)
     res = client.post("/login", data={"username": username, "password": password}, follow_redirects=False)
     assert res.status_code == 303, res.text
+    if res.headers["location"].startswith("/login/second-factor"):
+        pass_second_factor_page(client, username)
     return client
+
+
+# --------------------------------------------------------------------------- the staff second factor
+
+TOTP_JS = Path(__file__).resolve().parent / "totp" / "totp.js"
+CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def otplib_code(secret: str, unix_time: float) -> str:
+    """The code of ``secret`` at ``unix_time`` as npm otplib computes it: an implementation independent of
+    pyotp (tests/totp, installed by scripts/setup)."""
+    assert (TOTP_JS.parent / "node_modules" / "otplib").is_dir(), "run scripts/setup (npm ci in tests/totp)"
+    done = subprocess.run(
+        ["node", str(TOTP_JS), secret, str(int(unix_time))], capture_output=True, text=True, check=True, timeout=30
+    )
+    code = done.stdout.strip()
+    assert re.fullmatch(r"\d{6}", code), done.stdout + done.stderr
+    return code
+
+
+def engine_of(client: TestClient) -> Engine:
+    return client.app.state.ctx.core.engine  # type: ignore[attr-defined,no-any-return]
+
+
+def factor_row(engine: Engine, username: str) -> Any:
+    with engine.connect() as conn:
+        return conn.execute(
+            select(users.c.totp_secret, users.c.totp_enrolled_at, users.c.totp_last_step).where(
+                users.c.username == username
+            )
+        ).one()
+
+
+def fresh_code(engine: Engine, username: str) -> str:
+    """A code of ``username``'s secret the service accepts now and has not seen: the current step's, or the
+    next one's (±1 step is accepted) when the current one was used; else it waits for the next step."""
+    while True:
+        row = factor_row(engine, username)
+        assert row.totp_secret, f"{username} has no TOTP secret"
+        now = time.time()
+        step = int(now // 30)
+        for s in (step, step + 1):
+            if row.totp_last_step is None or s > row.totp_last_step:
+                return pyotp.TOTP(row.totp_secret).at(s * 30)
+        time.sleep((step + 1) * 30 - now + 0.05)
+
+
+def pass_second_factor_page(client: TestClient, username: str) -> None:
+    """After the password: the second-factor page, enrolment included (the recovery codes page then)."""
+    page = client.get("/login/second-factor", follow_redirects=False)
+    assert page.status_code == 200, page.text[:300]
+    csrf = CSRF_FIELD.search(page.text)
+    assert csrf, page.text[:300]
+    code = fresh_code(engine_of(client), username)
+    res = client.post("/login/second-factor", data={"code": code, "csrf": csrf.group(1)}, follow_redirects=False)
+    assert res.status_code in (200, 303), res.text[:300]
+
+
+def api_signed_in(client: TestClient, username: str, password: str) -> str:
+    """Sign ``client`` in through ``POST /api/v1/session``; a reviewer or admin also passes the second factor
+    (``POST /api/v1/session/second-factor``, enrolling first if need be). The session's CSRF token."""
+    res = client.post("/api/v1/session", json={"username": username, "password": password})
+    assert res.status_code == 200, res.text
+    body = res.json()
+    if body["second_factor"] in ("not_required", "passed"):
+        return str(body["csrf_token"])
+    if body["second_factor"] == "enrolment_required":
+        assert client.get("/api/v1/session/second-factor").json()["secret"]
+    code = fresh_code(engine_of(client), username)
+    passed = client.post(
+        "/api/v1/session/second-factor", json={"code": code}, headers={"X-CSRF-Token": body["csrf_token"]}
+    )
+    assert passed.status_code == 200, passed.text
+    return str(passed.json()["csrf_token"])
 
 
 def watch_fast_path(monkeypatch: pytest.MonkeyPatch) -> list[str]:

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pyotp
 import pypdfium2 as pdfium
 import zxingcpp
 from PIL import Image
@@ -64,12 +66,31 @@ def shot(page: Page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
-def login(page: Page, base: str, username: str, password: str) -> None:
+def login(page: Page, base: str, username: str, password: str, totp_secret: str | None = None) -> None:
+    """Sign in through the form. A reviewer or admin then passes the second factor with a code of
+    ``totp_secret`` (the DEMO staff's, from ``ecert demo --json``), or enrols with the secret the page
+    shows; a code already used (same 30-second step) is retried with the next step's."""
     page.goto(f"{base}/login")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     page.click("form[action='/login'] button")
     page.wait_for_load_state()
+    for _ in range(3):
+        if "/login/second-factor" not in page.url:
+            return
+        shown = page.locator("#totp-secret")
+        secret = shown.inner_text().strip() if shown.count() else totp_secret
+        assert secret, f"{username} needs the second factor: pass totp_secret"
+        page.fill("input[name=code]", pyotp.TOTP(secret).now())
+        page.click("form[action='/login/second-factor'] button")
+        page.wait_for_load_state()
+        if page.locator("ul.recovery-codes").count():  # a new enrolment: the recovery codes, then on
+            page.click("a.button")
+            page.wait_for_load_state()
+            return
+        if "/login/second-factor" in page.url:  # refused (the code of this step was used): the next step's
+            time.sleep(30 - time.time() % 30 + 0.1)
+    assert "/login/second-factor" not in page.url, f"{username} did not pass the second factor"
 
 
 def render_page(pdf: Path | bytes, dpi: int = 150) -> Image.Image:

@@ -131,6 +131,12 @@ VARIABLES: tuple[Variable, ...] = (
         "Comma-separated client addresses or networks (CIDR) that may read /metrics without a token; empty: none",
     ),
     Variable("ECERT_METRICS_TOKEN", "secret", "", "Bearer token that reads /metrics from anywhere; empty: no token"),
+    Variable(
+        "ECERT_STAFF_2FA",
+        "text",
+        "required",
+        "Second factor (TOTP) of reviewers and admins: `required`, or `off` (password only; not for production)",
+    ),
     # Mail (renewal reminders)
     Variable("ECERT_SMTP_HOST", "text", "", "SMTP server for renewal reminders (needed to send)"),
     Variable("ECERT_SMTP_PORT", "integer", "25", "SMTP port"),
@@ -196,6 +202,12 @@ def _number(env: Environ, name: str, default: str, parse: Callable[[str], T]) ->
         return parse(raw)
     except ValueError as exc:
         raise BadSetting(name, raw) from exc
+
+
+def _required_or_off(value: str) -> bool:
+    if value not in ("required", "off"):
+        raise ValueError(value)
+    return value == "required"
 
 
 def _paths(value: str | None) -> tuple[Path, ...]:
@@ -307,6 +319,7 @@ class WebSettings:
     # /metrics names routes, error counts and queue depths: only for the configured scrapers.
     metrics_allow: tuple[str, ...] = ()
     metrics_token: str = ""
+    staff_2fa: bool = True  # ECERT_STAFF_2FA=required (default) | off
 
     @property
     def import_max_bytes(self) -> int:
@@ -321,6 +334,7 @@ class WebSettings:
             trusted_proxies=_addresses(env, "ECERT_TRUSTED_PROXIES"),
             metrics_allow=_addresses(env, "ECERT_METRICS_ALLOW"),
             metrics_token=env.get("ECERT_METRICS_TOKEN", ""),
+            staff_2fa=_number(env, "ECERT_STAFF_2FA", "required", _required_or_off),
         )
 
 

@@ -145,7 +145,7 @@ def test_holder_reviewer_public_flow_in_a_real_browser__R_USE_1_R_DOC_4_R_CHG_1(
     later = Site(tmp, env, day)
     try:
         page = browser.new_page(viewport={"width": 1200, "height": 900})
-        login(page, later.base, reviewer["username"], reviewer["password"])
+        login(page, later.base, reviewer["username"], reviewer["password"], reviewer["totp_secret"])
         page.goto(later.base + "/review")
         shot(page, "04-reviewer-pending")
         page.locator(f"form[action='/review/{app_id}'] button[value=approve]").click()
@@ -188,7 +188,13 @@ def test_the_audit_page_of_50_events_stays_under_two_screens__R_ACC_1(
     site = Site(tmp, env, TODAY)
     try:
         page = browser.new_page(viewport={"width": 1280, "height": 800})  # a desktop
-        login(page, site.base, accounts["admin"]["username"], accounts["admin"]["password"])
+        login(
+            page,
+            site.base,
+            accounts["admin"]["username"],
+            accounts["admin"]["password"],
+            accounts["admin"]["totp_secret"],
+        )
         page.goto(site.base + "/admin/audit")
         rows = page.locator("table.audit tbody tr")
         assert rows.count() == 50

@@ -89,7 +89,8 @@ def _banner(page: Page) -> None:
 
 
 def _sign_in(page: Page, demo: Demo, username: str) -> None:
-    login(page, demo.base, username, demo.account(username)["password"])
+    account = demo.account(username)
+    login(page, demo.base, username, account["password"], account.get("totp_secret"))
     assert not page.url.endswith("/login"), f"{username} could not sign in"
     _banner(page)
 

@@ -105,6 +105,18 @@ ERRORS: dict[str, tuple[str, str]] = {
         "The government service platform cannot be reached; try again later or sign in with a password",
     ),
     "rate_limited": ("请求过于频繁,请稍后再试", "Too many requests; try again later"),
+    "second_factor_required": (
+        "审核和管理页面需要第二重验证:请输入身份验证器中的动态验证码",
+        "Staff pages need the second factor: enter the code from your authenticator app",
+    ),
+    "second_factor_invalid": (
+        "动态验证码或恢复码不正确",
+        "The authenticator code or recovery code is not right",
+    ),
+    "second_factor_reused": (
+        "该动态验证码已使用过,请等待身份验证器显示下一个验证码",
+        "This code was already used; wait for the next code in your authenticator app",
+    ),
     "not_found": ("未找到{what:@thing}:{key}", "No {what:@thing} found: {key}"),
     "forbidden": ("无权执行此操作", "You are not allowed to do this"),
     "payload_too_large": ("提交的内容超过 {limit},未予读取", "The request is larger than {limit} and was not read"),

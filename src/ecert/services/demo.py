@@ -94,11 +94,14 @@ def ensure_demo_accounts(
 ) -> list[dict[str, str]]:
     """One DEMO account of each role: a holder who can download today (if any; one of ``province``
     if one there can, not one of ``exclude``), a reviewer of ``province`` (else of that holder's), a ministry admin.
-    Idempotent: existing accounts are kept, and reported as they are."""
+    Idempotent: existing accounts are kept, and reported as they are. The reviewer and the admin are
+    enrolled in the second factor with a secret made for this database (kept by later runs), reported
+    as ``totp_secret`` and ``otpauth_uri``."""
     from ecert.domain.errors import EcertError
     from ecert.domain.provinces import abbreviation, normalize_province
     from ecert.services.accounts import add_user
     from ecert.services.issuance import preview
+    from ecert.services.second_factor import demo_enrolment, is_staff
     from ecert.services.views.authority import search_registry
 
     with make_uow() as uow:
@@ -154,6 +157,9 @@ def ensure_demo_accounts(
             if user.province_code:
                 w["province"] = abbreviation(user.province_code)
         w["password"] = DEMO_PASSWORD
+        if is_staff(w["role"]):  # pre-enrolled: `ecert demo` prints the secret as a QR code (issue 17)
+            enrolment = demo_enrolment(make_uow(), w["username"], now=now, actor="demo")
+            w["totp_secret"], w["otpauth_uri"] = enrolment.secret, enrolment.uri
     return wanted
 
 

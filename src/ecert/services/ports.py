@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ecert.adapters.db.reminders import DueReminder, OutboxEntry
     from ecert.adapters.db.renewals import RenewalDecision, RenewalRequest
     from ecert.adapters.db.reseal import ResealItem
+    from ecert.adapters.db.second_factor import FactorState, StaffFactor
     from ecert.adapters.db.users import User
     from ecert.domain.certificate import CertificateRecord
     from ecert.domain.verification import VerificationSnapshot
@@ -187,6 +188,27 @@ class ExternalIdentities(Protocol):
     def subject_of(self, issuer: str, username: str) -> str | None: ...
 
     def link(self, issuer: str, subject: str, username: str, now: datetime) -> None: ...
+
+
+class SecondFactors(Protocol):
+    """The staff's second factor: TOTP secrets, enrolments, the last accepted step, recovery codes
+    (adapters/db/second_factor.py)."""
+
+    def state(self, username: str) -> FactorState | None: ...
+
+    def begin(self, username: str, secret: str) -> None: ...
+
+    def confirm(self, username: str, *, at: datetime, step: int | None, code_hashes: list[str]) -> bool: ...
+
+    def accept_step(self, username: str, step: int) -> bool: ...
+
+    def use_recovery_code(self, username: str, code_hash: str, at: datetime) -> bool: ...
+
+    def recovery_codes_left(self, username: str) -> int: ...
+
+    def reset(self, username: str) -> None: ...
+
+    def staff(self, roles: tuple[str, ...]) -> list[StaffFactor]: ...
 
 
 class AuditTrail(Protocol):

@@ -21,6 +21,7 @@ from ecert.services.ports import (
     Reminders,
     Renewals,
     ResealWorklist,
+    SecondFactors,
     Users,
 )
 
@@ -34,6 +35,9 @@ class AbstractUnitOfWork(Protocol):
 
     @property
     def users(self) -> Users: ...
+
+    @property
+    def second_factors(self) -> SecondFactors: ...
 
     @property
     def audit(self) -> AuditTrail: ...

@@ -10,12 +10,16 @@ import json
 import re
 import shutil
 import subprocess
+import time
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 import pytest
+import zxingcpp
 from fastapi.testclient import TestClient
+from PIL import Image, ImageOps
 from sqlalchemy import Engine, select
 
 from ecert.adapters import keystore
@@ -27,6 +31,7 @@ from ecert.services import issuance
 from ecert.services.demo import DEMO_PASSWORD
 from ecert.services.demo_cases import NEW_EMPLOYER, USERNAMES
 from ecert.services.synthetic import CASE_RARE_NAME, DEMO_CASES, case_registration_no
+from helpers_app import api_signed_in, otplib_code
 
 TODAY = "2021-09-01"  # after the lapse start (R-REN-3); 浙 is in the pilot rollout
 TRANSITIONAL_DAY = "2021-03-01"  # before the transitional deadline 2021-06-30 (R-REN-2)
@@ -54,8 +59,8 @@ def case(demo: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def login(web: TestClient, username: str) -> TestClient:
-    res = web.post("/api/v1/session", json={"username": username, "password": DEMO_PASSWORD})
-    assert res.status_code == 200, (username, res.text)
+    """Signed in through the API; the DEMO staff pass their pre-enrolled second factor."""
+    api_signed_in(web, username, DEMO_PASSWORD)
     return web
 
 
@@ -285,3 +290,44 @@ def test_in_a_small_demo_the_reviewer_still_reviews_the_cases_province(ecert: An
     out = ecert("demo", "--holders", "10", "--json", today=TODAY).json()
     roles = {a["role"]: a for a in out["accounts"]}
     assert roles["reviewer"]["province"] == "浙"
+
+
+def _terminal_qr(lines: list[str]) -> str:
+    """The text of a QR code printed by segno's compact terminal output (two module rows a line: █ both
+    light, ▀ upper, ▄ lower), read by zxing-cpp."""
+    rows: list[list[int]] = []
+    for line in lines:
+        rows.append([255 if ch in "█▀" else 0 for ch in line])
+        rows.append([255 if ch in "█▄" else 0 for ch in line])
+    width = max(len(r) for r in rows)
+    image = Image.new("L", (width, len(rows)), 255)
+    image.putdata([v for r in rows for v in r + [255] * (width - len(r))])
+    image = image.resize((width * 8, len(rows) * 8), Image.Resampling.NEAREST)
+    codes = zxingcpp.read_barcodes(image) or zxingcpp.read_barcodes(ImageOps.invert(image))
+    assert len(codes) == 1, "no QR code read from the terminal output"
+    return str(codes[0].text)
+
+
+def test_demo_staff_are_pre_enrolled_and_their_authenticator_qr_is_printed__R_ACC_1(
+    ecert: Any, demo: dict[str, Any], web: TestClient
+) -> None:
+    staff = {a["username"]: a for a in demo["accounts"] if a["role"] in ("reviewer", "admin")}
+    assert set(staff) == {"demo-reviewer", "demo-admin"}
+    assert staff["demo-reviewer"]["totp_secret"] != staff["demo-admin"]["totp_secret"]
+    text = ecert("demo", "--holders", "40", today=TODAY).stdout
+    lines = text.splitlines()
+    for username, account in staff.items():
+        secret = account["totp_secret"]
+        assert parse_qs(urlparse(account["otpauth_uri"]).query)["secret"] == [secret]
+        start = lines.index(f"  {secret}") + 1  # the secret as text, then the QR code under it
+        end = next(i for i in range(start, len(lines)) if not set(lines[i]) <= set("█▀▄ "))
+        assert _terminal_qr(lines[start:end]) == account["otpauth_uri"], username
+        # The printed secret works: otplib's code for it passes the second factor at sign-in.
+        res = web.post(
+            "/api/v1/session",
+            json={"username": username, "password": DEMO_PASSWORD, "totp": otplib_code(secret, time.time())},
+        )
+        assert res.status_code == 200 and res.json()["second_factor"] == "passed", res.text
+    # A DEMO holder has no second factor.
+    holder = next(a for a in demo["accounts"] if a["role"] == "holder")
+    assert "totp_secret" not in holder

@@ -38,6 +38,8 @@ _SESSION_AND_USER = (
         users.c.registration_no,
         users.c.password_hash,
         users.c.disabled,
+        web_sessions.c.second_factor_enrolled_at,
+        users.c.totp_enrolled_at,
     )
     .select_from(web_sessions.outerjoin(users, users.c.username == web_sessions.c.username))
     .where(web_sessions.c.token_hash == bindparam("token_hash"))
@@ -52,13 +54,17 @@ class Session:
     # request then costs one database round trip, not two (issue "national scale": downloads/s).
     # None when the account is gone; not compared, so a Session still equals its freshly created self.
     user: User | None = field(default=None, compare=False)
+    # Whether this session passed the staff second factor against the user's current enrolment
+    # (services/second_factor.py): a reset or a new enrolment ends it.
+    second_factor: bool = field(default=False, compare=False)
 
 
 class SessionStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def create(self, username: str) -> tuple[str, Session]:
+    def create(self, username: str, *, second_factor_enrolled_at: datetime | None = None) -> tuple[str, Session]:
+        """A new session; ``second_factor_enrolled_at``: the enrolment whose second factor it passed."""
         token = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(24)
         now = datetime.now(UTC)
@@ -70,9 +76,10 @@ class SessionStore:
                     csrf_token=csrf,
                     created_at=now,
                     expires_at=now + SESSION_TTL,
+                    second_factor_enrolled_at=second_factor_enrolled_at,
                 )
             )
-        return token, Session(username, csrf)
+        return token, Session(username, csrf, second_factor=second_factor_enrolled_at is not None)
 
     def get(self, token: str | None) -> Session | None:
         if not token or len(token) > 100:
@@ -86,7 +93,8 @@ class SessionStore:
         user = None
         if row.role is not None:
             user = User(row.username, row.role, row.province_code, row.registration_no, row.password_hash, row.disabled)
-        return Session(row.username, row.csrf_token, user)
+        passed = row.second_factor_enrolled_at is not None and row.second_factor_enrolled_at == row.totp_enrolled_at
+        return Session(row.username, row.csrf_token, user, passed)
 
     def delete(self, token: str | None) -> None:
         if token:

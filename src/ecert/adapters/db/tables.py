@@ -238,6 +238,23 @@ users = Table(
     Column("password_hash", Text, nullable=False),  # argon2id
     Column("disabled", Boolean, nullable=False, server_default="0"),
     _instant("created_at"),
+    # Staff's second factor (TOTP, RFC 6238; migration 0011): the Base32 secret (set before the
+    # enrolment is confirmed), when it was confirmed, the last time step a code was accepted for
+    # (that step and earlier ones are refused: no replay). All empty for holders, and after a reset.
+    Column("totp_secret", String(64), nullable=True),
+    _instant("totp_enrolled_at", nullable=True),
+    Column("totp_last_step", Integer, nullable=True),
+)
+
+staff_recovery_codes = Table(
+    "staff_recovery_codes",
+    metadata,
+    # A staff member's single-use recovery codes (second factor): SHA-256 of each, never the code.
+    _id(),
+    Column("username", String(64), nullable=False, index=True),
+    Column("code_hash", String(64), nullable=False),
+    _instant("created_at"),
+    _instant("used_at", nullable=True),
 )
 
 reminders = Table(
@@ -264,6 +281,9 @@ web_sessions = Table(
     Column("csrf_token", String(64), nullable=False),
     _instant("created_at"),
     _instant("expires_at"),
+    # The enrolment (users.totp_enrolled_at) this session passed the second factor against; it counts
+    # only while the two are equal, so a reset ends it (migration 0011).
+    _instant("second_factor_enrolled_at", nullable=True),
 )
 
 rate_limits = Table(

@@ -19,6 +19,7 @@ from ecert.adapters.db.registry import SqlRegistry
 from ecert.adapters.db.reminders import SqlReminders
 from ecert.adapters.db.renewals import SqlRenewals
 from ecert.adapters.db.reseal import SqlResealWorklist
+from ecert.adapters.db.second_factor import SqlSecondFactors
 from ecert.adapters.db.users import SqlUsers
 
 
@@ -34,6 +35,7 @@ class SqlUnitOfWork:
         self.audit = AuditLog(self._conn)
         self.certificates = SqlCertificates(self._conn)
         self.users = SqlUsers(self._conn)
+        self.second_factors = SqlSecondFactors(self._conn)
         self.renewals = SqlRenewals(self._conn)
         self.reminders = SqlReminders(self._conn)
         self.reseal = SqlResealWorklist(self._conn)

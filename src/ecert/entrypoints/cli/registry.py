@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 
+import segno
 import typer
 
 from ecert.adapters import keystore
@@ -169,9 +171,24 @@ def _demo_text(out: dict[str, Any], cases: list[DemoCase], *, keys_dir: str | No
         lines.append(f"{pad}→ {to_try}")
         if qr:
             lines.append(f"{pad}  {qr}")
+    for acc in authority:
+        if acc.get("otpauth_uri"):
+            lines.extend(_totp_lines(acc))
     if out["sample_registration_nos"]:
         lines.append(f"试一试 try: ecert holder show {out['sample_registration_nos'][0]} --json")
     return "\n".join(lines)
+
+
+def _totp_lines(account: dict[str, str]) -> list[str]:
+    """A DEMO staff account's second factor: the QR code to scan with an authenticator app, and its secret."""
+    qr = io.StringIO()
+    segno.make(account["otpauth_uri"], error="m").terminal(out=qr, compact=True)
+    return [
+        f"{account['username']} 的动态验证码(演示)DEMO authenticator (TOTP) of {account['username']}: "
+        "用身份验证器应用扫描 scan with an authenticator app, 或输入密钥 or type the key:",
+        f"  {account['totp_secret']}",
+        *qr.getvalue().rstrip("\n").split("\n"),
+    ]
 
 
 @holder_cli.command("show")

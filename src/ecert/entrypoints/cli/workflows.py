@@ -1,4 +1,4 @@
-"""``ecert renewal …`` and ``ecert user add`` (docs/cli.md)."""
+"""``ecert renewal …``, ``ecert user add`` and ``ecert user reset-2fa`` (docs/cli.md)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import typer
 from ecert.bootstrap import App
 from ecert.domain.errors import BadInput, problem
 from ecert.entrypoints.cli.common import Actor, Invocation, JsonOut, RegNo, actor_name, moment, stamp
-from ecert.services import accounts, renewal
+from ecert.services import accounts, renewal, second_factor
 
 renewal_cli = typer.Typer(help="延续注册 / renewal registration", no_args_is_help=True)
 user_cli = typer.Typer(help="账号 / accounts", no_args_is_help=True)
@@ -111,3 +111,20 @@ def user_add(
              "registration_no": user.registration_no},
             f"{inv.say('已创建账号', 'Account created')}: {user.username} ({inv.term('role', user.role)})",
         )  # fmt: skip
+
+
+@user_cli.command("reset-2fa")
+def user_reset_2fa(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., metavar="USERNAME"),
+    actor: Actor = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Reset a reviewer's or admin's second factor (TOTP and recovery codes): their sessions end and
+    their next sign-in enrols again. An audit event (R-ACC-1)."""
+    inv = Invocation.of(ctx)
+    with inv.errors(json_out):
+        a = inv.app()
+        was = second_factor.reset(a.uow(), name, actor=actor_name(actor, a.settings), now=a.clock.now())
+        said = inv.say("已重置第二重验证,下次登录时重新绑定", "Second factor reset; enrols again at the next sign-in")
+        inv.emit({"username": name, "reset": True, "was_enrolled": was}, f"{said}: {name}")

@@ -28,6 +28,7 @@ from ecert.entrypoints.web import (
     routes_holder,
     routes_ops,
     routes_platform,
+    routes_second_factor,
     routes_session,
     routes_verify,
 )
@@ -117,6 +118,8 @@ def create_app(core: App, web: WebParts | None = None) -> FastAPI:
             return JSONResponse(exc.as_dict(lang), status_code=status)
         if exc.code == "unauthenticated":
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        if exc.code == "second_factor_required":
+            return RedirectResponse(f"/login/second-factor?next={request.url.path}", status_code=303)
         error = page_error(status, lang, exc.as_dict(lang)["error"])
         return render(request, "error.html", status_code=status, error=error)
 
@@ -157,6 +160,7 @@ def create_app(core: App, web: WebParts | None = None) -> FastAPI:
     api.include_router(routes_verify.router)
     api.include_router(routes_session.router)
     api.include_router(routes_platform.router)
+    api.include_router(routes_second_factor.router)
     api.include_router(routes_holder.router)
     api.include_router(routes_authority.router)
     return api

@@ -4,7 +4,9 @@ the client's rate limit, the signed-in user, role checks, CSRF."""
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,6 +18,7 @@ from ecert.adapters.db.users import User
 from ecert.adapters.ratelimit import ClientBuckets
 from ecert.bootstrap import App, WebParts
 from ecert.domain.errors import EcertError
+from ecert.services.second_factor import STAFF_ROLES
 
 COOKIE = "ecert_session"
 SESSION_MAX_AGE = 8 * 3600  # seconds (adapters/db/sessions.py SESSION_TTL)
@@ -25,6 +28,8 @@ SESSION_MAX_AGE = 8 * 3600  # seconds (adapters/db/sessions.py SESSION_TTL)
 class WebContext:
     core: App
     sessions: SessionStore
+    # The real Unix time, for TOTP codes (never the drills' ECERT_TODAY clock); tests may set another.
+    wall_time: Callable[[], float] = field(default=time.time)
 
 
 def ctx(request: Request) -> WebContext:
@@ -84,7 +89,18 @@ def require_user(request: Request, *roles: str) -> User:
         raise EcertError("unauthenticated")
     if roles and user.role not in roles:
         raise EcertError("forbidden", rule="R-ACC-1")
+    if needs_second_factor(request, user):
+        raise EcertError("second_factor_required", rule="R-ACC-1")
     return user
+
+
+def needs_second_factor(request: Request, user: User) -> bool:
+    """A reviewer or admin whose session has not passed the second factor (ECERT_STAFF_2FA=required):
+    their pages and API routes are refused until it has (services/second_factor.py)."""
+    if user.role not in STAFF_ROLES or not ctx(request).core.settings.web.staff_2fa:
+        return False
+    s = session_of(request)
+    return s is None or not s.second_factor
 
 
 def check_csrf(request: Request, token: str | None) -> None:

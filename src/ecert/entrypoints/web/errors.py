@@ -12,6 +12,9 @@ from ecert.domain.errors import BadInput, EcertError
 STATUS: dict[str, int] = {
     "bad_input": 400,
     "unauthenticated": 401,
+    "second_factor_required": 401,
+    "second_factor_invalid": 401,
+    "second_factor_reused": 401,
     "forbidden": 403,
     "csrf_failed": 403,
     "platform_signin_failed": 400,

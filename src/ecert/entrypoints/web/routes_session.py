@@ -15,6 +15,7 @@ from ecert.entrypoints.web.deps import is_local_path as _local
 from ecert.entrypoints.web.deps import set_session_cookie as _set_cookie
 from ecert.entrypoints.web.i18n import request_lang
 from ecert.entrypoints.web.platform import end_platform_session
+from ecert.entrypoints.web.second_factor_gate import api_sign_in, page_after_password, required_after_password
 from ecert.entrypoints.web.templating import render
 from ecert.services import accounts
 
@@ -84,7 +85,10 @@ def login_submit(
             request, "login.html", status_code=429 if exc.code == "rate_limited" else 401,
             error=exc.message(request_lang(request)), next=next, username=username[:USERNAME_ECHO],
         )  # fmt: skip
-    response = RedirectResponse(next if _local(next) else _home_for(role), status_code=303)
+    target = next if _local(next) else _home_for(role)
+    if required_after_password(request, role):  # staff: the second factor first (issue 17)
+        target = page_after_password(target)
+    response = RedirectResponse(target, status_code=303)
     _set_cookie(request, response, token)
     return response
 
@@ -98,10 +102,13 @@ def logout(request: Request, csrf: str = Form("")) -> Response:
 
 @router.post("/api/v1/session", tags=["session"])
 def api_login(request: Request, body: dict[str, str]) -> JSONResponse:
-    """Sign in; the session cookie is set and the CSRF token returned (send it as X-CSRF-Token)."""
+    """Sign in; the session cookie is set and the CSRF token returned (send it as X-CSRF-Token).
+    Reviewers and admins add ``totp`` (a code or a recovery code), or pass the second factor next at
+    ``/api/v1/session/second-factor``: ``second_factor`` says which (README "Staff second factor")."""
     username, password = str(body.get("username", "")), str(body.get("password", ""))
     token, role, csrf = _login(request, username, password)
-    response = JSONResponse({"username": username, "role": role, "csrf_token": csrf})
+    token, csrf, second = api_sign_in(request, username, role, token, csrf, body.get("totp"))
+    response = JSONResponse({"username": username, "role": role, "csrf_token": csrf, "second_factor": second})
     _set_cookie(request, response, token)
     return response
 

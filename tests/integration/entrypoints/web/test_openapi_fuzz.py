@@ -21,6 +21,7 @@ from ecert.bootstrap import bootstrap
 from ecert.config import Settings
 from ecert.entrypoints.web import create_app
 from ecert.services.demo import ensure_demo_accounts, seed_demo
+from helpers_app import api_signed_in
 
 TODAY = date(2021, 3, 1)
 
@@ -41,12 +42,9 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     headers: dict[str, dict[str, str]] = {"anonymous": {}}
     for role in ("admin", "holder"):
         client = TestClient(app)
-        r = client.post(
-            "/api/v1/session", json={"username": accounts[role]["username"], "password": accounts[role]["password"]}
-        )
-        assert r.status_code == 200, r.text
+        csrf = api_signed_in(client, accounts[role]["username"], accounts[role]["password"])  # admin: 2nd factor too
         cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
-        headers[role] = {"Cookie": cookie, "X-CSRF-Token": r.json()["csrf_token"]}
+        headers[role] = {"Cookie": cookie, "X-CSRF-Token": csrf}
     return {"app": app, "headers": headers}
 
 

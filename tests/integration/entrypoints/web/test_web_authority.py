@@ -32,7 +32,7 @@ from ecert.domain.model import Gender
 from ecert.domain.rules.renewal import renewed_validity_end
 from ecert.entrypoints.web.app import create_app
 from ecert.services import accounts, demo, registry, renewal
-from helpers_app import Served, renewable_days
+from helpers_app import Served, api_signed_in, pass_second_factor_page, renewable_days
 from helpers_cli import COLUMNS
 
 SEED_DAY = date(2021, 3, 1)
@@ -57,11 +57,9 @@ class Site(Served):
         return TestClient(self.app, follow_redirects=False)
 
     def api_login(self, username: str) -> tuple[TestClient, str]:
-        """A signed-in client and its CSRF token (``POST /api/v1/session``)."""
+        """A signed-in client and its CSRF token (``POST /api/v1/session``; staff pass the second factor)."""
         c = self.client()
-        res = c.post("/api/v1/session", json={"username": username, "password": PASSWORD})
-        assert res.status_code == 200, res.text
-        return c, str(res.json()["csrf_token"])
+        return c, api_signed_in(c, username, PASSWORD)
 
 
 @pytest.fixture(autouse=True)
@@ -184,7 +182,8 @@ def test_provincial_reviewer_sees_pending_application_and_approval_sets_new_vali
 ) -> None:
     c = site.client()
     res = c.post("/login", data={"username": "rev_zj", "password": PASSWORD})
-    assert res.status_code == 303 and res.headers["location"] == "/review"
+    assert res.status_code == 303 and res.headers["location"] == "/login/second-factor?next=/review"
+    pass_second_factor_page(c, "rev_zj")
 
     page = c.get("/review")
     assert page.status_code == 200
@@ -317,7 +316,7 @@ def test_decision_on_or_after_the_65th_birthday_is_refused_on_the_page__R_REN_5(
     keys = keystore.key_settings_from_env({"ECERT_KEYS_DIR": str(tmp_path / "keys")})
     late = bootstrap(Settings(database_url=db_url, today_override=age65), engine=site.engine, keys=keys)
     c = TestClient(create_app(late), follow_redirects=False)
-    token = c.post("/api/v1/session", json={"username": "rev_zj", "password": PASSWORD}).json()["csrf_token"]
+    token = api_signed_in(c, "rev_zj", PASSWORD)
     html = c.get("/review").text
     assert "已满65周岁,不能批准" in html
     res = c.post(f"/review/{site.application_id}", data={"decision": "approve", "csrf": token})
@@ -514,7 +513,8 @@ def test_audit_page_shows_latest_events_and_an_intact_chain__R_ACC_1(site: Site)
         assert action in html
     api = c.get("/api/v1/audit", params={"limit": 2, "verify": "true"}).json()
     assert api["chain"]["intact"] is True and api["chain"]["first_broken_id"] is None
-    assert [e["action"] for e in api["events"]] == ["renewal.approved", "auth.login"]
+    # The sign-in: the password, then the second factor (a first sign-in enrols).
+    assert [e["action"] for e in api["events"]] == ["renewal.approved", "auth.second_factor_enrolled"]
     older = c.get("/api/v1/audit", params={"limit": 2, "before_id": api["next_before_id"]}).json()
     assert all(e["id"] < api["next_before_id"] for e in older["events"])
 

@@ -64,7 +64,7 @@ from ecert.domain.rules.renewal import check_renewal_application
 from ecert.services import accounts, demo, issuance, registry, renewal
 from ecert.services.issuance import IssuedCertificate
 from ecert.testing import pg_schema
-from helpers_app import Served, renewable_days
+from helpers_app import Served, api_signed_in, fresh_code, renewable_days
 
 PG_URL = os.environ.get("ECERT_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -130,9 +130,7 @@ class World(Served):
     def sign_in(self, role: str) -> tuple[TestClient, str]:
         """A new client signed in through ``POST /api/v1/session``, with its CSRF token."""
         c = self.client()
-        res = c.post("/api/v1/session", json={"username": USERNAME[role], "password": PASSWORD})
-        assert res.status_code == 200, res.text
-        return c, str(res.json()["csrf_token"])
+        return c, api_signed_in(c, USERNAME[role], PASSWORD)  # staff pass the second factor too
 
     def session(self, role: str) -> tuple[TestClient, str]:
         """The role's long-lived client (anonymous: a client without a session, empty token)."""
@@ -332,11 +330,13 @@ TRACKED = (registrations, specialty_registrations, renewal_applications, renewal
 
 
 def snapshot(engine: Engine) -> Snapshot:
-    """Every row that holds a holder's data (the audit log and sessions aside), as comparable items."""
+    """Every row that holds a holder's data (the audit log and sessions aside), as comparable items. The
+    staff's second-factor columns of ``users`` are the sign-in's own state, like the sessions: aside too."""
     out: Snapshot = {}
     with engine.connect() as conn:
         for table in TRACKED:
-            out[table.name] = {tuple(sorted(r._mapping.items())) for r in conn.execute(select(table))}
+            cols = [c for c in table.c if not c.name.startswith("totp_")]
+            out[table.name] = {tuple(sorted(r._mapping.items())) for r in conn.execute(select(*cols))}
         cols = [c for c in holder_images.c if c.name != "data"]
         out[holder_images.name] = {tuple(sorted(r._mapping.items())) for r in conn.execute(select(*cols))}
     return out
@@ -485,6 +485,32 @@ def check_sign_in(w: World, role: str, res: httpx.Response, diff: dict[str, Chan
     body = res.json()
     assert body["username"] == USERNAME[role] and body["csrf_token"]
     assert body["role"] == {HOLDER_A: "holder", HOLDER_B: "holder", ADMIN: "admin"}.get(role, "reviewer")
+    # Staff (enrolled by their shared session) still have the second factor to pass: no code was sent.
+    assert body["second_factor"] == ("not_required" if role in (HOLDER_A, HOLDER_B) else "required")
+
+
+def send_factor_state(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
+    return c.get("/api/v1/session/second-factor")
+
+
+def check_factor_state(w: World, role: str, res: httpx.Response, diff: dict[str, Change]) -> None:
+    assert res.json() == {"username": USERNAME[role], "enrolled": True, "passed": True}
+
+
+def send_pass_factor(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
+    """Staff pass the second factor in a new session signed in with the password only (the shared one
+    stays as it is); holders and the public try it with their own session."""
+    if role in (ANON, HOLDER_A, HOLDER_B):
+        return c.post("/api/v1/session/second-factor", json={"code": "123456"}, headers=_headers(csrf))
+    own = w.client()
+    token = own.post("/api/v1/session", json={"username": USERNAME[role], "password": PASSWORD}).json()["csrf_token"]
+    code = fresh_code(w.engine, USERNAME[role])
+    return own.post("/api/v1/session/second-factor", json={"code": code}, headers=_headers(token))
+
+
+def check_pass_factor(w: World, role: str, res: httpx.Response, diff: dict[str, Change]) -> None:
+    body = res.json()
+    assert (body["second_factor"], body["method"], body["username"]) == ("passed", "totp", USERNAME[role])
 
 
 def send_sign_out(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
@@ -707,6 +733,8 @@ ROWS = [
     Row("POST", "/api/v1/verify/file", PUBLIC, send_verify_file, check_verify_pdf),
     Row("POST", "/api/v1/session", ("401", "200", "200", "200", "200", "200"), send_sign_in, check_sign_in),
     Row("DELETE", "/api/v1/session", PUBLIC, send_sign_out, check_sign_out),
+    Row("GET", "/api/v1/session/second-factor", STAFF, send_factor_state, check_factor_state),
+    Row("POST", "/api/v1/session/second-factor", STAFF, send_pass_factor, check_pass_factor),
     Row("GET", "/api/v1/me", HOLDERS, send_me, check_me),
     Row("GET", "/api/v1/me/certificates", HOLDERS, send_my_certificates, check_my_certificates),
     Row("POST", "/api/v1/me/certificates", HOLDERS, send_download, check_download, writes=True),
