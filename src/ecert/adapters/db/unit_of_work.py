@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine
 
 from ecert.adapters.db.audit import AuditLog
 from ecert.adapters.db.certificates import SqlCertificates
+from ecert.adapters.db.history import SqlHistory
 from ecert.adapters.db.registry import SqlRegistry
 from ecert.adapters.db.reminders import SqlReminders
 from ecert.adapters.db.renewals import SqlRenewals
@@ -36,6 +37,7 @@ class SqlUnitOfWork:
         self.renewals = SqlRenewals(self._conn)
         self.reminders = SqlReminders(self._conn)
         self.reseal = SqlResealWorklist(self._conn)
+        self.history = SqlHistory(self._conn)
         return self
 
     def __exit__(
