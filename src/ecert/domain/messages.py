@@ -240,6 +240,7 @@ TERMS: dict[str, tuple[str, str]] = {
     # What a ``not_found`` or ``keys_missing`` names.
     "thing.registration_no": ("注册编号", "registration number"),
     "thing.application": ("延续注册申请", "renewal application"),
+    "thing.certificate": ("电子证书", "certificate"),
     "thing.user": ("用户", "user"),
     "thing.employer": ("聘用企业(统一社会信用代码)", "employer (unified social credit code)"),
     "thing.signature_image": ("签名图像", "signature image"),

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from ecert.domain import history, provinces
 from ecert.domain.dates import in_cst
-from ecert.domain.errors import NotFound, RuleRefusal
+from ecert.domain.errors import BadInput, NotFound, RuleRefusal, problem
 from ecert.domain.history import DateReason, RegistrationOnDate
 from ecert.domain.policy import Policy
 from ecert.domain.verification import VerificationResult, VerificationStatus
@@ -38,6 +38,19 @@ ATTESTABLE = frozenset(
     }
 )
 LANGS = ("zh", "en")
+
+
+def parse_day(value: str, column: str = "date") -> date:
+    """The date asked about, ``YYYY-MM-DD``, or ``bad_input`` naming the option or field."""
+    v = value.strip()
+    try:
+        if len(v) != 10:
+            raise ValueError
+        return date.fromisoformat(v)
+    except ValueError:
+        raise BadInput(
+            [problem(f"日期格式应为 YYYY-MM-DD,实际为“{v}”", f"Date must be YYYY-MM-DD, got {v!r}", column=column)]
+        ) from None
 
 
 class DocumentSigner(Protocol):

@@ -236,6 +236,11 @@ class History(Protocol):
 
     def registration_of_serial(self, serial: str) -> str | None: ...
 
+    def supersession_of(self, serial: str) -> tuple[datetime | None, str | None]:
+        """When the certificate was superseded (None: it is not), and the serial of the registration's
+        newest certificate that is current now (None: there is none)."""
+        ...
+
 
 class ResealWorklist(Protocol):
     """Registrations whose certificates are to be issued again under a new seal key."""

@@ -74,6 +74,28 @@ class SqlHistory:
         """The registration number a certificate serial was issued to, if it was."""
         return self.conn.execute(_BY_SERIAL, {"serial": serial}).scalar_one_or_none()
 
+    def supersession_of(self, serial: str) -> tuple[datetime | None, str | None]:
+        """When the certificate was superseded (R-CHG-1), and the registration's newest current certificate."""
+        cert = self.conn.execute(
+            select(_c.c.registration_id, _c.c.data_version).where(_c.c.serial == serial)
+        ).one_or_none()
+        if cert is None:
+            return None, None
+        at = self.conn.execute(
+            select(_s.c.at)
+            .where(_s.c.registration_id == cert.registration_id, _s.c.to_version > cert.data_version)
+            .order_by(_s.c.to_version)
+            .limit(1)
+        ).scalar_one_or_none()
+        version = select(_r.c.data_version).where(_r.c.id == cert.registration_id).scalar_subquery()
+        current = self.conn.execute(
+            select(_c.c.serial)
+            .where(_c.c.registration_id == cert.registration_id, _c.c.data_version == version)
+            .order_by(_c.c.issued_at.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        return (_utc(at) if at is not None else None), current
+
     def records(self, registration_nos: Sequence[str]) -> list[RegistrationRecords]:
         """The records of those of ``registration_nos`` that exist (unknown numbers are left out)."""
         out: list[RegistrationRecords] = []

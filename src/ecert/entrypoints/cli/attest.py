@@ -4,7 +4,6 @@ the public keys that check it (issue 13, docs/cli.md)."""
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -19,19 +18,6 @@ from ecert.services import attestation, verification
 from ecert.services.attestation import Attestation
 
 TARGET_HELP = "A registration number, a certificate file (PDF/OFD) or what a scanner read from its QR code"
-
-
-def parse_day(value: str, column: str = "date") -> date:
-    """``YYYY-MM-DD`` or ``bad_input`` naming the option."""
-    v = value.strip()
-    try:
-        if len(v) != 10:
-            raise ValueError
-        return date.fromisoformat(v)
-    except ValueError:
-        raise BadInput(
-            [problem(f"日期格式应为 YYYY-MM-DD,实际为“{v}”", f"Date must be YYYY-MM-DD, got {v!r}", column=column)]
-        ) from None
 
 
 def attest_cmd(
@@ -52,7 +38,7 @@ def attest_cmd(
     """Was it valid on that date? One signed answer (JWS, key id as in ``keys export --jwks``)."""
     inv = Invocation.of(ctx)
     with inv.command(json_out) as a:
-        day = parse_day(on)
+        day = attestation.parse_day(on)
         if out is not None:
             check_output_file(out, example="attestation.pdf")
         signer, now, lang = a.attestation_signer, a.clock.now(), inv.lang()
@@ -81,8 +67,7 @@ def attest_cmd(
         if out is not None:
             write_output(out, a.attestation_pdf(att, lang), example="attestation.pdf")
             d["pdf"] = str(out)
-        verdict_word = inv.say("有效", "valid") if d["valid_on_date"] else inv.say("无效", "not valid")
-        inv.emit(d, f"{d['date']}: {verdict_word} — " + "; ".join(d["reasons"]) + f"\n{d['attestation']}")
+        inv.emit(d, "; ".join(d["reasons"]) + f"\n{d['attestation']}")
 
 
 def keys_export(
