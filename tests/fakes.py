@@ -28,6 +28,13 @@ from ecert.adapters.db.users import User
 from ecert.domain.certificate import CertificateRecord
 from ecert.domain.dates import CST
 from ecert.domain.errors import RuleRefusal
+from ecert.domain.history import (
+    CertificateRecordOnFile,
+    RegistrationRecords,
+    SpecialtyRecord,
+    SupersessionRecord,
+    VersionRecord,
+)
 from ecert.domain.ids import make_id_number, make_registration_no, make_uscc
 from ecert.domain.model import (
     ApplicationStatus,
@@ -260,6 +267,61 @@ class FakeCertificates:
         )
 
 
+class FakeHistory:
+    """The history reads over the fake's data. The fake records no ended versions (adapters/db/registry.py
+    ``supersede`` does): every version reads as the current one, which suits the unit tests of verdicts."""
+
+    def __init__(self, db: FakeDatabase) -> None:
+        self.db = db
+
+    def registration_of_serial(self, serial: str) -> str | None:
+        rec = self.db.certificates.get(serial)
+        return rec.registration_no if rec is not None else None
+
+    def supersession_of(self, serial: str) -> tuple[datetime | None, str | None]:
+        rec = self.db.certificates.get(serial)
+        if rec is None:
+            return None, None
+        no = rec.registration_no
+        at = next(
+            (s.at for s in self.db.supersessions if s.registration_no == no and s.to_version > rec.data_version), None
+        )
+        version = self.db.registrations[no].data_version
+        current = [c for c in self.db.certificates.values() if c.registration_no == no and c.data_version == version]
+        return at, max(current, key=lambda c: c.issued_at).serial if current else None
+
+    def records(self, registration_nos: Sequence[str]) -> list[RegistrationRecords]:
+        out = []
+        for no in dict.fromkeys(registration_nos):
+            reg = self.db.registrations.get(no)
+            if reg is None:
+                continue
+            status = self.db.statuses[no]
+            changes = tuple(
+                SupersessionRecord(s.to_version, s.at, s.cause.value)
+                for s in self.db.supersessions
+                if s.registration_no == no
+            )
+            specs = tuple(SpecialtyRecord(s.specialty, s.valid_until, s.stored_state.value) for s in reg.specialties)
+            certs = tuple(
+                CertificateRecordOnFile(c.serial, c.data_version, c.usage_from, c.usage_until, c.issued_at)
+                for c in self.db.certificates.values()
+                if c.registration_no == no
+            )
+            ended = [c.at for c in changes if c.cause in ("revocation", "cancellation")]
+            out.append(
+                RegistrationRecords(
+                    registration_no=no, province_code=reg.province_code, name=reg.person.name,
+                    id_number=reg.person.id_number, birth_date=reg.person.birth_date, status=status.status.value,
+                    status_basis=status.basis, status_effective=status.effective,
+                    ended_at=ended[-1] if ended else None,
+                    current=VersionRecord(reg.data_version, reg.employer.name, reg.employer.uscc, specs),
+                    versions={}, supersessions=changes, certificates=certs,
+                )
+            )  # fmt: skip
+        return out
+
+
 class FakeUsers:
     def __init__(self, db: FakeDatabase) -> None:
         self.db = db
@@ -305,6 +367,9 @@ class FakeAudit:
         event["hash"] = hashlib.sha256((prev + body).encode()).hexdigest()
         self.db.audit.append(event)
         return str(event["hash"])
+
+    def head(self) -> tuple[int, str] | None:
+        return (len(self.db.audit), str(self.db.audit[-1]["hash"])) if self.db.audit else None
 
 
 class FakeRenewals:
@@ -521,6 +586,7 @@ class FakeUnitOfWork:
         self.renewals = FakeRenewals(self.db)
         self.reminders = FakeReminders(self.db, self.registry)
         self.reseal = FakeResealWorklist(self.db, self.registry)
+        self.history = FakeHistory(self.db)
         self.commits = 0
         self._saved: dict[str, Any] | None = None
 

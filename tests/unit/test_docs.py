@@ -135,3 +135,12 @@ def test_readme_and_docs_cli_list_every_verification_reason_code() -> None:
     readme, doc = (ROOT / "README.md").read_text("utf-8"), (DOCS / "cli.md").read_text("utf-8")
     assert [c.value for c in ReasonCode if f"`{c.value}`" not in readme] == []
     assert [c.value for c in ReasonCode if f"| `{c.value}` |" not in doc] == []
+
+
+def test_readme_and_docs_cli_list_every_attestation_reason_code() -> None:
+    """Issue 13: the answers for a date have stable codes too; the README and docs/cli.md list them all."""
+    from ecert.domain.history import DateCode
+
+    readme, doc = (ROOT / "README.md").read_text("utf-8"), (DOCS / "cli.md").read_text("utf-8")
+    assert [c.value for c in DateCode if f"| `{c.value}` |" not in readme] == []
+    assert [c.value for c in DateCode if f"| `{c.value}` |" not in doc] == []

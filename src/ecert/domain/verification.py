@@ -18,13 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
 from ecert.domain import messages
 from ecert.domain.certificate import CertificateContent, CertificateRecord, mask_id_number
+from ecert.domain.dates import in_cst
 from ecert.domain.holder import holder_view
 from ecert.domain.model import Registration, RegistrationStatus
 from ecert.domain.policy import Policy
@@ -116,6 +117,10 @@ class VerificationResult:
     holder: Mapping[str, Any] | None = None
     content: CertificateContent | None = None
     token: str | None = None
+    # R-CHG-1: for a superseded certificate, the current certificate's serial (never its file) and when
+    # this one was superseded (services/verification.py ``with_supersession``).
+    superseded_by: str | None = None
+    superseded_at: datetime | None = None
 
     def checked(self, **outcomes: bool) -> VerificationResult:
         """This result with the outcomes of the checks named (keys of :data:`CHECKS`) recorded."""
@@ -136,7 +141,7 @@ class VerificationResult:
         # dataclasses.replace, without its generic cost on the QR page's hot path
         return VerificationResult(
             status, reasons, checks, self.serial, self.registration_no, self.usage_from, self.usage_until, holder,
-            self.content, self.token,
+            self.content, self.token, self.superseded_by, self.superseded_at,
         )  # fmt: skip
 
     @property
@@ -144,6 +149,13 @@ class VerificationResult:
         return [r.code.value for r in self.reasons]
 
     def as_dict(self, lang: str = "zh") -> dict[str, Any]:
+        out = self._as_dict(lang)
+        if self.status is VerificationStatus.SUPERSEDED:  # docs/cli.md: a superseded certificate adds them
+            out["superseded_by"] = self.superseded_by
+            out["superseded_at"] = in_cst(self.superseded_at).isoformat() if self.superseded_at else None
+        return out
+
+    def _as_dict(self, lang: str) -> dict[str, Any]:
         return {
             "status": self.status.value,
             "reasons": [r.text(lang) for r in self.reasons],

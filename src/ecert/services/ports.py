@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ecert.domain.certificate import CertificateContent
+from ecert.domain.history import RegistrationRecords
 from ecert.domain.model import (
     Employer,
     LapseReason,
@@ -218,6 +219,10 @@ class AuditTrail(Protocol):
         """Append one event; returns its chain hash."""
         ...
 
+    def head(self) -> tuple[int, str] | None:
+        """The chain's last event: (its position, counted from 1, its hash); None while empty."""
+        ...
+
 
 class Renewals(Protocol):
     """Renewal applications (R-REN-1, R-REN-6)."""
@@ -254,6 +259,21 @@ class Reminders(Protocol):
     def mark_sent(self, reminder_id: int, *, at: datetime, email: str) -> None: ...
 
     def outbox(self, *, pending: bool = False) -> list[OutboxEntry]: ...
+
+
+class History(Protocol):
+    """What the history that answers for a date reads (domain/history.py), set-based."""
+
+    def records(self, registration_nos: Sequence[str]) -> list[RegistrationRecords]:
+        """The records of those of the numbers that exist (unknown ones are left out)."""
+        ...
+
+    def registration_of_serial(self, serial: str) -> str | None: ...
+
+    def supersession_of(self, serial: str) -> tuple[datetime | None, str | None]:
+        """When the certificate was superseded (None: it is not), and the serial of the registration's
+        newest certificate that is current now (None: there is none)."""
+        ...
 
 
 class ResealWorklist(Protocol):

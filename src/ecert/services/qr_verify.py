@@ -15,7 +15,7 @@ import anyio.to_thread
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ecert.domain.policy import Policy
-from ecert.domain.verification import VerificationResult
+from ecert.domain.verification import VerificationResult, VerificationStatus
 from ecert.services import verification
 from ecert.services.unit_of_work import AbstractUnitOfWork
 from ecert.services.verification import SnapshotLoader, VerifiedTokens
@@ -59,6 +59,9 @@ class FastVerify:
             result = await verification.verify_qr_async(
                 self.snapshot, text, decode_token=self.tokens, today=self.today(), policy=self.policy
             )
+            if result.status is VerificationStatus.SUPERSEDED:  # rare: the current serial, read once more
+                complete = functools.partial(verification.with_supersession, self.uow(), result)
+                result = await anyio.to_thread.run_sync(complete)
         if self.log is not None:
             self.log.record(channel, result.serial, result.registration_no, result.status)
         return result

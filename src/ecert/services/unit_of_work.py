@@ -17,6 +17,7 @@ from ecert.services.ports import (
     AuditTrail,
     Certificates,
     ExternalIdentities,
+    History,
     Registrations,
     Reminders,
     Renewals,
@@ -53,6 +54,9 @@ class AbstractUnitOfWork(Protocol):
 
     @property
     def reseal(self) -> ResealWorklist: ...
+
+    @property
+    def history(self) -> History: ...
 
     def __enter__(self) -> Self: ...
 

@@ -60,7 +60,26 @@ def _online(
     """Compare with the issuance record and the registry's current state (R-CHG-1, R-CHG-3)."""
     with uow:
         snapshot = uow.certificates.snapshot(claims.serial)
-    return judge(result, claims, full_digest, snapshot, today=today, policy=policy)
+        verdict = judge(result, claims, full_digest, snapshot, today=today, policy=policy)
+        if verdict.status is VerificationStatus.SUPERSEDED:
+            verdict = _superseded(uow, verdict)
+    return verdict
+
+
+def _superseded(uow: AbstractUnitOfWork, result: VerificationResult) -> VerificationResult:
+    """Inside an open unit of work: a superseded verdict with the current serial and when (R-CHG-1)."""
+    if result.serial is None:
+        return result
+    at, current = uow.history.supersession_of(result.serial)
+    return replace(result, superseded_by=current, superseded_at=at)
+
+
+def with_supersession(uow: AbstractUnitOfWork, result: VerificationResult) -> VerificationResult:
+    """A superseded verdict reached without the unit of work (the QR page's async read), completed."""
+    if result.status is not VerificationStatus.SUPERSEDED:
+        return result
+    with uow:
+        return _superseded(uow, result)
 
 
 TokenDecoder = Callable[[str], TokenClaims]

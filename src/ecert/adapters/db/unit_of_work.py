@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine
 
 from ecert.adapters.db.audit import AuditLog
 from ecert.adapters.db.certificates import SqlCertificates
+from ecert.adapters.db.history import SqlHistory
 from ecert.adapters.db.identities import SqlExternalIdentities
 from ecert.adapters.db.registry import SqlRegistry
 from ecert.adapters.db.reminders import SqlReminders
@@ -40,6 +41,7 @@ class SqlUnitOfWork:
         self.reminders = SqlReminders(self._conn)
         self.reseal = SqlResealWorklist(self._conn)
         self.identities = SqlExternalIdentities(self._conn)
+        self.history = SqlHistory(self._conn)
         return self
 
     def __exit__(

@@ -24,6 +24,7 @@ from ecert.domain.errors import BadInput, EcertError, problem
 from ecert.domain.verification import MAX_CERTIFICATE_FILE
 from ecert.entrypoints.web import (
     metrics,
+    routes_attest,
     routes_authority,
     routes_holder,
     routes_ops,
@@ -158,6 +159,7 @@ def create_app(core: App, web: WebParts | None = None) -> FastAPI:
 
     api.include_router(routes_ops.router)
     api.include_router(routes_verify.router)
+    api.include_router(routes_attest.router)
     api.include_router(routes_session.router)
     api.include_router(routes_platform.router)
     api.include_router(routes_second_factor.router)
