@@ -20,6 +20,7 @@ from ecert.services.ports import (
     Reminders,
     Renewals,
     ResealWorklist,
+    RosterRuns,
     Users,
 )
 
@@ -45,6 +46,9 @@ class AbstractUnitOfWork(Protocol):
 
     @property
     def reseal(self) -> ResealWorklist: ...
+
+    @property
+    def rosters(self) -> RosterRuns: ...
 
     def __enter__(self) -> Self: ...
 

@@ -238,6 +238,7 @@ users = Table(
     Column("password_hash", Text, nullable=False),  # argon2id
     Column("disabled", Boolean, nullable=False, server_default="0"),
     _instant("created_at"),
+    Column("employer_uscc", String(18), nullable=True),  # employers: the one employer they speak for (R-ACC-1)
 )
 
 reminders = Table(
@@ -331,4 +332,29 @@ supersessions = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Column("cause", String(24), nullable=False),  # domain.model.SupersessionCause
     Column("actor", Text, nullable=False),
+)
+
+roster_runs = Table(
+    "roster_runs",
+    metadata,
+    # One roster report (services/roster.py): an employer's list of registration numbers or zip of
+    # certificates, checked for one date. Keyed by a random id, not enumerable; read only by the
+    # account that asked (R-ACC-1). ``total``/``done`` feed the progress page; the upload is kept
+    # until the report is made (a queue worker in another process reads it), then dropped.
+    Column("id", String(32), primary_key=True),
+    Column("username", String(64), nullable=False, index=True),
+    Column("employer_uscc", String(18), nullable=False),
+    _date("on_date", nullable=True),
+    Column("status", String(16), nullable=False),  # queued | running | done | failed
+    Column("total", Integer, nullable=False),
+    Column("done", Integer, nullable=False),
+    Column("input_name", Text, nullable=False),
+    Column("input_data", LargeBinary, nullable=True),
+    Column("counts", Text, nullable=True),  # JSON: the report's counts
+    Column("error", Text, nullable=True),  # JSON: the refusal ({"code", "details"}) of a failed run
+    Column("report_json", LargeBinary, nullable=True),
+    Column("report_pdf", LargeBinary, nullable=True),
+    Column("report_csv", LargeBinary, nullable=True),
+    _instant("created_at"),
+    _instant("finished_at", nullable=True),
 )

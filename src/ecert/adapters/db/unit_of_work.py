@@ -18,6 +18,7 @@ from ecert.adapters.db.registry import SqlRegistry
 from ecert.adapters.db.reminders import SqlReminders
 from ecert.adapters.db.renewals import SqlRenewals
 from ecert.adapters.db.reseal import SqlResealWorklist
+from ecert.adapters.db.rosters import SqlRosterRuns
 from ecert.adapters.db.users import SqlUsers
 
 
@@ -36,6 +37,7 @@ class SqlUnitOfWork:
         self.renewals = SqlRenewals(self._conn)
         self.reminders = SqlReminders(self._conn)
         self.reseal = SqlResealWorklist(self._conn)
+        self.rosters = SqlRosterRuns(self._conn)
         return self
 
     def __exit__(
