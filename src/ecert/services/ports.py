@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ecert.domain.certificate import CertificateContent
+from ecert.domain.history import RegistrationRecords
 from ecert.domain.model import (
     Employer,
     LapseReason,
@@ -221,6 +222,16 @@ class Reminders(Protocol):
     def mark_sent(self, reminder_id: int, *, at: datetime, email: str) -> None: ...
 
     def outbox(self, *, pending: bool = False) -> list[OutboxEntry]: ...
+
+
+class History(Protocol):
+    """What the history that answers for a date reads (domain/history.py), set-based."""
+
+    def records(self, registration_nos: Sequence[str]) -> list[RegistrationRecords]:
+        """The records of those of the numbers that exist (unknown ones are left out)."""
+        ...
+
+    def registration_of_serial(self, serial: str) -> str | None: ...
 
 
 class ResealWorklist(Protocol):

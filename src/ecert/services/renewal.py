@@ -93,10 +93,11 @@ def decide_renewal(
         before = {s.specialty: s.valid_until.isoformat() for s in reg.specialties}
         result = []
         if new_end is not None:
+            # New validity is printed data: every earlier certificate is superseded (R-REN-6); first,
+            # so that the version ending is recorded with the validity it had (the history by date).
+            uow.registry.supersede(reg.registration_no, Change(SupersessionCause.RENEWAL, now, reviewer))
             uow.registry.renew_specialties(reg.registration_no, specialties, new_end)
             result = [{"specialty": name, "valid_until": new_end.isoformat()} for name in specialties]
-            # New validity is printed data: every earlier certificate is superseded (R-REN-6).
-            uow.registry.supersede(reg.registration_no, Change(SupersessionCause.RENEWAL, now, reviewer))
         else:
             ended = []
             for name in specialties:

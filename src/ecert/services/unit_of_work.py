@@ -16,6 +16,7 @@ from typing import Protocol, Self
 from ecert.services.ports import (
     AuditTrail,
     Certificates,
+    History,
     Registrations,
     Reminders,
     Renewals,
@@ -46,6 +47,9 @@ class AbstractUnitOfWork(Protocol):
 
     @property
     def reseal(self) -> ResealWorklist: ...
+
+    @property
+    def history(self) -> History: ...
 
     @property
     def rosters(self) -> RosterRuns: ...

@@ -35,9 +35,11 @@ from sqlalchemy import table as light_table
 
 from ecert.adapters.db.tables import (
     holder_images,
+    registration_versions,
     registrations,
     renewal_items,
     specialty_registrations,
+    specialty_versions,
     supersessions,
 )
 from ecert.domain.model import (
@@ -263,6 +265,12 @@ def supersede(
     registration's number and new version, so ``which`` may test what the update changes (a status).
     """
     r, s = registrations, supersessions
+    if not id_set and conn.dialect.name == "postgresql":
+        # The version ending is read below before it is raised: lock its rows first, so that a concurrent
+        # change waits for this one instead of raising the version in between (SQLite has one writer).
+        conn.execute(select(r.c.id).where(which).with_for_update())
+    if cause is not SupersessionCause.RESEAL:  # a re-sealing changes no data: nothing to record
+        _record_versions(conn, which)
     stmt = update(r).where(which).values(**(values or {}), data_version=r.c.data_version + 1, updated_at=at)
     when = at.astimezone(UTC)
     if id_set:
@@ -296,6 +304,26 @@ def supersede(
             ],
         )
     return Superseded(len(rows), {row.registration_no: int(row.data_version) for row in rows})
+
+
+def _record_versions(conn: Connection, which: ColumnElement[bool]) -> None:
+    """The employer and specialties of the versions about to end, as they stand (the history that
+    answers for a date, domain/history.py): two ``INSERT … SELECT``, nothing comes back to Python."""
+    r, sr = registrations, specialty_registrations
+    conn.execute(
+        insert(registration_versions).from_select(
+            ["registration_id", "version", "employer_name", "employer_uscc"],
+            select(r.c.id, r.c.data_version, r.c.employer_name, r.c.employer_uscc).where(which),
+        )
+    )
+    columns = (sr.c.registration_id, r.c.data_version, sr.c.specialty, sr.c.valid_until, sr.c.state)
+    current = select(*columns, sr.c.lapse_recorded_on).select_from(sr.join(r, r.c.id == sr.c.registration_id))
+    conn.execute(
+        insert(specialty_versions).from_select(
+            ["registration_id", "version", "specialty", "valid_until", "state", "lapse_recorded_on"],
+            current.where(which),
+        )
+    )
 
 
 def _by_number(registration_no: str) -> ColumnElement[bool]:

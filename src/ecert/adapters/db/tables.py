@@ -334,6 +334,7 @@ supersessions = Table(
     Column("actor", Text, nullable=False),
 )
 
+<<<<<<< HEAD
 roster_runs = Table(
     "roster_runs",
     metadata,
@@ -357,4 +358,33 @@ roster_runs = Table(
     Column("report_csv", LargeBinary, nullable=True),
     _instant("created_at"),
     _instant("finished_at", nullable=True),
+=======
+# Migration 0012: what each data version of a registration printed, recorded when the version ends
+# (issue 13, the history that answers for a date: domain/history.py). Written only by
+# adapters/db/registry.py ``supersede``, just before it raises the version, in the transaction of
+# the change: one row per version that ended with a change of data (a re-sealing changes none and
+# writes none), with the employer and, in ``specialty_versions``, every specialty as it stood.
+# Versions ended before migration 0012 were back-filled from the audit events where those say what
+# changed (``source`` = ``backfill``). No foreign key, like ``supersessions``: an import may record a
+# million in one statement.
+registration_versions = Table(
+    "registration_versions",
+    metadata,
+    Column("registration_id", Integer, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("employer_name", Text, nullable=False),
+    Column("employer_uscc", String(18), nullable=False),
+    Column("source", String(8), nullable=False, server_default="live"),  # live | backfill
+)
+
+specialty_versions = Table(
+    "specialty_versions",
+    metadata,
+    Column("registration_id", Integer, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("specialty", String(16), primary_key=True),
+    _date("valid_until"),
+    Column("state", String(16), nullable=False),
+    _date("lapse_recorded_on", nullable=True),
+>>>>>>> attest
 )

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine
 
 from ecert.adapters.db.audit import AuditLog
 from ecert.adapters.db.certificates import SqlCertificates
+from ecert.adapters.db.history import SqlHistory
 from ecert.adapters.db.registry import SqlRegistry
 from ecert.adapters.db.reminders import SqlReminders
 from ecert.adapters.db.renewals import SqlRenewals
@@ -37,7 +38,11 @@ class SqlUnitOfWork:
         self.renewals = SqlRenewals(self._conn)
         self.reminders = SqlReminders(self._conn)
         self.reseal = SqlResealWorklist(self._conn)
+<<<<<<< HEAD
         self.rosters = SqlRosterRuns(self._conn)
+=======
+        self.history = SqlHistory(self._conn)
+>>>>>>> attest
         return self
 
     def __exit__(
