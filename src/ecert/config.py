@@ -115,9 +115,16 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("ECERT_IMPORT_MAX_MB", "integer", "200", "Largest registry file the authority may upload, in MB"),
     Variable("ECERT_LOG_LEVEL", "text", "info", "Level of the web's JSON log (debug, info, warning, error)"),
     # Roster reports (issue 13 item 3)
-    Variable("ECERT_ROSTER_MAX_ROWS", "integer", "20000", "Most rows one roster report answers; a longer roster is refused"),
+    Variable(
+        "ECERT_ROSTER_MAX_ROWS", "integer", "20000", "Most rows one roster report answers; a longer roster is refused"
+    ),
     Variable("ECERT_ROSTER_MAX_MB", "integer", "100", "Largest roster file (CSV, XLSX or zip of certificates), in MB"),
-    Variable("ECERT_ROSTER_JOB_ROWS", "integer", "200", "From this many rows the web runs a roster as a job with a progress page"),
+    Variable(
+        "ECERT_ROSTER_JOB_ROWS",
+        "integer",
+        "200",
+        "From this many rows the web runs a roster as a job with a progress page",
+    ),
     # Mail (renewal reminders)
     Variable("ECERT_SMTP_HOST", "text", "", "SMTP server for renewal reminders (needed to send)"),
     Variable("ECERT_SMTP_PORT", "integer", "25", "SMTP port"),

@@ -156,7 +156,6 @@ ERRORS: dict[str, tuple[str, str]] = {
         "Row {row} of {name} is neither UTF-8 nor GB18030 text: save the file as UTF-8 "
         '(Excel: "CSV UTF-8 (Comma delimited)") and try again',
     ),
-
     # Details of bad_input for a roster (services/roster.py, issue 13 item 3): a refusal, nothing reported.
     "roster_date_future": (
         "日期 {date} 晚于今天({today}):只能查询今天或以前某日的情况",
@@ -172,7 +171,10 @@ ERRORS: dict[str, tuple[str, str]] = {
         "The roster has {rows} rows, more than the limit of {limit}: split it into rosters of at most {limit} "
         "rows and check each",
     ),
-    "roster_empty": ("{name} 中没有任何注册编号或证书文件", "{name} holds no registration number and no certificate file"),
+    "roster_empty": (
+        "{name} 中没有任何注册编号或证书文件",
+        "{name} holds no registration number and no certificate file",
+    ),
     "roster_no_column": (
         "{name} 的表头中没有 registration_no(注册编号)列:第一行应为列名,例如 registration_no,specialty",
         "{name} has no registration_no column in its header: the first row names the columns, "
@@ -180,10 +182,12 @@ ERRORS: dict[str, tuple[str, str]] = {
     ),
     "roster_zip_unreadable": (
         "{name} 不是可读取的 ZIP 压缩包({reason}):请重新打包证书文件(PDF 或 OFD)后再上传",
-        "{name} is not a readable ZIP archive ({reason}): pack the certificate files (PDF or OFD) again and upload that",
+        "{name} is not a readable ZIP archive ({reason}): pack the certificate files (PDF or OFD) again "
+        "and upload that",
     ),
     "roster_file_too_large": (
-        "{name} 超过 {limit} MB:请拆分后分别查询", "{name} is larger than {limit} MB: split it and check each part"
+        "{name} 超过 {limit} MB:请拆分后分别查询",
+        "{name} is larger than {limit} MB: split it and check each part",
     ),
 }
 
@@ -337,25 +341,38 @@ TERMS: dict[str, tuple[str, str]] = {
     "reason.not_yet_valid": ("尚未到使用有效期(自 {since})", "Before its usage window (from {since})"),
     "reason.valid": ("证书有效", "The certificate is valid"),
     # A roster report's row (domain/roster.py RosterReason).
-    "roster_reason.ok": ("在该日:受聘于本单位,注册及专业有效,证书有效", "On that day: employed by you, registered, "
-                         "specialty valid, certificate valid"),
+    "roster_reason.ok": (
+        "在该日:受聘于本单位,注册及专业有效,证书有效",
+        "On that day: employed by you, registered, specialty valid, certificate valid",
+    ),
     "roster_reason.formula_cell": (
         "单元格是公式(如 =HYPERLINK),未查询;报告中已加单引号使其失效",
-        "The cell is a formula (such as =HYPERLINK): not looked up, and shown with a leading apostrophe so it never runs",
+        "The cell is a formula (such as =HYPERLINK): not looked up, and shown with a leading apostrophe "
+        "so it never runs",
     ),
     "roster_reason.registration_no_malformed": ("不是有效的注册编号", "Not a valid registration number"),
     "roster_reason.not_found": ("登记库中没有此注册编号", "No registration with this number"),
+    "roster_reason.date_before_rollout": (
+        "该日早于所在省份启用电子证书之日,登记库无法作答",
+        "That day is before the e-certificate rollout in its province: the registry cannot answer for it",
+    ),
     "roster_reason.not_employed_by_you": ("非本单位人员", "Not employed by you"),
     "roster_reason.registration_inactive": ("该日注册状态不是“正常”", "The registration was not active on that day"),
     "roster_reason.specialty_unknown": ("不是一级建造师的注册专业", "Not a specialty of the first-class constructor"),
     "roster_reason.specialty_not_registered": ("未注册该专业", "Not registered in this specialty"),
-    "roster_reason.specialty_not_valid_on_date": ("该专业在该日不在有效期内", "The specialty was not valid on that day"),
+    "roster_reason.specialty_not_valid_on_date": (
+        "该专业在该日不在有效期内",
+        "The specialty was not valid on that day",
+    ),
     "roster_reason.no_valid_specialty_on_date": ("该日没有有效的注册专业", "No specialty was valid on that day"),
     "roster_reason.no_valid_certificate": (
         "该日没有有效的电子证书(未下载,或已过使用期)",
         "No e-certificate was valid on that day (none downloaded, or past its usage window)",
     ),
-    "roster_reason.certificate_not_valid": ("上传的证书文件验证未通过", "The uploaded certificate file did not verify as valid"),
+    "roster_reason.certificate_not_valid": (
+        "上传的证书文件验证未通过",
+        "The uploaded certificate file did not verify as valid",
+    ),
 }
 
 CATALOG: dict[str, tuple[str, str]] = {**ERRORS, **TERMS}

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 from ecert.domain import messages
 from ecert.domain.errors import BadInput, coded_problem
+from ecert.domain.history import RegistrationOnDate
 from ecert.domain.ids.registration_no import parse_registration_no
 from ecert.domain.model import SPECIALTIES, RegistrationStatus
 from ecert.domain.policy import Policy
@@ -39,6 +40,7 @@ class RosterReason(StrEnum):
     FORMULA_CELL = "formula_cell"
     REGISTRATION_NO_MALFORMED = "registration_no_malformed"
     NOT_FOUND = "not_found"
+    DATE_BEFORE_ROLLOUT = "date_before_rollout"
     NOT_EMPLOYED_BY_YOU = "not_employed_by_you"
     REGISTRATION_INACTIVE = "registration_inactive"
     SPECIALTY_UNKNOWN = "specialty_unknown"
@@ -56,23 +58,6 @@ def neutralise(cell: str) -> str:
 
 def is_formula(cell: str) -> bool:
     return cell.startswith(FORMULA_START)
-
-
-class SpecialtyFacts(Protocol):
-    specialty: str
-    valid_on: bool
-
-
-class RegistrationFacts(Protocol):
-    """What services/history.py ``registrations_on`` says of a registration on a date (its
-    ``RegistrationOnDate``): the fields a roster row reads."""
-
-    registration_no: str
-    status: Any  # RegistrationStatus or its code
-    employer_uscc: str
-    employer_name: str
-    specialties: Sequence[SpecialtyFacts]
-    valid_serials: Sequence[str]
 
 
 @dataclass(frozen=True)
@@ -114,6 +99,7 @@ class RosterRow:
     file: str | None = None
     found: bool | None = None
     employed: bool | None = None
+    name: str | None = None
     registration_status: str | None = None
     specialty_valid: bool | None = None
     valid_specialties: tuple[str, ...] | None = None
@@ -126,15 +112,21 @@ class RosterRow:
         return self.reasons == (RosterReason.OK,)
 
     @property
+    def _with_verdict(self) -> bool:
+        """A certificate file's verdict reasons follow the row's own, when it did not verify as valid
+        (never for a row not employed by the asker, R-ACC-1)."""
+        return self.verdict is not None and self.employed is not False and not self.ok
+
+    @property
     def reason_codes(self) -> list[str]:
         codes = [r.value for r in self.reasons]
-        if self.verdict is not None and self.employed is not False:
+        if self._with_verdict:
             codes += [c for c in self.verdict.reason_codes if c not in codes]
         return codes
 
     def reason_texts(self, lang: str) -> list[str]:
         texts = [messages.term("roster_reason", r.value, lang) for r in self.reasons]
-        if self.verdict is not None and self.employed is not False:
+        if self._with_verdict:
             texts += list(self.verdict.reasons.get(lang, ()))
         return texts
 
@@ -147,6 +139,7 @@ class RosterRow:
             specialty=self.specialty or None,
             found=self.found,
             employed=self.employed,
+            name=self.name,
             registration_status=self.registration_status,
             specialty_valid=self.specialty_valid,
             valid_specialties=None if self.valid_specialties is None else list(self.valid_specialties),
@@ -188,24 +181,30 @@ def _status_code(status: Any) -> str:
 
 
 def judge_row(
-    item: RosterInput, facts: RegistrationFacts | None, uscc: str, verdict: CertificateVerdict | None = None
+    item: RosterInput, facts: RegistrationOnDate | None, uscc: str, verdict: CertificateVerdict | None = None
 ) -> RosterRow:
     """The row for ``item`` as employer ``uscc`` may see it, from the registry's ``facts`` on date T
     (None: no such registration) and, for a certificate file, its ``verdict``."""
-    shown = {"row": item.row, "registration_no": neutralise(item.registration_no), "specialty": neutralise(item.specialty)}
-    if item.file is not None:
-        shown["file"] = neutralise(item.file)
+    shown = RosterRow(
+        item.row,
+        neutralise(item.registration_no),
+        neutralise(item.specialty),
+        (),
+        file=None if item.file is None else neutralise(item.file),
+    )
     if verdict is not None and not verdict.genuine:
         # Not a certificate we can believe: its verdict, as a single upload gives it, and nothing more.
-        return RosterRow(**shown, reasons=(RosterReason.CERTIFICATE_NOT_VALID,), certificate_status=verdict.status,
-                         verdict=verdict)  # fmt: skip
+        cert = verdict.status
+        return replace(shown, reasons=(RosterReason.CERTIFICATE_NOT_VALID,), certificate_status=cert, verdict=verdict)
     stop = _not_looked_up(item) if verdict is None else None
     if stop is not None:
-        return RosterRow(**shown, reasons=(stop,))
+        return replace(shown, reasons=(stop,))
     if facts is None:
-        return RosterRow(**shown, reasons=(RosterReason.NOT_FOUND,), found=False)
+        return replace(shown, reasons=(RosterReason.NOT_FOUND,), found=False)
+    if facts.refused is not None:  # before the rollout in its province: the registry has no answer
+        return replace(shown, reasons=(RosterReason.DATE_BEFORE_ROLLOUT,), found=True)
     if facts.employer_uscc != uscc:
-        return RosterRow(**shown, reasons=(RosterReason.NOT_EMPLOYED_BY_YOU,), employed=False)  # R-ACC-1
+        return replace(shown, reasons=(RosterReason.NOT_EMPLOYED_BY_YOU,), employed=False)  # R-ACC-1
     reasons: list[RosterReason] = []
     status = _status_code(facts.status)
     if status != RegistrationStatus.ACTIVE.value:
@@ -236,11 +235,12 @@ def judge_row(
         cert_status = "revoked" if status != RegistrationStatus.ACTIVE.value else "valid" if serials else "none"
         if cert_status == "none":
             reasons.append(RosterReason.NO_VALID_CERTIFICATE)
-    return RosterRow(
-        **shown,
+    return replace(
+        shown,
         reasons=tuple(reasons) or (RosterReason.OK,),
         found=True,
         employed=True,
+        name=neutralise(facts.name) or None,
         registration_status=status,
         specialty_valid=specialty_valid,
         valid_specialties=valid,

@@ -13,8 +13,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from ecert.adapters.db.users import User
 from ecert.domain import provinces
-from ecert.domain.ids.uscc import check_uscc
 from ecert.domain.errors import BadInput, EcertError, NotFound, problem
+from ecert.domain.ids.uscc import check_uscc
 from ecert.services.registry import get_registration
 from ecert.services.unit_of_work import AbstractUnitOfWork
 
@@ -73,9 +73,11 @@ def add_user(
         probs.append(problem("审核人员账号需要 --province", "A reviewer account needs --province", column="province"))
     uscc = (employer_uscc or "").strip().upper() or None
     if role == "employer":
-        why = check_uscc(uscc, "统一社会信用代码", "Credit code") if uscc else (
-            "用人单位账号需要 --uscc(统一社会信用代码)", "An employer account needs --uscc (its unified social credit code)"
-        )  # fmt: skip
+        why = (
+            check_uscc(uscc, "统一社会信用代码", "Credit code")
+            if uscc
+            else ("用人单位账号需要 --uscc(统一社会信用代码)", "An employer account needs --uscc (its credit code)")
+        )
         if why is not None:
             probs.append(problem(*why, column="uscc"))
     elif uscc:

@@ -258,7 +258,16 @@ class RosterRuns(Protocol):
     """Roster report runs (services/roster.py): one per report an employer asks for."""
 
     def add(
-        self, run_id: str, *, username: str, uscc: str, on: date | None, name: str, data: bytes, total: int, now: datetime
+        self,
+        run_id: str,
+        *,
+        username: str,
+        uscc: str,
+        on: date | None,
+        name: str,
+        data: bytes,
+        total: int,
+        now: datetime,
     ) -> None: ...
 
     def get(self, run_id: str) -> RosterRun | None: ...

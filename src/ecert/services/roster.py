@@ -20,6 +20,7 @@ import io
 import json
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -82,8 +83,8 @@ def _list_items(path: Path, name: str, max_rows: int) -> list[RosterInput]:
     rows: Iterator[tuple[int, list[str]]] = table.rows
     if reg_col is None:
         # No header: a first cell that is a registration number is the first row (one number a line).
-        first = table.header[0] if table.header else ""
-        if not first or first.lower() in ("specialty", "registration no", "no", "序号"):
+        first = table.header[0].strip() if table.header else ""
+        if not lookup_numbers([RosterInput(1, first)]):
             raise BadInput([coded_problem("roster_no_column", row=1, name=name)])
         reg_col, spec_col = 0, (1 if len(table.header) > 1 else None)
         items.append(RosterInput(1, first.strip(), table.header[1].strip() if spec_col else ""))
@@ -266,6 +267,12 @@ def _yes_no(value: bool | None, lang: str) -> str:
     return "" if value is None else messages.term("answer", "yes" if value else "no", lang)
 
 
+def _certificate_word(status: str | None, lang: str) -> str:
+    if not status:
+        return ""
+    return messages.term("status.certificate", status, lang) if status != "none" else ("none" if lang == "en" else "无")
+
+
 def report_pdf_table(body: Mapping[str, Any], lang: str) -> Any:
     from ecert.adapters.documents.roster_pdf import RosterTable
 
@@ -278,7 +285,10 @@ def report_pdf_table(body: Mapping[str, Any], lang: str) -> Any:
     columns = [
         (say("行", "Row"), 30.0),
         (say("文件", "File") if certificates else say("注册编号", "Registration no."), 120.0),
-        (say("注册编号", "Registration no.") if certificates else say("专业", "Specialty"), 100.0 if certificates else 70.0),
+        (
+            say("注册编号", "Registration no.") if certificates else say("专业", "Specialty"),
+            100.0 if certificates else 70.0,
+        ),
         (say("找到", "Found"), 32.0),
         (say("本单位", "Yours"), 36.0),
         (say("姓名", "Name"), 50.0),
@@ -295,7 +305,7 @@ def report_pdf_table(body: Mapping[str, Any], lang: str) -> Any:
             [
                 str(r["row"]), first or "", second or "", _yes_no(r["found"], lang), _yes_no(r["employed"], lang),
                 r["name"] or "", _yes_no(r["specialty_valid"], lang),
-                messages.term("status.certificate", cert, lang) if cert and cert != "none" else say("无", "none") if cert else "",
+                _certificate_word(cert, lang),
                 "; ".join(r["reasons"]),
             ]
         )  # fmt: skip
@@ -305,12 +315,14 @@ def report_pdf_table(body: Mapping[str, Any], lang: str) -> Any:
             f"Employer (credit code): {q['as']}    Date checked: {q['date']}    Asked at: {q['asked_at']}"),
         say(f"名册文件:{q['input']['name']}  SHA-256 {q['input']['sha256']}",
             f"Roster file: {q['input']['name']}  SHA-256 {q['input']['sha256']}"),
-        say(f"签名密钥:{body['kid']}    审计链:{body['audit_head'] or '-'}    JSON 报告以 JWS 签名,可用 /.well-known/jwks.json 核验",
+        say(f"签名密钥:{body['kid']}    审计链:{body['audit_head'] or '-'}    "
+            "JSON 报告以 JWS 签名,可用 /.well-known/jwks.json 核验",
             f"Signing key: {body['kid']}    Audit chain: {body['audit_head'] or '-'}    The JSON report is signed "
             "(JWS), verifiable with /.well-known/jwks.json"),
     ]  # fmt: skip
     footer = say(
-        f"共 {c['rows']} 行:无问题 {c['ok']} 行,未找到 {c['not_found']} 行,非本单位人员 {c['not_employed_by_you']} 行。报告完。",
+        f"共 {c['rows']} 行:无问题 {c['ok']} 行,未找到 {c['not_found']} 行,"
+        f"非本单位人员 {c['not_employed_by_you']} 行。报告完。",
         f"{c['rows']} rows: {c['ok']} with no problem, {c['not_found']} not found, "
         f"{c['not_employed_by_you']} not employed by you. End of report.",
     )
@@ -363,15 +375,14 @@ def verdict_log_rows(answer: RosterAnswer) -> list[tuple[str | None, str | None,
     return [(r.verdict.serial, r.verdict.registration_no, r.verdict.status) for r in answer.rows if r.verdict]
 
 
-def spool(data: bytes, name: str) -> tempfile.TemporaryDirectory[str]:
-    """A private temporary directory holding ``data`` as ``name`` (the readers read paths)."""
-    tmp = tempfile.TemporaryDirectory(prefix="ecert-roster-")
-    (Path(tmp.name) / (Path(name).name or "roster")).write_bytes(data)
-    return tmp
-
-
-def spooled_path(tmp: tempfile.TemporaryDirectory[str], name: str) -> Path:
-    return Path(tmp.name) / (Path(name).name or "roster")
+@contextmanager
+def spooled(data: bytes, name: str) -> Iterator[Path]:
+    """``data`` as a file named like ``name`` in a private temporary directory (the readers read
+    paths), removed when the block ends."""
+    with tempfile.TemporaryDirectory(prefix="ecert-roster-") as tmp:
+        path = Path(tmp) / (Path(name).name or "roster")
+        path.write_bytes(data)
+        yield path
 
 
 __all__: Sequence[str] = ("RosterAnswer", "RosterFile", "RosterReport", "answer_roster", "make_report", "read_roster")

@@ -47,7 +47,16 @@ class SqlRosterRuns:
         self.conn = conn
 
     def add(
-        self, run_id: str, *, username: str, uscc: str, on: date | None, name: str, data: bytes, total: int, now: datetime
+        self,
+        run_id: str,
+        *,
+        username: str,
+        uscc: str,
+        on: date | None,
+        name: str,
+        data: bytes,
+        total: int,
+        now: datetime,
     ) -> None:
         self.conn.execute(
             insert(roster_runs).values(
@@ -70,7 +79,9 @@ class SqlRosterRuns:
         return [_run(r) for r in rows]
 
     def input_data(self, run_id: str) -> bytes | None:
-        data = self.conn.execute(select(roster_runs.c.input_data).where(roster_runs.c.id == run_id)).scalar_one_or_none()
+        data = self.conn.execute(
+            select(roster_runs.c.input_data).where(roster_runs.c.id == run_id)
+        ).scalar_one_or_none()
         return None if data is None else bytes(data)
 
     def report(self, run_id: str, kind: str) -> bytes | None:
@@ -78,11 +89,11 @@ class SqlRosterRuns:
         return None if data is None else bytes(data)
 
     def progress(self, run_id: str, done: int, total: int) -> None:
-        self.conn.execute(update(roster_runs).where(roster_runs.c.id == run_id).values(status="running", done=done, total=total))
+        self.conn.execute(
+            update(roster_runs).where(roster_runs.c.id == run_id).values(status="running", done=done, total=total)
+        )
 
-    def finish(
-        self, run_id: str, *, counts: dict[str, Any], files: dict[str, bytes], now: datetime
-    ) -> None:
+    def finish(self, run_id: str, *, counts: dict[str, Any], files: dict[str, bytes], now: datetime) -> None:
         self.conn.execute(
             update(roster_runs)
             .where(roster_runs.c.id == run_id)

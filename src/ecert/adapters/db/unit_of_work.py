@@ -38,11 +38,8 @@ class SqlUnitOfWork:
         self.renewals = SqlRenewals(self._conn)
         self.reminders = SqlReminders(self._conn)
         self.reseal = SqlResealWorklist(self._conn)
-<<<<<<< HEAD
-        self.rosters = SqlRosterRuns(self._conn)
-=======
         self.history = SqlHistory(self._conn)
->>>>>>> attest
+        self.rosters = SqlRosterRuns(self._conn)
         return self
 
     def __exit__(

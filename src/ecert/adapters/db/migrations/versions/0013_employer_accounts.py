@@ -17,7 +17,7 @@ from alembic import op
 from ecert.adapters.db.migrations.shared import instant, primary_key
 
 revision = "0013"
-down_revision = "0009"
+down_revision = "0012"  # after attest's 0012, merged into this branch; main's chain ends at 0009
 
 
 def upgrade() -> None:
