@@ -82,7 +82,9 @@ NOTHING_ELSE = ("found", "name", "registration_status", "specialty_valid", "vali
                 "certificate_status", "serials")  # fmt: skip
 
 
-def test_a_roster_of_mixed_cases_gives_the_right_row_for_each__R_ACC_1(ecert: Any, cases: Cases, tmp_path: Path) -> None:
+def test_a_roster_of_mixed_cases_gives_the_right_row_for_each__R_ACC_1(
+    ecert: Any, cases: Cases, tmp_path: Path
+) -> None:
     formula = '=HYPERLINK("http://evil.example/","点此")'
     roster = _roster(
         tmp_path / "roster.csv",
@@ -158,9 +160,15 @@ def test_a_zip_of_certificates_is_verified_as_single_uploads_are(ecert: Any, cas
 
 @pytest.mark.parametrize(
     ("date", "code"),
-    [("2021-03-02", "roster_date_future"), ("2021-01-31", "roster_date_before_rollout"), ("2021-3-1", "roster_date_malformed")],
+    [
+        ("2021-03-02", "roster_date_future"),
+        ("2021-01-31", "roster_date_before_rollout"),
+        ("2021-3-1", "roster_date_malformed"),
+    ],
 )
-def test_a_date_it_cannot_answer_for_is_refused_whole(ecert: Any, cases: Cases, tmp_path: Path, date: str, code: str) -> None:
+def test_a_date_it_cannot_answer_for_is_refused_whole(
+    ecert: Any, cases: Cases, tmp_path: Path, date: str, code: str
+) -> None:
     roster = _roster(tmp_path / "roster.csv", [[cases.valid, ""]])
     res = _run(ecert, roster, tmp_path / "out", "--date", date)
     assert res.exit_code == 2
@@ -186,7 +194,9 @@ def test_bad_rosters_are_refused_with_a_reason_never_half_answered(
     assert not (tmp_path / "out" / "roster.json").exists()
 
 
-def test_a_roster_of_100000_rows_is_refused_saying_how_many_and_the_limit(ecert: Any, cases: Cases, tmp_path: Path) -> None:
+def test_a_roster_of_100000_rows_is_refused_saying_how_many_and_the_limit(
+    ecert: Any, cases: Cases, tmp_path: Path
+) -> None:
     big = _roster(tmp_path / "big.csv", [[cases.valid, ""]] * 100_000)
     res = _run(ecert, big, tmp_path / "out")
     assert res.exit_code == 2
