@@ -120,13 +120,13 @@ class RosterRow:
     @property
     def reason_codes(self) -> list[str]:
         codes = [r.value for r in self.reasons]
-        if self._with_verdict:
+        if self.verdict is not None and self._with_verdict:
             codes += [c for c in self.verdict.reason_codes if c not in codes]
         return codes
 
     def reason_texts(self, lang: str) -> list[str]:
         texts = [messages.term("roster_reason", r.value, lang) for r in self.reasons]
-        if self._with_verdict:
+        if self.verdict is not None and self._with_verdict:
             texts += list(self.verdict.reasons.get(lang, ()))
         return texts
 
