@@ -262,6 +262,7 @@ TERMS: dict[str, tuple[str, str]] = {
     "thing.registration_no": ("注册编号", "registration number"),
     "thing.application": ("延续注册申请", "renewal application"),
     "thing.user": ("用户", "user"),
+    "thing.roster_run": ("名册核查", "roster report"),
     "thing.employer": ("聘用企业(统一社会信用代码)", "employer (unified social credit code)"),
     "thing.signature_image": ("签名图像", "signature image"),
     "thing.seal_key": ("印章密钥", "seal key"),

@@ -386,3 +386,40 @@ def spooled(data: bytes, name: str) -> Iterator[Path]:
 
 
 __all__: Sequence[str] = ("RosterAnswer", "RosterFile", "RosterReport", "answer_roster", "make_report", "read_roster")
+
+
+# ------------------------------------------------------------------------------------------ runs (web)
+
+
+def submit(
+    uow: AbstractUnitOfWork,
+    *,
+    username: str,
+    uscc: str,
+    on: date | None,
+    name: str,
+    data: bytes,
+    now: datetime,
+    policy: Policy,
+    max_rows: int,
+    max_bytes: int,
+    before_commit: Callable[[AbstractUnitOfWork, str, int], None] | None = None,
+) -> tuple[str, int]:
+    """An employer's upload, checked before anything is stored (a file that cannot be read, a date
+    that cannot be answered for, too many rows: BadInput, nothing kept), then recorded as a run to
+    answer. ``before_commit(uow, run_id, rows)`` may queue its job in the same transaction.
+    Returns the run's id and its number of rows."""
+    import secrets
+
+    today = cst_date(now)
+    check_date(on or today, today=today, policy=policy)
+    with spooled(data, name) as path:
+        roster = read_roster(path, name=name, max_rows=max_rows, max_bytes=max_bytes)
+    run_id = secrets.token_hex(16)
+    with uow:
+        uow.rosters.add(run_id, username=username, uscc=uscc, on=on, name=name, data=data, total=len(roster.items),
+                        now=now)  # fmt: skip
+        if before_commit is not None:
+            before_commit(uow, run_id, len(roster.items))
+        uow.commit()
+    return run_id, len(roster.items)

@@ -21,7 +21,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ecert.adapters.db.sessions import SessionStore
 from ecert.bootstrap import App, WebParts, web_parts
 from ecert.domain.errors import BadInput, EcertError, problem
-from ecert.entrypoints.web import metrics, routes_authority, routes_holder, routes_ops, routes_session, routes_verify
+from ecert.entrypoints.web import (
+    metrics,
+    routes_authority,
+    routes_holder,
+    routes_ops,
+    routes_roster,
+    routes_session,
+    routes_verify,
+)
 from ecert.entrypoints.web.deps import WebContext, parts
 from ecert.entrypoints.web.errors import http_status, page_error
 from ecert.entrypoints.web.i18n import request_lang
@@ -116,6 +124,7 @@ def create_app(core: App, web: WebParts | None = None) -> FastAPI:
     api.include_router(routes_session.router)
     api.include_router(routes_holder.router)
     api.include_router(routes_authority.router)
+    api.include_router(routes_roster.router)
     return api
 
 

@@ -64,7 +64,7 @@ def _end_session(request: Request, response: Response, csrf: str | None) -> None
 
 
 def _home_for(role: str) -> str:
-    return {"holder": "/me", "reviewer": "/review", "admin": "/admin"}.get(role, "/")
+    return {"holder": "/me", "reviewer": "/review", "admin": "/admin", "employer": "/roster"}.get(role, "/")
 
 
 def _local(next: str) -> bool:

@@ -8,7 +8,6 @@ import csv
 import io
 import json
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,57 +16,15 @@ from jwcrypto import jwk, jws  # an independent JOSE implementation (not the sig
 
 from ecert.adapters import keystore
 from ecert.adapters.signing.jws import canonical, jwks
-from helpers_cli import UNKNOWN_NO, USCC_A, USCC_B, import_holder, issue
+from helpers_cli import UNKNOWN_NO, USCC_A
+from helpers_roster import TODAY, Cases, build_cases, write_roster
 
-TODAY = "2021-03-01"
 ON = "2021-02-25"
-
-
-@dataclass
-class Cases:
-    valid: str
-    expired: str
-    other: str
-    revoked: str
-    superseded: str
-    pdfs: dict[str, Path]
 
 
 @pytest.fixture
 def cases(ecert: Any, tmp_path: Path) -> Cases:
-    """Holders of employer A (and one of B) in every state a roster meets, through the CLI."""
-    spec = ("建筑工程", "2023-06-30")
-    valid = import_holder(ecert, tmp_path, serial=1, specialties=(spec,))
-    expired = import_holder(ecert, tmp_path, serial=2, specialties=(spec, ("公路工程", "2021-01-31")))
-    other = import_holder(ecert, tmp_path, serial=3, employer=("别家建设有限公司", USCC_B), specialties=(spec,))
-    revoked = import_holder(ecert, tmp_path, serial=4, specialties=(spec,))
-    superseded = import_holder(ecert, tmp_path, serial=5, specialties=(spec,))
-    pdfs = {}
-    for name, no in (("valid", valid), ("expired", expired), ("revoked", revoked), ("superseded", superseded)):
-        pdfs[name] = tmp_path / f"{name}.pdf"
-        issue(ecert, no, pdfs[name], today="2021-02-20")
-    res = ecert("revoke", revoked, "--reason", "欺骗", "--basis", "行政许可法第六十九条", "--effective", "2021-02-27",
-                "--json", today=TODAY)  # fmt: skip
-    assert res.exit_code == 0, res.stdout
-    # The employer's name changes: the printed data changed, so the PDF issued before is superseded (R-CHG-1).
-    res = ecert("change", "employer", superseded, "--name", "某某建设集团股份有限公司", "--uscc", USCC_A, "--json",
-                today=TODAY)  # fmt: skip
-    assert res.exit_code == 0, res.stdout
-    tampered = bytearray(pdfs["valid"].read_bytes())
-    at = tampered.index(b"/EcertContent")
-    tampered[at + 40] ^= 1
-    pdfs["tampered"] = tmp_path / "tampered.pdf"
-    pdfs["tampered"].write_bytes(bytes(tampered))
-    return Cases(valid, expired, other, revoked, superseded, pdfs)
-
-
-def _roster(path: Path, rows: list[list[str]], encoding: str = "utf-8") -> Path:
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["registration_no", "specialty"])
-    w.writerows(rows)
-    path.write_bytes(buf.getvalue().encode(encoding))
-    return path
+    return build_cases(ecert, tmp_path)
 
 
 def _run(ecert: Any, roster: Path, out: Path, *extra: str, uscc: str = USCC_A) -> Any:
@@ -86,7 +43,7 @@ def test_a_roster_of_mixed_cases_gives_the_right_row_for_each__R_ACC_1(
     ecert: Any, cases: Cases, tmp_path: Path
 ) -> None:
     formula = '=HYPERLINK("http://evil.example/","点此")'
-    roster = _roster(
+    roster = write_roster(
         tmp_path / "roster.csv",
         [[cases.valid, "建筑工程"], [cases.expired, "公路工程"], [cases.other, ""], [UNKNOWN_NO, ""],
          [cases.revoked, ""], [formula, ""], ["not-a-number", ""]],
@@ -125,7 +82,7 @@ def test_a_roster_of_mixed_cases_gives_the_right_row_for_each__R_ACC_1(
 def test_the_signed_json_verifies_against_the_jwks_with_another_jose_implementation(
     ecert: Any, cases: Cases, tmp_path: Path
 ) -> None:
-    roster = _roster(tmp_path / "roster.csv", [[cases.valid, ""], [cases.other, ""]])
+    roster = write_roster(tmp_path / "roster.csv", [[cases.valid, ""], [cases.other, ""]])
     assert _run(ecert, roster, tmp_path / "out").exit_code == 0
     signed = json.loads((tmp_path / "out" / "roster.json").read_text("utf-8"))
     keys = keystore.qr_public_keys(keystore.key_settings_from_env({"ECERT_KEYS_DIR": str(tmp_path / "var/keys")}))
@@ -169,7 +126,7 @@ def test_a_zip_of_certificates_is_verified_as_single_uploads_are(ecert: Any, cas
 def test_a_date_it_cannot_answer_for_is_refused_whole(
     ecert: Any, cases: Cases, tmp_path: Path, date: str, code: str
 ) -> None:
-    roster = _roster(tmp_path / "roster.csv", [[cases.valid, ""]])
+    roster = write_roster(tmp_path / "roster.csv", [[cases.valid, ""]])
     res = _run(ecert, roster, tmp_path / "out", "--date", date)
     assert res.exit_code == 2
     assert [d["code"] for d in res.json()["error"]["details"]] == [code]
@@ -197,7 +154,7 @@ def test_bad_rosters_are_refused_with_a_reason_never_half_answered(
 def test_a_roster_of_100000_rows_is_refused_saying_how_many_and_the_limit(
     ecert: Any, cases: Cases, tmp_path: Path
 ) -> None:
-    big = _roster(tmp_path / "big.csv", [[cases.valid, ""]] * 100_000)
+    big = write_roster(tmp_path / "big.csv", [[cases.valid, ""]] * 100_000)
     res = _run(ecert, big, tmp_path / "out")
     assert res.exit_code == 2
     (detail,) = res.json()["error"]["details"]
@@ -208,7 +165,7 @@ def test_a_roster_of_100000_rows_is_refused_saying_how_many_and_the_limit(
 def test_a_gb18030_roster_and_an_xlsx_with_a_formula(ecert: Any, cases: Cases, tmp_path: Path) -> None:
     import openpyxl
 
-    gb = _roster(tmp_path / "gb.csv", [[cases.valid, "建筑工程"], [cases.expired, "公路工程"]], encoding="gb18030")
+    gb = write_roster(tmp_path / "gb.csv", [[cases.valid, "建筑工程"], [cases.expired, "公路工程"]], encoding="gb18030")
     rows = _by_input(_run(ecert, gb, tmp_path / "o1").json()["rows"])
     assert rows[cases.valid]["reason_codes"] == ["ok"] and rows[cases.valid]["specialty"] == "建筑工程"
     assert rows[cases.expired]["reason_codes"] == ["specialty_not_valid_on_date"]
