@@ -284,6 +284,9 @@ class FakeAudit:
         self.db.audit.append(event)
         return str(event["hash"])
 
+    def head(self) -> tuple[int, str] | None:
+        return (len(self.db.audit), str(self.db.audit[-1]["hash"])) if self.db.audit else None
+
 
 class FakeRenewals:
     def __init__(self, db: FakeDatabase) -> None:

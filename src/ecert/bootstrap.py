@@ -27,7 +27,9 @@ if TYPE_CHECKING:
     from ecert.adapters.email import SmtpMailer
     from ecert.adapters.ratelimit import Limiter
     from ecert.adapters.sealing import OfdChecker, OfdMaker
+    from ecert.adapters.signing.jws import JwsSigner
     from ecert.domain.verification import VerificationSnapshot
+    from ecert.services.attestation import Attestation
     from ecert.services.ports import DocumentServices
     from ecert.services.qr_verify import FastVerify
     from ecert.services.verification import PdfSignatureChecker, SnapshotLoader
@@ -124,6 +126,22 @@ class App:
     @cached_property
     def qr_public_keys(self) -> dict[str, Ed25519PublicKey]:
         return keystore.qr_public_keys(self.keys)
+
+    @cached_property
+    def attestation_signer(self) -> JwsSigner:
+        """Signs attestations (issue 13) as JWS under the current QR key, whose kid the JWKS lists."""
+        from ecert.adapters.signing.jws import JwsSigner
+
+        return JwsSigner(keystore.qr_private_key(self.keys))
+
+    def attestation_pdf(self, att: Attestation, lang: str = "zh") -> bytes:
+        """The sealed one-page PDF of an attestation (its own QR points to the JSON of the question)."""
+        from ecert.adapters.documents import default_fonts
+        from ecert.adapters.documents.attestation_pdf import render_attestation
+
+        fonts = default_fonts()
+        page = render_attestation(att.document, att.jws, base_url=self.keys.base_url, fonts=fonts, lang=lang)
+        return self.documents.sealer.seal(page, self.clock.now())
 
     @cached_property
     def signature_checker(self) -> PdfSignatureChecker:

@@ -15,6 +15,7 @@ day by day), on SQLite and PostgreSQL. Five holders, one story each:
 from __future__ import annotations
 
 import csv
+import json
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -215,3 +216,125 @@ def test_the_year_2021__R_REN_1_to_6_R_LAPSE_1_R_CHG_1_R_DATE_1_R_DATE_2(
         "D": ("2022-09-10", "valid"),
         "E": ("2023-06-30", "valid"),
     }
+
+    # ---- 2021-12-31: C's registration is revoked, effective 2021-11-01 (decided after that date).
+    reg.ok("revoke", no["C"], "--reason", "以欺骗手段取得注册", "--basis", "《注册建造师管理规定》第三十二条",
+           "--effective", "2021-11-01", today="2021-12-31")  # fmt: skip
+    attestations_2021(reg, first, second, old_pdf, new_pdf, tmp_path)
+
+
+def attestations_2021(
+    reg: Registry, first: dict[str, Any], second: dict[str, Any], old_pdf: Path, new_pdf: Path, tmp_path: Path
+) -> None:
+    """Issue 13's "done when": attestations on dates before and after a renewal, an employer change and a
+    revocation, every answer right, every JWS verified by an independent JOSE implementation (jwcrypto)
+    against the keys ``ecert keys export --jwks`` writes (R-CHG-1, R-REN-5, R-LAPSE-1)."""
+    no, today = reg.no, "2021-12-31"
+    jwks_file = tmp_path / "jwks.json"
+    res = reg.ecert("keys", "export", "--jwks", "--out", str(jwks_file), today=today)
+    assert res.exit_code == 0, res.stderr
+    keys = independent_keys(jwks_file)
+
+    def attest(target: str, day: str) -> dict[str, Any]:
+        out = reg.ok("attest", target, "--date", day, today=today)
+        doc = verified_payload(out["attestation"], keys)  # the signed document, checked independently
+        assert doc["question"]["date"] == day and doc["answer"]["valid_on_date"] == out["valid_on_date"]
+        assert doc["answer"]["reason_codes"] == out["reason_codes"]
+        assert out["document"] == doc
+        return doc
+
+    # E's employer change on 2021-04-01: the employer and the valid certificate on either side of it.
+    before = attest(no["E"], "2021-03-15")
+    assert before["answer"]["valid_on_date"] is True
+    assert before["facts"]["employer"] == {"name": "上海浦江建设有限公司", "uscc": SH_USCC}
+    assert before["facts"]["serials_valid_on_date"] == [first["serial"]]
+    assert before["facts"]["id_number"].count("*") == 8  # masked, as on the QR page
+    after = attest(no["E"], "2021-04-02")
+    assert after["facts"]["employer"] == {"name": "上海新城建设集团有限公司", "uscc": NEW_SH_USCC}
+    assert after["facts"]["serials_valid_on_date"] == [second["serial"]]
+    # The superseded PDF itself: valid on 2021-03-15 (superseded since, by the current one), not on 2021-04-02.
+    old_then = attest(str(old_pdf), "2021-03-15")
+    assert old_then["question"] == {**old_then["question"], "what": "certificate", "serial": first["serial"]}
+    assert old_then["answer"]["valid_on_date"] is True
+    assert old_then["answer"]["reason_codes"] == ["valid_on_date", "certificate_valid_on_date", "superseded_after_date"]
+    assert old_then["facts"]["certificate"]["superseded_by"] == second["serial"]
+    old_later = attest(str(old_pdf), "2021-04-02")
+    assert old_later["answer"]["valid_on_date"] is False
+    assert old_later["answer"]["reason_codes"] == ["valid_on_date", "certificate_superseded_on_date"]
+    by_qr = attest(first["qr"], "2021-03-15")  # what a scanner read: the same answer
+    assert by_qr["answer"] == old_then["answer"]
+    # After its usage window (ended 2021-09-28) the new certificate is no longer valid, the registration is.
+    late = attest(str(new_pdf), "2021-10-01")
+    assert late["answer"]["reason_codes"] == ["valid_on_date", "no_certificate_on_date", "certificate_outside_window"]
+
+    # A's renewal approved 2021-05-20 (expired since 2020-10-31): not valid before, valid after.
+    a_before = attest(no["A"], "2021-05-15")
+    assert a_before["answer"]["valid_on_date"] is False
+    assert a_before["answer"]["reason_codes"] == ["no_valid_specialty_on_date"]
+    assert a_before["facts"]["specialties"][0]["valid_until"] == "2020-10-31"
+    a_after = attest(no["A"], "2021-05-21")
+    assert a_after["answer"]["valid_on_date"] is True
+    (spec,) = a_after["facts"]["specialties"]
+    assert (spec["valid_from"], spec["valid_until"], spec["valid_on_date"]) == ("2021-05-20", "2024-05-19", True)
+    assert a_after["answer"]["reason_codes"] == ["valid_on_date", "no_certificate_on_date"]
+
+    # C: expired while the renewal was pending (2021-08-17), valid after approval; revoked 2021-12-31
+    # effective 2021-11-01: valid on 2021-10-15 (revoked later), not on 2021-11-15 (decided after it).
+    assert attest(no["C"], "2021-08-17")["answer"]["valid_on_date"] is False
+    c_oct = attest(no["C"], "2021-10-15")
+    assert c_oct["answer"]["valid_on_date"] is True
+    assert c_oct["answer"]["reason_codes"] == ["valid_on_date", "ended_after_date", "no_certificate_on_date"]
+    c_nov = attest(no["C"], "2021-11-15")
+    assert c_nov["answer"]["valid_on_date"] is False
+    assert c_nov["answer"]["reason_codes"] == ["revoked_on_date", "ended_decided_after_date"]
+    end = c_nov["facts"]["end"]
+    assert (end["status"], end["effective"], end["decided_at"][:10]) == ("revoked", "2021-11-01", "2021-12-31")
+    assert "欺骗" not in json.dumps(c_nov, ensure_ascii=False)  # never the free-text reason
+    assert c_nov["audit"]["head"] and len(c_nov["audit"]["head"]) == 64
+
+    # B lapsed: valid on 2021-05-31 (its last day), not on 2021-06-01.
+    assert attest(no["B"], "2021-05-31")["answer"]["valid_on_date"] is True
+    assert attest(no["B"], "2021-06-01")["answer"]["reason_codes"] == ["no_valid_specialty_on_date"]
+
+    # Refusals, nothing signed: a future date, a date before the rollout, an unknown number, a file that
+    # is no certificate, a malformed date.
+    assert reg.refused("attest", no["E"], "--date", "2022-01-05", today=today) == "date_in_future"
+    assert reg.refused("attest", no["E"], "--date", "2021-01-15", today=today) == "date_before_rollout"
+    unknown = make_registration_no("浙", "33", 2010, 2012, 999)
+    assert reg.refused("attest", unknown, "--date", "2021-05-15", today=today) == "not_found"
+    junk = tmp_path / "junk.pdf"
+    junk.write_bytes(b"%PDF-1.7 not really")
+    assert reg.refused("attest", str(junk), "--date", "2021-05-15", today=today) == "not_attestable"
+    bad = reg.ecert("attest", no["E"], "--date", "2021-5-15", "--json", today=today)
+    assert bad.exit_code == 2 and bad.json()["error"]["code"] == "bad_input"
+
+    # The sealed one-page PDF: one page, sealed, verifiable with the JWS in its metadata.
+    pdf = tmp_path / "attestation.pdf"
+    out = reg.ok("attest", no["E"], "--date", "2021-03-15", "--out", str(pdf), today=today)
+    data = pdf.read_bytes()
+    assert out["pdf"] == str(pdf) and data.startswith(b"%PDF") and b"/ByteRange" in data
+    assert out["attestation"].encode() in data
+
+
+def independent_keys(jwks_file: Path) -> dict[str, Any]:
+    """The JWKS as jwcrypto reads it (not joserfc, which signs), by kid."""
+    from jwcrypto import jwk
+
+    keyset = jwk.JWKSet.from_json(jwks_file.read_text(encoding="utf-8"))
+    return {k.get("kid"): k for k in keyset}
+
+
+def verified_payload(token: str, keys: dict[str, Any]) -> dict[str, Any]:
+    """Verify a compact JWS with jwcrypto under the key its header names; its payload is RFC 8785 JSON."""
+    import rfc8785
+    from jwcrypto import jws
+
+    obj = jws.JWS()
+    obj.deserialize(token)
+    header = obj.jose_header
+    assert header["alg"] == "EdDSA" and header["kid"] in keys
+    obj.verify(keys[header["kid"]], alg="EdDSA")
+    payload = obj.payload
+    doc: dict[str, Any] = json.loads(payload)
+    assert rfc8785.dumps(doc) == payload  # canonical (RFC 8785)
+    return doc

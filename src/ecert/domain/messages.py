@@ -94,6 +94,19 @@ ERRORS: dict[str, tuple[str, str]] = {
     "rate_limited": ("请求过于频繁,请稍后再试", "Too many requests; try again later"),
     "not_found": ("未找到{what:@thing}:{key}", "No {what:@thing} found: {key}"),
     "forbidden": ("无权执行此操作", "You are not allowed to do this"),
+    # attestations (services/attestation.py): refusals, nothing signed
+    "date_in_future": (
+        "无法证明 {date} 的状态:该日期晚于今天({today})",
+        "Cannot attest {date}: the date is after today ({today})",
+    ),
+    "date_before_rollout": (
+        "无法证明 {date} 的状态:早于电子证照在该地区启用({since})",
+        "Cannot attest {date}: before the e-certificate rollout in that province ({since})",
+    ),
+    "not_attestable": (
+        "该文件或二维码不是可查证的本系统证书({status}):{reason}",
+        "The file or QR code is not a certificate that can be attested ({status}): {reason}",
+    ),
     "bad_input": ("输入有误,共 {count} 处问题", "Bad input: {count} problem(s)"),
     "database_error": ("数据库错误:{reason}", "Database error: {reason}"),
     "bad_policy": ("政策配置有误:{reason}", "Bad policy configuration: {reason}"),
@@ -341,6 +354,57 @@ TERMS: dict[str, tuple[str, str]] = {
     "reason.expired": ("已超过使用有效期(至 {until})", "Past its usage window (until {until})"),
     "reason.not_yet_valid": ("尚未到使用有效期(自 {since})", "Before its usage window (from {since})"),
     "reason.valid": ("证书有效", "The certificate is valid"),
+    # answers for a date (domain/history.py DateCode)
+    "reason.date_in_future": ("日期 {date} 晚于今天({today}),不予证明", "{date} is after today ({today}): no answer"),
+    "reason.date_before_rollout": (
+        "日期 {date} 早于电子证照在该地区启用({since}),不予证明",
+        "{date} is before the e-certificate rollout in that province ({since}): no answer",
+    ),
+    "reason.unknown_registration": ("登记库中没有此注册编号", "No such registration number in the registry"),
+    "reason.valid_on_date": ("{date} 注册有效", "The registration was valid on {date}"),
+    "reason.revoked_on_date": (
+        "自 {effective} 起撤销(依据:{basis};决定于 {decided})",
+        "Revoked effective {effective} (legal basis: {basis}; decided {decided})",
+    ),
+    "reason.cancelled_on_date": (
+        "自 {effective} 起注销(依据:{basis};决定于 {decided})",
+        "Cancelled effective {effective} (legal basis: {basis}; decided {decided})",
+    ),
+    "reason.no_valid_specialty_on_date": ("{date} 没有有效的注册专业", "No registered specialty was valid on {date}"),
+    "reason.certificate_valid_on_date": (
+        "证书 {serial} 在 {date} 有效(使用有效期 {from} 至 {until})",
+        "Certificate {serial} was valid on {date} (usage window {from} to {until})",
+    ),
+    "reason.certificate_not_issued_yet": (
+        "证书 {serial} 在 {date} 尚未签发",
+        "Certificate {serial} had not been issued yet on {date}",
+    ),
+    "reason.certificate_outside_window": (
+        "{date} 不在证书 {serial} 的使用有效期内({from} 至 {until})",
+        "{date} is outside certificate {serial}'s usage window ({from} to {until})",
+    ),
+    "reason.certificate_superseded_on_date": (
+        "证书 {serial} 已于 {at} 被更新的证书取代",
+        "Certificate {serial} had been superseded on {at}",
+    ),
+    "reason.certificate_unknown": ("没有证书 {serial} 的签发记录", "No issuance record for certificate {serial}"),
+    "reason.ended_decided_after_date": (
+        "撤销或注销决定于 {decided},晚于所问日期,但自 {effective} 起生效,故计入",
+        "The revocation or cancellation was decided on {decided}, after the date asked, "
+        "but is effective from {effective}, so it counts",
+    ),
+    "reason.ended_after_date": (
+        "注册后来被撤销或注销(自 {effective} 起生效),不影响所问日期",
+        "The registration was revoked or cancelled later (effective {effective}), after the date asked",
+    ),
+    "reason.superseded_after_date": (
+        "证书 {serial} 于 {at} 被更新的证书取代(在所问日期之后)",
+        "Certificate {serial} was superseded on {at}, after the date asked",
+    ),
+    "reason.no_certificate_on_date": (
+        "{date} 没有有效的电子证书(注册有效)",
+        "No e-certificate was valid on {date} (the registration was)",
+    ),
     # A roster report's row (domain/roster.py RosterReason).
     "roster_reason.ok": (
         "在该日:受聘于本单位,注册及专业有效,证书有效",

@@ -186,6 +186,10 @@ class AuditTrail(Protocol):
         """Append one event; returns its chain hash."""
         ...
 
+    def head(self) -> tuple[int, str] | None:
+        """The chain's last event: (its position, counted from 1, its hash); None while empty."""
+        ...
+
 
 class Renewals(Protocol):
     """Renewal applications (R-REN-1, R-REN-6)."""

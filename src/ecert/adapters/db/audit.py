@@ -33,6 +33,7 @@ _PG_VERIFICATION_LOCK_KEY = 0x65636576
 # Built once (SQLAlchemy reuses their compiled form): the chain head, and the insert of a link.
 _SQLITE_WRITE_LOCK = text("UPDATE audit_events SET id = id WHERE 0")
 _HEAD = select(audit_events.c.hash).order_by(audit_events.c.id.desc()).limit(1)
+_HEAD_ID = select(audit_events.c.id, audit_events.c.hash).order_by(audit_events.c.id.desc()).limit(1)
 _INSERT = insert(audit_events)
 # The append on PostgreSQL (migration 0008 creates the function; it locks _PG_LOCK_KEY itself).
 _PG_APPEND = text("SELECT ecert_audit_append(:at, :actor, :action, :subject, :payload, :body)")
@@ -168,6 +169,12 @@ class AuditLog:
              "prev_hash": prev, "hash": link},
         )  # fmt: skip
         return link
+
+    def head(self) -> tuple[int, str] | None:
+        """The chain's last event: (its id, its hash), None while the log is empty. Ids only grow, so
+        the id says how far the chain went (``audit verify`` counts the events themselves)."""
+        row = self.conn.execute(_HEAD_ID).one_or_none()
+        return None if row is None else (int(row.id), str(row.hash))
 
     def verify(self) -> int | None:
         """Id of the first event whose hash does not follow from its predecessor, or whose

@@ -20,7 +20,7 @@ import typer
 from ecert.adapters import keystore
 from ecert.adapters.db.engine import upgrade
 from ecert.config import pass_to_workers
-from ecert.entrypoints.cli import certs, changes, registry
+from ecert.entrypoints.cli import attest, certs, changes, registry
 from ecert.entrypoints.cli.common import Invocation
 from ecert.entrypoints.cli.jobs import jobs_cli
 from ecert.entrypoints.cli.reminders import reminders_cli
@@ -43,9 +43,11 @@ cli.command()(registry.demo)
 cli.command()(registry.sweep)
 cli.command("verify")(certs.verify_cmd)
 cli.command("verify-qr")(certs.verify_qr_cmd)
+cli.command("attest")(attest.attest_cmd)
 # Groups, after the commands.
 cli.add_typer(registry.holder_cli, name="holder")
 cli.add_typer(certs.cert_cli, name="cert")
+certs.keys_cli.command("export")(attest.keys_export)
 cli.add_typer(certs.keys_cli, name="keys")
 cli.add_typer(renewal_cli, name="renewal")
 cli.add_typer(user_cli, name="user")
