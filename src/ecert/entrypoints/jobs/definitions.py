@@ -86,10 +86,7 @@ def reseal(a: App, *, out_dir: str, progress: Progress | None = None) -> dict[st
 def roster_signing(a: App) -> tuple[str, roster_service.Sign]:
     """The key id and the JWS signer of roster reports: the attestations' (adapters/signing/jws.py), under
     the current QR key, so the keys of ``keys export --jwks`` and ``/.well-known/jwks.json`` check both."""
-    from ecert.adapters import keystore
-    from ecert.adapters.signing.jws import JwsSigner
-
-    signer = JwsSigner(keystore.qr_private_key(a.keys))
+    signer = a.attestation_signer
     return signer.kid, signer.sign
 
 
