@@ -40,29 +40,47 @@ class RosterTable:
 
 
 def _fit(text: str, font: str, width: float) -> str:
-    if stringWidth(text, font, SIZE) <= width:
+    if len(text) * SIZE <= width or stringWidth(text, font, SIZE) <= width:  # no glyph is wider than 1 em
         return text
     while text and stringWidth(text + "…", font, SIZE) > width:
         text = text[:-1]
     return text + "…"
 
 
-def _draw(c: Canvas, fonts: FontSet, text: str, x: float, y: float, size: float, width: float | None = None) -> None:
-    """``text`` at (x, y): one ``drawString`` when the main font has every character (nearly always),
-    else a run per font of the fallback chain (a character no font has is shown as "?")."""
-    main = fonts.main
-    if all(fonts.covers(ch) for ch in text):
-        runs = fonts.runs(text)
-    else:
-        runs = fonts.runs("".join(ch if fonts.covers(ch) else "?" for ch in text))
-    if len(runs) == 1 and runs[0][0] == main:
-        c.setFont(main, size)
-        c.drawString(x, y, _fit(text, main, width) if width else text)
-        return
-    for font, part in runs:
-        c.setFont(font, size)
-        c.drawString(x, y, part)
-        x += stringWidth(part, font, size)
+class _Cells:
+    """One text object a page: each cell placed by ``setTextOrigin`` (a ``drawString`` a cell costs a
+    text object each). Text the main font covers — nearly all — is one run; any other goes run by run
+    through the fallback chain (a character no font has is shown as "?")."""
+
+    def __init__(self, c: Canvas, fonts: FontSet) -> None:
+        self.c, self.fonts = c, fonts
+        self.main = fonts.main
+        self.cmap = fonts.fonts[0].cmap
+        self.t = c.beginText()
+        self.font: tuple[str, float] | None = None
+
+    def _set(self, font: str, size: float) -> None:
+        if self.font != (font, size):
+            self.t.setFont(font, size)
+            self.font = (font, size)
+
+    def draw(self, text: str, x: float, y: float, size: float = SIZE, width: float | None = None) -> None:
+        cmap = self.cmap
+        if text.isascii() or all(ord(ch) in cmap for ch in text):
+            self._set(self.main, size)
+            self.t.setTextOrigin(x, y)
+            self.t.textOut(_fit(text, self.main, width) if width else text)
+            return
+        fonts = self.fonts
+        safe = "".join(ch if fonts.covers(ch) else "?" for ch in text)
+        for font, part in fonts.runs(safe):
+            self._set(font, size)
+            self.t.setTextOrigin(x, y)
+            self.t.textOut(part)
+            x += stringWidth(part, font, size)
+
+    def close(self) -> None:
+        self.c.drawText(self.t)
 
 
 def render_roster_pdf(table: RosterTable, *, fonts: FontSet | None = None) -> bytes:
@@ -76,30 +94,31 @@ def render_roster_pdf(table: RosterTable, *, fonts: FontSet | None = None) -> by
     per_page = max(1, int((top - head_h - MARGIN - ROW_H * 2) // ROW_H))
     pages = max(1, -(-len(table.rows) // per_page))
     for p in range(pages):
+        cells = _Cells(c, fonts)
         y = top - HEAD_SIZE
-        _draw(c, fonts, table.title, MARGIN, y, HEAD_SIZE)
+        cells.draw(table.title, MARGIN, y, HEAD_SIZE)
         y -= HEAD_SIZE * 0.6
         for line in table.header_lines:
             y -= ROW_H
-            _draw(c, fonts, line, MARGIN, y, SIZE)
+            cells.draw(line, MARGIN, y)
         y -= ROW_H * 1.5
         x = MARGIN
         for name, w in table.columns:
-            _draw(c, fonts, name, x, y, SIZE, w - 3)
+            cells.draw(name, x, y, SIZE, w - 3)
             x += w
         c.line(MARGIN, y - 3, PAGE_W - MARGIN, y - 3)
-        for cells in table.rows[p * per_page : (p + 1) * per_page]:
+        for row in table.rows[p * per_page : (p + 1) * per_page]:
             y -= ROW_H
             x = MARGIN
-            for cell, (_, w) in zip(cells, table.columns, strict=False):
+            for cell, (_, w) in zip(row, table.columns, strict=False):
                 if cell:
-                    _draw(c, fonts, cell, x, y, SIZE, w - 3)
+                    cells.draw(cell, x, y, SIZE, w - 3)
                 x += w
         if p == pages - 1:
             y -= ROW_H * 1.5
-            _draw(c, fonts, table.footer, MARGIN, y, SIZE)
-        label = table.page_label.format(page=p + 1, pages=pages)
-        _draw(c, fonts, label, MARGIN, MARGIN / 2, SIZE)
+            cells.draw(table.footer, MARGIN, y)
+        cells.draw(table.page_label.format(page=p + 1, pages=pages), MARGIN, MARGIN / 2)
+        cells.close()
         c.showPage()
     c.save()
     return buf.getvalue()
