@@ -137,6 +137,17 @@ VARIABLES: tuple[Variable, ...] = (
         "required",
         "Second factor (TOTP) of reviewers and admins: `required`, or `off` (password only; not for production)",
     ),
+    # Roster reports (issue 13 item 3)
+    Variable(
+        "ECERT_ROSTER_MAX_ROWS", "integer", "20000", "Most rows one roster report answers; a longer roster is refused"
+    ),
+    Variable("ECERT_ROSTER_MAX_MB", "integer", "100", "Largest roster file (CSV, XLSX or zip of certificates), in MB"),
+    Variable(
+        "ECERT_ROSTER_JOB_ROWS",
+        "integer",
+        "200",
+        "From this many rows the web runs a roster as a job with a progress page",
+    ),
     # Mail (renewal reminders)
     Variable("ECERT_SMTP_HOST", "text", "", "SMTP server for renewal reminders (needed to send)"),
     Variable("ECERT_SMTP_PORT", "integer", "25", "SMTP port"),
@@ -338,6 +349,28 @@ class WebSettings:
         )
 
 
+@dataclass(frozen=True)
+class RosterSettings:
+    """Roster reports (services/roster.py): the most rows one report answers (a bigger roster is
+    refused, never cut short), the largest upload, and from how many rows the web runs it as a job."""
+
+    max_rows: int = 20000
+    max_mb: int = 100
+    job_rows: int = 200
+
+    @property
+    def max_bytes(self) -> int:
+        return self.max_mb * 1024 * 1024
+
+    @classmethod
+    def from_environ(cls, env: Environ) -> RosterSettings:
+        return cls(
+            max_rows=_number(env, "ECERT_ROSTER_MAX_ROWS", "20000", int),
+            max_mb=_number(env, "ECERT_ROSTER_MAX_MB", "100", int),
+            job_rows=_number(env, "ECERT_ROSTER_JOB_ROWS", "200", int),
+        )
+
+
 MAIL_VARIABLES = (
     "ECERT_SMTP_HOST",
     "ECERT_SMTP_PORT",
@@ -440,6 +473,7 @@ class Settings:
     web: WebSettings = field(default_factory=lambda: WebSettings.from_environ(_environ()))
     mail: MailSettings = field(default_factory=lambda: MailSettings.from_environ(_environ()))
     oidc: OidcSettings = field(default_factory=lambda: OidcSettings.from_environ(_environ()))
+    roster: RosterSettings = field(default_factory=lambda: RosterSettings.from_environ(_environ()))
 
 
 def default_database_url(environ: Environ | None = None) -> str:
@@ -502,6 +536,7 @@ def load_settings(
         web=WebSettings.from_environ(env),
         mail=MailSettings.from_environ(env),
         oidc=OidcSettings.from_environ(env),
+        roster=RosterSettings.from_environ(env),
     )
 
 

@@ -199,6 +199,39 @@ ERRORS: dict[str, tuple[str, str]] = {
         "Row {row} of {name} is neither UTF-8 nor GB18030 text: save the file as UTF-8 "
         '(Excel: "CSV UTF-8 (Comma delimited)") and try again',
     ),
+    # Details of bad_input for a roster (services/roster.py, issue 13 item 3): a refusal, nothing reported.
+    "roster_date_future": (
+        "日期 {date} 晚于今天({today}):只能查询今天或以前某日的情况",
+        "The date {date} is after today ({today}): a roster can be checked for today or an earlier day only",
+    ),
+    "roster_date_before_rollout": (
+        "日期 {date} 早于电子证书启用之日({first}):此前的情况登记库无法作答",
+        "The date {date} is before the e-certificate rollout began ({first}): the registry cannot answer for it",
+    ),
+    "roster_date_malformed": ("日期应为 YYYY-MM-DD 格式,实际为“{date}”", "The date must be YYYY-MM-DD, got “{date}”"),
+    "roster_too_large": (
+        "名册有 {rows} 行,超过上限 {limit} 行:请拆分为多个不超过 {limit} 行的名册分别查询",
+        "The roster has {rows} rows, more than the limit of {limit}: split it into rosters of at most {limit} "
+        "rows and check each",
+    ),
+    "roster_empty": (
+        "{name} 中没有任何注册编号或证书文件",
+        "{name} holds no registration number and no certificate file",
+    ),
+    "roster_no_column": (
+        "{name} 的表头中没有 registration_no(注册编号)列:第一行应为列名,例如 registration_no,specialty",
+        "{name} has no registration_no column in its header: the first row names the columns, "
+        "e.g. “registration_no, specialty”",
+    ),
+    "roster_zip_unreadable": (
+        "{name} 不是可读取的 ZIP 压缩包({reason}):请重新打包证书文件(PDF 或 OFD)后再上传",
+        "{name} is not a readable ZIP archive ({reason}): pack the certificate files (PDF or OFD) again "
+        "and upload that",
+    ),
+    "roster_file_too_large": (
+        "{name} 超过 {limit} MB:请拆分后分别查询",
+        "{name} is larger than {limit} MB: split it and check each part",
+    ),
 }
 
 # The ``kind`` of ``import_format_unsupported``: what a registry file given to ``import`` is when it is not
@@ -255,6 +288,7 @@ TERMS: dict[str, tuple[str, str]] = {
     "role.holder": ("持证人", "Holder"),
     "role.reviewer": ("审核人员", "Reviewer"),
     "role.admin": ("管理员", "Administrator"),
+    "role.employer": ("用人单位账号", "Employer account"),
     # How a verification came in (verification_events.channel; the audit page's verification batches).
     "channel.qr": ("扫描二维码", "QR scan"),
     "channel.pdf": ("上传 PDF", "PDF upload"),
@@ -272,6 +306,7 @@ TERMS: dict[str, tuple[str, str]] = {
     "thing.application": ("延续注册申请", "renewal application"),
     "thing.certificate": ("电子证书", "certificate"),
     "thing.user": ("用户", "user"),
+    "thing.roster_run": ("名册核查", "roster report"),
     "thing.employer": ("聘用企业(统一社会信用代码)", "employer (unified social credit code)"),
     "thing.signature_image": ("签名图像", "signature image"),
     "thing.seal_key": ("印章密钥", "seal key"),
@@ -400,6 +435,39 @@ TERMS: dict[str, tuple[str, str]] = {
     "reason.no_certificate_on_date": (
         "{date} 没有有效的电子证书(注册有效)",
         "No e-certificate was valid on {date} (the registration was)",
+    ),
+    # A roster report's row (domain/roster.py RosterReason).
+    "roster_reason.ok": (
+        "在该日:受聘于本单位,注册及专业有效,证书有效",
+        "On that day: employed by you, registered, specialty valid, certificate valid",
+    ),
+    "roster_reason.formula_cell": (
+        "单元格是公式(如 =HYPERLINK),未查询;报告中已加单引号使其失效",
+        "The cell is a formula (such as =HYPERLINK): not looked up, and shown with a leading apostrophe "
+        "so it never runs",
+    ),
+    "roster_reason.registration_no_malformed": ("不是有效的注册编号", "Not a valid registration number"),
+    "roster_reason.not_found": ("登记库中没有此注册编号", "No registration with this number"),
+    "roster_reason.date_before_rollout": (
+        "该日早于所在省份启用电子证书之日,登记库无法作答",
+        "That day is before the e-certificate rollout in its province: the registry cannot answer for it",
+    ),
+    "roster_reason.not_employed_by_you": ("非本单位人员", "Not employed by you"),
+    "roster_reason.registration_inactive": ("该日注册状态不是“正常”", "The registration was not active on that day"),
+    "roster_reason.specialty_unknown": ("不是一级建造师的注册专业", "Not a specialty of the first-class constructor"),
+    "roster_reason.specialty_not_registered": ("未注册该专业", "Not registered in this specialty"),
+    "roster_reason.specialty_not_valid_on_date": (
+        "该专业在该日不在有效期内",
+        "The specialty was not valid on that day",
+    ),
+    "roster_reason.no_valid_specialty_on_date": ("该日没有有效的注册专业", "No specialty was valid on that day"),
+    "roster_reason.no_valid_certificate": (
+        "该日没有有效的电子证书(未下载,或已过使用期)",
+        "No e-certificate was valid on that day (none downloaded, or past its usage window)",
+    ),
+    "roster_reason.certificate_not_valid": (
+        "上传的证书文件验证未通过",
+        "The uploaded certificate file did not verify as valid",
     ),
 }
 

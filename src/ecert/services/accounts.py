@@ -1,4 +1,7 @@
-"""Accounts: add a user (contract ``ecert user add``), check a password, resolve a reviewer (R-REN-6)."""
+"""Accounts: add a user (contract ``ecert user add``), check a password, resolve a reviewer (R-REN-6).
+
+An ``employer`` account speaks for one employer, named by its 统一社会信用代码 (``--uscc``): it sees
+the roster reports of that employer only (R-ACC-1)."""
 
 from __future__ import annotations
 
@@ -11,10 +14,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from ecert.adapters.db.users import User
 from ecert.domain import provinces
 from ecert.domain.errors import BadInput, EcertError, NotFound, problem
+from ecert.domain.ids.uscc import check_uscc
 from ecert.services.registry import get_registration
 from ecert.services.unit_of_work import AbstractUnitOfWork
 
-ROLES = ("holder", "reviewer", "admin")
+ROLES = ("holder", "reviewer", "admin", "employer")
 USERNAME = re.compile(r"^[A-Za-z0-9_.@\-\u4e00-\u9fff]{2,64}$")
 MIN_PASSWORD = 8
 # argon2id with the library's current defaults (RFC 9106 low-memory profile).
@@ -39,6 +43,7 @@ def add_user(
     role: str,
     registration_no: str | None = None,  # a holder's
     province: str | None = None,  # a reviewer's
+    employer_uscc: str | None = None,  # an employer's
     password: str,
     actor: str,
     now: datetime,
@@ -66,6 +71,17 @@ def add_user(
         )
     if role == "reviewer" and not province:
         probs.append(problem("审核人员账号需要 --province", "A reviewer account needs --province", column="province"))
+    uscc = (employer_uscc or "").strip().upper() or None
+    if role == "employer":
+        why = (
+            check_uscc(uscc, "统一社会信用代码", "Credit code")
+            if uscc
+            else ("用人单位账号需要 --uscc(统一社会信用代码)", "An employer account needs --uscc (its credit code)")
+        )
+        if why is not None:
+            probs.append(problem(*why, column="uscc"))
+    elif uscc:
+        probs.append(problem("只有用人单位账号有 --uscc", "Only an employer account takes --uscc", column="uscc"))
     if probs:
         raise BadInput(probs)
     province_code = provinces.normalize_province(province) if province else None
@@ -75,9 +91,11 @@ def add_user(
             reg_no = get_registration(uow, registration_no).registration_no
         if uow.users.get(username) is not None:
             raise BadInput([problem(f"用户名 {username} 已存在", f"Username {username} is taken", column="name")])
-        user = User(username, role, province_code, reg_no, hash_password(password), False)
+        user = User(username, role, province_code, reg_no, hash_password(password), False, uscc)
         uow.users.add(user, now)
         payload = {"role": role, "province_code": province_code, "registration_no": reg_no}
+        if uscc:
+            payload["employer_uscc"] = uscc
         uow.audit.append(at=now, actor=actor, action="user.add", subject=username, payload=payload)
         uow.commit()
     return user

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ecert.adapters.db.reminders import DueReminder, OutboxEntry
     from ecert.adapters.db.renewals import RenewalDecision, RenewalRequest
     from ecert.adapters.db.reseal import ResealItem
+    from ecert.adapters.db.rosters import RosterRun
     from ecert.adapters.db.second_factor import FactorState, StaffFactor
     from ecert.adapters.db.users import User
     from ecert.domain.certificate import CertificateRecord
@@ -294,3 +295,34 @@ class ResealWorklist(Protocol):
     def claim_next(self) -> ResealItem | None: ...
 
     def done(self, registration_no: str) -> None: ...
+
+
+class RosterRuns(Protocol):
+    """Roster report runs (services/roster.py): one per report an employer asks for."""
+
+    def add(
+        self,
+        run_id: str,
+        *,
+        username: str,
+        uscc: str,
+        on: date | None,
+        name: str,
+        data: bytes,
+        total: int,
+        now: datetime,
+    ) -> None: ...
+
+    def get(self, run_id: str) -> RosterRun | None: ...
+
+    def of_user(self, username: str, limit: int = 20) -> list[RosterRun]: ...
+
+    def input_data(self, run_id: str) -> bytes | None: ...
+
+    def report(self, run_id: str, kind: str) -> bytes | None: ...
+
+    def progress(self, run_id: str, done: int, total: int) -> None: ...
+
+    def finish(self, run_id: str, *, counts: dict[str, Any], files: dict[str, bytes], now: datetime) -> None: ...
+
+    def fail(self, run_id: str, *, error: dict[str, Any], now: datetime) -> None: ...

@@ -22,6 +22,7 @@ from ecert.services.ports import (
     Reminders,
     Renewals,
     ResealWorklist,
+    RosterRuns,
     SecondFactors,
     Users,
 )
@@ -57,6 +58,9 @@ class AbstractUnitOfWork(Protocol):
 
     @property
     def history(self) -> History: ...
+
+    @property
+    def rosters(self) -> RosterRuns: ...
 
     def __enter__(self) -> Self: ...
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, bindparam, delete, insert, select, update
 
 from ecert.adapters.db.tables import rate_limits, users, web_sessions
-from ecert.adapters.db.users import User
+from ecert.adapters.db.users import User, user_of
 
 SESSION_TTL = timedelta(hours=8)
 
@@ -40,6 +40,7 @@ _SESSION_AND_USER = (
         users.c.disabled,
         web_sessions.c.second_factor_enrolled_at,
         users.c.totp_enrolled_at,
+        users.c.employer_uscc,
     )
     .select_from(web_sessions.outerjoin(users, users.c.username == web_sessions.c.username))
     .where(web_sessions.c.token_hash == bindparam("token_hash"))
@@ -92,7 +93,7 @@ class SessionStore:
             return None
         user = None
         if row.role is not None:
-            user = User(row.username, row.role, row.province_code, row.registration_no, row.password_hash, row.disabled)
+            user = user_of(row)
         passed = row.second_factor_enrolled_at is not None and row.second_factor_enrolled_at == row.totp_enrolled_at
         return Session(row.username, row.csrf_token, user, passed)
 

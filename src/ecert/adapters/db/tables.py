@@ -244,6 +244,7 @@ users = Table(
     Column("totp_secret", String(64), nullable=True),
     _instant("totp_enrolled_at", nullable=True),
     Column("totp_last_step", Integer, nullable=True),
+    Column("employer_uscc", String(18), nullable=True),  # employers: the one employer they speak for (R-ACC-1)
 )
 
 staff_recovery_codes = Table(
@@ -417,4 +418,29 @@ specialty_versions = Table(
     _date("valid_until"),
     Column("state", String(16), nullable=False),
     _date("lapse_recorded_on", nullable=True),
+)
+
+roster_runs = Table(
+    "roster_runs",
+    metadata,
+    # One roster report (services/roster.py): an employer's list of registration numbers or zip of
+    # certificates, checked for one date. Keyed by a random id, not enumerable; read only by the
+    # account that asked (R-ACC-1). ``total``/``done`` feed the progress page; the upload is kept
+    # until the report is made (a queue worker in another process reads it), then dropped.
+    Column("id", String(32), primary_key=True),
+    Column("username", String(64), nullable=False, index=True),
+    Column("employer_uscc", String(18), nullable=False),
+    _date("on_date", nullable=True),
+    Column("status", String(16), nullable=False),  # queued | running | done | failed
+    Column("total", Integer, nullable=False),
+    Column("done", Integer, nullable=False),
+    Column("input_name", Text, nullable=False),
+    Column("input_data", LargeBinary, nullable=True),
+    Column("counts", Text, nullable=True),  # JSON: the report's counts
+    Column("error", Text, nullable=True),  # JSON: the refusal ({"code", "details"}) of a failed run
+    Column("report_json", LargeBinary, nullable=True),
+    Column("report_pdf", LargeBinary, nullable=True),
+    Column("report_csv", LargeBinary, nullable=True),
+    _instant("created_at"),
+    _instant("finished_at", nullable=True),
 )

@@ -20,6 +20,7 @@ from ecert.adapters.db.registry import SqlRegistry
 from ecert.adapters.db.reminders import SqlReminders
 from ecert.adapters.db.renewals import SqlRenewals
 from ecert.adapters.db.reseal import SqlResealWorklist
+from ecert.adapters.db.rosters import SqlRosterRuns
 from ecert.adapters.db.second_factor import SqlSecondFactors
 from ecert.adapters.db.users import SqlUsers
 
@@ -42,6 +43,7 @@ class SqlUnitOfWork:
         self.reseal = SqlResealWorklist(self._conn)
         self.identities = SqlExternalIdentities(self._conn)
         self.history = SqlHistory(self._conn)
+        self.rosters = SqlRosterRuns(self._conn)
         return self
 
     def __exit__(

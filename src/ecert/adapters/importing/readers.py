@@ -84,10 +84,11 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _xlsx_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+def _xlsx_rows(path: Path, formulas: bool = False) -> Iterator[tuple[int, list[str]]]:
+    """``formulas``: a formula cell reads as its formula (``=HYPERLINK(…)``), not as its cached value."""
     import openpyxl  # imported here: only XLSX imports pay for it
 
-    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=not formulas)
     try:
         ws = wb.worksheets[0]
         for i, rec in enumerate(ws.iter_rows(values_only=True), start=1):
@@ -143,9 +144,10 @@ def _encoding_problem(path: Path, encoding: str) -> Problem:
     return coded_problem("text_encoding_unsupported", row=row, name=path.name)
 
 
-def open_table(path: Path) -> Table:
+def open_table(path: Path, *, formulas: bool = False) -> Table:
     """Open a CSV or XLSX registry file. Raises BadInput when it cannot be read at all, with a
-    sentence that says what to do (not a CSV or XLSX file, not UTF-8 or GB18030, missing …)."""
+    sentence that says what to do (not a CSV or XLSX file, not UTF-8 or GB18030, missing …).
+    ``formulas``: an XLSX formula cell reads as its formula (a roster flags them, domain/roster.py)."""
     with open_input(path) as f:
         try:
             head = f.read(SNIFF_BYTES)
@@ -156,7 +158,7 @@ def open_table(path: Path) -> Table:
         raise BadInput([coded_problem("import_format_unsupported", name=path.name, kind=FILE_KINDS[kind])])
     if head.startswith(XLSX_MAGIC):
         try:
-            rows = _xlsx_rows(path)
+            rows = _xlsx_rows(path, formulas)
             first = next(rows, None)
         except Exception as exc:  # openpyxl raises many types on a broken workbook
             raise BadInput([coded_problem("import_xlsx_damaged", name=path.name)]) from exc
@@ -200,3 +202,48 @@ def _guard(rows: Iterator[tuple[int, list[str]]], path: Path, encoding: str) -> 
     except csv.Error as exc:
         row = last + 1
         raise RowReadError(problem(f"无法解析此行:{exc}", f"Cannot parse this row: {exc}", row=row)) from exc
+
+
+@dataclass(frozen=True)
+class ZipMember:
+    name: str
+    data: bytes
+
+
+def zip_kind(path: Path) -> str | None:
+    """What a ZIP file holds (see :func:`sniff`): ``None`` for an XLSX workbook, else ``zip``, ``ofd`` …"""
+    return _zip_kind(path)
+
+
+def zip_members(data: bytes, *, max_entries: int, max_member: int, max_total: int) -> Iterator[ZipMember] | str:
+    """The files of a ZIP archive, read lazily and never written anywhere (so a path in it means
+    nothing), or the problem that stops it: ``not_zip``, ``too_many`` (more than ``max_entries``
+    files), ``zip_bomb`` (a file over ``max_member``, or over ``max_total`` in all, once inflated —
+    the sizes in the headers are not trusted). Directories and macOS resource forks are skipped."""
+    try:
+        z = zipfile.ZipFile(io.BytesIO(data))
+        infos = [
+            i for i in z.infolist()
+            if not i.is_dir() and not i.filename.startswith("__MACOSX/") and not Path(i.filename).name.startswith(".")
+        ]  # fmt: skip
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError):
+        return "not_zip"
+    if len(infos) > max_entries:
+        return "too_many"
+    if any(i.file_size > max_member for i in infos) or sum(i.file_size for i in infos) > max_total:
+        return "zip_bomb"
+
+    def read() -> Iterator[ZipMember]:
+        budget = max_total
+        for info in infos:
+            try:
+                with z.open(info) as f:
+                    member = f.read(min(info.file_size, budget) + 1)
+            except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError, RuntimeError):
+                member = b""  # unreadable: verified as what it is (not a certificate file)
+            if len(member) > info.file_size or len(member) > budget:
+                member = b""  # the header lied about its size: not read further
+            budget -= len(member)
+            yield ZipMember(info.filename, member)
+
+    return read()

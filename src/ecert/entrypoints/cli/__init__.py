@@ -24,6 +24,7 @@ from ecert.entrypoints.cli import attest, certs, changes, registry
 from ecert.entrypoints.cli.common import Invocation
 from ecert.entrypoints.cli.jobs import jobs_cli
 from ecert.entrypoints.cli.reminders import reminders_cli
+from ecert.entrypoints.cli.roster import roster_cli
 from ecert.entrypoints.cli.workflows import renewal_cli, user_cli
 
 cli = typer.Typer(
@@ -53,6 +54,7 @@ cli.add_typer(user_cli, name="user")
 cli.add_typer(changes.change_cli, name="change")
 cli.add_typer(reminders_cli, name="reminders")
 cli.add_typer(jobs_cli, name="jobs")
+cli.add_typer(roster_cli, name="roster")
 
 
 @cli.callback()

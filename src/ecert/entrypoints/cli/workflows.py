@@ -83,9 +83,10 @@ def renewal_decide(
 def user_add(
     ctx: typer.Context,
     name: str = typer.Argument(..., metavar="NAME"),
-    role: str = typer.Option(..., "--role", help="holder | reviewer | admin"),
+    role: str = typer.Option(..., "--role", help="holder | reviewer | admin | employer"),
     registration_no: str | None = typer.Option(None, "--registration-no"),
     province: str | None = typer.Option(None, "--province", help="浙 or 33"),
+    uscc: str | None = typer.Option(None, "--uscc", help="An employer's 统一社会信用代码 (18 characters)"),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input"),
     json_out: JsonOut = False,
 ) -> None:
@@ -103,12 +104,13 @@ def user_add(
             password=password,
             registration_no=registration_no,
             province=province,
+            employer_uscc=uscc,
             actor=actor_name(None, a.settings),
             now=a.clock.now(),
         )
         inv.emit(
             {"username": user.username, "role": user.role, "province_code": user.province_code,
-             "registration_no": user.registration_no},
+             "registration_no": user.registration_no, "employer_uscc": user.employer_uscc},
             f"{inv.say('已创建账号', 'Account created')}: {user.username} ({inv.term('role', user.role)})",
         )  # fmt: skip
 

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from ecert.bootstrap import App, make_mailer
-from ecert.domain.errors import BadInput, problem
+from ecert.domain.errors import BadInput, EcertError, problem
 from ecert.services import reminders as reminders_service
 from ecert.services import reseal as reseal_service
+from ecert.services import roster as roster_service
+from ecert.services import verification
 from ecert.services.sweep import sweep as run_sweep
 from ecert.services.views import export as export_service
 
@@ -77,6 +80,94 @@ def reseal(a: App, *, out_dir: str, progress: Progress | None = None) -> dict[st
     ).as_dict()
 
 
+# ------------------------------------------------------------------------------------------ rosters
+
+
+def roster_signing(a: App) -> tuple[str, roster_service.Sign]:
+    """The key id and the JWS signer of roster reports: the attestations' (adapters/signing/jws.py), under
+    the current QR key, so the keys of ``keys export --jwks`` and ``/.well-known/jwks.json`` check both."""
+    signer = a.attestation_signer
+    return signer.kid, signer.sign
+
+
+def verify_certificate_file(a: App) -> roster_service.VerifyFile:
+    """A certificate file of a zip, verified exactly as a single upload (``ecert verify``, the web's
+    upload page): the same checks against the same keys, today."""
+
+    def verify(data: bytes) -> Any:
+        return verification.verify_pdf(
+            a.uow(), data, check_signature=a.signature_checker, keys=a.qr_public_keys, policy=a.policy,
+            check_ofd=a.ofd_checker if verification.is_ofd(data) else None, today=a.clock.today(), now=a.clock.now(),
+        )  # fmt: skip
+
+    return verify
+
+
+def build_roster_report(
+    a: App,
+    roster: roster_service.RosterFile,
+    *,
+    uscc: str,
+    on: date | None,
+    actor: str,
+    progress: Progress | None = None,
+) -> roster_service.RosterReport:
+    """Answer a roster and make its signed report (services/roster.py); the zip's verifications go to
+    the verification log (R-ACC-1, channel ``roster``)."""
+    from ecert.adapters.db.verification_log import verification as logged
+    from ecert.adapters.db.verification_log import write_batch
+
+    answer = roster_service.answer_roster(
+        a.uow(), roster, uscc=uscc, on=on, now=a.clock.now(), policy=a.policy,
+        verify_file=verify_certificate_file(a) if roster.members is not None else None, progress=progress,
+    )  # fmt: skip
+    checked = roster_service.verdict_log_rows(answer)
+    if checked:
+        now = a.clock.now()
+        write_batch(a.engine, [logged(now, "roster", *row) for row in checked], now=now)
+    kid, sign = roster_signing(a)
+    return roster_service.make_report(
+        a.uow(), answer, kid=kid, sign=sign, seal=a.documents.sealer.seal, actor=actor, lang=a.settings.lang
+    )
+
+
+def roster(a: App, *, run_id: str, progress: Progress | None = None) -> dict[str, Any]:
+    """Answer the roster of run ``run_id`` (an employer's upload, adapters/db/rosters.py): the report
+    files are stored with the run, or the refusal. Running it again after it finished does nothing."""
+    uow = a.uow()
+    with uow:
+        run = uow.rosters.get(run_id)
+        data = uow.rosters.input_data(run_id)
+    if run is None or run.status in ("done", "failed") or data is None:
+        return {"run_id": run_id, "status": run.status if run else "missing"}
+
+    def report_progress(done: int, total: int) -> None:
+        with uow:
+            uow.rosters.progress(run_id, done, total)
+            uow.commit()
+        if progress is not None:
+            progress(done, total)
+
+    settings = a.settings.roster
+    try:
+        with roster_service.spooled(data, run.input_name) as path:
+            roster_file = roster_service.read_roster(
+                path, name=run.input_name, max_rows=settings.max_rows, max_bytes=settings.max_bytes
+            )
+        report = build_roster_report(
+            a, roster_file, uscc=run.employer_uscc, on=run.on_date, actor=run.username, progress=report_progress
+        )
+    except EcertError as exc:
+        with uow:
+            uow.rosters.fail(run_id, error=exc.as_dict(a.settings.lang)["error"], now=a.clock.now())
+            uow.commit()
+        return {"run_id": run_id, "status": "failed", "error": exc.code}
+    with uow:
+        uow.rosters.finish(run_id, counts=report.body["counts"], files=report.files, now=a.clock.now())
+        uow.commit()
+    return {"run_id": run_id, "status": "done", "counts": report.body["counts"]}
+
+
 @dataclass(frozen=True)
 class JobSpec:
     name: str
@@ -94,5 +185,6 @@ JOBS: dict[str, JobSpec] = {
         JobSpec("reminders", reminders, lock="ecert.reminders", dedupe=True),
         JobSpec("export", export, lock=None, dedupe=False),
         JobSpec("reseal", reseal, lock="ecert.reseal", dedupe=True),
+        JobSpec("roster", roster, lock=None, dedupe=False),
     )
 }

@@ -29,6 +29,7 @@ from ecert.entrypoints.web import (
     routes_holder,
     routes_ops,
     routes_platform,
+    routes_roster,
     routes_second_factor,
     routes_session,
     routes_verify,
@@ -165,6 +166,7 @@ def create_app(core: App, web: WebParts | None = None) -> FastAPI:
     api.include_router(routes_second_factor.router)
     api.include_router(routes_holder.router)
     api.include_router(routes_authority.router)
+    api.include_router(routes_roster.router)
     return api
 
 

@@ -105,3 +105,19 @@ def page_error(status: int, lang: str, error: dict[str, Any]) -> dict[str, Any]:
         "code": error.get("code"),
         "rule": error.get("rule"),
     }
+
+
+def form_error(request: Any, exc: EcertError) -> dict[str, Any]:
+    """What a form page shows above itself when its post was refused: the error, and for bad input
+    each problem with its row and column (admin_problems.html)."""
+    from ecert.domain.errors import BadInput
+    from ecert.entrypoints.web.i18n import request_lang
+
+    lang = request_lang(request)
+    exc = shown(exc)
+    probs = exc.problems if isinstance(exc, BadInput) else []
+    return {
+        "error": {"code": exc.code, "message": exc.message(lang), "rule": exc.rule},
+        "problems": [{"row": p.row, "column": p.column, "message": p.message(lang)} for p in probs],
+        "problems_truncated": exc.total - len(probs) if isinstance(exc, BadInput) else 0,
+    }

@@ -30,8 +30,7 @@ from ecert.adapters.db.users import User
 from ecert.domain import provinces
 from ecert.domain.errors import BadInput, EcertError, problem
 from ecert.entrypoints.web.deps import check_csrf, ctx, require_user
-from ecert.entrypoints.web.errors import http_status, shown
-from ecert.entrypoints.web.i18n import request_lang
+from ecert.entrypoints.web.errors import form_error, http_status
 from ecert.entrypoints.web.templating import render
 from ecert.services import changes, registry_import, renewal
 from ecert.services.registry_import import ImportResult
@@ -54,17 +53,6 @@ def _page(request: Request, name: str, user: User, status_code: int = 200, **con
         province_names=[(abbr, nm) for abbr, (_code, nm) in provinces.PROVINCES.items()],
         **context,
     )
-
-
-def _error_context(request: Request, exc: EcertError) -> dict[str, Any]:
-    lang = request_lang(request)
-    exc = shown(exc)
-    probs = exc.problems if isinstance(exc, BadInput) else []
-    return {
-        "error": {"code": exc.code, "message": exc.message(lang), "rule": exc.rule},
-        "problems": [{"row": p.row, "column": p.column, "message": p.message(lang)} for p in probs],
-        "problems_truncated": exc.total - len(probs) if isinstance(exc, BadInput) else 0,
-    }
 
 
 # ------------------------------------------------------------------------------------ access
@@ -329,7 +317,7 @@ def _review_refused(
     """The review list again, with the refusal that brought the reviewer back to it."""
     status = http_status(exc)
     return _review_page(
-        request, user, province=province, page=page, status_code=status, **context, **_error_context(request, exc)
+        request, user, province=province, page=page, status_code=status, **context, **form_error(request, exc)
     )
 
 
@@ -407,7 +395,7 @@ def _holder_action(
             status_code=http_status(exc),
             failed=action,
             form=form.model_dump(exclude={"csrf"}),
-            **_error_context(request, exc),
+            **form_error(request, exc),
         )
     return RedirectResponse(f"/admin/holders/{quote(reg_no.strip())}?done={action}", status_code=303)
 
@@ -463,7 +451,7 @@ def admin_import(
             user,
             status_code=http_status(exc),
             filename=filename,
-            **_error_context(request, exc),
+            **form_error(request, exc),
         )
     return _page(request, "admin_import.html", user, filename=filename, result=result.as_dict())
 

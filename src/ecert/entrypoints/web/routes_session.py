@@ -63,7 +63,7 @@ def _end_session(request: Request, response: Response, csrf: str | None) -> None
 
 
 def _home_for(role: str) -> str:
-    return {"holder": "/me", "reviewer": "/review", "admin": "/admin"}.get(role, "/")
+    return {"holder": "/me", "reviewer": "/review", "admin": "/admin", "employer": "/roster"}.get(role, "/")
 
 
 @router.get("/login", include_in_schema=False)
