@@ -65,15 +65,18 @@ def _is_api(request: Request) -> bool:
 
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the other fields around an uploaded file
 IMPORT_PATHS = ("/admin/import", "/api/v1/registry/import")
+ROSTER_PATHS = ("/roster",)
 
 
 def body_limit(core: App) -> Callable[[str], int]:
     """The largest request body each path takes: a registry file where the registry is imported, a
-    certificate file (PDF or OFD) everywhere else — the biggest thing any other form carries."""
+    roster file where an employer uploads one, a certificate file (PDF or OFD) everywhere else — the
+    biggest thing any other form carries."""
     imports, others = core.settings.web.import_max_bytes + FORM_OVERHEAD, MAX_CERTIFICATE_FILE + FORM_OVERHEAD
+    rosters = core.settings.roster.max_bytes + FORM_OVERHEAD
 
     def limit_for(path: str) -> int:
-        return imports if path in IMPORT_PATHS else others
+        return imports if path in IMPORT_PATHS else rosters if path in ROSTER_PATHS else others
 
     return limit_for
 
