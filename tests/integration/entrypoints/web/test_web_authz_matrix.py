@@ -465,6 +465,22 @@ def check_verify_pdf(w: World, role: str, res: httpx.Response, diff: dict[str, C
     _no_full_id_number(w, res)
 
 
+def send_attest(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
+    """Was the certificate valid on a date (issue 13): public, like the QR check."""
+    return c.get("/api/v1/attest", params={"serial": w.cert.serial, "date": w.cert.usage_from.isoformat()})
+
+
+def check_attest(w: World, role: str, res: httpx.Response, diff: dict[str, Change]) -> None:
+    body = res.json()
+    assert body["valid_on_date"] is True and w.cert.serial in body["serials"], body
+    assert body["attestation"].count(".") == 2  # a compact JWS
+    _no_full_id_number(w, res)
+    params = {"serial": w.cert.serial, "date": w.cert.usage_from.isoformat()}
+    anonymous = w.client().get("/api/v1/attest", params=params).json()
+    same = ("valid_on_date", "reason_codes", "serials")  # the answer; asked_at and the audit head move on
+    assert [body[k] for k in same] == [anonymous[k] for k in same], "a signed-in caller learns what the public learns"
+
+
 # --- session
 
 
@@ -731,6 +747,7 @@ ROWS = [
     Row("GET", "/api/v1/verify/{token}", PUBLIC, send_verify_token, check_verify_token),
     Row("POST", "/api/v1/verify/pdf", PUBLIC, send_verify_pdf, check_verify_pdf),
     Row("POST", "/api/v1/verify/file", PUBLIC, send_verify_file, check_verify_pdf),
+    Row("GET", "/api/v1/attest", PUBLIC, send_attest, check_attest),
     Row("POST", "/api/v1/session", ("401", "200", "200", "200", "200", "200"), send_sign_in, check_sign_in),
     Row("DELETE", "/api/v1/session", PUBLIC, send_sign_out, check_sign_out),
     Row("GET", "/api/v1/session/second-factor", STAFF, send_factor_state, check_factor_state),
@@ -938,7 +955,7 @@ def test_holder_b_never_gets_holder_a_data_from_any_endpoint__R_ACC_1(world: Wor
             continue  # signing in and out: no holder data; B's own application: the matrix, in its own world
         res = row.send(w, HOLDER_B, b, csrf)
         assert a_full_id not in res.text, row.path
-        if row.path.startswith("/api/v1/verify"):
+        if row.path.startswith(("/api/v1/verify", "/api/v1/attest")):
             continue  # the public view of A's own certificate: checked masked above and in the matrix
         assert w.cast.a not in res.text and w.names[w.cast.a] not in res.text, row.path
     for url in (
