@@ -20,10 +20,11 @@ from typing import Any, Protocol
 
 from ecert.domain import history, provinces
 from ecert.domain.dates import in_cst
-from ecert.domain.errors import BadInput, NotFound, RuleRefusal, problem
+from ecert.domain.errors import BadInput, NotFound, Problem, RuleRefusal
 from ecert.domain.history import DateReason, RegistrationOnDate
 from ecert.domain.policy import Policy
 from ecert.domain.verification import VerificationResult, VerificationStatus
+from ecert.services.changes import parse_date
 from ecert.services.unit_of_work import AbstractUnitOfWork
 
 SCHEMA = "ecert.attestation/1"
@@ -41,16 +42,13 @@ LANGS = ("zh", "en")
 
 
 def parse_day(value: str, column: str = "date") -> date:
-    """The date asked about, ``YYYY-MM-DD``, or ``bad_input`` naming the option or field."""
-    v = value.strip()
-    try:
-        if len(v) != 10:
-            raise ValueError
-        return date.fromisoformat(v)
-    except ValueError:
-        raise BadInput(
-            [problem(f"日期格式应为 YYYY-MM-DD,实际为“{v}”", f"Date must be YYYY-MM-DD, got {v!r}", column=column)]
-        ) from None
+    """The date asked about, ``YYYY-MM-DD``, or ``bad_input`` naming the option or field (the same
+    check and sentence as every other date the services read: changes.parse_date)."""
+    probs: list[Problem] = []
+    day = parse_date(value, column, probs)
+    if day is None:
+        raise BadInput(probs)
+    return day
 
 
 class DocumentSigner(Protocol):

@@ -62,7 +62,8 @@ def _collect(fn: Callable[[], T], probs: list[Problem], column: str) -> T | None
         return None
 
 
-def _parse_date(value: str, column: str, probs: list[Problem]) -> date | None:
+def parse_date(value: str, column: str, probs: list[Problem]) -> date | None:
+    """``YYYY-MM-DD``, or None with a problem naming ``column`` added to ``probs``."""
     v = value.strip()
     try:
         if len(v) != 10:
@@ -206,7 +207,7 @@ def correct_personal(
             )
     new_birth: date | None = None
     if birth_date is not None:
-        new_birth = _parse_date(birth_date, "birth_date", probs)
+        new_birth = parse_date(birth_date, "birth_date", probs)
         if new_birth is not None and new_birth >= today:
             probs.append(problem("出生日期不能晚于今天", "Birth date is not in the past", column="birth_date"))
     new_idn = _collect(lambda: ids.parse_id_number(id_number), probs, "id_number") if id_number is not None else None
@@ -285,7 +286,7 @@ def _end(
     legal: str | None = None
     if status is RegistrationStatus.REVOKED or (basis is not None and basis.strip()):
         legal = _required_text(basis, "basis", probs)
-    eff = _parse_date(effective, "effective", probs)
+    eff = parse_date(effective, "effective", probs)
     if eff is not None and eff > today:
         # The status changes at once; nothing would apply a future date later, so it is refused.
         probs.append(
