@@ -96,7 +96,13 @@ class App:
         ofd, ofd_problem = self._ofd_maker(renderer.fonts)
         return DocumentServices(
             renderer=renderer,
-            sealer=PadesSealer(signer, tsa_url=self.keys.tsa_url),
+            sealer=PadesSealer(
+                signer,
+                timestamper=keystore.timestamper(self.keys, self.clock.now),
+                profile=keystore.seal_profile(self.keys),
+                trust_roots=keystore.trust_roots(self.keys),
+                crls=keystore.seal_crls(self.keys),
+            ),
             qr=Ed25519QrSigner(keystore.qr_private_key(self.keys), self.keys.base_url),
             ofd=ofd,
             ofd_problem=ofd_problem,

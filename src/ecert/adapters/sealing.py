@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from asn1crypto import x509 as asn1_x509  # type: ignore[import-untyped]
 from cryptography import x509
@@ -44,18 +45,34 @@ def fast_signer_for(signer: Signer) -> FastPadesSigner | None:
 
 @dataclass
 class PadesSealer:
-    """The seal (R-DOC-2): PAdES B-B through :class:`FastPadesSigner` when the key is in memory and
-    no time-stamp authority is configured; otherwise (PKCS#11, B-T) pyHanko's :class:`SealSigner`."""
+    """The seal (R-DOC-2): PAdES B-B through :class:`FastPadesSigner` when the key is in memory and the
+    profile is B-B; otherwise (PKCS#11, B-T, B-LT, B-LTA: ECERT_SEAL_PROFILE) pyHanko's :class:`SealSigner`,
+    time-stamped by ``timestamper`` (or the TSA at ``tsa_url``)."""
 
     signer: Signer
     tsa_url: str | None = None
     fast: bool = True
+    timestamper: Any = None
+    profile: str | None = None  # None: B-T with a TSA, else B-B
+    trust_roots: list[x509.Certificate] = field(default_factory=list)
+    crls: list[bytes] = field(default_factory=list)
     key_id: str = field(init=False)
 
     def __post_init__(self) -> None:
         self.key_id = hashlib.sha256(signer_certificate(self.signer).dump()).hexdigest()
-        self._pyhanko = SealSigner(self.signer, tsa_url=self.tsa_url)
-        self._fast = fast_signer_for(self.signer) if self.fast and self.tsa_url is None else None
+        self._pyhanko = SealSigner(
+            self.signer,
+            tsa_url=self.tsa_url,
+            timestamper=self.timestamper,
+            profile=self.profile,
+            trust_roots=self.trust_roots,
+            crls=self.crls,
+        )
+        self._fast = fast_signer_for(self.signer) if self.fast and self._pyhanko.profile == "B-B" else None
+
+    @property
+    def profile_in_use(self) -> str:
+        return self._pyhanko.profile
 
     @property
     def path(self) -> str:
