@@ -48,7 +48,7 @@ from pyhanko.sign.general import SigningError, find_unique_cms_attribute
 from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, PdfTimeStamper, Signer
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper
 from pyhanko.sign.validation import async_validate_pdf_signature, async_validate_pdf_timestamp
-from pyhanko.sign.validation.dss import DocumentSecurityStore, async_add_validation_info
+from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.sign.validation.errors import NoDSSFoundError
 from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko.sign.validation.status import SignatureCoverageLevel
@@ -447,19 +447,35 @@ def _embedded_validation_data(reader: Any) -> dict[str, Any]:
     return {"other_certs": list(vc.certificate_registry), "crls": vc.crls, "ocsps": vc.ocsps}
 
 
-def _context(roots: list[asn1_x509.Certificate], moment: datetime, data: dict[str, Any]) -> ValidationContext:
+def _context(
+    roots: list[asn1_x509.Certificate], moment: datetime, data: dict[str, Any], *, past: bool = False
+) -> ValidationContext:
+    """A context judging certificates at ``moment``. ``past``: a moment a time-stamp proves, before today; a CRL
+    issued after it still tells whether the certificate was revoked at it (revocation dates are kept; the seal
+    CAs put no certificate on hold, the one reversible status this would misread)."""
     return ValidationContext(
-        trust_roots=roots, moment=moment, allow_fetching=False, revocation_mode="soft-fail", **data
+        trust_roots=roots,
+        moment=moment,
+        allow_fetching=False,
+        revocation_mode="soft-fail",
+        retroactive_revinfo=past,
+        **data,
     )
 
 
 async def _validate_at(
-    sig: Any, roots: list[asn1_x509.Certificate], signer_at: datetime, stamp_at: datetime, data: dict[str, Any]
+    sig: Any,
+    roots: list[asn1_x509.Certificate],
+    signer_at: datetime,
+    stamp_at: datetime,
+    data: dict[str, Any],
+    *,
+    past: bool = False,
 ) -> Any:
     return await async_validate_pdf_signature(
         sig,
-        signer_validation_context=_context(roots, signer_at, data),
-        ts_validation_context=_context(roots, stamp_at, data),
+        signer_validation_context=_context(roots, signer_at, data, past=past),
+        ts_validation_context=_context(roots, stamp_at, data, past=past),
         diff_policy=DEFAULT_DIFF_POLICY,
         key_usage_settings=KeyUsageConstraints(key_usage=set(SEAL_KEY_USAGE), match_all_key_usages=False),
     )
@@ -477,7 +493,7 @@ async def _document_timestamp_chain(
         if ts.signed_revision <= sig.signed_revision:
             break
         try:
-            st = await async_validate_pdf_timestamp(ts, validation_context=_context(roots, at, data))
+            st = await async_validate_pdf_timestamp(ts, validation_context=_context(roots, at, data, past=at < moment))
         except Exception:
             break
         if not (st.intact and st.valid and st.trusted) or st.timestamp is None:
@@ -504,7 +520,7 @@ async def _proof_of_existence(
         return None
     if signer_at > moment:
         return None
-    again = await _validate_at(sig, roots, signer_at, stamp_at, data)
+    again = await _validate_at(sig, roots, signer_at, stamp_at, data, past=True)
     ts_again = again.timestamp_validity
     if not again.trusted or (ts_again is not None and not (ts_again.intact and ts_again.valid and ts_again.trusted)):
         return None
@@ -618,6 +634,10 @@ def _tst_signer_not_after(signed_data: Any) -> datetime | None:
     return None
 
 
+def _cms_certificates(signed_data: Any) -> list[asn1_x509.Certificate]:
+    return [c.chosen for c in signed_data["certificates"] or [] if isinstance(c.chosen, asn1_x509.Certificate)]
+
+
 def newest_timestamp_expiry(pdf: bytes) -> datetime | None:
     """When the TSA certificate of the newest time-stamp in ``pdf`` ends: the last document time-stamp, else the
     seal's signature time-stamp. None when the file carries no time-stamp (or is unreadable)."""
@@ -661,7 +681,19 @@ async def async_extend_archival(
     data = _embedded_validation_data(reader)
     if crls:
         data = {**data, "crls": [*data.get("crls", []), *extra["crls"]]}
-    with_data = await async_add_validation_info(sig, _context(roots, moment, data), in_place=False)
+    # The DSS gets the certificates of the seal and of its time-stamps, the roots and the CRLs as they are, not
+    # through a validation at ``moment``: after a rotation the seal certificate may be revoked or ended today,
+    # and its data is exactly what a verifier needs to judge it at the time the time-stamps prove.
+    certs = [*_cms_certificates(sig.signed_data), *roots]
+    for ts in reader.embedded_timestamp_signatures:
+        certs += _cms_certificates(ts.signed_data)
+    unsigned = sig.signer_info["unsigned_attrs"]
+    for attr in unsigned if unsigned else []:
+        if attr["type"].native == "signature_time_stamp_token":
+            certs += _cms_certificates(attr["values"][0]["content"])
+    with_data = io.BytesIO(pdf)
+    DocumentSecurityStore.add_dss(with_data, None, certs=certs, crls=extra.get("crls") or None, force_write=True)
+    with_data.seek(0)
     reader = PdfFileReader(with_data, strict=False)
     stamper = PdfTimeStamper(timestamper)
     out = await stamper.async_update_archival_timestamp_chain(reader, _context(roots, moment, data), in_place=False)
