@@ -1,0 +1,73 @@
+"""Issue 16 §2 (R-DOC-2, R-USE-3) through the verification use case, on SQLite and PostgreSQL: a certificate
+sealed B-T (ECERT_SEAL_PROFILE, the DEMO TSA in-process on the app clock) while its seal certificate was valid is
+still ``valid`` once that certificate has ended and the seal key has been rotated; sealed B-B (no time-stamp)
+it is ``untrusted`` then, as before."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import Engine
+
+from ecert.adapters import keystore
+from ecert.adapters.signing import pki
+from ecert.bootstrap import App, bootstrap
+from ecert.config import Settings
+from ecert.services import verification
+from ecert.services.demo import seed_demo
+from helpers_documents import issue_to_a_demo_holder
+
+TODAY = date(2021, 3, 1)
+CERT_END = datetime(2021, 3, 8, tzinfo=UTC)  # the seal certificate ends a week after issuance …
+
+
+def _short_lived_seal(keys_dir: Path) -> None:
+    """Replace the DEMO seal key by one whose certificate (same DEMO root) ends at CERT_END."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = pki.issue_certificate(
+        pki.load_demo_root(keys_dir), key.public_key(), pki.seal_subject(), pki.SEAL_EKUS,
+        validity=(datetime(2021, 1, 1, tzinfo=UTC), CERT_END),
+    )  # fmt: skip
+    (keys_dir / pki.SEAL_KEY).write_bytes(pki.key_pem(key))
+    (keys_dir / pki.SEAL_CERT).write_bytes(pki.cert_pem(cert))
+
+
+def _app(db_url: str, engine: Engine, keys_dir: Path, today: date, profile: str) -> App:
+    env = {"ECERT_KEYS_DIR": str(keys_dir), "ECERT_TSA_URL": "demo", "ECERT_SEAL_PROFILE": profile}
+    keys = keystore.key_settings_from_env(env)
+    return bootstrap(Settings(database_url=db_url, today_override=today), engine=engine, keys=keys)
+
+
+def _verdict(core: App, pdf: bytes) -> tuple[str, list[str]]:
+    r = verification.verify_pdf(
+        core.uow(), pdf, check_signature=core.signature_checker, keys=core.qr_public_keys,
+        today=core.clock.today(), now=core.clock.now(), policy=core.policy,
+    )  # fmt: skip
+    return r.status.value, [reason.code for reason in r.reasons]
+
+
+@pytest.mark.parametrize(
+    ("profile", "later"), [("B-T", ("valid", ["valid"])), ("B-B", ("untrusted", ["untrusted_signer"]))]
+)
+def test_the_verdict_outlives_the_seal_certificate_and_a_rotation__R_DOC_2(
+    profile: str, later: tuple[str, list[str]], db_url: str, engine: Engine, tmp_path: Path
+) -> None:
+    keys_dir = tmp_path / "keys"
+    keystore.ensure_keys(keystore.key_settings_from_env({"ECERT_KEYS_DIR": str(keys_dir)}))
+    _short_lived_seal(keys_dir)
+    core = _app(db_url, engine, keys_dir, TODAY, profile)
+    assert core.documents.sealer.profile_in_use == profile  # type: ignore[attr-defined]
+    seed_demo(core.uow, 8, seed=2021, today=TODAY, now=core.clock.now(), signatures=8)
+    cert = issue_to_a_demo_holder(core, 8)
+    assert cert.pdf is not None
+    assert _verdict(core, cert.pdf) == ("valid", ["valid"])
+    # later: the seal certificate has ended, and the authority has rotated to a new seal key; the certificate is
+    # checked on the last day of its usage window
+    checked = cert.usage_until
+    assert checked > CERT_END.date()
+    pki.create_demo_pki(tmp_path / "rotated")  # a new key under a new name: the old one is no longer configured
+    _short_lived_seal(keys_dir)
+    assert _verdict(_app(db_url, engine, keys_dir, checked, profile), cert.pdf) == later
