@@ -12,7 +12,11 @@ Both outputs are checked before timing: pyHanko validation (intact, trusted) and
 Prints per-run JSON, and last one line ``{"metric", "unit", "ecert", "baseline", "ratio"}``
 (ms per certificate; ratio = baseline / ecert, higher is better).
 
-    .venv/bin/python bench/issuance.py [--n 200]
+    .venv/bin/python bench/issuance.py [--n 200] [--profile B-B|B-T|B-LT|B-LTA]
+
+``--profile`` is ECERT_SEAL_PROFILE (default B-B, the product's default without a TSA); the time-stamped
+profiles use the DEMO TSA in-process (``ECERT_TSA_URL=demo``: no network, so the figure is the signing work
+alone — a real TSA adds its round trip, once for B-T/B-LT and twice for B-LTA).
 """
 
 from __future__ import annotations
@@ -113,11 +117,15 @@ def pdfsig_ok(pdf: Path, root_pem: Path, work: Path) -> bool:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=200)
+    ap.add_argument("--profile", default="B-B", choices=["B-B", "B-T", "B-LT", "B-LTA"])
     args = ap.parse_args()
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, as the issue asks
     work = Path(tempfile.mkdtemp(prefix="ecert-bench-issue-"))
     try:
-        keys = keystore.key_settings_from_env({"ECERT_KEYS_DIR": str(work / "keys")})
+        env = {"ECERT_KEYS_DIR": str(work / "keys"), "ECERT_SEAL_PROFILE": args.profile}
+        if args.profile != "B-B":
+            env["ECERT_TSA_URL"] = "demo"
+        keys = keystore.key_settings_from_env(env)
         app = bootstrap(Settings(database_url=f"sqlite:///{work / 'b.db'}", today_override=TODAY), keys=keys)
         upgrade(app.engine)
         keystore.ensure_keys(keys)
@@ -182,6 +190,7 @@ def main() -> None:
                     "baseline_ms_median": round(bm, 2),
                     "n_ecert": len(e),
                     "n_baseline": len(b),
+                    "profile": args.profile,
                 }
             ),
             flush=True,

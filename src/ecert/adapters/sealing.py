@@ -6,6 +6,7 @@ adapters.signing.ofd_seal."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -152,7 +153,16 @@ class OfdMaker:
         self._picture = bytes(self.sealer.seal["eseal_info"]["picture"]["data"])
 
     @classmethod
-    def from_files(cls, key_pem: bytes, cert: bytes, seal_der: bytes, fonts: FontSet, *, demo: bool) -> OfdMaker:
+    def from_files(
+        cls,
+        key_pem: bytes,
+        cert: bytes,
+        seal_der: bytes,
+        fonts: FontSet,
+        *,
+        demo: bool,
+        stamp: Callable[[bytes], bytes] | None = None,
+    ) -> OfdMaker:
         """From the configured files (``ValueError`` naming what is wrong: not SM2, not a seal, the seal
         not made for this certificate)."""
         key, certificate = Sm2Key.from_pem(key_pem), load_certificate(cert)
@@ -163,7 +173,7 @@ class OfdMaker:
             raise ValueError("the SM2 seal file is not a GB/T 38540 SESeal (DER)") from exc
         if certificate.dump() not in allowed:
             raise ValueError("the SM2 seal was not made for the SM2 seal certificate")
-        return cls(OfdSealer(key, certificate, seal), fonts, demo)
+        return cls(OfdSealer(key, certificate, seal, stamp), fonts, demo)
 
     def make(
         self,
@@ -188,9 +198,11 @@ class OfdChecker:
     package carries (``OFD.xml``'s ``CustomData``, covered by the seal's digests)."""
 
     roots: list[asn1_x509.Certificate]
+    tsa_roots: list[x509.Certificate] = field(default_factory=list)  # the PDF's roots: they vouch for the TSA
 
     def __post_init__(self) -> None:
-        self._verifier = OfdSealVerifier(self.roots)
+        tsa = [asn1_x509.Certificate.load(r.public_bytes(serialization.Encoding.DER)) for r in self.tsa_roots]
+        self._verifier = OfdSealVerifier(self.roots, tsa)
 
     def __call__(self, package: bytes, moment: datetime) -> DocumentCheck:
         check = self._verifier.check(package, moment)

@@ -1,7 +1,8 @@
 """Issue 16 §2 (R-DOC-2, R-USE-3) through the verification use case, on SQLite and PostgreSQL: a certificate
 sealed B-T (ECERT_SEAL_PROFILE, the DEMO TSA in-process on the app clock) while its seal certificate was valid is
 still ``valid`` once that certificate has ended and the seal key has been rotated; sealed B-B (no time-stamp)
-it is ``untrusted`` then, as before."""
+it is ``untrusted`` then, as before. The OFD of the same issuance likewise (R-DOC-6): its SM2 seal carries an
+RFC 3161 time-stamp of the signature value in ``SES_Signature.timeStamp`` wherever the PDF is time-stamped."""
 
 from __future__ import annotations
 
@@ -9,19 +10,39 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from asn1crypto import core as core_asn1
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import Engine
 
 from ecert.adapters import keystore
-from ecert.adapters.signing import pki
+from ecert.adapters.signing import pki, ses, sm2
+from ecert.adapters.signing.ofd_seal import SIGNED_VALUE, make_seal
 from ecert.bootstrap import App, bootstrap
 from ecert.config import Settings
 from ecert.services import verification
 from ecert.services.demo import seed_demo
-from helpers_documents import issue_to_a_demo_holder
+from helpers_documents import issue_to_a_demo_holder, package_files
 
 TODAY = date(2021, 3, 1)
 CERT_END = datetime(2021, 3, 8, tzinfo=UTC)  # the seal certificate ends a week after issuance …
+
+
+def _short_lived_sm2_seal(keys_dir: Path) -> None:
+    """Replace the DEMO SM2 seal certificate and its seal (same DEMO SM2 root and maker) by ones ending at CERT_END."""
+    made = sm2.DemoSm2Pki.load(keys_dir)
+    key = sm2.Sm2Key.generate()
+    start = datetime(2021, 1, 1, tzinfo=UTC)
+    cert = sm2.make_certificate(
+        subject=made.seal.subject, key=key, issuer=made.root, issuer_key=made.root_key,
+        serial=3, not_before=start, not_after=CERT_END, ca=False,
+    )  # fmt: skip
+    old = ses.SESeal.load((keys_dir / keystore.SM2_DEMO_SEAL).read_bytes())
+    seal = make_seal(
+        es_id=keystore.SM2_DEMO_SEAL_ID, picture_png=bytes(old["eseal_info"]["picture"]["data"]), signer_cert=cert,
+        maker_key=made.root_key, maker_cert=made.root, valid_start=start, valid_end=CERT_END,
+    )  # fmt: skip
+    sm2.DemoSm2Pki(made.root_key, made.root, key, cert).write(keys_dir)
+    (keys_dir / keystore.SM2_DEMO_SEAL).write_bytes(seal.dump())
 
 
 def _short_lived_seal(keys_dir: Path) -> None:
@@ -43,7 +64,7 @@ def _app(db_url: str, engine: Engine, keys_dir: Path, today: date, profile: str)
 
 def _verdict(core: App, pdf: bytes) -> tuple[str, list[str]]:
     r = verification.verify_pdf(
-        core.uow(), pdf, check_signature=core.signature_checker, keys=core.qr_public_keys,
+        core.uow(), pdf, check_signature=core.signature_checker, keys=core.qr_public_keys, check_ofd=core.ofd_checker,
         today=core.clock.today(), now=core.clock.now(), policy=core.policy,
     )  # fmt: skip
     return r.status.value, [reason.code for reason in r.reasons]
@@ -58,16 +79,21 @@ def test_the_verdict_outlives_the_seal_certificate_and_a_rotation__R_DOC_2(
     keys_dir = tmp_path / "keys"
     keystore.ensure_keys(keystore.key_settings_from_env({"ECERT_KEYS_DIR": str(keys_dir)}))
     _short_lived_seal(keys_dir)
+    _short_lived_sm2_seal(keys_dir)
     core = _app(db_url, engine, keys_dir, TODAY, profile)
     assert core.documents.sealer.profile_in_use == profile  # type: ignore[attr-defined]
     seed_demo(core.uow, 8, seed=2021, today=TODAY, now=core.clock.now(), signatures=8)
-    cert = issue_to_a_demo_holder(core, 8)
-    assert cert.pdf is not None
-    assert _verdict(core, cert.pdf) == ("valid", ["valid"])
+    cert = issue_to_a_demo_holder(core, 8, formats=("pdf", "ofd"))
+    assert cert.pdf is not None and cert.ofd is not None
+    stamped = ses.SESSignature.load(package_files(cert.ofd)[SIGNED_VALUE])["time_stamp"]
+    assert isinstance(stamped, core_asn1.Void) == (profile == "B-B")  # R-DOC-6: SES_Signature.timeStamp
+    assert _verdict(core, cert.pdf) == _verdict(core, cert.ofd) == ("valid", ["valid"])
     # later: the seal certificate has ended, and the authority has rotated to a new seal key; the certificate is
     # checked on the last day of its usage window
     checked = cert.usage_until
     assert checked > CERT_END.date()
-    pki.create_demo_pki(tmp_path / "rotated")  # a new key under a new name: the old one is no longer configured
     _short_lived_seal(keys_dir)
-    assert _verdict(_app(db_url, engine, keys_dir, checked, profile), cert.pdf) == later
+    _short_lived_sm2_seal(keys_dir)
+    rotated = _app(db_url, engine, keys_dir, checked, profile)
+    assert _verdict(rotated, cert.pdf) == later
+    assert _verdict(rotated, cert.ofd) == later
