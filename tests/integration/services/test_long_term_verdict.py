@@ -6,17 +6,22 @@ RFC 3161 time-stamp of the signature value in ``SES_Signature.timeStamp`` wherev
 
 from __future__ import annotations
 
+import io
+import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from asn1crypto import core as core_asn1
 from cryptography.hazmat.primitives.asymmetric import ec
+from PIL import Image
 from sqlalchemy import Engine
 
 from ecert.adapters import keystore
+from ecert.adapters.documents.ofd_render import zip_package
 from ecert.adapters.signing import pki, ses, sm2
 from ecert.adapters.signing.ofd_seal import SIGNED_VALUE, make_seal
+from ecert.adapters.signing.timestamps import stamp_bytes
 from ecert.bootstrap import App, bootstrap
 from ecert.config import Settings
 from ecert.services import verification
@@ -27,7 +32,21 @@ TODAY = date(2021, 3, 1)
 CERT_END = datetime(2021, 3, 8, tzinfo=UTC)  # the seal certificate ends a week after issuance …
 
 
-def _short_lived_sm2_seal(keys_dir: Path) -> None:
+@pytest.fixture(scope="module")
+def demo_keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """DEMO keys made once, each test works on a copy; the DEMO SM2 PKI written first with a small seal picture
+    (drawing the real one takes seconds), so that ensure_keys makes only the PDF PKI and the QR key."""
+    keys_dir = tmp_path_factory.mktemp("ltv") / "keys"
+    made = sm2.demo_sm2_pki(datetime(2020, 1, 2, tzinfo=UTC), years=20)
+    made.write(keys_dir)
+    picture = io.BytesIO()
+    Image.new("RGBA", (160, 160), (200, 0, 0, 255)).save(picture, "PNG")
+    _short_lived_sm2_seal(keys_dir, picture.getvalue())
+    keystore.ensure_keys(keystore.key_settings_from_env({"ECERT_KEYS_DIR": str(keys_dir)}))
+    return keys_dir
+
+
+def _short_lived_sm2_seal(keys_dir: Path, picture: bytes | None = None) -> None:
     """Replace the DEMO SM2 seal certificate and its seal (same DEMO SM2 root and maker) by ones ending at CERT_END."""
     made = sm2.DemoSm2Pki.load(keys_dir)
     key = sm2.Sm2Key.generate()
@@ -36,9 +55,12 @@ def _short_lived_sm2_seal(keys_dir: Path) -> None:
         subject=made.seal.subject, key=key, issuer=made.root, issuer_key=made.root_key,
         serial=3, not_before=start, not_after=CERT_END, ca=False,
     )  # fmt: skip
-    old = ses.SESeal.load((keys_dir / keystore.SM2_DEMO_SEAL).read_bytes())
+    if picture is None:
+        picture = bytes(
+            ses.SESeal.load((keys_dir / keystore.SM2_DEMO_SEAL).read_bytes())["eseal_info"]["picture"]["data"]
+        )
     seal = make_seal(
-        es_id=keystore.SM2_DEMO_SEAL_ID, picture_png=bytes(old["eseal_info"]["picture"]["data"]), signer_cert=cert,
+        es_id=keystore.SM2_DEMO_SEAL_ID, picture_png=picture, signer_cert=cert,
         maker_key=made.root_key, maker_cert=made.root, valid_start=start, valid_end=CERT_END,
     )  # fmt: skip
     sm2.DemoSm2Pki(made.root_key, made.root, key, cert).write(keys_dir)
@@ -74,12 +96,11 @@ def _verdict(core: App, pdf: bytes) -> tuple[str, list[str]]:
     ("profile", "later"), [("B-T", ("valid", ["valid"])), ("B-B", ("untrusted", ["untrusted_signer"]))]
 )
 def test_the_verdict_outlives_the_seal_certificate_and_a_rotation__R_DOC_2(
-    profile: str, later: tuple[str, list[str]], db_url: str, engine: Engine, tmp_path: Path
+    profile: str, later: tuple[str, list[str]], demo_keys: Path, db_url: str, engine: Engine, tmp_path: Path
 ) -> None:
     keys_dir = tmp_path / "keys"
-    keystore.ensure_keys(keystore.key_settings_from_env({"ECERT_KEYS_DIR": str(keys_dir)}))
+    shutil.copytree(demo_keys, keys_dir)
     _short_lived_seal(keys_dir)
-    _short_lived_sm2_seal(keys_dir)
     core = _app(db_url, engine, keys_dir, TODAY, profile)
     assert core.documents.sealer.profile_in_use == profile  # type: ignore[attr-defined]
     seed_demo(core.uow, 8, seed=2021, today=TODAY, now=core.clock.now(), signatures=8)
@@ -97,3 +118,15 @@ def test_the_verdict_outlives_the_seal_certificate_and_a_rotation__R_DOC_2(
     rotated = _app(db_url, engine, keys_dir, checked, profile)
     assert _verdict(rotated, cert.pdf) == later
     assert _verdict(rotated, cert.ofd) == later
+    if profile == "B-T":  # the OFD's time-stamp must be of its own signature value
+        foreign = stamp_bytes(core.timestamper, b"another signature value")
+        assert _verdict(rotated, _with_time_stamp(cert.ofd, foreign)) == ("untrusted", ["untrusted_signer"])
+
+
+def _with_time_stamp(ofd: bytes, token: bytes) -> bytes:
+    """The OFD with another token in SES_Signature.timeStamp (outside what the SM2 signature covers)."""
+    files = package_files(ofd)
+    signature = ses.SESSignature.load(files[SIGNED_VALUE])
+    signature["time_stamp"] = core_asn1.OctetBitString(token)
+    files[SIGNED_VALUE] = signature.dump(force=True)
+    return zip_package(files.items())
