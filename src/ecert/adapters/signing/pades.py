@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeAlias, TypeVar, cast
 
 from asn1crypto import crl as asn1_crl  # type: ignore[import-untyped]
+from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import parser as asn1_parser
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
@@ -439,12 +440,14 @@ def _embedded_validation_data(reader: Any) -> dict[str, Any]:
     arguments. Signed by their issuers, so taking them from the file trusts nothing more."""
     try:
         dss = DocumentSecurityStore.read_dss(reader)
-        vc = dss.as_validation_context({})
+        certs = list(dss.load_certs())
+        crls = [asn1_crl.CertificateList.load(ref.get_object().data) for ref in dss.crls]
+        ocsps = [asn1_ocsp.OCSPResponse.load(ref.get_object().data) for ref in dss.ocsps]
     except NoDSSFoundError:
         return {}
     except Exception:  # a damaged DSS is no evidence: validate without it
         return {}
-    return {"other_certs": list(vc.certificate_registry), "crls": vc.crls, "ocsps": vc.ocsps}
+    return {"other_certs": certs, "crls": crls, "ocsps": ocsps}
 
 
 def _context(
