@@ -92,16 +92,19 @@ class App:
         from ecert.services.ports import DocumentServices
 
         signer = self.seal_signer
+        profile = keystore.seal_profile(self.keys)
+        long_term = profile in ("B-LT", "B-LTA")
         renderer = CertificateRenderer(demo=self.demo_seal)
         ofd, ofd_problem = self._ofd_maker(renderer.fonts)
         return DocumentServices(
             renderer=renderer,
             sealer=PadesSealer(
                 signer,
-                timestamper=self.timestamper,
-                profile=keystore.seal_profile(self.keys),
-                trust_roots=keystore.trust_roots(self.keys),
-                crls=keystore.seal_crls(self.keys),
+                timestamper=self.timestamper if profile != "B-B" else None,
+                profile=profile,
+                # B-LT/B-LTA gather the validation data against the roots, with the configured CRLs
+                trust_roots=keystore.trust_roots(self.keys) if long_term else [],
+                crls=keystore.seal_crls(self.keys) if long_term else [],
             ),
             qr=Ed25519QrSigner(keystore.qr_private_key(self.keys), self.keys.base_url),
             ofd=ofd,
