@@ -27,6 +27,7 @@ from ecert.config import Settings
 from ecert.services import verification
 from ecert.services.demo import seed_demo
 from helpers_documents import issue_to_a_demo_holder, package_files
+from helpers_signing import make_nss_db, pdfsig
 
 TODAY = date(2021, 3, 1)
 CERT_END = datetime(2021, 3, 8, tzinfo=UTC)  # the seal certificate ends a week after issuance …
@@ -121,6 +122,11 @@ def test_the_verdict_outlives_the_seal_certificate_and_a_rotation__R_DOC_2(
     if profile == "B-T":  # the OFD's time-stamp must be of its own signature value
         foreign = stamp_bytes(core.timestamper, b"another signature value")
         assert _verdict(rotated, _with_time_stamp(cert.ofd, foreign)) == ("untrusted", ["untrusted_signer"])
+        # independent reader: pdfsig reads the time-stamped seal of the certificate as it was issued (its NSS
+        # judges the certificate at today's date, after the 2021 seal certificate's end)
+        (tmp_path / "issued.pdf").write_bytes(cert.pdf)
+        out = pdfsig(make_nss_db(tmp_path / "nss", keys_dir / pki.ROOT_CERT), tmp_path / "issued.pdf")
+        assert "Signature Validation: Signature is Valid." in out and "Total document signed" in out, out
 
 
 def _with_time_stamp(ofd: bytes, token: bytes) -> bytes:
