@@ -1,0 +1,156 @@
+"""Subscriptions and signed notifications (issue 14 item 1), on SQLite and PostgreSQL: the event is
+written with the change (same transaction), delivered once, signed so that the ``standardwebhooks``
+verifier accepts it, retried with back-off and dead after the bounded tries; the authority redelivers."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from ecert.adapters.db.tables import subscriptions, webhook_attempts, webhook_events
+from ecert.entrypoints.jobs import definitions
+from ecert.services import changes
+from ecert.services import subscriptions as service
+from helpers_cli import USCC_B, import_holder, issue
+from helpers_webhooks import TEST_HOOKS, closed_port, hook_app, receiver
+
+TODAY = "2021-03-01"
+DAY = date(2021, 3, 1)
+
+
+def _issued(ecert: Any, tmp_path: Path) -> tuple[str, str]:
+    no = import_holder(ecert, tmp_path)
+    return no, issue(ecert, no, tmp_path / "c.pdf")["serial"]
+
+
+def _subscribe(app: Any, serial: str, url: str, **kw: Any) -> Any:
+    sender = app.webhook_sender()
+    sub = service.subscribe(app.uow(), owner="client:acme", serial=serial, url=url, check_url=sender.check_url,
+                            now=app.clock.now(), **kw)  # fmt: skip
+    return sub
+
+
+def test_employer_change_delivers_one_signed_event__issue14(
+    ecert: Any, tmp_path: Path, engine: Engine, db_url: str
+) -> None:
+    no, serial = _issued(ecert, tmp_path)
+    app = hook_app(db_url, engine, DAY)
+    with receiver() as recv:
+        sub = _subscribe(app, serial, recv.url)
+        recv.secret = sub.secret
+        # Before the handshake nothing flows: the URL has not proved it wants these events.
+        assert sub.status == "pending"
+        shook = service.handshake(app.uow, app.webhook_sender(), sub.id, owner="client:acme")
+        assert shook["status"] == "active" and recv.challenges == 1, shook
+        res = ecert("change", "employer", no, "--name", "另一家建设有限公司", "--uscc", USCC_B, "--json", today=TODAY)
+        assert res.exit_code == 0, res.stdout
+        run = definitions.deliver(app)
+        assert run == {"sent": 1, "delivered": 1, "retrying": 0, "dead": 0}
+        assert definitions.deliver(app)["sent"] == 0  # delivered once, never again
+    assert recv.bad_signatures == 0
+    [(event_id, body)] = recv.kept.items()
+    assert body["type"] == "certificate.superseded"
+    data = body["data"]
+    assert data["event_id"] == event_id and event_id.startswith("msg_")
+    assert (data["serial"], data["registration_no"], data["effective_date"]) == (serial, no, "2021-03-01")
+    assert data["cause"] == "employer_change"
+    assert data["verify_url"].endswith(f"/attest?registration_no={quote(no)}&date=2021-03-01")
+    # No personal data beyond the numbers: no name, ID number or employer anywhere in the event.
+    text = str(body)
+    assert "张伟" not in text and "另一家" not in text and "某某建设" not in text
+
+
+def test_revocation_event_carries_the_legal_basis_and_a_rollback_leaves_none__issue14(
+    ecert: Any, tmp_path: Path, engine: Engine, db_url: str
+) -> None:
+    no, serial = _issued(ecert, tmp_path)
+    app = hook_app(db_url, engine, DAY)
+    sub = _subscribe(app, serial, "http://127.0.0.1:9/x", registration_no=no)
+
+    class Boom(Exception):
+        pass
+
+    # The event is written in the transaction of the change: a change that rolls back leaves none.
+    uow = app.uow()
+    with pytest.raises(Boom), uow:
+        from ecert.domain.model import RegistrationStatus, StatusRecord
+
+        uow.registry.end(no, StatusRecord(RegistrationStatus.REVOKED, "欺骗", "行政许可法第六十九条", DAY),
+                         at=app.clock.now(), actor="t")  # fmt: skip
+        assert uow.connection.execute(select(func.count()).select_from(webhook_events)).scalar_one() == 1
+        raise Boom
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(webhook_events)).scalar_one() == 0
+    changes.revoke(app.uow(), no, reason="欺骗", basis="行政许可法第六十九条", effective="2021-02-27", actor="t",
+                   today=DAY, now=app.clock.now())  # fmt: skip
+    [event] = service.deliveries(app.uow(), sub.id, owner=None)["events"]
+    assert (event["type"], event["effective_date"], event["serial"]) == ("registration.revoked", "2021-02-27", serial)
+    with engine.connect() as conn:
+        assert conn.execute(select(webhook_events.c.basis)).scalar_one() == "行政许可法第六十九条"
+
+
+MODES = ("down", "500", "slow", "redirect")
+FAILURES = {"down": "connection", "500": "http_500", "slow": "timeout", "redirect": "redirect_not_followed"}
+
+
+def test_failing_receivers_are_retried_with_backoff_then_dead_and_redelivered__issue14(
+    ecert: Any, tmp_path: Path, engine: Engine, db_url: str
+) -> None:
+    """A receiver that is down, answers 500, does not answer within the timeout, or redirects: the
+    event is tried again after 1×, then 2× the back-off, is dead after the third try, and comes
+    again when the authority redelivers it. The redirect is never followed."""
+    no, serial = _issued(ecert, tmp_path)
+    app = hook_app(db_url, engine, DAY)
+    clock = [service.real_now()]  # the delivery's clock, moved by hand: no sleeping for back-off
+
+    def deliver() -> dict[str, int]:
+        run = service.deliver_due(app.uow, app.webhook_sender(), cfg=TEST_HOOKS, base_url="https://e.test",
+                                  now=lambda: clock[0])  # fmt: skip
+        return run.as_dict()
+
+    with ExitStack() as stack:
+        recvs = {mode: stack.enter_context(receiver()) for mode in MODES}
+        subs = {}
+        for mode, recv in recvs.items():
+            subs[mode] = sub = _subscribe(app, serial, recv.url)
+            recv.secret = sub.secret
+            assert service.handshake(app.uow, app.webhook_sender(), sub.id, owner=None)["status"] == "active"
+            recv.mode = mode
+        with engine.begin() as conn:  # the "down" receiver goes away: nobody listens on its port any more
+            t = subscriptions
+            conn.execute(t.update().where(t.c.id == subs["down"].id).values(url=f"http://127.0.0.1:{closed_port()}/x"))
+        assert ecert("change", "employer", no, "--name", "另一家建设有限公司", "--uscc", USCC_B, "--json",
+                     today=TODAY).exit_code == 0  # fmt: skip
+        assert deliver() == {"sent": 4, "delivered": 0, "retrying": 4, "dead": 0}
+        backoff = timedelta(seconds=TEST_HOOKS.backoff)
+        clock[0] += backoff * 0.9
+        assert deliver()["sent"] == 0  # not due before its back-off
+        clock[0] += backoff * 0.2
+        assert deliver() == {"sent": 4, "delivered": 0, "retrying": 4, "dead": 0}
+        clock[0] += backoff * 1.9
+        assert deliver()["sent"] == 0  # the second wait is twice the first
+        clock[0] += backoff * 0.2
+        assert deliver() == {"sent": 4, "delivered": 0, "retrying": 0, "dead": 4}
+        clock[0] += backoff * 100
+        assert deliver()["sent"] == 0  # dead: never tried again by itself
+        events = {}
+        for mode, sub in subs.items():
+            [events[mode]] = service.deliveries(app.uow(), sub.id, owner=None)["events"]
+            log = events[mode]["log"]
+            assert events[mode]["status"] == "dead" and [t["attempt"] for t in log] == [1, 2, 3]
+            assert all(t["error"].startswith(FAILURES[mode]) for t in log), log
+        assert recvs["redirect"].redirect_hits == 0
+        assert len(recvs["500"].requests) == 3 and len({r["id"] for r in recvs["500"].requests}) == 1  # one id
+        # The authority redelivers the dead events of one subscription; its receiver is fine again.
+        recvs["500"].mode = "ok"
+        assert service.redeliver(app.uow(), subscription_id=subs["500"].id, actor="admin", now=app.clock.now()) == 1
+        assert deliver() == {"sent": 1, "delivered": 1, "retrying": 0, "dead": 0}
+    assert list(recvs["500"].kept) == [events["500"]["event_id"]]
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(webhook_attempts)).scalar_one() == 13
