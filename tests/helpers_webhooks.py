@@ -96,7 +96,8 @@ def receiver(**kwargs: Any) -> Iterator[Receiver]:
                 state.release.wait(5)
                 self._answer(200)
             elif state.mode == "hold_first" and not state.holding.is_set():
-                state.holding.set()
+                state.kept.setdefault(self.headers["webhook-id"], payload)  # it has the event ...
+                state.holding.set()  # ... and answers too late: the sender is killed meanwhile
                 state.release.wait(30)  # the worker is killed meanwhile; this answer goes nowhere
                 self.close_connection = True
             else:

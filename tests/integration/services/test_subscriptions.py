@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from ecert.adapters.db.tables import subscriptions, webhook_attempts, webhook_events
+from ecert.domain.model import RegistrationStatus, StatusRecord
 from ecert.entrypoints.jobs import definitions
 from ecert.services import changes
 from ecert.services import subscriptions as service
@@ -39,10 +40,16 @@ def _subscribe(app: Any, serial: str, url: str, **kw: Any) -> Any:
 def test_employer_change_delivers_one_signed_event__issue14(
     ecert: Any, tmp_path: Path, engine: Engine, db_url: str
 ) -> None:
+    """Done-when of issue 14: subscribe to a certificate, change the employer, the local receiver gets
+    one signed event that the ``standardwebhooks`` verifier accepts; then, for a subscription to the
+    whole registration, the lapse (sweep) and the revocation with its legal basis — each written in
+    the change's own transaction (a rolled-back change leaves no event)."""
     no, serial = _issued(ecert, tmp_path)
     app = hook_app(db_url, engine, DAY)
     with receiver() as recv:
         sub = _subscribe(app, serial, recv.url)
+        whole = _subscribe(app, serial, recv.url, registration_no=no)
+        assert whole.secret != sub.secret
         recv.secret = sub.secret
         # Before the handshake nothing flows: the URL has not proved it wants these events.
         assert sub.status == "pending"
@@ -51,7 +58,7 @@ def test_employer_change_delivers_one_signed_event__issue14(
         res = ecert("change", "employer", no, "--name", "另一家建设有限公司", "--uscc", USCC_B, "--json", today=TODAY)
         assert res.exit_code == 0, res.stdout
         run = definitions.deliver(app)
-        assert run == {"sent": 1, "delivered": 1, "retrying": 0, "dead": 0}
+        assert run == {"sent": 1, "delivered": 1, "retrying": 0, "dead": 0}  # ``whole`` is not verified yet
         assert definitions.deliver(app)["sent"] == 0  # delivered once, never again
     assert recv.bad_signatures == 0
     [(event_id, body)] = recv.kept.items()
@@ -65,34 +72,34 @@ def test_employer_change_delivers_one_signed_event__issue14(
     text = str(body)
     assert "张伟" not in text and "另一家" not in text and "某某建设" not in text
 
-
-def test_revocation_event_carries_the_legal_basis_and_a_rollback_leaves_none__issue14(
-    ecert: Any, tmp_path: Path, engine: Engine, db_url: str
-) -> None:
-    no, serial = _issued(ecert, tmp_path)
-    app = hook_app(db_url, engine, DAY)
-    sub = _subscribe(app, serial, "http://127.0.0.1:9/x", registration_no=no)
+    # The registration's subscription saw the same change (kept until its URL is verified), then a lapse.
+    assert ecert("sweep", "--json", today="2023-07-10").exit_code == 0
+    assert ecert("sweep", "--json", today="2023-07-10").exit_code == 0  # a second sweep lapses nothing more
 
     class Boom(Exception):
         pass
 
-    # The event is written in the transaction of the change: a change that rolls back leaves none.
     uow = app.uow()
     with pytest.raises(Boom), uow:
-        from ecert.domain.model import RegistrationStatus, StatusRecord
-
         uow.registry.end(no, StatusRecord(RegistrationStatus.REVOKED, "欺骗", "行政许可法第六十九条", DAY),
                          at=app.clock.now(), actor="t")  # fmt: skip
-        assert uow.connection.execute(select(func.count()).select_from(webhook_events)).scalar_one() == 1
+        assert _count(uow.connection) == 4  # written with the change ...
         raise Boom
     with engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(webhook_events)).scalar_one() == 0
+        assert _count(conn) == 3  # ... and gone with it
     changes.revoke(app.uow(), no, reason="欺骗", basis="行政许可法第六十九条", effective="2021-02-27", actor="t",
                    today=DAY, now=app.clock.now())  # fmt: skip
-    [event] = service.deliveries(app.uow(), sub.id, owner=None)["events"]
-    assert (event["type"], event["effective_date"], event["serial"]) == ("registration.revoked", "2021-02-27", serial)
+    events = service.deliveries(app.uow(), whole.id, owner=None)["events"]
+    got = sorted((e["type"], e["effective_date"], e["serial"]) for e in events)
+    assert got == [("certificate.superseded", "2021-03-01", serial), ("registration.lapsed", "2023-07-10", None),
+                   ("registration.revoked", "2021-02-27", None)]  # fmt: skip
     with engine.connect() as conn:
-        assert conn.execute(select(webhook_events.c.basis)).scalar_one() == "行政许可法第六十九条"
+        basis = conn.execute(select(webhook_events.c.basis).where(webhook_events.c.type == "registration.revoked"))
+        assert basis.scalar_one() == "行政许可法第六十九条"
+
+
+def _count(conn: Any) -> int:
+    return int(conn.execute(select(func.count()).select_from(webhook_events)).scalar_one())
 
 
 MODES = ("down", "500", "slow", "redirect")

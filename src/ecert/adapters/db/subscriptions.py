@@ -132,7 +132,9 @@ def _insert_events(
         literal(0, Integer),
         literal(when, UtcDateTime()),
     )
-    return _count(conn, int(conn.execute(insert(webhook_events).from_select(_EVENT_COLUMNS, source)).rowcount))
+    # RETURNING, not rowcount: the PostgreSQL driver reports -1 for an INSERT … SELECT here.
+    written = conn.execute(insert(webhook_events).from_select(_EVENT_COLUMNS, source).returning(webhook_events.c.id))
+    return _count(conn, len(written.all()))
 
 
 def record_supersession(
