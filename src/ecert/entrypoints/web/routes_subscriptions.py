@@ -56,8 +56,16 @@ def _caller(request: Request, *, writes: bool) -> str:
     return service.user_owner(user.username)
 
 
-Reader = Annotated[str, Depends(lambda request: _caller(request, writes=False))]
-Writer = Annotated[str, Depends(lambda request: _caller(request, writes=True))]
+def _reader(request: Request) -> str:
+    return _caller(request, writes=False)
+
+
+def _writer(request: Request) -> str:
+    return _caller(request, writes=True)
+
+
+Reader = Annotated[str, Depends(_reader)]
+Writer = Annotated[str, Depends(_writer)]
 SubscriptionIn = Annotated[SubscriptionBody, Depends(json_body(SubscriptionBody))]
 
 

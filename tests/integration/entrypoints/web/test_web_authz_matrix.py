@@ -734,6 +734,33 @@ def check_audit(w: World, role: str, res: httpx.Response, diff: dict[str, Change
     assert w.cast.a in {e["subject"] for e in res.json()["events"]}
 
 
+# Subscriptions (issue 14): only employer accounts and API clients (neither a role of this matrix;
+# tests/integration/entrypoints/web/test_web_subscriptions.py has them) — every role here is refused.
+def send_subscribe(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
+    body = {"serial": w.cert.serial, "url": "https://hooks.example.com/ecert"}
+    return c.post("/api/v1/subscriptions", json=body, headers=_headers(csrf))
+
+
+def send_subscriptions(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
+    return c.get("/api/v1/subscriptions")
+
+
+def send_unsubscribe(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
+    return c.delete("/api/v1/subscriptions/0123456789abcdef0123456789abcdef", headers=_headers(csrf))
+
+
+def send_handshake(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
+    return c.post("/api/v1/subscriptions/0123456789abcdef0123456789abcdef/verification", headers=_headers(csrf))
+
+
+def send_deliveries(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
+    return c.get("/api/v1/subscriptions/0123456789abcdef0123456789abcdef/deliveries")
+
+
+def never_allowed(w: World, role: str, res: httpx.Response, diff: dict[str, Change]) -> None:
+    raise AssertionError("no role of this matrix may use subscriptions")
+
+
 #                      anonymous holder_a holder_b reviewer_zj reviewer_bj admin
 PUBLIC = ("200", "200", "200", "200", "200", "200")
 HOLDERS = ("401", "200", "200", "403", "403", "403")
@@ -742,6 +769,7 @@ MINISTRY = ("401", "403", "403", "403", "403", "200")
 MINISTRY_WRITE = ("401", "403", "403", "403", "403", "200*")
 APPLY = ("401", "201*", "201*", "403", "403", "403")  # a holder applies for their own registration only
 DECIDE = ("401", "403", "403", "200*", "403p", "200*")  # reviewers decide in their own province only
+RELYING = ("401", "403", "403", "403", "403", "403")  # employers and API clients only (issue 14)
 
 ROWS = [
     Row("GET", "/api/v1/verify/{token}", PUBLIC, send_verify_token, check_verify_token),
@@ -768,6 +796,11 @@ ROWS = [
     Row("POST", "/api/v1/registry/{reg_no}/cancellation", MINISTRY_WRITE, send_cancel, check_cancel, writes=True),
     Row("POST", "/api/v1/registry/import", MINISTRY_WRITE, send_import, check_import, writes=True),
     Row("GET", "/api/v1/audit", MINISTRY, send_audit, check_audit),
+    Row("POST", "/api/v1/subscriptions", RELYING, send_subscribe, never_allowed),
+    Row("GET", "/api/v1/subscriptions", RELYING, send_subscriptions, never_allowed),
+    Row("DELETE", "/api/v1/subscriptions/{subscription_id}", RELYING, send_unsubscribe, never_allowed),
+    Row("POST", "/api/v1/subscriptions/{subscription_id}/verification", RELYING, send_handshake, never_allowed),
+    Row("GET", "/api/v1/subscriptions/{subscription_id}/deliveries", RELYING, send_deliveries, never_allowed),
 ]
 CELLS = [pytest.param(row, role, id=f"{row.method} {row.path} as {role}") for row in ROWS for role in ROLES]
 
@@ -831,6 +864,33 @@ def _application_status(w: World) -> str | None:
 
 # ---------------------------------------------------------------------------------------------- pages
 
+# Subscriptions (issue 14): only employer accounts and API clients (neither a role of this matrix;
+# tests/integration/entrypoints/web/test_web_subscriptions.py has them) — every role here is refused.
+def send_subscribe(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
+    body = {"serial": w.cert.serial, "url": "https://hooks.example.com/ecert"}
+    return c.post("/api/v1/subscriptions", json=body, headers=_headers(csrf))
+
+
+def send_subscriptions(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
+    return c.get("/api/v1/subscriptions")
+
+
+def send_unsubscribe(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
+    return c.delete("/api/v1/subscriptions/0123456789abcdef0123456789abcdef", headers=_headers(csrf))
+
+
+def send_handshake(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
+    return c.post("/api/v1/subscriptions/0123456789abcdef0123456789abcdef/verification", headers=_headers(csrf))
+
+
+def send_deliveries(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
+    return c.get("/api/v1/subscriptions/0123456789abcdef0123456789abcdef/deliveries")
+
+
+def never_allowed(w: World, role: str, res: httpx.Response, diff: dict[str, Change]) -> None:
+    raise AssertionError("no role of this matrix may use subscriptions")
+
+
 #                      anonymous holder_a holder_b reviewer_zj reviewer_bj admin
 PAGE_HOLDER = ("303", "200", "200", "403", "403", "403")
 PAGE_STAFF = ("303", "403", "403", "200", "200", "200")
@@ -885,6 +945,33 @@ def test_pages_authorization__R_ACC_1_R_REN_6(path: str, outcome: str, role: str
 
 
 # ---------------------------------------------------------------------------------------------- forms
+
+# Subscriptions (issue 14): only employer accounts and API clients (neither a role of this matrix;
+# tests/integration/entrypoints/web/test_web_subscriptions.py has them) — every role here is refused.
+def send_subscribe(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
+    body = {"serial": w.cert.serial, "url": "https://hooks.example.com/ecert"}
+    return c.post("/api/v1/subscriptions", json=body, headers=_headers(csrf))
+
+
+def send_subscriptions(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
+    return c.get("/api/v1/subscriptions")
+
+
+def send_unsubscribe(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
+    return c.delete("/api/v1/subscriptions/0123456789abcdef0123456789abcdef", headers=_headers(csrf))
+
+
+def send_handshake(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
+    return c.post("/api/v1/subscriptions/0123456789abcdef0123456789abcdef/verification", headers=_headers(csrf))
+
+
+def send_deliveries(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
+    return c.get("/api/v1/subscriptions/0123456789abcdef0123456789abcdef/deliveries")
+
+
+def never_allowed(w: World, role: str, res: httpx.Response, diff: dict[str, Change]) -> None:
+    raise AssertionError("no role of this matrix may use subscriptions")
+
 
 #                      anonymous holder_a holder_b reviewer_zj reviewer_bj admin
 FORMS: list[tuple[str, tuple[str, ...], Callable[[World], dict[str, str]]]] = [
