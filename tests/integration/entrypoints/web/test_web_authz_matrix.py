@@ -864,6 +864,7 @@ def _application_status(w: World) -> str | None:
 
 # ---------------------------------------------------------------------------------------------- pages
 
+
 # Subscriptions (issue 14): only employer accounts and API clients (neither a role of this matrix;
 # tests/integration/entrypoints/web/test_web_subscriptions.py has them) — every role here is refused.
 def send_subscribe(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
@@ -945,6 +946,7 @@ def test_pages_authorization__R_ACC_1_R_REN_6(path: str, outcome: str, role: str
 
 
 # ---------------------------------------------------------------------------------------------- forms
+
 
 # Subscriptions (issue 14): only employer accounts and API clients (neither a role of this matrix;
 # tests/integration/entrypoints/web/test_web_subscriptions.py has them) — every role here is refused.

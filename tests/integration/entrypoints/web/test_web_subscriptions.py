@@ -45,7 +45,9 @@ def test_subscribe_from_the_result_page_the_api_and_the_cli__issue14_R_ACC_1(
 
     # Production settings (the defaults): loopback, cloud metadata and plain http are refused, nothing stored.
     for url in ("https://127.0.0.1/hook", "https://169.254.169.254/latest/meta-data", "http://hooks.example.com/"):
-        res = ecert("subscribe", "add", "--serial", serial, "--url", url, "--owner", "client:acme", "--json", today=TODAY)
+        res = ecert(
+            "subscribe", "add", "--serial", serial, "--url", url, "--owner", "client:acme", "--json", today=TODAY
+        )
         assert res.exit_code == 2 and res.json()["error"]["details"][0]["column"] == "url", res.stdout
     assert _count(engine) == 0
 

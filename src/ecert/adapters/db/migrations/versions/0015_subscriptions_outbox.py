@@ -74,7 +74,6 @@ def upgrade() -> None:
         instant("delivered_at", nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         primary_key("webhook_events"),
-        cascade_to("webhook_events", "subscription_id", "subscriptions"),
     )
     create_indexes("webhook_events", "subscription_id")
     op.create_index(op.f("ix_webhook_events_due"), "webhook_events", ["status", "next_attempt_at"], unique=False)
