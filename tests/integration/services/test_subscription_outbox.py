@@ -134,6 +134,7 @@ def test_failing_receivers_are_retried_with_backoff_then_dead_and_redelivered__i
             conn.execute(t.update().where(t.c.id == subs["down"].id).values(url=f"http://127.0.0.1:{closed_port()}/x"))
         assert ecert("change", "employer", no, "--name", "另一家建设有限公司", "--uscc", USCC_B, "--json",
                      today=TODAY).exit_code == 0  # fmt: skip
+        clock[0] = service.real_now()
         assert deliver() == {"sent": 4, "delivered": 0, "retrying": 4, "dead": 0}
         backoff = timedelta(seconds=TEST_HOOKS.backoff)
         clock[0] += backoff * 0.9

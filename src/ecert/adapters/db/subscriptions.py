@@ -120,6 +120,7 @@ def _insert_events(
     at: datetime,
 ) -> int:
     when = at.astimezone(UTC)
+    due = datetime.now(UTC)  # sending is scheduled in real time, whatever ECERT_TODAY says (services/subscriptions.py)
     source = _watching(
         conn,
         which,
@@ -130,7 +131,7 @@ def _insert_events(
         literal(when, UtcDateTime()),
         literal(subs.EVENT_PENDING, String(16)),
         literal(0, Integer),
-        literal(when, UtcDateTime()),
+        literal(due, UtcDateTime()),
     )
     # RETURNING, not rowcount: the PostgreSQL driver reports -1 for an INSERT … SELECT here.
     written = conn.execute(insert(webhook_events).from_select(_EVENT_COLUMNS, source).returning(webhook_events.c.id))

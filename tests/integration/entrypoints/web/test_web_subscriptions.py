@@ -68,16 +68,12 @@ def test_subscribe_from_the_result_page_the_api_and_the_cli__issue14_R_ACC_1(
         # The authority registers an API client; it subscribes to the whole registration by the API.
         made = ecert("subscribe", "client-add", "acme", "--json", today=TODAY).json()
         api = TestClient(app, headers={"Authorization": f"Bearer {made['token']}"})
-        recv.secret = ""  # the client's secret comes back in the answer; the receiver learns it as it goes
-
-        def learn(request_secret: str) -> None:
-            recv.secret = request_secret
-
+        recv.secret = "whsec_" + "B" * 43  # the client's secret comes back in the answer: the handshake fails
         body = {"serial": serial, "registration_no": no, "url": recv.url}
         res = api.post("/api/v1/subscriptions", json=body)
         assert res.status_code == 201 and res.json()["status"] == "pending", res.text  # the receiver lacks the secret
         created = res.json()
-        learn(created["secret"])
+        recv.secret = created["secret"]  # now the receiver knows it
         res = api.post(f"/api/v1/subscriptions/{created['id']}/verification")
         assert res.json()["status"] == "active", res.text
         mine = api.get("/api/v1/subscriptions").json()["subscriptions"]
@@ -112,4 +108,5 @@ def test_subscribe_from_the_result_page_the_api_and_the_cli__issue14_R_ACC_1(
         listed = ecert("subscribe", "list", "--json", today=TODAY).json()["subscriptions"]
         assert {s["owner"] for s in listed} == {"user:boss-a", "client:acme"}
         assert api.delete(f"/api/v1/subscriptions/{created['id']}").json() == {"id": created["id"], "removed": True}
+    assert recv.bad_signatures == 2  # the two handshakes signed with a secret the receiver did not hold
     assert _count(engine) == 1
