@@ -158,6 +158,15 @@ def test_failing_receivers_are_retried_with_backoff_then_dead_and_redelivered__i
         # The authority redelivers the dead events of one subscription; its receiver is fine again.
         recvs["500"].mode = "ok"
         assert service.redeliver(app.uow(), subscription_id=subs["500"].id, actor="admin", now=app.clock.now()) == 1
+        # The lease: a claimed event is not claimed again before its lease ends (a killed sender's batch
+        # waits for it), then it is, as a new try (rolled back: only a look).
+        with app.uow() as uow:
+            t = clock[0] = service.real_now()
+            lease = timedelta(seconds=10)
+            [first] = uow.subscriptions.claim(now=t, lease_until=t + lease, limit=10)
+            assert uow.subscriptions.claim(now=t + lease * 0.9, lease_until=t + lease * 2, limit=10) == []
+            [again] = uow.subscriptions.claim(now=t + lease, lease_until=t + lease * 2, limit=10)
+            assert (again.event.id, again.attempt) == (first.event.id, first.attempt + 1)
         assert deliver() == {"sent": 1, "delivered": 1, "retrying": 0, "dead": 0}
     assert list(recvs["500"].kept) == [events["500"]["event_id"]]
     with engine.connect() as conn:
