@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ecert.domain import subscriptions as subs
-from ecert.domain.errors import BadInput, EcertError, NotFound, problem
+from ecert.domain.errors import BadInput, NotFound, problem
 from ecert.services.unit_of_work import AbstractUnitOfWork
 
 if TYPE_CHECKING:
@@ -288,8 +288,3 @@ def deliver_due(
             sender.close()
     return run
 
-
-def require_relying_party(role: str) -> None:
-    """Only employer accounts subscribe through a session (API clients through their token)."""
-    if role != "employer":
-        raise EcertError("forbidden", rule="R-ACC-1")
