@@ -287,4 +287,3 @@ def deliver_due(
         finally:
             sender.close()
     return run
-
