@@ -48,3 +48,26 @@ def test_literal_metadata_and_loopback_hosts_refused_at_once_in_production__issu
 def test_backoff_doubles_up_to_its_cap__issue14() -> None:
     waits = [subs.backoff_seconds(n, base=30, cap=600) for n in range(1, 8)]
     assert waits == [30, 60, 120, 240, 480, 600, 600]
+
+
+def test_event_types_and_the_body_carry_no_personal_data__issue14() -> None:
+    from datetime import UTC, date, datetime
+
+    from ecert.domain.model import SupersessionCause
+
+    assert subs.event_type_for(SupersessionCause.REVOCATION) == "registration.revoked"
+    assert subs.event_type_for(SupersessionCause.CANCELLATION) == "registration.cancelled"
+    assert subs.event_type_for(SupersessionCause.RESEAL) == "certificate.superseded"
+    at = datetime(2021, 3, 1, 2, 0, tzinfo=UTC)
+    for type_, basis_shown in (("registration.cancelled", True), ("certificate.superseded", False)):
+        event = subs.Event(
+            "msg_1", "s1", type_, "x", "浙1332010201200001", "ABCDEFGHJKMNPQRS", date(2021, 3, 1), "第X条", at
+        )
+        body = subs.event_body(event, "https://e.test/")
+        assert set(body) == {"type", "timestamp", "data"} and body["type"] == type_
+        keys = {"event_id", "registration_no", "serial", "effective_date", "cause", "verify_url"}
+        assert set(body["data"]) == keys | ({"legal_basis"} if basis_shown else set())
+        assert (
+            body["data"]["verify_url"]
+            == "https://e.test/attest?registration_no=%E6%B5%991332010201200001&date=2021-03-01"
+        )
