@@ -248,8 +248,12 @@ def deliver_due(
     run = DeliveryRun()
 
     def send(c: Claimed) -> Outcome:
-        body = encode(subs.event_body(c.event, base_url))
-        got = sender.deliver(c.url, c.secret, c.event.id, body)
+        try:
+            body = encode(subs.event_body(c.event, base_url))
+            got = sender.deliver(c.url, c.secret, c.event.id, body)
+        except Exception as exc:  # one bad event must not stop its batch: a failed try, in the log
+            error = f"internal: {type(exc).__name__}: {exc}"[:500]
+            return Outcome(c.event.id, c.event.subscription_id, c.attempt, False, None, error, 0)
         return Outcome(
             c.event.id, c.event.subscription_id, c.attempt, got.ok, got.status_code, got.error, got.duration_ms
         )
