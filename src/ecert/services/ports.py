@@ -380,6 +380,8 @@ class Subscriptions(Protocol):
 
     def counts(self) -> dict[str, int]: ...
 
+    def event_counts(self) -> dict[str, dict[str, int]]: ...
+
 
 class WebhookSender(Protocol):
     """Signed notification requests (adapters/webhooks.py)."""

@@ -170,6 +170,13 @@ def list_subscriptions(uow: AbstractUnitOfWork, owner: str | None) -> list[Subsc
         return uow.subscriptions.listing(owner)
 
 
+def overview(uow: AbstractUnitOfWork) -> list[tuple[Subscription, dict[str, int]]]:
+    """For the authority: every subscription with its events by state (pending, delivered, dead)."""
+    with uow:
+        counts = uow.subscriptions.event_counts()
+        return [(s, counts.get(s.id, {})) for s in uow.subscriptions.listing(None)]
+
+
 def unsubscribe(uow: AbstractUnitOfWork, subscription_id: str, *, owner: str | None, actor: str, now: datetime) -> None:
     with uow:
         sub = _own(uow, subscription_id, owner)

@@ -464,6 +464,17 @@ class SqlSubscriptions:
             for r in rows
         ]
 
+    def event_counts(self) -> dict[str, dict[str, int]]:
+        """Events of each subscription by state (pending, delivered, dead)."""
+        e = webhook_events
+        out: dict[str, dict[str, int]] = {}
+        stmt = select(e.c.subscription_id, e.c.status, func.count().label("n")).group_by(
+            e.c.subscription_id, e.c.status
+        )
+        for row in self.conn.execute(stmt):
+            out.setdefault(row.subscription_id, {})[row.status] = int(row.n)
+        return out
+
     def counts(self) -> dict[str, int]:
         e = webhook_events
         return {

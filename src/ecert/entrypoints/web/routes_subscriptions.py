@@ -158,3 +158,23 @@ def unsubscribe_form(request: Request, subscription_id: str, csrf: str = Form(""
     owner = service.user_owner(user.username)
     service.unsubscribe(core.uow(), subscription_id, owner=owner, actor=owner, now=core.clock.now())
     return RedirectResponse("/subscriptions", status_code=303)
+
+
+# ------------------------------------------------------------------------------------------ the authority
+
+
+@router.get("/admin/subscriptions", include_in_schema=False)
+def admin_subscriptions(request: Request) -> Response:
+    """Every subscription with its events by state; dead ones can be sent again (the authority's redelivery)."""
+    user = require_user(request, "admin")
+    rows = service.overview(ctx(request).core.uow())
+    return render(request, "admin_subscriptions.html", user=user, rows=rows)
+
+
+@router.post("/admin/subscriptions/{subscription_id}/redeliver", include_in_schema=False)
+def admin_redeliver(request: Request, subscription_id: str, csrf: str = Form("")) -> Response:
+    user = require_user(request, "admin")
+    check_csrf(request, csrf)
+    core = ctx(request).core
+    service.redeliver(core.uow(), subscription_id=subscription_id, actor=user.username, now=core.clock.now())
+    return RedirectResponse("/admin/subscriptions", status_code=303)

@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
-from ecert.adapters.db.tables import subscriptions
+from ecert.adapters.db.tables import subscriptions, webhook_events
 from ecert.entrypoints.web.app import create_app
 from helpers_app import signed_in
 from helpers_cli import USCC_A, USCC_B, import_holder, issue
@@ -107,6 +107,21 @@ def test_subscribe_from_the_result_page_the_api_and_the_cli__issue14_R_ACC_1(
         assert list(recv.kept) == [event["event_id"]]  # sent twice, kept once
         listed = ecert("subscribe", "list", "--json", today=TODAY).json()["subscriptions"]
         assert {s["owner"] for s in listed} == {"user:boss-a", "client:acme"}
+        # The authority's page: every subscription, and a given-up notification sent again from there.
+        _user(ecert, "chief", "--role", "admin")
+        with engine.begin() as conn:  # as after its last try
+            conn.execute(webhook_events.update().values(status="dead"))
+        chief = signed_in(app, "chief", PASSWORD)
+        page = chief.get("/admin/subscriptions")
+        assert page.status_code == 200 and f'data-subscription="{created["id"]}"' in page.text
+        assert boss.get("/admin/subscriptions").status_code == 403
+        admin_csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+        res = chief.post(
+            f"/admin/subscriptions/{created['id']}/redeliver", data={"csrf": admin_csrf}, follow_redirects=False
+        )
+        assert res.status_code == 303
+        assert ecert("subscribe", "deliver", "--json", today=TODAY).json()["delivered"] == 1
+        assert list(recv.kept) == [event["event_id"]]  # a third time, still kept once
         assert api.delete(f"/api/v1/subscriptions/{created['id']}").json() == {"id": created["id"], "removed": True}
     assert recv.bad_signatures == 2  # the two handshakes signed with a secret the receiver did not hold
     assert _count(engine) == 1
