@@ -896,6 +896,7 @@ def never_allowed(w: World, role: str, res: httpx.Response, diff: dict[str, Chan
 PAGE_HOLDER = ("303", "200", "200", "403", "403", "403")
 PAGE_STAFF = ("303", "403", "403", "200", "200", "200")
 PAGE_MINISTRY = ("303", "403", "403", "403", "403", "200")
+PAGE_EMPLOYER = ("303", "403", "403", "403", "403", "403")  # employers only: not a role of this matrix
 PAGES: list[tuple[str, tuple[str, ...]]] = [
     ("/me", PAGE_HOLDER),
     ("/me/renewal", PAGE_HOLDER),
@@ -907,6 +908,8 @@ PAGES: list[tuple[str, tuple[str, ...]]] = [
     ("/admin/holders/{a}", PAGE_MINISTRY),
     ("/admin/import", PAGE_MINISTRY),
     ("/admin/audit", PAGE_MINISTRY),
+    ("/admin/subscriptions", PAGE_MINISTRY),
+    ("/subscriptions", PAGE_EMPLOYER),
 ]
 PAGE_CELLS = [
     pytest.param(path, expect[ROLES.index(role)], role, id=f"GET {path} as {role}")
