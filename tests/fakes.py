@@ -186,7 +186,13 @@ class FakeRegistrations:
         self.db.registrations[registration_no] = replace(reg, specialties=specs)
 
     def lapse_specialties(
-        self, registration_no: str, specialties: Sequence[str], reason: LapseReason, today: date
+        self,
+        registration_no: str,
+        specialties: Sequence[str],
+        reason: LapseReason,
+        today: date,
+        *,
+        at: datetime | None = None,
     ) -> None:
         reg = self.db.registrations[registration_no]
         specs = tuple(
@@ -207,7 +213,9 @@ class FakeRegistrations:
             self._supersede(reg, change)
         return True
 
-    def sweep(self, *, today: date, age_birth_cutoff: date, lapse_start: date) -> tuple[int, int, int]:
+    def sweep(
+        self, *, today: date, age_birth_cutoff: date, lapse_start: date, now: datetime | None = None
+    ) -> tuple[int, int, int]:
         aged = ended = checked = 0
         for no in sorted(self.db.registrations):
             reg = self.get(no)

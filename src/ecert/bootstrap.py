@@ -8,7 +8,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from ecert.adapters import keystore
 from ecert.adapters.clock import Clock
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ecert.adapters.ratelimit import Limiter
     from ecert.adapters.sealing import OfdChecker, OfdMaker
     from ecert.adapters.signing.jws import JwsSigner
+    from ecert.adapters.webhooks import WebhookSender
     from ecert.domain.verification import VerificationSnapshot
     from ecert.services.attestation import Attestation
     from ecert.services.ports import DocumentServices
@@ -52,7 +53,24 @@ class App:
         )
 
     def uow(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine)
+        return SqlUnitOfWork(self.engine, on_outbox=self._on_outbox)
+
+    @cached_property
+    def _on_outbox(self) -> Callable[[Connection], None] | None:
+        """PostgreSQL: queue the notifications' delivery job in the transaction that wrote them (issue 14)."""
+        from ecert.adapters import queue
+
+        if queue.backend_for(self.engine) != queue.BACKEND_PROCRASTINATE:
+            return None
+        papp = queue.procrastinate_app(self.engine)
+        return lambda conn: queue.defer_outbox(papp, conn)
+
+    def webhook_sender(self) -> WebhookSender:
+        """A sender of signed notifications with this service's limits (``ECERT_WEBHOOK_*``)."""
+        from ecert.adapters.webhooks import WebhookSender
+
+        w = self.settings.webhooks
+        return WebhookSender(timeout=w.timeout, allow_http=w.allow_http, allow_private=w.allow_private)
 
     @cached_property
     def seal_signer(self) -> Signer:

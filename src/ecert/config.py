@@ -166,6 +166,44 @@ VARIABLES: tuple[Variable, ...] = (
         "200",
         "From this many rows the web runs a roster as a job with a progress page",
     ),
+    # Subscriptions and signed notifications (issue 14)
+    Variable(
+        "ECERT_WEBHOOK_TIMEOUT", "number", "10", "Seconds a notification request may take to connect, and to each read"
+    ),
+    Variable(
+        "ECERT_WEBHOOK_MAX_ATTEMPTS",
+        "integer",
+        "8",
+        "Tries of one notification before it is dead (redelivery by the authority)",
+    ),
+    Variable(
+        "ECERT_WEBHOOK_BACKOFF",
+        "number",
+        "30",
+        "Seconds before the first retry of a notification; doubled at each retry",
+    ),
+    Variable(
+        "ECERT_WEBHOOK_BACKOFF_MAX", "number", "21600", "Longest wait between two tries of a notification, in seconds"
+    ),
+    Variable(
+        "ECERT_WEBHOOK_LEASE",
+        "number",
+        "120",
+        "Seconds a worker holds the notifications it is sending; a killed worker's are sent again after",
+    ),
+    Variable("ECERT_WEBHOOK_CONCURRENCY", "integer", "8", "Notification requests one delivery job makes at once"),
+    Variable(
+        "ECERT_WEBHOOK_ALLOW_HTTP",
+        "text",
+        "off",
+        "Accept `http://` notification URLs: tests and the demo only (1/true/yes/on)",
+    ),
+    Variable(
+        "ECERT_WEBHOOK_ALLOW_PRIVATE",
+        "text",
+        "off",
+        "Send notifications to private, loopback and link-local addresses: tests and the demo only (1/true/yes/on)",
+    ),
     # Mail (renewal reminders)
     Variable("ECERT_SMTP_HOST", "text", "", "SMTP server for renewal reminders (needed to send)"),
     Variable("ECERT_SMTP_PORT", "integer", "25", "SMTP port"),
@@ -402,6 +440,44 @@ class RosterSettings:
         )
 
 
+@dataclass(frozen=True)
+class WebhookSettings:
+    """Notifications to subscribers (issue 14; services/subscriptions.py, adapters/webhooks.py): request
+    timeout, tries and back-off, the lease of a claimed batch, parallel requests, and whether plain
+    http and non-public addresses are allowed (never in production)."""
+
+    timeout: float = 10.0
+    max_attempts: int = 8
+    backoff: float = 30.0
+    backoff_max: float = 21600.0
+    lease: float = 120.0
+    concurrency: int = 8
+    allow_http: bool = False
+    allow_private: bool = False
+
+    @classmethod
+    def from_environ(cls, env: Environ) -> WebhookSettings:
+        def positive(parse: Callable[[str], T]) -> Callable[[str], T]:
+            def check(raw: str) -> T:
+                value = parse(raw)
+                if not value > 0:  # type: ignore[operator]
+                    raise ValueError(raw)
+                return value
+
+            return check
+
+        return cls(
+            timeout=_number(env, "ECERT_WEBHOOK_TIMEOUT", "10", positive(float)),
+            max_attempts=_number(env, "ECERT_WEBHOOK_MAX_ATTEMPTS", "8", positive(int)),
+            backoff=_number(env, "ECERT_WEBHOOK_BACKOFF", "30", positive(float)),
+            backoff_max=_number(env, "ECERT_WEBHOOK_BACKOFF_MAX", "21600", positive(float)),
+            lease=_number(env, "ECERT_WEBHOOK_LEASE", "120", positive(float)),
+            concurrency=_number(env, "ECERT_WEBHOOK_CONCURRENCY", "8", positive(int)),
+            allow_http=_switch(env, "ECERT_WEBHOOK_ALLOW_HTTP"),
+            allow_private=_switch(env, "ECERT_WEBHOOK_ALLOW_PRIVATE"),
+        )
+
+
 MAIL_VARIABLES = (
     "ECERT_SMTP_HOST",
     "ECERT_SMTP_PORT",
@@ -505,6 +581,7 @@ class Settings:
     mail: MailSettings = field(default_factory=lambda: MailSettings.from_environ(_environ()))
     oidc: OidcSettings = field(default_factory=lambda: OidcSettings.from_environ(_environ()))
     roster: RosterSettings = field(default_factory=lambda: RosterSettings.from_environ(_environ()))
+    webhooks: WebhookSettings = field(default_factory=lambda: WebhookSettings.from_environ(_environ()))
 
 
 def default_database_url(environ: Environ | None = None) -> str:
@@ -568,6 +645,7 @@ def load_settings(
         mail=MailSettings.from_environ(env),
         oidc=OidcSettings.from_environ(env),
         roster=RosterSettings.from_environ(env),
+        webhooks=WebhookSettings.from_environ(env),
     )
 
 

@@ -84,6 +84,27 @@ def defer(
     return job_id
 
 
+# The delivery of subscribers' notifications (issue 14): queued by the unit of work in the transaction
+# that wrote events (bootstrap.App.uow), so it needs its name here, below the job definitions.
+OUTBOX_TASK = "ecert.deliver"
+OUTBOX_QUEUE = "ecert"
+
+
+def defer_outbox(app: Any, connection: Connection) -> None:
+    """Queue the delivery job in the caller's transaction, unless one is waiting already (its queueing
+    lock). A savepoint keeps the refused insert from spoiling the transaction."""
+    from procrastinate.exceptions import AlreadyEnqueued
+
+    driver = connection.connection.driver_connection
+    try:
+        with connection.begin_nested():
+            app.configure_task(
+                OUTBOX_TASK, queue=OUTBOX_QUEUE, lock=OUTBOX_TASK, queueing_lock=OUTBOX_TASK, connection=driver
+            ).defer()
+    except AlreadyEnqueued:
+        pass
+
+
 async def recover_stalled_jobs(app: Any, stalled_after: float = STALLED_AFTER) -> list[int]:
     """Put back to ``todo`` the jobs left ``doing`` by workers that stopped sending heartbeats
     (killed mid-job) or that were pruned. Returns their ids."""

@@ -31,7 +31,9 @@ if TYPE_CHECKING:
     from ecert.adapters.db.reseal import ResealItem
     from ecert.adapters.db.rosters import RosterRun
     from ecert.adapters.db.second_factor import FactorState, StaffFactor
+    from ecert.adapters.db.subscriptions import Claimed, Outcome, Subscription
     from ecert.adapters.db.users import User
+    from ecert.adapters.webhooks import Answer
     from ecert.domain.certificate import CertificateRecord
     from ecert.domain.verification import VerificationSnapshot
 
@@ -142,7 +144,13 @@ class Registrations(Protocol):
     def renew_specialties(self, registration_no: str, specialties: Sequence[str], valid_until: date) -> None: ...
 
     def lapse_specialties(
-        self, registration_no: str, specialties: Sequence[str], reason: LapseReason, today: date
+        self,
+        registration_no: str,
+        specialties: Sequence[str],
+        reason: LapseReason,
+        today: date,
+        *,
+        at: datetime | None = None,
     ) -> None:
         """Record the lapse of those of the specialties still stored valid."""
         ...
@@ -151,7 +159,9 @@ class Registrations(Protocol):
         """Store a signature or photo; True if it changed (then, with ``bump_version``, superseding)."""
         ...
 
-    def sweep(self, *, today: date, age_birth_cutoff: date, lapse_start: date) -> tuple[int, int, int]:
+    def sweep(
+        self, *, today: date, age_birth_cutoff: date, lapse_start: date, now: datetime | None = None
+    ) -> tuple[int, int, int]:
         """Record every lapse due on ``today`` (R-LAPSE-1): (lapsed for age, for no renewal, checked)."""
         ...
 
@@ -326,3 +336,60 @@ class RosterRuns(Protocol):
     def finish(self, run_id: str, *, counts: dict[str, Any], files: dict[str, bytes], now: datetime) -> None: ...
 
     def fail(self, run_id: str, *, error: dict[str, Any], now: datetime) -> None: ...
+
+
+class Subscriptions(Protocol):
+    """Subscriptions, the notification outbox and its delivery log (issue 14; adapters/db/subscriptions.py)."""
+
+    def add_client(self, name: str, token_sha256: str, *, created_by: str, now: datetime) -> bool: ...
+
+    def client_of_token(self, token_sha256: str) -> str | None: ...
+
+    def certificate(self, serial: str) -> tuple[int, str, int] | None: ...
+
+    def add(
+        self,
+        *,
+        id: str,
+        owner: str,
+        registration_id: int,
+        serial: str | None,
+        data_version: int | None,
+        url: str,
+        secret: str,
+        now: datetime,
+    ) -> None: ...
+
+    def get(self, subscription_id: str) -> Subscription | None: ...
+
+    def listing(self, owner: str | None = None, *, limit: int = 1000) -> list[Subscription]: ...
+
+    def activate(self, subscription_id: str, now: datetime) -> None: ...
+
+    def remove(self, subscription_id: str) -> bool: ...
+
+    def claim(self, *, now: datetime, lease_until: datetime, limit: int) -> list[Claimed]: ...
+
+    def finish(self, outcomes: Sequence[Outcome], *, now: datetime, retry_at: dict[str, datetime | None]) -> None: ...
+
+    def redeliver(self, *, event_id: str | None = None, subscription_id: str | None = None, now: datetime) -> int: ...
+
+    def event_subscription(self, event_id: str) -> str | None: ...
+
+    def events(self, subscription_id: str, *, limit: int = 100) -> list[dict[str, Any]]: ...
+
+    def counts(self) -> dict[str, int]: ...
+
+    def event_counts(self) -> dict[str, dict[str, int]]: ...
+
+
+class WebhookSender(Protocol):
+    """Signed notification requests (adapters/webhooks.py)."""
+
+    def check_url(self, url: str) -> object: ...
+
+    def deliver(self, url: str, secret: str, msg_id: str, body: bytes) -> Answer: ...
+
+    def handshake(self, url: str, secret: str, subscription_id: str) -> Answer: ...
+
+    def close(self) -> None: ...

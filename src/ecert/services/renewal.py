@@ -108,7 +108,7 @@ def decide_renewal(
                     ended.append(name)
                 result.append({"specialty": name, "valid_until": spec.valid_until.isoformat()})
             if ended:
-                uow.registry.lapse_specialties(reg.registration_no, ended, LapseReason.REJECTED, today)
+                uow.registry.lapse_specialties(reg.registration_no, ended, LapseReason.REJECTED, today, at=now)
         after = {r["specialty"]: r["valid_until"] for r in result}
         payload = {"application_id": application_id, "reason": reason, "before": before, "after": after}
         uow.audit.append(

@@ -35,7 +35,9 @@ def sweep(uow: AbstractUnitOfWork, *, today: date, now: datetime, policy: Policy
     """
     cutoff = latest_birth_date_reaching_limit_by(today - timedelta(days=1), policy)
     with uow:
-        aged, ended, checked = uow.registry.sweep(today=today, age_birth_cutoff=cutoff, lapse_start=policy.lapse_start)
+        aged, ended, checked = uow.registry.sweep(
+            today=today, age_birth_cutoff=cutoff, lapse_start=policy.lapse_start, now=now
+        )
         result = SweepResult(aged + ended, aged, ended, checked, today)
         if result.lapsed:
             uow.audit.append(at=now, actor=actor, action="registry.sweep", subject=None, payload=result.as_dict())

@@ -24,6 +24,7 @@ from ecert.services.ports import (
     ResealWorklist,
     RosterRuns,
     SecondFactors,
+    Subscriptions,
     Users,
 )
 
@@ -61,6 +62,9 @@ class AbstractUnitOfWork(Protocol):
 
     @property
     def rosters(self) -> RosterRuns: ...
+
+    @property
+    def subscriptions(self) -> Subscriptions: ...
 
     def __enter__(self) -> Self: ...
 

@@ -33,6 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import table as light_table
 
+from ecert.adapters.db.subscriptions import record_lapse, record_supersession
 from ecert.adapters.db.tables import (
     holder_images,
     registration_versions,
@@ -269,6 +270,15 @@ def supersede(
         # The version ending is read below before it is raised: lock its rows first, so that a concurrent
         # change waits for this one instead of raising the version in between (SQLite has one writer).
         conn.execute(select(r.c.id).where(which).with_for_update())
+    # Issue 14: the subscribers' events, in this transaction, while ``which`` still picks the rows.
+    record_supersession(
+        conn,
+        which,
+        cause=cause,
+        at=at,
+        effective=(values or {}).get("status_effective"),
+        basis=(values or {}).get("status_basis"),
+    )
     if cause is not SupersessionCause.RESEAL:  # a re-sealing changes no data: nothing to record
         _record_versions(conn, which)
     stmt = update(r).where(which).values(**(values or {}), data_version=r.c.data_version + 1, updated_at=at)
@@ -727,18 +737,25 @@ class SqlRegistry:
         )
 
     def lapse_specialties(
-        self, registration_no: str, specialties: Sequence[str], reason: LapseReason, today: date
+        self,
+        registration_no: str,
+        specialties: Sequence[str],
+        reason: LapseReason,
+        today: date,
+        *,
+        at: datetime | None = None,
     ) -> None:
-        """Record the lapse of those of the specialties still stored valid (R-REN-3)."""
+        """Record the lapse of those of the specialties still stored valid (R-REN-3), and tell the
+        registration's subscribers (issue 14) in the same transaction."""
         sr = specialty_registrations
+        lapsing = and_(
+            sr.c.registration_id == self._id_of(registration_no),
+            sr.c.specialty.in_(list(specialties)),
+            sr.c.state == "valid",
+        )
+        record_lapse(self.conn, lapsing, reason=reason.value, today=today, at=at)
         self.conn.execute(
-            update(sr)
-            .where(
-                sr.c.registration_id == self._id_of(registration_no),
-                sr.c.specialty.in_(list(specialties)),
-                sr.c.state == "valid",
-            )
-            .values(state="lapsed", lapse_reason=reason.value, lapse_recorded_on=today)
+            update(sr).where(lapsing).values(state="lapsed", lapse_reason=reason.value, lapse_recorded_on=today)
         )
 
     def _id_of(self, registration_no: str) -> Any:
@@ -816,17 +833,22 @@ class SqlRegistry:
         )
 
     # ---------------------------------------------------------------- sweep (R-LAPSE-1)
-    def sweep(self, *, today: date, age_birth_cutoff: date, lapse_start: date) -> tuple[int, int, int]:
+    def sweep(
+        self, *, today: date, age_birth_cutoff: date, lapse_start: date, now: datetime | None = None
+    ) -> tuple[int, int, int]:
         """Lapse, set-based, exactly what rules.lapse.lapse_due says. Returns (age, no_renewal, checked).
+        Subscribers of a registration with a specialty lapsing are told in the same transaction (issue 14).
 
         ``age_birth_cutoff``: holders born on or before it are past their 65th birthday today.
         """
         sr = specialty_registrations
         checked = self.conn.execute(select(func.count()).select_from(sr).where(sr.c.state == "valid")).scalar_one()
         too_old = select(registrations.c.id).where(registrations.c.birth_date <= age_birth_cutoff)
+        aging = and_(sr.c.state == "valid", sr.c.registration_id.in_(too_old))
+        record_lapse(self.conn, aging, reason=LapseReason.AGE_LIMIT.value, today=today, at=now)
         aged = self.conn.execute(
             update(sr)
-            .where(sr.c.state == "valid", sr.c.registration_id.in_(too_old))
+            .where(aging)
             .values(state="lapsed", lapse_reason=LapseReason.AGE_LIMIT.value, lapse_recorded_on=today)
         ).rowcount
         ended = 0
@@ -842,6 +864,8 @@ class SqlRegistry:
             # lapsing: 0.9 s against 6.4 s). Unary plus: the same comparison, no index. PostgreSQL
             # chooses by its statistics (a bitmap scan reads in table order).
             until = literal_column("+valid_until", Date) if self.dialect == "sqlite" else sr.c.valid_until
+            ending = and_(sr.c.state == "valid", sr.c.valid_until < today, ~held)
+            record_lapse(self.conn, ending, reason=LapseReason.NO_RENEWAL.value, today=today, at=now)
             ended = self.conn.execute(
                 update(sr)
                 .where(sr.c.state == "valid", until < today, ~held)

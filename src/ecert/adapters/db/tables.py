@@ -444,3 +444,76 @@ roster_runs = Table(
     _instant("created_at"),
     _instant("finished_at", nullable=True),
 )
+
+# Subscriptions and signed notifications (issue 14 item 1; migration 0015, adapters/db/subscriptions.py).
+api_clients = Table(
+    "api_clients",
+    metadata,
+    # A relying party's program registered by the authority: it calls the API with a bearer token,
+    # of which only the SHA-256 is kept.
+    _id(),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("token_sha256", String(64), nullable=False, unique=True),
+    Column("created_by", Text, nullable=False),
+    _instant("created_at"),
+    Column("disabled", Boolean, nullable=False, server_default="0"),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    # Keyed by a random id (not enumerable). ``owner``: ``user:NAME`` (an employer account) or
+    # ``client:NAME`` (an API client). ``serial`` set: only that certificate is watched, while it is
+    # current (``data_version`` is the version it printed); empty: the registration. ``secret``: the
+    # Standard Webhooks signing key (``whsec_`` + base64), kept as is: the server signs with it.
+    Column("id", String(32), primary_key=True),
+    Column("owner", String(80), nullable=False, index=True),
+    _registration_ref(nullable=False, index=True),
+    Column("serial", String(16), nullable=True),
+    Column("data_version", Integer, nullable=True),
+    Column("url", Text, nullable=False),
+    Column("secret", String(64), nullable=False),
+    Column("status", String(16), nullable=False),  # pending (handshake not passed) | active
+    _instant("created_at"),
+    _instant("verified_at", nullable=True),
+)
+
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    # The outbox: one event for one subscription, written in the transaction of the change it tells
+    # (adapters/db/registry.py ``supersede``, the sweep). ``id`` is the Standard Webhooks message id
+    # (``webhook-id``), the same on every attempt: receivers drop duplicates by it.
+    Column("id", String(40), primary_key=True),
+    Column(
+        "subscription_id", String(32), ForeignKey("subscriptions.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("type", String(32), nullable=False),
+    Column("cause", String(24), nullable=True),  # domain.model.SupersessionCause, or the lapse reason
+    Column("registration_no", String(20), nullable=False),
+    Column("serial", String(16), nullable=True),
+    _date("effective"),
+    Column("basis", Text, nullable=True),  # the legal basis of a revocation or cancellation
+    _instant("occurred_at"),
+    Column("status", String(16), nullable=False),  # pending | delivered | dead
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    _instant("next_attempt_at"),
+    _instant("locked_until", nullable=True),  # a worker is sending it until then (a killed one: retried after)
+    _instant("delivered_at", nullable=True),
+    Column("last_error", Text, nullable=True),
+    Index("ix_webhook_events_due", "status", "next_attempt_at"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    # The delivery log: one row per request made (or refused before it was made).
+    _id(),
+    Column("event_id", String(40), ForeignKey("webhook_events.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("subscription_id", String(32), nullable=False, index=True),
+    Column("attempt", Integer, nullable=False),
+    _instant("at"),
+    Column("status_code", Integer, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("duration_ms", Integer, nullable=False),
+)

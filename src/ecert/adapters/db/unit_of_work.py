@@ -7,6 +7,7 @@ without it rolls back (after cosmicpython).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
@@ -22,12 +23,18 @@ from ecert.adapters.db.renewals import SqlRenewals
 from ecert.adapters.db.reseal import SqlResealWorklist
 from ecert.adapters.db.rosters import SqlRosterRuns
 from ecert.adapters.db.second_factor import SqlSecondFactors
+from ecert.adapters.db.subscriptions import OUTBOX_KEY, SqlSubscriptions
 from ecert.adapters.db.users import SqlUsers
 
 
 class SqlUnitOfWork:
-    def __init__(self, engine: Engine) -> None:
+    """``on_outbox``: called with the connection just before a commit whose transaction wrote
+    notification events (adapters/db/subscriptions.py): bootstrap queues the delivery job there, in the
+    same transaction (PostgreSQL); None on SQLite, where deliveries run when asked."""
+
+    def __init__(self, engine: Engine, *, on_outbox: Callable[[Connection], None] | None = None) -> None:
         self.engine = engine
+        self.on_outbox = on_outbox
         self._conn: Connection | None = None
 
     def __enter__(self) -> Self:
@@ -44,6 +51,8 @@ class SqlUnitOfWork:
         self.identities = SqlExternalIdentities(self._conn)
         self.history = SqlHistory(self._conn)
         self.rosters = SqlRosterRuns(self._conn)
+        self.subscriptions = SqlSubscriptions(self._conn)
+        self._conn.info.pop(OUTBOX_KEY, None)
         return self
 
     def __exit__(
@@ -51,6 +60,7 @@ class SqlUnitOfWork:
     ) -> None:
         assert self._conn is not None
         try:
+            self._conn.info.pop(OUTBOX_KEY, None)
             if self._conn.in_transaction():
                 self._conn.rollback()
         finally:
@@ -63,7 +73,11 @@ class SqlUnitOfWork:
         return self._conn
 
     def commit(self) -> None:
-        self.connection.commit()
+        conn = self.connection
+        if conn.info.pop(OUTBOX_KEY, 0) and self.on_outbox is not None:
+            self.on_outbox(conn)
+        conn.commit()
 
     def rollback(self) -> None:
+        self.connection.info.pop(OUTBOX_KEY, None)
         self.connection.rollback()

@@ -25,6 +25,7 @@ from ecert.entrypoints.cli.common import Invocation
 from ecert.entrypoints.cli.jobs import jobs_cli
 from ecert.entrypoints.cli.reminders import reminders_cli
 from ecert.entrypoints.cli.roster import roster_cli
+from ecert.entrypoints.cli.subscribe import subscribe_cli
 from ecert.entrypoints.cli.workflows import renewal_cli, user_cli
 
 cli = typer.Typer(
@@ -55,6 +56,7 @@ cli.add_typer(changes.change_cli, name="change")
 cli.add_typer(reminders_cli, name="reminders")
 cli.add_typer(jobs_cli, name="jobs")
 cli.add_typer(roster_cli, name="roster")
+cli.add_typer(subscribe_cli, name="subscribe")
 
 
 @cli.callback()

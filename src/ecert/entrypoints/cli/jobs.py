@@ -85,6 +85,18 @@ def enqueue_sweep(
         _run(inv, "sweep", now, lambda d: f"lapsed {d['lapsed']} of {d['checked']} checked")
 
 
+@enqueue_cli.command("deliver")
+def enqueue_deliver(
+    ctx: typer.Context,
+    now: bool = typer.Option(False, "--now", help=NOW_HELP),
+    json_out: JsonOut = False,
+) -> None:
+    """Send the subscribers' notifications that are due (issue 14)."""
+    inv = Invocation.of(ctx)
+    with inv.errors(json_out):
+        _run(inv, "deliver", now, lambda d: f"sent {d['sent']}, delivered {d['delivered']}, dead {d['dead']}")
+
+
 @enqueue_cli.command("reminders")
 def enqueue_reminders(
     ctx: typer.Context,

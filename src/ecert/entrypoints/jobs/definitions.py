@@ -20,6 +20,7 @@ from ecert.domain.errors import BadInput, EcertError, problem
 from ecert.services import reminders as reminders_service
 from ecert.services import reseal as reseal_service
 from ecert.services import roster as roster_service
+from ecert.services import subscriptions as subscriptions_service
 from ecert.services import verification
 from ecert.services.sweep import sweep as run_sweep
 from ecert.services.views import export as export_service
@@ -190,6 +191,16 @@ def roster(a: App, *, run_id: str, progress: Progress | None = None) -> dict[str
     return {"run_id": run_id, "status": "done", "counts": report.body["counts"]}
 
 
+def deliver(a: App, *, progress: Progress | None = None) -> dict[str, Any]:
+    """Send the subscribers' notifications that are due (issue 14; services/subscriptions.py): signed,
+    retried with back-off, dead after ``ECERT_WEBHOOK_MAX_ATTEMPTS``. Idempotent: an event is sent
+    again only if its outcome was not recorded (the receiver drops the duplicate by its id)."""
+    run = subscriptions_service.deliver_due(
+        a.uow, a.webhook_sender(), cfg=a.settings.webhooks, base_url=a.keys.base_url
+    )
+    return run.as_dict()
+
+
 @dataclass(frozen=True)
 class JobSpec:
     name: str
@@ -209,5 +220,6 @@ JOBS: dict[str, JobSpec] = {
         JobSpec("reseal", reseal, lock="ecert.reseal", dedupe=True),
         JobSpec("roster", roster, lock=None, dedupe=False),
         JobSpec("archive", archive, lock="ecert.archive", dedupe=True),
+        JobSpec("deliver", deliver, lock="ecert.deliver", dedupe=True),
     )
 }

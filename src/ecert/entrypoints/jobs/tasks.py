@@ -63,6 +63,14 @@ def register_jobs(papp: Any, *, stalled_after: float = queue.STALLED_AFTER, sche
     papp.periodic(cron="* * * * *", periodic_id="recover")(
         papp.task(name=task_name("recover_stalled"), queue=QUEUE, pass_context=True)(recover)
     )
+
+    def deliver_due(context: Any, timestamp: int) -> dict[str, Any]:
+        # Notifications whose retry time came (back-off), and any whose queued job was lost: once a minute.
+        return JOBS["deliver"].fn(context.additional_context["ecert"])
+
+    papp.periodic(cron="* * * * *", periodic_id="deliver")(
+        papp.task(name=task_name("deliver_due"), queue=QUEUE, pass_context=True, lock="ecert.deliver")(deliver_due)
+    )
     if schedule:
 
         def daily_sweep(context: Any, timestamp: int) -> dict[str, Any]:
@@ -80,6 +88,7 @@ def register_jobs(papp: Any, *, stalled_after: float = queue.STALLED_AFTER, sche
             )
         )
     assert set(tasks) == set(JOBS)
+    assert task_name("deliver") == queue.OUTBOX_TASK and queue.OUTBOX_QUEUE == QUEUE  # what the unit of work queues
     return papp
 
 

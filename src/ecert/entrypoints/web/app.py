@@ -32,6 +32,7 @@ from ecert.entrypoints.web import (
     routes_roster,
     routes_second_factor,
     routes_session,
+    routes_subscriptions,
     routes_verify,
 )
 from ecert.entrypoints.web.deps import WebContext, parts
@@ -170,6 +171,7 @@ def create_app(core: App, web: WebParts | None = None) -> FastAPI:
     api.include_router(routes_holder.router)
     api.include_router(routes_authority.router)
     api.include_router(routes_roster.router)
+    api.include_router(routes_subscriptions.router)
     return api
 
 

@@ -744,6 +744,41 @@ def check_audit(w: World, role: str, res: httpx.Response, diff: dict[str, Change
     assert w.cast.a in {e["subject"] for e in res.json()["events"]}
 
 
+# Subscriptions (issue 14): only employer accounts and API clients (neither a role of this matrix;
+# tests/integration/entrypoints/web/test_web_subscriptions.py has them) — every role here is refused.
+def send_subscribe(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
+    body = {"serial": w.cert.serial, "url": "https://hooks.invalid/ecert"}  # .invalid: never resolves
+    return c.post("/api/v1/subscriptions", json=body, headers=_headers(csrf))
+
+
+def send_subscriptions(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
+    return c.get("/api/v1/subscriptions")
+
+
+def send_unsubscribe(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
+    return c.delete("/api/v1/subscriptions/0123456789abcdef0123456789abcdef", headers=_headers(csrf))
+
+
+def send_handshake(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
+    return c.post("/api/v1/subscriptions/0123456789abcdef0123456789abcdef/verification", headers=_headers(csrf))
+
+
+def send_deliveries(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
+    return c.get("/api/v1/subscriptions/0123456789abcdef0123456789abcdef/deliveries")
+
+
+def check_subscribed(w: World, role: str, res: httpx.Response, diff: dict[str, Change]) -> None:
+    """A's employer subscribes to A's certificate: its own, pending (the handshake cannot reach .invalid)."""
+    body = res.json()
+    assert body["owner"] == f"user:{USERNAME[EMPLOYER]}" and body["serial"] == w.cert.serial
+    assert body["status"] == "pending" and body["handshake"]["ok"] is False
+    _no_full_id_number(w, res)
+
+
+def check_own_subscriptions(w: World, role: str, res: httpx.Response, diff: dict[str, Change]) -> None:
+    assert res.json()["subscriptions"] == []  # the shared world's employer has none
+
+
 #                      anonymous holder_a holder_b reviewer_zj reviewer_bj admin employer
 PUBLIC = ("200", "200", "200", "200", "200", "200", "200")
 HOLDERS = ("401", "200", "200", "403", "403", "403", "403")
@@ -753,6 +788,11 @@ MINISTRY_WRITE = ("401", "403", "403", "403", "403", "200*", "403")
 APPLY = ("401", "201*", "201*", "403", "403", "403", "403")  # a holder applies for their own registration only
 DECIDE = ("401", "403", "403", "200*", "403p", "200*", "403")  # reviewers decide in their own province only
 PROVINCE = ("401", "403", "403", "200", "403p", "200", "403")  # reviewers read their own province only
+# Subscriptions (issue 14): employers (and API clients, test_web_subscriptions.py) only; an id that is not the
+# caller's is 404 like an unknown one.
+SUBSCRIBE = ("401", "403", "403", "403", "403", "403", "201*")
+SUBSCRIPTIONS = ("401", "403", "403", "403", "403", "403", "200")
+SUBSCRIPTION = ("401", "403", "403", "403", "403", "403", "404")
 
 ROWS = [
     Row("GET", "/api/v1/verify/{token}", PUBLIC, send_verify_token, check_verify_token),
@@ -779,6 +819,11 @@ ROWS = [
     Row("POST", "/api/v1/registry/{reg_no}/cancellation", MINISTRY_WRITE, send_cancel, check_cancel, writes=True),
     Row("POST", "/api/v1/registry/import", MINISTRY_WRITE, send_import, check_import, writes=True),
     Row("GET", "/api/v1/audit", MINISTRY, send_audit, check_audit),
+    Row("POST", "/api/v1/subscriptions", SUBSCRIBE, send_subscribe, check_subscribed),
+    Row("GET", "/api/v1/subscriptions", SUBSCRIPTIONS, send_subscriptions, check_own_subscriptions),
+    Row("DELETE", "/api/v1/subscriptions/{subscription_id}", SUBSCRIPTION, send_unsubscribe, check_subscribed),
+    Row("POST", "/api/v1/subscriptions/{subscription_id}/verification", SUBSCRIPTION, send_handshake, check_subscribed),
+    Row("GET", "/api/v1/subscriptions/{subscription_id}/deliveries", SUBSCRIPTION, send_deliveries, check_subscribed),
 ]
 CELLS = [pytest.param(row, role, id=f"{row.method} {row.path} as {role}") for row in ROWS for role in ROLES]
 
@@ -797,7 +842,7 @@ def test_matrix_covers_every_api_operation__R_ACC_1(world: World) -> None:
     assert set(rows) == documented
     for r in ROWS:
         assert len(r.expect) == len(ROLES) and all(
-            o in ("200", "201", "200*", "201*", "401", "403", "403p") for o in r.expect
+            o in ("200", "201", "200*", "201*", "401", "403", "403p", "404") for o in r.expect
         ), r.path
         assert r.outcome(ANON) in ("401", "200"), "anonymous callers are refused with 401, never 403"
 
@@ -821,6 +866,8 @@ def test_authorization_matrix__R_ACC_1_R_REN_6(row: Row, role: str, world: World
         error = res.json()["error"]
         if status == 401:
             assert error["code"] == "unauthenticated"
+        elif status == 404:
+            assert error["code"] == "not_found"
         else:
             assert (error["code"], error["rule"]) == ("forbidden", "R-REN-6" if outcome == "403p" else "R-ACC-1")
         assert diff == {}, f"a refused call changed {sorted(diff)}"
@@ -859,6 +906,8 @@ PAGES: list[tuple[str, tuple[str, ...]]] = [
     ("/admin/import", PAGE_MINISTRY),
     ("/admin/audit", PAGE_MINISTRY),
     ("/roster", PAGE_EMPLOYER),
+    ("/admin/subscriptions", PAGE_MINISTRY),
+    ("/subscriptions", PAGE_EMPLOYER),
 ]
 PAGE_CELLS = [
     pytest.param(path, expect[ROLES.index(role)], role, id=f"GET {path} as {role}")
