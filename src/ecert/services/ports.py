@@ -23,6 +23,7 @@ from ecert.domain.model import (
     StatusRecord,
     Supersession,
 )
+from ecert.domain.status_list import StoredStatusList
 
 if TYPE_CHECKING:
     from ecert.adapters.db.registry import Change, HolderImage
@@ -326,3 +327,15 @@ class RosterRuns(Protocol):
     def finish(self, run_id: str, *, counts: dict[str, Any], files: dict[str, bytes], now: datetime) -> None: ...
 
     def fail(self, run_id: str, *, error: dict[str, Any], now: datetime) -> None: ...
+
+
+class StatusLists(Protocol):
+    """The signed status lists (issue 14 item 2): what a build reads and the lists built."""
+
+    def flags(self) -> tuple[list[str], list[int]]:
+        """Every issued certificate's serial and flag (0 current, 1 superseded, 2 revoked)."""
+        ...
+
+    def add(self, item: StoredStatusList) -> None: ...
+
+    def latest(self) -> StoredStatusList | None: ...

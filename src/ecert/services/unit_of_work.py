@@ -24,6 +24,7 @@ from ecert.services.ports import (
     ResealWorklist,
     RosterRuns,
     SecondFactors,
+    StatusLists,
     Users,
 )
 
@@ -61,6 +62,9 @@ class AbstractUnitOfWork(Protocol):
 
     @property
     def rosters(self) -> RosterRuns: ...
+
+    @property
+    def status_lists(self) -> StatusLists: ...
 
     def __enter__(self) -> Self: ...
 

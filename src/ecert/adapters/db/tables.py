@@ -72,8 +72,8 @@ def _registration_ref(**kwargs: Any) -> Column[int]:
     return Column("registration_id", Integer, ForeignKey("registrations.id", ondelete="CASCADE"), **kwargs)
 
 
-def _instant(name: str, *, nullable: bool = False) -> Column[datetime]:
-    return Column(name, UtcDateTime(), nullable=nullable)
+def _instant(name: str, *, nullable: bool = False, index: bool | None = None) -> Column[datetime]:
+    return Column(name, UtcDateTime(), nullable=nullable, index=index)
 
 
 def _date(name: str, *, nullable: bool = False, index: bool | None = None) -> Column[date]:
@@ -443,4 +443,19 @@ roster_runs = Table(
     Column("report_csv", LargeBinary, nullable=True),
     _instant("created_at"),
     _instant("finished_at", nullable=True),
+)
+
+status_lists = Table(
+    "status_lists",
+    metadata,
+    # The signed status lists (issue 14 item 2, adapters/status_list.py): each build's compact JWS,
+    # served at /.well-known/ecert-status-list and put in the offline kit; the newest is the one in
+    # force, a few before it are kept (services/status_list.py prunes the rest).
+    _id(),
+    _instant("issued_at", index=True),
+    _instant("next_update"),
+    Column("kid", String(8), nullable=False),
+    Column("listed", Integer, nullable=False),  # certificates in the list (superseded or revoked)
+    Column("covered", Integer, nullable=False),  # certificates issued when it was built
+    Column("jws", Text, nullable=False),
 )

@@ -22,6 +22,7 @@ from ecert.adapters.db.renewals import SqlRenewals
 from ecert.adapters.db.reseal import SqlResealWorklist
 from ecert.adapters.db.rosters import SqlRosterRuns
 from ecert.adapters.db.second_factor import SqlSecondFactors
+from ecert.adapters.db.status_lists import SqlStatusLists
 from ecert.adapters.db.users import SqlUsers
 
 
@@ -44,6 +45,7 @@ class SqlUnitOfWork:
         self.identities = SqlExternalIdentities(self._conn)
         self.history = SqlHistory(self._conn)
         self.rosters = SqlRosterRuns(self._conn)
+        self.status_lists = SqlStatusLists(self._conn)
         return self
 
     def __exit__(

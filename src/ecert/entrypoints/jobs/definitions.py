@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from ecert.bootstrap import App, make_mailer
+from ecert.domain.dates import in_cst
 from ecert.domain.errors import BadInput, EcertError, problem
 from ecert.services import reminders as reminders_service
 from ecert.services import reseal as reseal_service
 from ecert.services import roster as roster_service
+from ecert.services import status_list as status_list_service
 from ecert.services import verification
 from ecert.services.sweep import sweep as run_sweep
 from ecert.services.views import export as export_service
@@ -78,6 +80,16 @@ def reseal(a: App, *, out_dir: str, progress: Progress | None = None) -> dict[st
         out_dir=Path(out_dir),
         progress=progress,
     ).as_dict()
+
+
+def status_list(a: App, *, progress: Progress | None = None) -> dict[str, Any]:
+    """Build, sign and store the status list (issue 14 item 2), served at /.well-known/ecert-status-list.
+    Running it again builds a newer list of the same certificates: harmless."""
+    built = status_list_service.build(a.uow(), signer=a.attestation_signer, now=a.clock.now())
+    return {
+        "issued_at": in_cst(built.issued_at).isoformat(), "next_update": in_cst(built.next_update).isoformat(),
+        "listed": built.listed, "covered": built.covered, "kid": built.kid,
+    }  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------ rosters
@@ -186,5 +198,6 @@ JOBS: dict[str, JobSpec] = {
         JobSpec("export", export, lock=None, dedupe=False),
         JobSpec("reseal", reseal, lock="ecert.reseal", dedupe=True),
         JobSpec("roster", roster, lock=None, dedupe=False),
+        JobSpec("status_list", status_list, lock="ecert.status_list", dedupe=True),
     )
 }
