@@ -41,7 +41,7 @@ import base64
 import binascii
 import json
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -115,37 +115,43 @@ def serial_int(serial: str) -> int:
     return int(serial.translate(_B32_AS_DIGITS), 32)
 
 
-def serial_ints(serials: list[str]) -> list[int]:
-    return [serial_int(s) for s in serials]
+Listed = tuple[str, int, str | None, str | None]  # (serial, flag, previous serial, next serial)
 
 
-def _lcp(a: int, b: int) -> int:
-    """Leading bits two serials share."""
-    return SERIAL_BITS - (a ^ b).bit_length()
+def _common_chars(a: str, b: str | None) -> int:
+    if b is None:
+        return 0
+    n = 0
+    for x, y in zip(a, b.upper(), strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
-def pack(serials: list[str], flags: Iterable[int]) -> list[int]:
-    """Every issued certificate as one int, ``serial << 2 | flag``: sorts as the serials do, and a
-    million of them sort in C (a list of tuples sorts several times slower)."""
-    return [s << 2 | f for s, f in zip(serial_ints(serials), flags, strict=True)]
+def listed_with_neighbours(serials: list[str], flags: list[int]) -> list[Listed]:
+    """What adapters/db/status_lists.py reads in one statement, for lists held in memory (tests, the
+    benchmark's baseline): each listed certificate with the serials before and after it in sorted order."""
+    order = sorted(range(len(serials)), key=lambda i: serials[i].upper())
+    out: list[Listed] = []
+    for pos, i in enumerate(order):
+        if flags[i]:
+            prev = serials[order[pos - 1]] if pos > 0 else None
+            nxt = serials[order[pos + 1]] if pos + 1 < len(order) else None
+            out.append((serials[i], flags[i], prev, nxt))
+    return out
 
 
-def choose_prefix_bits(packed: list[int]) -> tuple[int, list[int]]:
-    """The shortest prefix (≥ :data:`MIN_PREFIX_BITS`) that tells every listed serial apart from every
-    other issued serial, and the listed certificates (packed, ascending). ``packed``: every issued
-    certificate (:func:`pack`); sorted in place. The serial closest to a listed one is a neighbour
-    in sorted order, so one pass finds the longest prefix a listed serial shares with another."""
-    packed.sort()
+def choose_prefix_bits(listed: list[Listed]) -> int:
+    """The prefix length (≥ :data:`MIN_PREFIX_BITS`) that tells every listed serial apart from every other
+    issued one. Sorted as text (in any order of the 32 characters), the serials sharing the most leading
+    characters with a listed one are its neighbours; sharing ``c`` characters and not the next, they
+    differ within the first ``5 * c + 5`` bits."""
     bits = MIN_PREFIX_BITS
-    listed = [i for i, v in enumerate(packed) if v & 3]
-    last = len(packed) - 1
-    for i in listed:
-        s = packed[i] >> 2
-        if i > 0:
-            bits = max(bits, _lcp(s, packed[i - 1] >> 2) + 1)
-        if i < last:
-            bits = max(bits, _lcp(s, packed[i + 1] >> 2) + 1)
-    return min(bits, SERIAL_BITS), [packed[i] for i in listed]
+    for serial, _, prev, nxt in listed:
+        shared = max(_common_chars(serial.upper(), prev), _common_chars(serial.upper(), nxt))
+        bits = max(bits, 5 * shared + 5)
+    return min(bits, SERIAL_BITS)
 
 
 def _rice_k(prefixes: list[int], space_bits: int) -> int:
@@ -162,15 +168,17 @@ def _rice_k(prefixes: list[int], space_bits: int) -> int:
     return min((k for k in (guess - 1, guess, guess + 1) if 0 <= k < space_bits), key=size)
 
 
-def encode(packed: list[int]) -> bytes:
-    """The payload for every issued certificate (:func:`pack`; the list is sorted in place)."""
-    bits, listed = choose_prefix_bits(packed)
-    shift = SERIAL_BITS - bits + 2
-    prefixes = [v >> shift for v in listed]
+def encode(listed: list[Listed], covered: int) -> bytes:
+    """The payload for the ``listed`` certificates (each with its neighbours in sorted order: see
+    :func:`choose_prefix_bits`) of the ``covered`` certificates issued."""
+    bits = choose_prefix_bits(listed)
+    shift = SERIAL_BITS - bits
+    entries = sorted((serial_int(serial) >> shift, flag) for serial, flag, _, _ in listed)
+    prefixes = [p for p, _ in entries]
     k = _rice_k(prefixes, bits)
-    status = bytearray((len(listed) + 7) // 8)
-    for i, v in enumerate(listed):
-        if v & 3 == REVOKED:
+    status = bytearray((len(entries) + 7) // 8)
+    for i, (_, flag) in enumerate(entries):
+        if flag == REVOKED:
             status[i >> 3] |= 0x80 >> (i & 7)
     parts: list[str] = []
     prev = -1
@@ -183,7 +191,7 @@ def encode(packed: list[int]) -> bytes:
     stream = "".join(parts)
     stream += "0" * (-len(stream) % 8)
     coded = int(stream, 2).to_bytes(len(stream) // 8, "big") if stream else b""
-    head = HEADER.pack(MAGIC, VERSION, bits, k, 0, len(listed), len(packed))
+    head = HEADER.pack(MAGIC, VERSION, bits, k, 0, len(entries), covered)
     return head + bytes(status) + coded
 
 

@@ -332,8 +332,9 @@ class RosterRuns(Protocol):
 class StatusLists(Protocol):
     """The signed status lists (issue 14 item 2): what a build reads and the lists built."""
 
-    def flags(self) -> tuple[list[str], list[int]]:
-        """Every issued certificate's serial and flag (0 current, 1 superseded, 2 revoked)."""
+    def listed(self) -> tuple[list[tuple[str, int, str | None, str | None]], int]:
+        """The superseded (flag 1) and revoked (2) certificates, each with its neighbours in text order
+        (serial, flag, previous serial, next serial), and how many certificates were issued."""
         ...
 
     def add(self, item: StoredStatusList) -> None: ...

@@ -1,11 +1,11 @@
 """Build, keep and serve the signed status list (issue 14 item 2; the format: adapters/status_list.py).
 
-A build reads every certificate's flag in one statement, encodes and signs the list (under the current
-QR key, as attestations: its ``kid`` is in ``keys export --jwks``) and stores it; the newest stored list
-is the one served at ``/.well-known/ecert-status-list`` and put in the offline kit. The ``status_list``
-job builds one every hour (and a worker with ``--schedule`` queues it); :func:`current` builds one on
-demand when the newest is older than :data:`~ecert.domain.status_list.REFRESH`, was signed by another
-key, or there is none.
+A build reads the listed certificates, each with its neighbours in sorted order, in one statement (and
+how many were issued), encodes and signs the list (under the current QR key, as attestations: its
+``kid`` is in ``keys export --jwks``) and stores it; the newest stored list is the one served at
+``/.well-known/ecert-status-list`` and put in the offline kit. The ``status_list`` job builds one every
+hour (a worker with ``--schedule`` queues it); :func:`current` builds one on demand when the newest is
+older than :data:`~ecert.domain.status_list.REFRESH`, was signed by another key, or there is none.
 """
 
 from __future__ import annotations
@@ -33,11 +33,11 @@ def build(uow: AbstractUnitOfWork, *, signer: ListSigner, now: datetime) -> Stor
     """Build, sign and store a new list from the registry as it is now; returns it."""
     now = now.replace(microsecond=0)  # the header's RFC 3339 instants are to the second
     with uow:
-        serials, flags = uow.status_lists.flags()
-    payload = fmt.encode(fmt.pack(serials, flags))
+        listed, covered = uow.status_lists.listed()
+    payload = fmt.encode(listed, covered)
     next_update = now + VALIDITY
     jws = signer.sign_bytes(payload, fmt.header(signer.kid, now, next_update))
-    item = StoredStatusList(jws, now, next_update, signer.kid, sum(1 for f in flags if f), len(serials))
+    item = StoredStatusList(jws, now, next_update, signer.kid, len(listed), covered)
     with uow:
         uow.status_lists.add(item)
         uow.commit()

@@ -33,8 +33,12 @@ def _registry(n: int, share: float, seed: int = 14) -> tuple[list[str], list[int
     return serials, flags
 
 
+def _payload(serials: list[str], flags: list[int]) -> bytes:
+    return sl.encode(sl.listed_with_neighbours(serials, flags), len(serials))
+
+
 def _signed(serials: list[str], flags: list[int], signer: JwsSigner = SIGNER) -> str:
-    payload = sl.encode(sl.pack(serials, flags))
+    payload = _payload(serials, flags)
     return signer.sign_bytes(payload, sl.header(signer.kid, NOW, NOW + timedelta(days=1)))
 
 
@@ -49,8 +53,9 @@ def test_every_certificate_gets_its_exact_status_back_from_the_signed_list() -> 
 
 
 def test_serials_sharing_a_long_prefix_are_told_apart() -> None:
-    """A listed serial and a current one agreeing on 60 leading bits: the prefix grows to 61 bits, and
-    neither is mistaken for the other (a listed neighbour of a listed one, too)."""
+    """A listed serial and a current one agreeing on 60 leading bits (12 characters): the prefix grows to
+    65 bits (13 characters), and neither is mistaken for the other (a listed neighbour of a listed one,
+    agreeing on 79 bits, too: 80)."""
     base = os.urandom(10)
     near = bytearray(base)
     near[7] ^= 0x08  # bit 60 differs: the first 60 bits are shared
@@ -62,7 +67,20 @@ def test_serials_sharing_a_long_prefix_are_told_apart() -> None:
     assert listed.prefix_bits == 80
     assert [listed.status_of(s) for s in serials] == flags
     two = sl.verify(_signed(serials[:2], flags[:2]), KEYS)
-    assert two.prefix_bits == 61 and [two.status_of(s) for s in serials[:2]] == flags[:2]
+    assert two.prefix_bits == 65 and [two.status_of(s) for s in serials[:2]] == flags[:2]
+
+
+def test_neighbours_in_text_order_suffice_though_text_order_is_not_the_bits_order() -> None:
+    """Base32 digits (2–7, values 26–31) sort before the letters as text: serials sharing 9 characters and
+    differing in the 10th in every way are still told apart exactly."""
+    head = serial_from_bytes(os.urandom(10))[:9]
+    serials = [head + c + "AAAAAA" for c in "A2ZB7Q3"]
+    for flag_of_first in (SUPERSEDED, REVOKED):
+        for k in range(len(serials)):
+            flags = [CURRENT] * len(serials)
+            flags[k] = flag_of_first
+            listed = sl.verify(_signed(serials, flags), KEYS)
+            assert [listed.status_of(s) for s in serials] == flags
 
 
 def test_an_empty_list_and_a_list_of_everything_read_back() -> None:
@@ -77,7 +95,7 @@ def test_the_list_is_compact_near_the_entropy_of_the_listed_prefixes() -> None:
     of b bits hold about b - log2(n) + 1.44 bits each (a random set's entropy); the Rice code adds
     under a bit, the status bit one."""
     serials, flags = _registry(40_000, 0.05)
-    payload = sl.encode(sl.pack(serials, flags))
+    payload = _payload(serials, flags)
     listed = sum(1 for f in flags if f)
     assert len(payload) * 8 / listed < sl.MIN_PREFIX_BITS - math.log2(listed) + 1.44 + 2
     plain = len(",".join(s for s, f in zip(serials, flags, strict=True) if f))
@@ -143,7 +161,7 @@ def test_a_changed_payload_or_date_under_the_real_kid_fails_the_signature() -> N
     ],
 )
 def test_a_signed_payload_that_is_not_one_whole_list_is_refused(mangle: object) -> None:
-    payload = sl.encode(sl.pack(*_registry(500, 0.1)))
+    payload = _payload(*_registry(500, 0.1))
     text = SIGNER.sign_bytes(mangle(payload), sl.header(SIGNER.kid, NOW, NOW + timedelta(days=1)))  # type: ignore[operator]
     with pytest.raises(sl.StatusListError) as err:
         sl.verify(text, KEYS)

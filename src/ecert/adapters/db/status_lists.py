@@ -8,13 +8,26 @@ from sqlalchemy import Connection, delete, insert, select, text
 from ecert.adapters.db.tables import status_lists
 from ecert.domain.status_list import StoredStatusList
 
-# One row a certificate: 2 when its registration is no longer active (revoked, cancelled, suspended:
+# Each certificate's flag: 2 when its registration is no longer active (revoked, cancelled, suspended:
 # domain/verification.py's ``revoked``), 1 when the registration's data changed since it was issued
 # (R-CHG-1: ``superseded``), else 0 — the order judge() applies. The flags of adapters/status_list.py.
-FLAGS_SQL = text(
-    "SELECT c.serial, CASE WHEN r.status <> 'active' THEN 2 WHEN c.data_version < r.data_version THEN 1 ELSE 0 END "
-    "FROM certificates c JOIN registrations r ON r.id = c.registration_id"
+_FLAG = "CASE WHEN r.status <> 'active' THEN 2 WHEN c.data_version < r.data_version THEN 1 ELSE 0 END"
+FLAGS_SQL = text(f"SELECT c.serial, {_FLAG} FROM certificates c JOIN registrations r ON r.id = c.registration_id")
+# The listed certificates only, each with the serials before and after it in text order (the database
+# sorts and compares a million serials; the list's prefix length needs only the neighbours:
+# adapters/status_list.py ``choose_prefix_bits``, which needs an order character by character: bytewise,
+# as SQLite's BINARY and PostgreSQL's "C" collation — a locale's may sort "CH" as one letter). Window
+# functions: SQLite ≥ 3.25, PostgreSQL.
+_LISTED = (
+    "SELECT serial, flag, prev, next FROM (SELECT c.serial AS serial, {flag} AS flag,"
+    " LAG(c.serial) OVER (ORDER BY c.serial{collate}) AS prev, LEAD(c.serial) OVER (ORDER BY c.serial{collate}) AS next"
+    " FROM certificates c JOIN registrations r ON r.id = c.registration_id) t WHERE flag > 0"
 )
+LISTED_SQL = {
+    "sqlite": text(_LISTED.format(flag=_FLAG, collate="")),
+    "postgresql": text(_LISTED.format(flag=_FLAG, collate=' COLLATE "C"')),
+}
+COUNT_SQL = text("SELECT count(*) FROM certificates")
 KEEP = 8  # lists kept: the one in force and a few before it (what a verifier may still hold)
 
 
@@ -22,10 +35,12 @@ class SqlStatusLists:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def flags(self) -> tuple[list[str], list[int]]:
-        """Every issued certificate's serial and flag (0 current, 1 superseded, 2 revoked)."""
-        rows = self.conn.execute(FLAGS_SQL).all()
-        return [r[0] for r in rows], [int(r[1]) for r in rows]
+    def listed(self) -> tuple[list[tuple[str, int, str | None, str | None]], int]:
+        """The superseded (flag 1) and revoked (2) certificates, each with its neighbours in text order
+        (serial, flag, previous serial, next serial), and how many certificates were issued."""
+        statement = LISTED_SQL[self.conn.dialect.name]
+        rows = [(r[0], int(r[1]), r[2], r[3]) for r in self.conn.execute(statement)]
+        return rows, int(self.conn.execute(COUNT_SQL).scalar_one())
 
     def add(self, item: StoredStatusList) -> None:
         self.conn.execute(
