@@ -12,6 +12,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ecert.adapters import status_list as fmt
+from ecert.adapters.db.status_lists import FLAGS_SQL
 from ecert.adapters.signing.jws import JwsSigner
 from ecert.domain.certificate import CertificateRecord
 from ecert.domain.ids import make_uscc
@@ -48,6 +49,11 @@ def test_the_list_names_superseded_and_revoked_certificates_on_both_databases__i
     changes.revoke(core.uow(), numbers[2], reason="以欺骗手段取得注册", basis="第三十三条", effective="2021-03-01",
                    actor="test", today=TODAY, now=now)  # fmt: skip
 
+    with core.uow() as uow:  # PostgreSQL's window functions and SQLite's read + sort in memory agree
+        listed, covered = uow.status_lists.listed()
+        every = uow.connection.execute(FLAGS_SQL).all()
+    assert covered == 3
+    assert sorted(listed) == fmt.listed_with_neighbours([r[0] for r in every], [r[1] for r in every])
     built = status_list.build(core.uow(), signer=SIGNER, now=now)
     assert (built.listed, built.covered) == (2, 3)
     listed = fmt.verify(built.jws, {SIGNER.kid: KEY.public_key()})

@@ -1,10 +1,11 @@
-"""The signed status lists (issue 14 item 2): what a build reads — every certificate's serial and
-whether it is superseded or revoked, in one statement — and the lists built, newest first."""
+"""The signed status lists (issue 14 item 2): what a build reads — the superseded and revoked
+certificates, each with its neighbours in sorted order, in one statement — and the lists built."""
 
 from __future__ import annotations
 
 from sqlalchemy import Connection, delete, insert, select, text
 
+from ecert.adapters import status_list as fmt
 from ecert.adapters.db.tables import status_lists
 from ecert.domain.status_list import StoredStatusList
 
@@ -13,20 +14,16 @@ from ecert.domain.status_list import StoredStatusList
 # (R-CHG-1: ``superseded``), else 0 — the order judge() applies. The flags of adapters/status_list.py.
 _FLAG = "CASE WHEN r.status <> 'active' THEN 2 WHEN c.data_version < r.data_version THEN 1 ELSE 0 END"
 FLAGS_SQL = text(f"SELECT c.serial, {_FLAG} FROM certificates c JOIN registrations r ON r.id = c.registration_id")
-# The listed certificates only, each with the serials before and after it in text order (the database
-# sorts and compares a million serials; the list's prefix length needs only the neighbours:
+# On PostgreSQL, the listed certificates only, each with the serials before and after it in text order
+# (the database sorts and compares a million serials; the list's prefix length needs only the neighbours:
 # adapters/status_list.py ``choose_prefix_bits``, which needs an order character by character: bytewise,
-# as SQLite's BINARY and PostgreSQL's "C" collation — a locale's may sort "CH" as one letter). Window
-# functions: SQLite ≥ 3.25, PostgreSQL.
+# as the "C" collation — a locale's may sort "CH" as one letter).
 _LISTED = (
     "SELECT serial, flag, prev, next FROM (SELECT c.serial AS serial, {flag} AS flag,"
     " LAG(c.serial) OVER (ORDER BY c.serial{collate}) AS prev, LEAD(c.serial) OVER (ORDER BY c.serial{collate}) AS next"
     " FROM certificates c JOIN registrations r ON r.id = c.registration_id) t WHERE flag > 0"
 )
-LISTED_SQL = {
-    "sqlite": text(_LISTED.format(flag=_FLAG, collate="")),
-    "postgresql": text(_LISTED.format(flag=_FLAG, collate=' COLLATE "C"')),
-}
+LISTED_SQL = text(_LISTED.format(flag=_FLAG, collate=' COLLATE "C"'))  # PostgreSQL
 COUNT_SQL = text("SELECT count(*) FROM certificates")
 KEEP = 8  # lists kept: the one in force and a few before it (what a verifier may still hold)
 
@@ -38,8 +35,11 @@ class SqlStatusLists:
     def listed(self) -> tuple[list[tuple[str, int, str | None, str | None]], int]:
         """The superseded (flag 1) and revoked (2) certificates, each with its neighbours in text order
         (serial, flag, previous serial, next serial), and how many certificates were issued."""
-        statement = LISTED_SQL[self.conn.dialect.name]
-        rows = [(r[0], int(r[1]), r[2], r[3]) for r in self.conn.execute(statement)]
+        if self.conn.dialect.name == "sqlite":  # a plain read, the neighbours found in memory (see there)
+            every = self.conn.exec_driver_sql(str(FLAGS_SQL)).fetchall()
+            listed = fmt.listed_with_neighbours([r[0] for r in every], [int(r[1]) for r in every])
+            return listed, len(every)
+        rows = [(r[0], int(r[1]), r[2], r[3]) for r in self.conn.execute(LISTED_SQL)]
         return rows, int(self.conn.execute(COUNT_SQL).scalar_one())
 
     def add(self, item: StoredStatusList) -> None:
