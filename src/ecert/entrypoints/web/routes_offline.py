@@ -7,6 +7,7 @@ in the browser against the cached JWKS and the serial against the cached status 
 from __future__ import annotations
 
 import functools
+import gzip
 import json
 from pathlib import Path
 from typing import Any
@@ -39,8 +40,19 @@ async def well_known_status_list(request: Request) -> Response:
     Built on demand when the newest is older than an hour."""
     core = ctx(request).core
     current = await run_in_threadpool(status_list.current, core.uow, signer=core.attestation_signer, now=core.clock.now)
-    headers = {"Cache-Control": LIST_CACHE, "X-Status-List-Issued-At": current.issued_at.isoformat()}
+    headers = {"Cache-Control": LIST_CACHE, "X-Status-List-Issued-At": current.issued_at.isoformat(),
+               "Vary": "Accept-Encoding"}  # fmt: skip
+    if "gzip" in request.headers.get("accept-encoding", "").lower():
+        # What travels: about 170 KB for a million certificates instead of 224 KB (README "Offline
+        # verification kit"); compressed once per list and process.
+        headers["Content-Encoding"] = "gzip"
+        return Response(_gzipped(current.jws), media_type="application/jose", headers=headers)
     return Response(current.jws, media_type="application/jose", headers=headers)
+
+
+@functools.lru_cache(maxsize=2)
+def _gzipped(jws: str) -> bytes:
+    return gzip.compress(jws.encode("ascii"), 6)
 
 
 def _page_data(lang: str) -> dict[str, Any]:

@@ -159,8 +159,11 @@ def test_the_web_serves_the_signed_list_and_the_installable_offline_page__issue_
     from ecert.entrypoints.web.app import create_app
 
     client = TestClient(create_app(kit.site.core))
-    res = client.get("/.well-known/ecert-status-list")
+    res = client.get("/.well-known/ecert-status-list", headers={"Accept-Encoding": "gzip"})
     assert res.status_code == 200 and res.headers["content-type"].startswith("application/jose")
+    assert res.headers["content-encoding"] == "gzip" and res.headers["vary"] == "Accept-Encoding"
+    plain = client.get("/.well-known/ecert-status-list", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.text == res.text
     keys = offline_kit.public_keys(client.get("/.well-known/jwks.json").json())
     listed = fmt.verify(res.text, keys)
     serials = [qr_token.decode(kit.site.qr[w], keys).serial for w in ("current", "superseded", "revoked")]
