@@ -193,8 +193,6 @@ def sm2_seal_config(ks: KeySettings) -> Sm2SealConfig:
 def sm2_trust_roots(ks: KeySettings) -> list[Any]:
     """SM2 roots the OFD verifier trusts (asn1crypto certificates): ECERT_SM2_TRUST_ROOTS, plus the
     DEMO SM2 root in a demo (when it exists: a keys directory made before OFD has none)."""
-    from asn1crypto import pem  # type: ignore[import-untyped]
-
     paths = list(ks.sm2_trust_roots)
     demo_root = ks.keys_dir / sm2.SM2_ROOT_CERT
     if ks.sm2_is_demo and demo_root.exists():
@@ -206,11 +204,25 @@ def sm2_trust_roots(ks: KeySettings) -> list[Any]:
         except FileNotFoundError as exc:
             raise _missing("trust_root", p) from exc
         try:
-            blocks = [der for _, _, der in pem.unarmor(data, multiple=True)] if pem.detect(data) else [data]
-            roots += [sm2.load_certificate(der) for der in blocks]
+            roots += sm2_roots_from(data)
         except ValueError as exc:
             raise EcertError("bad_keys", params={"reason": f"{p}: {exc}"}) from exc
     return roots
+
+
+def sm2_roots_from(data: bytes) -> list[Any]:
+    """The SM2 root certificates of a PEM (one or more blocks) or DER file; ValueError if unreadable."""
+    from asn1crypto import pem  # type: ignore[import-untyped]
+
+    blocks = [der for _, _, der in pem.unarmor(data, multiple=True)] if pem.detect(data) else [data]
+    return [sm2.load_certificate(der) for der in blocks]
+
+
+def sm2_roots_pem(roots: list[Any]) -> bytes:
+    """SM2 root certificates (asn1crypto) as PEM, for the offline kit."""
+    from asn1crypto import pem
+
+    return b"".join(pem.armor("CERTIFICATE", c.dump()) for c in roots)
 
 
 def _missing(what: str, path: Path) -> EcertError:

@@ -388,6 +388,37 @@ TERMS: dict[str, tuple[str, str]] = {
     "reason.expired": ("已超过使用有效期(至 {until})", "Past its usage window (until {until})"),
     "reason.not_yet_valid": ("尚未到使用有效期(自 {since})", "Before its usage window (from {since})"),
     "reason.valid": ("证书有效", "The certificate is valid"),
+    # offline verification (domain/status_list.py)
+    "reason.revoked_listed": (
+        "已签名的状态列表将此证书列为已撤销(撤销依据与日期须联网查询)",
+        "The signed status list lists this certificate as revoked (the legal basis and date are online only)",
+    ),
+    "reason.status_list_stale": (
+        "状态列表({issued_at} 签发)已超过更新期限 {next_update}:证书状态未知,请更新离线核验包",
+        "The status list (issued {issued_at}) is past its next update {next_update}: status unknown; refresh the kit",
+    ),
+    "reason.status_list_missing": (
+        "离线核验包中没有状态列表:证书状态未知",
+        "The offline kit has no status list: status unknown",
+    ),
+    "reason.status_list_malformed": (
+        "状态列表不完整或格式错误(可能被截断),不予采用:证书状态未知",
+        "The status list is incomplete or malformed (truncated?) and was refused: status unknown",
+    ),
+    "reason.status_list_unknown_key": (
+        "状态列表由未知密钥签名,不予采用:证书状态未知",
+        "The status list is signed with an unknown key and was refused: status unknown",
+    ),
+    "reason.status_list_bad_signature": (
+        "状态列表签名校验失败,不予采用:证书状态未知",
+        "The status list's signature does not verify; it was refused: status unknown",
+    ),
+    "reason.offline_unchecked": (
+        "离线核验:签章、二维码签名与使用有效期取自证书本身,状态取自 {issued_at} 签发的状态列表;"
+        "未核对登记库的签发记录与当前信息",
+        "Checked offline: seal, QR signature and usage window from the certificate itself, status from the "
+        "list issued {issued_at}; the registry's issuance record and current data were not checked",
+    ),
     # answers for a date (domain/history.py DateCode)
     "reason.date_in_future": ("日期 {date} 晚于今天({today}),不予证明", "{date} is after today ({today}): no answer"),
     "reason.date_before_rollout": (

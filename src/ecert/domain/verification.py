@@ -73,6 +73,14 @@ class ReasonCode(StrEnum):
     EXPIRED = "expired"
     NOT_YET_VALID = "not_yet_valid"
     VALID = "valid"
+    # offline (domain/status_list.py): the signed status list and what was not checked
+    REVOKED_LISTED = "revoked_listed"
+    STATUS_LIST_STALE = "status_list_stale"
+    STATUS_LIST_MISSING = "status_list_missing"
+    STATUS_LIST_MALFORMED = "status_list_malformed"
+    STATUS_LIST_UNKNOWN_KEY = "status_list_unknown_key"
+    STATUS_LIST_BAD_SIGNATURE = "status_list_bad_signature"
+    OFFLINE_UNCHECKED = "offline_unchecked"
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from ecert.domain.model import (
     StatusRecord,
     Supersession,
 )
+from ecert.domain.status_list import StoredStatusList
 
 if TYPE_CHECKING:
     from ecert.adapters.db.registry import Change, HolderImage
@@ -393,3 +394,16 @@ class WebhookSender(Protocol):
     def handshake(self, url: str, secret: str, subscription_id: str) -> Answer: ...
 
     def close(self) -> None: ...
+
+
+class StatusLists(Protocol):
+    """The signed status lists (issue 14 item 2): what a build reads and the lists built."""
+
+    def listed(self) -> tuple[list[tuple[str, int, str | None, str | None]], int]:
+        """The superseded (flag 1) and revoked (2) certificates, each with its neighbours in text order
+        (serial, flag, previous serial, next serial), and how many certificates were issued."""
+        ...
+
+    def add(self, item: StoredStatusList) -> None: ...
+
+    def latest(self) -> StoredStatusList | None: ...

@@ -24,6 +24,7 @@ from ecert.services.ports import (
     ResealWorklist,
     RosterRuns,
     SecondFactors,
+    StatusLists,
     Subscriptions,
     Users,
 )
@@ -65,6 +66,9 @@ class AbstractUnitOfWork(Protocol):
 
     @property
     def subscriptions(self) -> Subscriptions: ...
+
+    @property
+    def status_lists(self) -> StatusLists: ...
 
     def __enter__(self) -> Self: ...
 

@@ -20,6 +20,7 @@ from ecert.adapters.pdf_inspect import signed_metadata
 from ecert.adapters.qr_token import MAX_TEXT, TokenError, decode, extract_token
 from ecert.domain.certificate import CertificateContent
 from ecert.domain.policy import Policy
+from ecert.domain.status_list import ListAnswer, OfflineVerdict, judge_offline
 
 # The verdict types, imported from here by the entrypoints until they import them from the domain.
 from ecert.domain.verification import (
@@ -195,6 +196,18 @@ def _verify_checked(
     today: date,
     policy: Policy,
 ) -> VerificationResult:
+    def online(result: VerificationResult, claims: TokenClaims, digest: bytes) -> VerificationResult:
+        return _online(uow, result, claims, digest, today=today, policy=policy)
+
+    return _check_document(check, keys=keys, decide=online)
+
+
+# What follows the document's own checks (seal, content, QR token, binding): the registry's verdict
+# online (:func:`_online`), the status list's offline (:func:`verify_pdf_offline`).
+Decide = Callable[[VerificationResult, TokenClaims, bytes], VerificationResult]
+
+
+def _check_document(check: DocumentCheck, *, keys: dict[str, Ed25519PublicKey], decide: Decide) -> VerificationResult:
     S, R = VerificationStatus, ReasonCode
     result = VerificationResult()
     sig = check.verdict
@@ -241,4 +254,44 @@ def _verify_checked(
     result = replace(result, token=extract_token(meta["EcertQR"]))
     if not bound:
         return result.concluded(S.TAMPERED, Reason(R.QR_NOT_BOUND), qr_token=True, bound=False)
-    return _online(uow, result.checked(qr_token=True, bound=True), claims, digest, today=today, policy=policy)
+    return decide(result.checked(qr_token=True, bound=True), claims, digest)
+
+
+# --------------------------------------------------------------------------------- offline (issue 14)
+
+ListLookup = Callable[[str], ListAnswer]
+
+
+def verify_qr_offline(
+    text: str, *, keys: dict[str, Ed25519PublicKey], lookup: ListLookup, unreached: ListAnswer, today: date,
+    now: datetime,
+) -> OfflineVerdict:  # fmt: skip
+    """What a scanner read → the verdict without the registry (domain/status_list.py): the token's
+    signature and window, the status from the signed list (``lookup``: serial → its answer;
+    ``unreached``: the list's dates, for a token that did not verify)."""
+    result, claims = _start_qr(text, lambda t: decode(t, keys))
+    if claims is None:
+        return OfflineVerdict(result, unreached, now)
+    answer = lookup(claims.serial)
+    return OfflineVerdict(judge_offline(result, answer, today=today, now=now), answer, now)
+
+
+def verify_pdf_offline(
+    data: bytes, *, check_signature: PdfSignatureChecker, check_ofd: OfdSignatureChecker | None,
+    keys: dict[str, Ed25519PublicKey], lookup: ListLookup, unreached: ListAnswer, today: date, now: datetime,
+) -> OfflineVerdict:  # fmt: skip
+    """A certificate file (PDF or OFD) → the verdict without the registry: the seal against the kit's
+    roots, the content bound to the QR token, the token's signature and window, the status from the list."""
+    if check_ofd is not None and is_ofd(data):
+        check = check_ofd(data, now)
+    else:
+        verdict = check_signature(data, now)
+        check = DocumentCheck(verdict, None, signed_metadata(data) if verdict.trusted else None)
+    answers: list[ListAnswer] = []
+
+    def offline(result: VerificationResult, claims: TokenClaims, digest: bytes) -> VerificationResult:
+        answers.append(lookup(claims.serial))
+        return judge_offline(result, answers[0], today=today, now=now)
+
+    result = _check_document(check, keys=keys, decide=offline)
+    return OfflineVerdict(result, answers[0] if answers else unreached, now)

@@ -37,16 +37,25 @@ def test_init_creates_the_queue_schema(ecert: Any, engine: Engine) -> None:
 
 
 def test_every_job_is_a_task_and_the_daily_ones_are_scheduled_on_request(engine: Engine) -> None:
-    jobs = {"ecert.sweep", "ecert.reminders", "ecert.export", "ecert.reseal", "ecert.recover_stalled", "ecert.deliver"}
+    jobs = {
+        "ecert.sweep",
+        "ecert.reminders",
+        "ecert.export",
+        "ecert.reseal",
+        "ecert.status_list",
+        "ecert.recover_stalled",
+        "ecert.deliver",
+    }
     assert jobs <= set(tasks.queue_app(engine).tasks)
     assert "ecert.daily_sweep" not in tasks.queue_app(engine).tasks
     scheduled = tasks.queue_app(engine, schedule=True)
-    assert {"ecert.daily_sweep", "ecert.daily_reminders"} <= set(scheduled.tasks)
+    assert {"ecert.daily_sweep", "ecert.daily_reminders", "ecert.hourly_status_list"} <= set(scheduled.tasks)
     assert {t.task.name for t in scheduled.periodic_registry.periodic_tasks.values()} == {
         "ecert.recover_stalled",
         "ecert.deliver_due",  # subscribers' notifications whose retry time came (issue 14)
         "ecert.daily_sweep",
         "ecert.daily_reminders",
+        "ecert.hourly_status_list",  # issue 14: the signed status list, every hour
     }
 
 

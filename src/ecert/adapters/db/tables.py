@@ -72,8 +72,8 @@ def _registration_ref(**kwargs: Any) -> Column[int]:
     return Column("registration_id", Integer, ForeignKey("registrations.id", ondelete="CASCADE"), **kwargs)
 
 
-def _instant(name: str, *, nullable: bool = False) -> Column[datetime]:
-    return Column(name, UtcDateTime(), nullable=nullable)
+def _instant(name: str, *, nullable: bool = False, index: bool | None = None) -> Column[datetime]:
+    return Column(name, UtcDateTime(), nullable=nullable, index=index)
 
 
 def _date(name: str, *, nullable: bool = False, index: bool | None = None) -> Column[date]:
@@ -485,9 +485,9 @@ webhook_events = Table(
     # (adapters/db/registry.py ``supersede``, the sweep). ``id`` is the Standard Webhooks message id
     # (``webhook-id``), the same on every attempt: receivers drop duplicates by it.
     Column("id", String(40), primary_key=True),
-    Column(
-        "subscription_id", String(32), ForeignKey("subscriptions.id", ondelete="CASCADE"), nullable=False, index=True
-    ),
+    # No foreign key to subscriptions: checking it for 10,000 events doubled the change's cost (bench/notify.py);
+    # SqlSubscriptions.remove deletes a subscription's events and log itself.
+    Column("subscription_id", String(32), nullable=False, index=True),
     Column("type", String(32), nullable=False),
     Column("cause", String(24), nullable=True),  # domain.model.SupersessionCause, or the lapse reason
     Column("registration_no", String(20), nullable=False),
@@ -516,4 +516,19 @@ webhook_attempts = Table(
     Column("status_code", Integer, nullable=True),
     Column("error", Text, nullable=True),
     Column("duration_ms", Integer, nullable=False),
+)
+
+status_lists = Table(
+    "status_lists",
+    metadata,
+    # The signed status lists (issue 14 item 2, adapters/status_list.py): each build's compact JWS,
+    # served at /.well-known/ecert-status-list and put in the offline kit; the newest is the one in
+    # force, a few before it are kept (services/status_list.py prunes the rest).
+    _id(),
+    _instant("issued_at", index=True),
+    _instant("next_update"),
+    Column("kid", String(8), nullable=False),
+    Column("listed", Integer, nullable=False),  # certificates in the list (superseded or revoked)
+    Column("covered", Integer, nullable=False),  # certificates issued when it was built
+    Column("jws", Text, nullable=False),
 )

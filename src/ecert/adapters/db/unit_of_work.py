@@ -23,6 +23,7 @@ from ecert.adapters.db.renewals import SqlRenewals
 from ecert.adapters.db.reseal import SqlResealWorklist
 from ecert.adapters.db.rosters import SqlRosterRuns
 from ecert.adapters.db.second_factor import SqlSecondFactors
+from ecert.adapters.db.status_lists import SqlStatusLists
 from ecert.adapters.db.subscriptions import OUTBOX_KEY, SqlSubscriptions
 from ecert.adapters.db.users import SqlUsers
 
@@ -53,6 +54,7 @@ class SqlUnitOfWork:
         self.rosters = SqlRosterRuns(self._conn)
         self.subscriptions = SqlSubscriptions(self._conn)
         self._conn.info.pop(OUTBOX_KEY, None)
+        self.status_lists = SqlStatusLists(self._conn)
         return self
 
     def __exit__(

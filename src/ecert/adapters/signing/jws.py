@@ -33,6 +33,7 @@ from ecert.adapters.qr_token import kid_of
 
 ALG = "EdDSA"
 TYP = "ecert-attestation+jws"
+MAX_RAW_PAYLOAD = 16 * 1024 * 1024
 
 
 class _NotPlain(Exception):
@@ -100,3 +101,15 @@ class JwsSigner:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SecurityWarning)  # EdDSA per RFC 9864: module docstring
             return jws.serialize_compact(self._header, canonical(document), self._key, algorithms=[ALG])
+
+    def sign_bytes(self, payload: bytes, header: Mapping[str, Any]) -> str:
+        """The compact JWS of raw ``payload`` bytes under ``header`` (its ``alg`` and ``kid`` are this
+        signer's): the status list (adapters/status_list.py), whose payload is binary."""
+        head = {**header, "alg": ALG, "kid": self.kid}
+        # Header parameters of our own (``issued_at``, ``next_update``) and a payload beyond joserfc's
+        # default 128,000-byte cap (a list for a million certificates is about 170 KB).
+        registry = jws.JWSRegistry(algorithms=[ALG], strict_check_header=False)
+        registry.max_payload_length = MAX_RAW_PAYLOAD
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SecurityWarning)  # EdDSA per RFC 9864: module docstring
+            return jws.serialize_compact(head, payload, self._key, registry=registry)

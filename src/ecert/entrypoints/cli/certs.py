@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ecert.adapters import keystore
+from ecert.adapters import keystore, offline_kit
 from ecert.adapters.db.verification_log import log_one
 from ecert.adapters.files import check_output_file, ensure_output_dir, read_input, read_text, write_output
+from ecert.domain.dates import in_cst
 from ecert.domain.errors import BadInput, problem
+from ecert.domain.status_list import OfflineVerdict
 from ecert.domain.verification import MAX_CERTIFICATE_FILE, VerificationResult
 from ecert.entrypoints.cli.common import (
     Actor,
@@ -137,13 +140,52 @@ def _emit_verdict(inv: Invocation, result: VerificationResult) -> None:
     inv.emit(d, "\n".join([human, *(f"  {c}" for c in checks)]))
 
 
+Offline = Annotated[bool, typer.Option("--offline", help="No database: keys, roots and status list from --bundle")]
+Bundle = Annotated[
+    Path | None, typer.Option("--bundle", metavar="DIR", help="The offline kit (ecert keys export-bundle)")
+]
+
+
+def _offline_kit(offline: bool, bundle: Path | None) -> offline_kit.OfflineKit | None:
+    """The kit of ``--offline --bundle DIR`` (None: verify online); either without the other is bad input."""
+    if not offline and bundle is None:
+        return None
+    if not (offline and bundle is not None):
+        zh, en = "--offline 与 --bundle DIR 须同时给出", "Give --offline together with --bundle DIR"
+        raise BadInput([problem(zh, en, column="bundle" if offline else "offline")])
+    return offline_kit.load(bundle)
+
+
+def _emit_offline(inv: Invocation, verdict: OfflineVerdict) -> None:
+    # No verification log offline (there is no database); the verdict says what it did not check.
+    d = verdict.as_dict(inv.lang())
+    human = f"{inv.term('status.certificate', d['status'])}: " + "; ".join(d["reasons"])
+    inv.emit(d, human)
+
+
 def verify_cmd(
-    ctx: typer.Context, file: Annotated[Path, typer.Argument(metavar="FILE.pdf|FILE.ofd")], json_out: JsonOut = False
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(metavar="FILE.pdf|FILE.ofd")],
+    offline: Offline = False,
+    bundle: Bundle = None,
+    json_out: JsonOut = False,
 ) -> None:
     """Verify a certificate PDF or OFD: seal, integrity, QR binding, registry state, usage window."""
     inv = Invocation.of(ctx)
     with inv.command(json_out) as a:
+        kit = _offline_kit(offline, bundle)
         data = read_input(file, max_bytes=MAX_CERTIFICATE_FILE)
+        if kit is not None:
+            from ecert.adapters.sealing import OfdChecker, PdfSignatureChecker
+
+            ofd = verification.is_ofd(data)
+            verdict = verification.verify_pdf_offline(
+                data, check_signature=PdfSignatureChecker(kit.seal_roots),
+                check_ofd=OfdChecker(kit.sm2_roots) if ofd else None, keys=kit.keys, lookup=kit.answer,
+                unreached=kit.list_answer(), **moment(a),
+            )  # fmt: skip
+            _emit_offline(inv, verdict)
+            return
         # The SM2 roots load only for an OFD, as on the web: an SM2 setting never affects a PDF's check.
         result = verification.verify_pdf(
             a.uow(), data, check_signature=a.signature_checker, keys=a.qr_public_keys, policy=a.policy,
@@ -155,13 +197,57 @@ def verify_cmd(
 def verify_qr_cmd(
     ctx: typer.Context,
     text: str = typer.Argument(..., metavar="TEXT", help="What a scanner read from the QR code"),
+    offline: Offline = False,
+    bundle: Bundle = None,
     json_out: JsonOut = False,
 ) -> None:
     """Verify what a scanner read from a certificate's QR code."""
     inv = Invocation.of(ctx)
     with inv.command(json_out) as a:
+        kit = _offline_kit(offline, bundle)
+        if kit is not None:
+            verdict = verification.verify_qr_offline(
+                text, keys=kit.keys, lookup=kit.answer, unreached=kit.list_answer(), **moment(a)
+            )
+            _emit_offline(inv, verdict)
+            return
         result = verification.verify_qr(a.uow(), text, keys=a.qr_public_keys, today=a.clock.today(), policy=a.policy)
         _emit_verdict(inv, result)
+
+
+@keys_cli.command("export-bundle")
+def keys_export_bundle(
+    ctx: typer.Context,
+    out: Path = typer.Option(..., "--out", metavar="DIR", help="Directory to write the offline kit into"),
+    json_out: JsonOut = False,
+) -> None:
+    """Write the offline verification kit: jwks.json, the seal roots (PEM; SM2 too), a fresh signed status list."""
+    inv = Invocation.of(ctx)
+    with inv.command(json_out) as a:
+        from ecert.adapters.signing.jws import jwks
+        from ecert.services import status_list
+
+        ensure_output_dir(out)
+        files: dict[str, bytes] = {
+            offline_kit.JWKS: (json.dumps(jwks(a.qr_public_keys), ensure_ascii=False, indent=2) + "\n").encode(),
+            offline_kit.SEAL_ROOTS: keystore.root_pem(a.keys),
+        }
+        sm2_roots = keystore.sm2_trust_roots(a.keys)
+        if sm2_roots:
+            files[offline_kit.SM2_ROOTS] = keystore.sm2_roots_pem(sm2_roots)
+        built = status_list.build(a.uow(), signer=a.attestation_signer, now=a.clock.now())
+        files[offline_kit.STATUS_LIST] = built.jws.encode("ascii")
+        for name, body in files.items():
+            write_output(out / name, body, example=name)
+        d = {
+            "dir": str(out),
+            "files": sorted(files),
+            "status_list": {
+                "issued_at": in_cst(built.issued_at).isoformat(), "next_update": in_cst(built.next_update).isoformat(),
+                "listed": built.listed, "covered": built.covered, "kid": built.kid,
+            },
+        }  # fmt: skip
+        inv.emit(d, f"{out}: " + ", ".join(sorted(files)))
 
 
 @keys_cli.command("export-root")

@@ -97,6 +97,18 @@ def enqueue_deliver(
         _run(inv, "deliver", now, lambda d: f"sent {d['sent']}, delivered {d['delivered']}, dead {d['dead']}")
 
 
+@enqueue_cli.command("status-list")
+def enqueue_status_list(
+    ctx: typer.Context,
+    now: bool = typer.Option(False, "--now", help=NOW_HELP),
+    json_out: JsonOut = False,
+) -> None:
+    """Build and sign the status list (issue 14), served at /.well-known/ecert-status-list."""
+    inv = Invocation.of(ctx)
+    with inv.errors(json_out):
+        _run(inv, "status_list", now, lambda d: f"listed {d['listed']} of {d['covered']}, until {d['next_update']}")
+
+
 @enqueue_cli.command("reminders")
 def enqueue_reminders(
     ctx: typer.Context,
@@ -194,7 +206,7 @@ def jobs_worker(
         min=1.0,
         help="Seconds without a heartbeat after which a worker counts as dead and its jobs run again",
     ),
-    schedule: bool = typer.Option(False, "--schedule", help="Also queue the daily sweep and reminders"),
+    schedule: bool = typer.Option(False, "--schedule", help="Also queue the daily and hourly jobs"),
     until_empty: bool = typer.Option(False, "--until-empty", help="Stop once the queue is empty"),
 ) -> None:
     """Run queued jobs (PostgreSQL) until SIGINT/SIGTERM; jobs of dead workers are taken over."""

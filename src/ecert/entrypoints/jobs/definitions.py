@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from ecert.bootstrap import App, make_mailer
+from ecert.domain.dates import in_cst
 from ecert.domain.errors import BadInput, EcertError, problem
 from ecert.services import reminders as reminders_service
 from ecert.services import reseal as reseal_service
 from ecert.services import roster as roster_service
+from ecert.services import status_list as status_list_service
 from ecert.services import subscriptions as subscriptions_service
 from ecert.services import verification
 from ecert.services.sweep import sweep as run_sweep
@@ -101,6 +103,16 @@ def archive(a: App, *, directory: str, days: int = 365, progress: Progress | Non
     return renew_archive(
         Path(directory), extend=extend, now=now, renew_before=timedelta(days=days), progress=progress
     ).as_dict()
+
+
+def status_list(a: App, *, progress: Progress | None = None) -> dict[str, Any]:
+    """Build, sign and store the status list (issue 14 item 2), served at /.well-known/ecert-status-list.
+    Running it again builds a newer list of the same certificates: harmless."""
+    built = status_list_service.build(a.uow(), signer=a.attestation_signer, now=a.clock.now())
+    return {
+        "issued_at": in_cst(built.issued_at).isoformat(), "next_update": in_cst(built.next_update).isoformat(),
+        "listed": built.listed, "covered": built.covered, "kid": built.kid,
+    }  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------ rosters
@@ -221,5 +233,6 @@ JOBS: dict[str, JobSpec] = {
         JobSpec("roster", roster, lock=None, dedupe=False),
         JobSpec("archive", archive, lock="ecert.archive", dedupe=True),
         JobSpec("deliver", deliver, lock="ecert.deliver", dedupe=True),
+        JobSpec("status_list", status_list, lock="ecert.status_list", dedupe=True),
     )
 }

@@ -23,6 +23,8 @@ RETRY_WAIT_SECONDS = 10
 # Daily work when a worker runs with --schedule: 00:05 and 00:20 China Standard Time (cron is UTC).
 SWEEP_CRON = "5 16 * * *"
 REMINDERS_CRON = "20 16 * * *"
+# The signed status list (issue 14 item 2), every hour: a list is current for a day (domain/status_list.py).
+STATUS_LIST_CRON = "7 * * * *"
 
 
 def task_name(job: str) -> str:
@@ -46,7 +48,7 @@ def queue_app(engine: Any, *, stalled_after: float = queue.STALLED_AFTER, schedu
 
 def register_jobs(papp: Any, *, stalled_after: float = queue.STALLED_AFTER, schedule: bool = False) -> Any:
     """Register on the procrastinate ``App`` every ecert job, the once-a-minute recovery of stalled
-    jobs and, with ``schedule``, the daily sweep and reminders. Returns ``papp``."""
+    jobs and, with ``schedule``, the daily sweep and reminders and the hourly status list. Returns ``papp``."""
     import procrastinate
 
     retry = procrastinate.RetryStrategy(max_attempts=MAX_ATTEMPTS, wait=RETRY_WAIT_SECONDS)
@@ -79,6 +81,14 @@ def register_jobs(papp: Any, *, stalled_after: float = queue.STALLED_AFTER, sche
         def daily_reminders(context: Any, timestamp: int) -> dict[str, Any]:
             return JOBS["reminders"].fn(context.additional_context["ecert"])
 
+        def hourly_status_list(context: Any, timestamp: int) -> dict[str, Any]:
+            return JOBS["status_list"].fn(context.additional_context["ecert"])
+
+        papp.periodic(cron=STATUS_LIST_CRON, periodic_id="hourly")(
+            papp.task(name=task_name("hourly_status_list"), queue=QUEUE, pass_context=True, lock="ecert.status_list")(
+                hourly_status_list
+            )
+        )
         papp.periodic(cron=SWEEP_CRON, periodic_id="daily")(
             papp.task(name=task_name("daily_sweep"), queue=QUEUE, pass_context=True, lock="ecert.sweep")(daily_sweep)
         )

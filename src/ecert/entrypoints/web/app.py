@@ -27,6 +27,7 @@ from ecert.entrypoints.web import (
     routes_attest,
     routes_authority,
     routes_holder,
+    routes_offline,
     routes_ops,
     routes_platform,
     routes_roster,
@@ -165,6 +166,7 @@ def create_app(core: App, web: WebParts | None = None) -> FastAPI:
     api.include_router(routes_ops.router)
     api.include_router(routes_verify.router)
     api.include_router(routes_attest.router)
+    api.include_router(routes_offline.router)
     api.include_router(routes_session.router)
     api.include_router(routes_platform.router)
     api.include_router(routes_second_factor.router)

@@ -8,7 +8,8 @@
 //   data-bases="URL URL…": the sites whose QR codes are ours (the verification base URL printed on
 //   certificates); this page's own origin always is;
 //   data-msg-<name>: the messages, already in the page's language (names listed below).
-// Loading this module mounts every such element; `classify` and `decode` are exported for reuse.
+// Loading this module mounts every such element; `classify`, `decode` and `mountScanner` are exported
+// for reuse (the offline verifier, static/offline/verifier.js, mounts its own with `onOurs`).
 
 import { prepareZXingModule, readBarcodes } from "./vendor/zxing-wasm/es/reader/index.js";
 
@@ -100,8 +101,9 @@ function cameraProblem(err) {
   return "nocamera"; // NotFoundError, NotReadableError (in use), OverconstrainedError, AbortError…
 }
 
-/** Wire one `data-scanner` element. Returns {stop} (stops the camera). */
-export function mountScanner(root) {
+/** Wire one `data-scanner` element. Returns {stop} (stops the camera). With `onOurs`, a QR code of
+ * ours is handed to it (its text) instead of opening this site's verdict page. */
+export function mountScanner(root, { onOurs = null } = {}) {
   const $ = (sel) => root.querySelector(sel);
   const start = $("[data-scan-start]");
   const stopButton = $("[data-scan-stop]");
@@ -136,7 +138,10 @@ export function mountScanner(root) {
     if (!texts.length) return false;
     const text = texts[0];
     const what = classify(text, bases);
-    if (what.kind === "ours") {
+    if (what.kind === "ours" && onOurs) {
+      say("opening", "ok");
+      onOurs(text); // the page shows the verdict itself (static/offline/verifier.js)
+    } else if (what.kind === "ours") {
       say("opening", "ok");
       location.assign(what.path);
     } else if (what.kind === "foreign") {
