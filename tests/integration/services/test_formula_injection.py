@@ -1,0 +1,81 @@
+"""Formula injection (issue 16 §3): a free-text import field that starts like a formula is refused
+with a row-level error, an employer change is refused the same way, and every text cell of the CSV
+exports is neutralised (domain/spreadsheet.py, the one rule). SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, update
+from test_registry_import import TODAY, _details, holder, row, snapshot, write_csv
+
+from ecert.adapters.db.tables import registrations
+
+CALC = "=cmd|' /C calc'!A0"
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("employer_name", CALC),
+        ("employer_name", "@SUM(1+1)*cmd|' /C calc'!A0"),
+        ("employer_name", '＝HYPERLINK("http://x")'),
+        ("email", "=1+1@example.cn"),
+        ("email", "-2+3@example.cn"),
+    ],
+)
+def test_an_import_cell_that_starts_like_a_formula_is_refused_by_row_and_column(
+    ecert: Any, engine: Engine, tmp_path: Path, column: str, value: str
+) -> None:
+    good, bad = holder(31), holder(32)
+    path = write_csv(
+        tmp_path / "r.csv",
+        [row(good, email="a@example.cn"), row(bad, **{column: value})],
+        header=[*row(good), "email"],
+    )
+    before = snapshot(engine)
+    details = _details(ecert("import", str(path), "--json", today=TODAY))
+    assert [(d["row"], d["column"]) for d in details] == [(3, column)]
+    assert "公式" in details[0]["message"]  # says why (zh first)
+    assert snapshot(engine) == before  # all or nothing
+
+
+def test_an_employer_change_to_a_formula_is_refused(ecert: Any, tmp_path: Path) -> None:
+    a = holder(33)
+    assert ecert("import", str(write_csv(tmp_path / "r.csv", [row(a)])), "--json", today=TODAY).exit_code == 0
+    res = ecert("change", "employer", a["registration_no"], "--name", CALC, "--uscc", a["employer_uscc"], "--json",
+                today=TODAY)  # fmt: skip
+    assert res.exit_code == 2, res.stdout
+    assert res.json()["error"]["code"] == "bad_input"
+
+
+def test_the_registry_export_neutralises_every_text_cell_in_csv_and_keeps_jsonl_as_stored(
+    ecert: Any, engine: Engine, tmp_path: Path
+) -> None:
+    a, b = holder(34), holder(35)
+    path = write_csv(tmp_path / "r.csv", [row(a, email="a@example.cn"), row(b)], header=[*row(a), "email"])
+    assert ecert("import", str(path), "--json", today=TODAY).exit_code == 0
+    # A row stored before the import refused formulas (written straight into the table).
+    with engine.begin() as conn:
+        conn.execute(
+            update(registrations)
+            .where(registrations.c.registration_no == a["registration_no"])
+            .values(employer_name=CALC, email="+1@example.cn")
+        )
+    res = ecert("jobs", "enqueue", "export", "--out", "reg.csv", "--now", "--json", today=TODAY)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    with (tmp_path / "reg.csv").open(encoding="utf-8") as f:
+        rows = {r["registration_no"]: r for r in csv.DictReader(f)}
+    assert rows[a["registration_no"]]["employer_name"] == "'" + CALC
+    assert rows[a["registration_no"]]["email"] == "'+1@example.cn"
+    assert rows[b["registration_no"]]["employer_name"] == b["employer_name"]  # plain text unchanged
+    for r in rows.values():
+        assert not any(v.startswith(("=", "+", "-", "@", "\t", "\r")) for v in r.values()), r
+    args = ("--format", "jsonl", "--out", "reg.jsonl", "--now", "--json")
+    assert ecert("jobs", "enqueue", "export", *args, today=TODAY).exit_code == 0
+    lines = [json.loads(x) for x in (tmp_path / "reg.jsonl").read_text("utf-8").splitlines()]
+    assert {x["employer_name"] for x in lines if x["registration_no"] == a["registration_no"]} == {CALC}
