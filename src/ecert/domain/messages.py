@@ -91,6 +91,10 @@ ERRORS: dict[str, tuple[str, str]] = {
     ),
     "unauthenticated": ("请先登录(用户名或密码不正确)", "Please sign in (wrong user name or password)"),
     "csrf_failed": ("表单已过期,请刷新页面后重试", "The form expired; reload the page and try again"),
+    "cross_site_refused": (
+        "拒绝来自其他网站的登录请求,请在本站的登录页登录",
+        "A sign-in sent from another site is refused; sign in on this site's sign-in page",
+    ),
     "platform_signin_failed": (
         "政务服务平台登录未完成:{reason}。请重新登录",
         "The government service platform sign-in did not complete: {reason}. Please sign in again",
