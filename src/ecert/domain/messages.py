@@ -359,6 +359,10 @@ TERMS: dict[str, tuple[str, str]] = {
         "The seal does not verify: content changed after sealing",
     ),
     "reason.modified_after_signing": ("签章后文档被增补修改", "The document was modified after it was sealed"),
+    "reason.content_after_seal": (
+        "文件在盖章后被追加了内容;显示的是盖章时的版本",
+        "The file has content added after sealing; what is shown is the sealed version",
+    ),
     "reason.untrusted_signer": (
         "签章证书不是受信任的住建部印章证书",
         "The seal certificate does not chain to a trusted seal root",

@@ -208,6 +208,9 @@ sign_pdf = blocking(async_sign_pdf)
 class SignatureCheck:
     """What a relying party needs to know about the seal signature of a PDF.
 
+    ``appended``: the file goes on after the signed revision (trailing bytes, or unsigned incremental
+    updates of no more than LTA/DSS updates): the signed revision is intact and is what is read,
+    but the file is not wholly signed (pdfsig: "Not total document signed").
     ``intact``: the signed bytes hash to the signed digest. ``valid``: the signature value verifies and the
     document is intact (and a time-stamp, if present, is cryptographically sound). ``trusted``: valid, and the
     signer chains to one of the trust roots at the validation moment. ``modified_after_signing``: the file has
@@ -223,6 +226,7 @@ class SignatureCheck:
     valid: bool = False
     trusted: bool = False
     modified_after_signing: bool = False
+    appended: bool = False
     signer_subject: str = ""
     signer_cn: str = ""
     signing_time: datetime | None = None
@@ -462,6 +466,7 @@ async def _validate_signature(
         valid=valid,
         trusted=trusted,
         modified_after_signing=modified,
+        appended=status.coverage is not None and status.coverage != SignatureCoverageLevel.ENTIRE_FILE,
         signer_subject=subject,
         signer_cn=cn,
         signing_time=status.signer_reported_dt,
