@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from ecert.adapters import keystore
 from ecert.adapters.clock import Clock
 from ecert.adapters.db.engine import make_engine
+from ecert.adapters.db.second_factor import SecretBox
 from ecert.adapters.db.unit_of_work import SqlUnitOfWork
 from ecert.config import Settings, load_policy
 from ecert.domain.policy import Policy
@@ -52,7 +53,13 @@ class App:
         )
 
     def uow(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine)
+        return SqlUnitOfWork(self.engine, self.secret_box)
+
+    @cached_property
+    def secret_box(self) -> SecretBox:
+        """The key of the staff's TOTP secrets at rest (issue 16 §3), read from the keys directory on
+        first use only."""
+        return SecretBox(lambda: keystore.app_secret(self.keys, "totp-at-rest"))
 
     @cached_property
     def seal_signer(self) -> Signer:

@@ -168,7 +168,7 @@ def app_secret(ks: KeySettings, purpose: str = "") -> bytes:
     processes starting together agree on one secret. Every process of a deployment must see the
     same keys directory (as for the QR key). Losing it signs every browser out of its "known device"
     standing and makes the stored TOTP secrets unreadable (staff enrol again, README "Security")."""
-    secret = _app_secret(ks.keys_dir / APP_SECRET)
+    secret = _app_secret((ks.keys_dir / APP_SECRET).absolute())  # cached per absolute path: cwd may change
     return hmac.new(secret, purpose.encode(), hashlib.sha256).digest() if purpose else secret
 
 

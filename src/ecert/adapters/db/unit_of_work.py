@@ -21,13 +21,15 @@ from ecert.adapters.db.reminders import SqlReminders
 from ecert.adapters.db.renewals import SqlRenewals
 from ecert.adapters.db.reseal import SqlResealWorklist
 from ecert.adapters.db.rosters import SqlRosterRuns
-from ecert.adapters.db.second_factor import SqlSecondFactors
+from ecert.adapters.db.second_factor import SecretBox, SqlSecondFactors
 from ecert.adapters.db.users import SqlUsers
 
 
 class SqlUnitOfWork:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, secret_box: SecretBox | None = None) -> None:
+        """``secret_box``: the key of the TOTP secrets at rest (bootstrap gives the keystore's)."""
         self.engine = engine
+        self.secret_box = secret_box
         self._conn: Connection | None = None
 
     def __enter__(self) -> Self:
@@ -37,7 +39,7 @@ class SqlUnitOfWork:
         self.audit = AuditLog(self._conn)
         self.certificates = SqlCertificates(self._conn)
         self.users = SqlUsers(self._conn)
-        self.second_factors = SqlSecondFactors(self._conn)
+        self.second_factors = SqlSecondFactors(self._conn, self.secret_box)
         self.renewals = SqlRenewals(self._conn)
         self.reminders = SqlReminders(self._conn)
         self.reseal = SqlResealWorklist(self._conn)
