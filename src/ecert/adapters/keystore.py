@@ -168,7 +168,11 @@ def app_secret(ks: KeySettings, purpose: str = "") -> bytes:
     processes starting together agree on one secret. Every process of a deployment must see the
     same keys directory (as for the QR key). Losing it signs every browser out of its "known device"
     standing and makes the stored TOTP secrets unreadable (staff enrol again, README "Security")."""
-    secret = _app_secret((ks.keys_dir / APP_SECRET).absolute())  # cached per absolute path: cwd may change
+    path = (ks.keys_dir / APP_SECRET).absolute()  # cached per absolute path: the working directory may change
+    try:
+        secret = _app_secret(path)
+    except OSError as exc:  # a read-only keys directory without the secret, a permission
+        raise EcertError("bad_keys", params={"reason": f"{path}: {exc.strerror or exc} (run ecert init)"}) from exc
     return hmac.new(secret, purpose.encode(), hashlib.sha256).digest() if purpose else secret
 
 

@@ -8,6 +8,8 @@ The cookie: ``v1.<user name, base64url>.<issued, Unix seconds>.<HMAC-SHA256, bas
 keyed by the keystore's application secret for this purpose (adapters/keystore.py ``app_secret``),
 HttpOnly, SameSite=Lax, Secure over HTTPS, 180 days. It proves only that this client once signed in as
 that user: it never signs anyone in (the password is still required) and carries nothing secret.
+Without an application secret (a read-only keys directory that lacks one) no client is a known
+device — sign-ins still work, throttled as from unknown clients — and the log says so.
 """
 
 from __future__ import annotations
@@ -16,12 +18,16 @@ import base64
 import binascii
 import hashlib
 import hmac
+import logging
 from datetime import datetime, timedelta
 
 from fastapi import Request, Response
 
 from ecert.adapters import keystore
+from ecert.domain.errors import EcertError
 from ecert.entrypoints.web.deps import ctx, is_secure
+
+log = logging.getLogger("ecert.web")
 
 DEVICE_COOKIE = "ecert_device"
 DEVICE_TTL = timedelta(days=180)
@@ -36,8 +42,12 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _mac(request: Request, username: str, issued: int) -> bytes:
-    key = keystore.app_secret(ctx(request).core.keys, "device-cookie")
+def _mac(request: Request, username: str, issued: int) -> bytes | None:
+    try:
+        key = keystore.app_secret(ctx(request).core.keys, "device-cookie")
+    except EcertError as exc:
+        log.warning("no known devices: %s", exc.message("en"))
+        return None
     return hmac.new(key, f"v1|{username}|{issued}".encode(), hashlib.sha256).digest()[:16]
 
 
@@ -52,7 +62,10 @@ def known_device(request: Request, username: str, now: datetime) -> str | None:
         name, issued, mac = _unb64(name_b64).decode("utf-8"), int(issued_text), _unb64(mac_b64)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         return None
-    if version != "v1" or name != username or not hmac.compare_digest(mac, _mac(request, name, issued)):
+    if version != "v1" or name != username:
+        return None
+    expected = _mac(request, name, issued)
+    if expected is None or not hmac.compare_digest(mac, expected):
         return None
     if not 0 <= now.timestamp() - issued <= DEVICE_TTL.total_seconds():
         return None
@@ -62,7 +75,10 @@ def known_device(request: Request, username: str, now: datetime) -> str | None:
 def remember_device(request: Request, response: Response, username: str, now: datetime) -> None:
     """Mark this client as one where ``username`` signs in (a new cookie, replacing any other)."""
     issued = int(now.timestamp())
-    value = f"v1.{_b64(username.encode())}.{issued}.{_b64(_mac(request, username, issued))}"
+    mac = _mac(request, username, issued)
+    if mac is None:
+        return
+    value = f"v1.{_b64(username.encode())}.{issued}.{_b64(mac)}"
     response.set_cookie(
         DEVICE_COOKIE, value, httponly=True, samesite="lax", secure=is_secure(request),
         max_age=int(DEVICE_TTL.total_seconds()), path="/",

@@ -19,6 +19,7 @@ from ecert.adapters import keystore
 from ecert.adapters.db.tables import users
 from ecert.bootstrap import bootstrap
 from ecert.config import Settings
+from ecert.domain.errors import EcertError
 from ecert.entrypoints.web.app import create_app
 from ecert.entrypoints.web.known_devices import DEVICE_COOKIE
 from ecert.services import accounts, demo
@@ -117,7 +118,9 @@ def test_delays_grow_after_five_failures_and_pass_there_is_no_hard_lock(site: Si
     assert _api(c, "owner", PASSWORD).status_code == 200  # no 15-minute lock
 
 
-def test_a_device_cookie_counts_only_for_its_account_and_only_when_its_signature_holds(site: Site) -> None:
+def test_a_device_cookie_counts_only_for_its_account_and_only_when_its_signature_holds(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
     other = site.client()
     assert _api(other, "other", PASSWORD).status_code == 200
     cookie = other.cookies[DEVICE_COOKIE]
@@ -127,6 +130,12 @@ def test_a_device_cookie_counts_only_for_its_account_and_only_when_its_signature
         forged = site.client()
         forged.cookies.set(DEVICE_COOKIE, value)
         assert _api(forged, "owner", PASSWORD).status_code == 429, value  # "b3duZXI" is base64url of "owner"
+    # Without an application secret (a read-only keys directory lacking one) sign-ins still work, with
+    # no device cookie: every client is an unknown one.
+    monkeypatch.setattr(keystore, "app_secret", lambda *_: (_ for _ in ()).throw(EcertError("bad_keys")))
+    site.at(T0 + 3600)
+    plain = site.client()
+    assert _api(plain, "other", PASSWORD).status_code == 200 and DEVICE_COOKIE not in plain.cookies
 
 
 # ---------------------------------------------------------------------- user-name discovery by timing
