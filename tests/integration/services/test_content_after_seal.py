@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import io
 from datetime import date
-from pathlib import Path
 
+import pytest
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from fastapi.testclient import TestClient
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from sqlalchemy import Engine
 
 from ecert.adapters import keystore
+from ecert.adapters.qr_token import generate_key
+from ecert.adapters.signing import pki
 from ecert.bootstrap import App, bootstrap
 from ecert.config import Settings
 from ecert.entrypoints.web.app import create_app
@@ -34,16 +37,27 @@ def _unsigned_update(pdf: bytes) -> bytes:
     return out.getvalue()
 
 
-def _core(db_url: str, engine: Engine, tmp_path: Path) -> App:
-    keys = keystore.key_settings_from_env({"ECERT_KEYS_DIR": str(tmp_path / "keys")})
-    keystore.ensure_keys(keys)
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> keystore.KeySettings:
+    """One DEMO keys directory for both databases: the PDF seal's PKI and the QR key (no SM2 PKI, which
+    takes seconds to make and no PDF needs)."""
+    directory = tmp_path_factory.mktemp("keys")
+    pki.create_demo_pki(directory)
+    pem = generate_key().private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+    (directory / keystore.QR_KEY).write_bytes(pem)
+    return keystore.key_settings_from_env({"ECERT_KEYS_DIR": str(directory)})
+
+
+def _core(db_url: str, engine: Engine, keys: keystore.KeySettings) -> App:
     core = bootstrap(Settings(database_url=db_url, today_override=TODAY), engine=engine, keys=keys)
     seed_demo(core.uow, 4, seed=2021, today=TODAY, now=core.clock.now(), signatures=4)
     return core
 
 
-def test_content_after_the_seal_keeps_the_verdict_and_is_reported(db_url: str, engine: Engine, tmp_path: Path) -> None:
-    core = _core(db_url, engine, tmp_path)
+def test_content_after_the_seal_keeps_the_verdict_and_is_reported(
+    db_url: str, engine: Engine, keys: keystore.KeySettings
+) -> None:
+    core = _core(db_url, engine, keys)
     pdf = issue_to_a_demo_holder(core, 4).pdf
     assert pdf is not None
     cases = {

@@ -41,21 +41,16 @@ def test_an_import_cell_that_starts_like_a_formula_is_refused_by_row_and_column(
     assert snapshot(engine) == before  # all or nothing
 
 
-def test_an_employer_change_to_a_formula_is_refused(ecert: Any, tmp_path: Path) -> None:
-    a = holder(33)
-    assert ecert("import", str(write_csv(tmp_path / "r.csv", [row(a)])), "--json", today=TODAY).exit_code == 0
-    res = ecert("change", "employer", a["registration_no"], "--name", CALC, "--uscc", a["employer_uscc"], "--json",
-                today=TODAY)  # fmt: skip
-    assert res.exit_code == 2, res.stdout
-    assert res.json()["error"]["code"] == "bad_input"
-
-
-def test_the_registry_export_neutralises_every_text_cell_in_csv_and_keeps_jsonl_as_stored(
+def test_an_employer_change_to_a_formula_is_refused_and_the_csv_export_neutralises_every_text_cell(
     ecert: Any, engine: Engine, tmp_path: Path
 ) -> None:
     a, b = holder(34), holder(35)
     path = write_csv(tmp_path / "r.csv", [row(a, email="a@example.cn"), row(b)], header=[*row(a), "email"])
     assert ecert("import", str(path), "--json", today=TODAY).exit_code == 0
+    # An employer change to a formula is refused like the import's cell.
+    args = ("change", "employer", a["registration_no"], "--name", CALC, "--uscc", a["employer_uscc"], "--json")
+    refused = ecert(*args, today=TODAY)
+    assert refused.exit_code == 2 and refused.json()["error"]["code"] == "bad_input", refused.stdout
     # A row stored before the import refused formulas (written straight into the table).
     with engine.begin() as conn:
         conn.execute(
