@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from pyhanko.sign.signers import Signer
 
+    from ecert.adapters.db.sessions import FailureStore
     from ecert.adapters.db.verification_log import VerificationLog
     from ecert.adapters.documents.fonts import FontSet
     from ecert.adapters.email import SmtpMailer
@@ -201,6 +202,17 @@ def make_rate_limiter(settings: Settings) -> Limiter:
     return ClientBuckets(rl.per_minute)
 
 
+def make_login_failures(app: App) -> FailureStore:
+    """The sign-in throttle's failure counts: in Redis beside the verification limit when
+    ``ECERT_REDIS_URL`` is set (the database table while Redis is unreachable), else the table."""
+    from ecert.adapters.db.sessions import SqlFailures
+    from ecert.adapters.ratelimit import RedisFailures
+
+    table = SqlFailures(app.engine)
+    rl = app.settings.ratelimit
+    return RedisFailures(rl.redis_url, rl.redis_prefix, table) if rl.redis_url else table
+
+
 def make_verification_log(app: App, *, on_drop: Callable[[int], None] | None = None) -> VerificationLog:
     """One process's verification log (R-ACC-1) with the configured buffer and interval."""
     from ecert.adapters.db.verification_log import VerificationLog
@@ -242,6 +254,7 @@ class WebParts:
     verification_log: VerificationLog
     fast_verify: FastVerify
     platform: OidcClient | None = None  # the platform sign-in, when configured
+    login_failures: FailureStore | None = None  # the sign-in throttle's counts (None: the database's)
 
 
 def _fast_snapshot(engine: Engine, pool_size: int) -> SnapshotLoader | None:
@@ -287,4 +300,5 @@ def web_parts(
         verification_log=vlog,
         fast_verify=fast,
         platform=make_platform_client(core.settings),
+        login_failures=make_login_failures(core),
     )

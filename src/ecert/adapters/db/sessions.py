@@ -11,6 +11,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import Engine, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -157,42 +158,71 @@ class Backoff:
         return min(self.cap, self.base * factor)
 
 
-class LoginThrottle:
-    """Failures per key (a client address, an account, a known device) in the ``rate_limits`` table,
-    shared by every web process: ``count`` the failures, ``window_start`` the last one."""
+class FailureStore(Protocol):
+    """Where the sign-in's failure counts live: per key, how many and when the last one was."""
 
-    def __init__(self, engine: Engine, backoff: Backoff) -> None:
-        self.engine, self.backoff = engine, backoff
+    def failures(self, key: str) -> tuple[int, datetime] | None: ...
 
-    def wait(self, key: str, now: datetime) -> timedelta:
-        """How long ``key`` must wait before its next attempt (zero: it may try now)."""
+    def add(self, key: str, now: datetime, forget: timedelta) -> None:
+        """One more failure of ``key`` at ``now``; a count whose last failure is ``forget`` old restarts."""
+
+    def clear(self, key: str) -> None: ...
+
+
+class SqlFailures:
+    """The failure counts in the ``rate_limits`` table (``count``; ``window_start`` = the last failure),
+    shared by every web process on the database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def failures(self, key: str) -> tuple[int, datetime] | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(rate_limits).where(rate_limits.c.key == key)).one_or_none()
-        if row is None:
-            return timedelta(0)
-        last = _aware(row.window_start)
-        if last + self.backoff.forget <= now:
-            return timedelta(0)
-        left: timedelta = last + self.backoff.delay(int(row._mapping["count"])) - now
-        return max(timedelta(0), left)
+        return None if row is None else (int(row._mapping["count"]), _aware(row.window_start))
 
-    def failed(self, key: str, now: datetime) -> None:
-        """One more failure of ``key`` at ``now``."""
+    def add(self, key: str, now: datetime, forget: timedelta) -> None:
         try:
-            self._failed(key, now)
+            self._add(key, now, forget)
         except IntegrityError:  # another process inserted the key's first failure meanwhile
-            self._failed(key, now)
+            self._add(key, now, forget)
 
-    def _failed(self, key: str, now: datetime) -> None:
+    def _add(self, key: str, now: datetime, forget: timedelta) -> None:
         with self.engine.begin() as conn:
             row = conn.execute(select(rate_limits).where(rate_limits.c.key == key).with_for_update()).one_or_none()
             if row is None:
                 conn.execute(insert(rate_limits).values(key=key, window_start=now, count=1))
                 return
-            forgotten = _aware(row.window_start) + self.backoff.forget <= now
+            forgotten = _aware(row.window_start) + forget <= now
             count = 1 if forgotten else rate_limits.c.count + 1
             conn.execute(update(rate_limits).where(rate_limits.c.key == key).values(window_start=now, count=count))
 
-    def reset(self, key: str) -> None:
+    def clear(self, key: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(delete(rate_limits).where(rate_limits.c.key == key))
+
+
+class LoginThrottle:
+    """Growing delays per key (a client address, an account, a known device) over a :class:`FailureStore`:
+    the database table by default, Redis when configured (adapters/ratelimit.py ``RedisFailures``)."""
+
+    def __init__(self, store: FailureStore, backoff: Backoff) -> None:
+        self.store, self.backoff = store, backoff
+
+    def wait(self, key: str, now: datetime) -> timedelta:
+        """How long ``key`` must wait before its next attempt (zero: it may try now)."""
+        found = self.store.failures(key)
+        if found is None:
+            return timedelta(0)
+        count, last = found
+        if last + self.backoff.forget <= now:
+            return timedelta(0)
+        left: timedelta = last + self.backoff.delay(count) - now
+        return max(timedelta(0), left)
+
+    def failed(self, key: str, now: datetime) -> None:
+        """One more failure of ``key`` at ``now``."""
+        self.store.add(key, now, self.backoff.forget)
+
+    def reset(self, key: str) -> None:
+        self.store.clear(key)

@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from ecert.adapters.db.sessions import Backoff, LoginThrottle
+from ecert.adapters.db.sessions import Backoff, LoginThrottle, SqlFailures
 from ecert.domain.errors import EcertError
-from ecert.entrypoints.web.deps import COOKIE, check_csrf, client_address, ctx, session_of
+from ecert.entrypoints.web.deps import COOKIE, check_csrf, client_address, ctx, parts, session_of
 from ecert.entrypoints.web.deps import is_local_path as _local
 from ecert.entrypoints.web.deps import set_session_cookie as _set_cookie
 from ecert.entrypoints.web.i18n import request_lang
@@ -71,7 +71,7 @@ def _login(request: Request, username: str, password: str) -> _SignedIn:
     now = c.core.clock.now()
     wall = datetime.fromtimestamp(ctx(request).wall_time(), UTC)  # real time for delays (never ECERT_TODAY)
     name = username[:64]
-    throttle = LoginThrottle(c.core.engine, LOGIN_BACKOFF)
+    throttle = LoginThrottle(parts(request.app).login_failures or SqlFailures(c.core.engine), LOGIN_BACKOFF)
     device = known_device(request, name, wall)
     # A known device answers for its own failures only; any other client for its address and the account's.
     keys = (f"login:device:{device}",) if device else (f"login:user:{name}", f"login:ip:{client_address(request)}")

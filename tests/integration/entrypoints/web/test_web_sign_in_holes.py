@@ -5,6 +5,8 @@ cross-site sign-in posts refused (login CSRF), clients without ``Origin`` still 
 
 from __future__ import annotations
 
+import os
+import uuid
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -16,15 +18,17 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, update
 
 from ecert.adapters import keystore
+from ecert.adapters.db.sessions import SqlFailures
 from ecert.adapters.db.tables import users
 from ecert.bootstrap import bootstrap
-from ecert.config import Settings
+from ecert.config import RateLimitSettings, Settings
 from ecert.domain.errors import EcertError
 from ecert.entrypoints.web.app import create_app
 from ecert.entrypoints.web.known_devices import DEVICE_COOKIE
 from ecert.services import accounts, demo
 
 TODAY = date(2021, 3, 1)
+REDIS = os.environ.get("ECERT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PASSWORD = "holder-pass-2021"
 T0 = 1_800_000_000.0
 
@@ -51,17 +55,22 @@ def hasher(monkeypatch: pytest.MonkeyPatch) -> CountingHasher:
 
 
 class Site:
-    def __init__(self, db_url: str, engine: Engine, keys_dir: Path) -> None:
+    def __init__(
+        self, db_url: str, engine: Engine, keys_dir: Path, redis_url: str | None = None, *, seed: bool = True
+    ) -> None:
         keys = keystore.key_settings_from_env({"ECERT_KEYS_DIR": str(keys_dir)})
-        self.core = bootstrap(Settings(database_url=db_url, today_override=TODAY), engine=engine, keys=keys)
-        demo.seed_demo(self.core.uow, 3, seed=2021, today=TODAY, now=self.core.clock.now(), signatures=0)
-        with self.core.uow() as uow:
-            numbers = uow.registry.sample_numbers(2)
-        for name, reg_no in (("owner", numbers[0]), ("other", numbers[1])):
-            accounts.add_user(
-                self.core.uow(), name, role="holder", registration_no=reg_no, password=PASSWORD, actor="test",
-                now=self.core.clock.now(),
-            )  # fmt: skip
+        limits = RateLimitSettings(redis_url=redis_url, redis_prefix=f"test-{uuid.uuid4().hex[:8]}")
+        settings = Settings(database_url=db_url, today_override=TODAY, ratelimit=limits)
+        self.core = bootstrap(settings, engine=engine, keys=keys)
+        if seed:
+            demo.seed_demo(self.core.uow, 3, seed=2021, today=TODAY, now=self.core.clock.now(), signatures=0)
+            with self.core.uow() as uow:
+                numbers = uow.registry.sample_numbers(2)
+            for name, reg_no in (("owner", numbers[0]), ("other", numbers[1])):
+                accounts.add_user(
+                    self.core.uow(), name, role="holder", registration_no=reg_no, password=PASSWORD, actor="test",
+                    now=self.core.clock.now(),
+                )  # fmt: skip
         self.app = create_app(self.core)
         self.at(T0)
 
@@ -133,6 +142,27 @@ def test_a_device_cookie_counts_only_for_its_account_and_only_when_its_signature
     site.at(T0 + 3600)
     plain = site.client()
     assert _api(plain, "other", PASSWORD).status_code == 200 and DEVICE_COOKIE not in plain.cookies
+
+
+def test_with_redis_the_counts_live_there_and_an_outage_falls_back_to_the_database(
+    db_url: str, engine: Engine, tmp_path: Path, hasher: CountingHasher
+) -> None:
+    import redis
+
+    site = Site(db_url, engine, tmp_path / "keys", redis_url=REDIS)
+    store = site.app.state.web.login_failures
+    assert [_api(site.client(), "owner", "wrong").status_code for _ in range(6)] == [401] * 5 + [429]
+    key = f"{store.prefix}:login:login:user:owner"
+    assert int(redis.Redis.from_url(REDIS).hget(key, "count") or 0) == 5  # in Redis, not in the table
+    assert SqlFailures(engine).failures("login:user:owner") is None
+    redis.Redis.from_url(REDIS).delete(key, f"{store.prefix}:login:login:ip:testclient")
+
+    # Redis unreachable (nothing listens on port 9): the table counts instead (never fail-open), and
+    # the errors are counted.
+    down = Site(db_url, engine, tmp_path / "keys", redis_url="redis://127.0.0.1:9/0", seed=False)
+    assert [_api(down.client(), "other", "wrong").status_code for _ in range(6)] == [401] * 5 + [429]
+    assert down.app.state.web.login_failures.errors > 0
+    assert SqlFailures(engine).failures("login:user:other") is not None
 
 
 # ------------------------------------------------ user-name discovery by timing, and login CSRF
