@@ -12,7 +12,13 @@ Both outputs are checked before timing: pyHanko validation (intact, trusted) and
 Prints per-run JSON, and last one line ``{"metric", "unit", "ecert", "baseline", "ratio"}``
 (ms per certificate; ratio = baseline / ecert, higher is better).
 
-    .venv/bin/python bench/issuance.py [--n 200]
+    .venv/bin/python bench/issuance.py [--n 200] [--profile B-B|B-T|B-LT|B-LTA] [--compare-profiles]
+
+``--profile`` is ECERT_SEAL_PROFILE (default B-B, the product's default without a TSA); the time-stamped
+profiles use the DEMO TSA in-process (``ECERT_TSA_URL=demo``: no network, so the figure is the signing work
+alone — a real TSA adds its round trip, once for B-T/B-LT and twice for B-LTA). ``--compare-profiles`` also
+issues with every profile in turn, round-robin in the same process (so load on a shared machine hits all
+alike), and prints one line per profile with its median and its cost relative to B-B, before the last line.
 """
 
 from __future__ import annotations
@@ -110,14 +116,44 @@ def pdfsig_ok(pdf: Path, root_pem: Path, work: Path) -> bool:
     return "Signature is Valid" in out and "Certificate is Trusted" in out
 
 
+PROFILES = ["B-B", "B-T", "B-LT", "B-LTA"]
+
+
+def compare_profiles(work: Path, today: date, holders: list[str], rounds: int) -> None:
+    """Issue with each ECERT_SEAL_PROFILE in turn (DEMO TSA in-process), ``rounds`` times; one JSON line each."""
+    apps = {}
+    for profile in PROFILES:
+        env = {"ECERT_KEYS_DIR": str(work / "keys"), "ECERT_SEAL_PROFILE": profile}
+        if profile != "B-B":
+            env["ECERT_TSA_URL"] = "demo"
+        keys = keystore.key_settings_from_env(env)
+        apps[profile] = bootstrap(Settings(database_url=f"sqlite:///{work / 'b.db'}", today_override=today), keys=keys)
+        harness.issue(apps[profile], holders[0], today)  # warm-up: keys, fonts, the TSA
+    times: dict[str, list[float]] = {p: [] for p in PROFILES}
+    for i in range(rounds):
+        holder = holders[i % len(holders)]
+        for profile in PROFILES:
+            times[profile] += harness.times_ms(lambda _j, p=profile, h=holder: harness.issue(apps[p], h, today), 1)
+    base = statistics.median(times["B-B"])
+    for profile in PROFILES:
+        m = statistics.median(times[profile])
+        row = {"profile": profile, "ms_median": round(m, 2), "vs_b_b": round(m / base, 1), "n": rounds}
+        print(json.dumps(row), flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=200)
+    ap.add_argument("--profile", default="B-B", choices=PROFILES)
+    ap.add_argument("--compare-profiles", action="store_true", help="time every profile, interleaved")
     args = ap.parse_args()
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, as the issue asks
     work = Path(tempfile.mkdtemp(prefix="ecert-bench-issue-"))
     try:
-        keys = keystore.key_settings_from_env({"ECERT_KEYS_DIR": str(work / "keys")})
+        env = {"ECERT_KEYS_DIR": str(work / "keys"), "ECERT_SEAL_PROFILE": args.profile}
+        if args.profile != "B-B":
+            env["ECERT_TSA_URL"] = "demo"
+        keys = keystore.key_settings_from_env(env)
         app = bootstrap(Settings(database_url=f"sqlite:///{work / 'b.db'}", today_override=TODAY), keys=keys)
         upgrade(app.engine)
         keystore.ensure_keys(keys)
@@ -182,10 +218,13 @@ def main() -> None:
                     "baseline_ms_median": round(bm, 2),
                     "n_ecert": len(e),
                     "n_baseline": len(b),
+                    "profile": args.profile,
                 }
             ),
             flush=True,
         )
+        if args.compare_profiles:
+            compare_profiles(work, TODAY, holders, max(20, args.n // 4))
         harness.print_metric("issue_ms_per_certificate", "ms", em, bm, 2)
     finally:
         shutil.rmtree(work, ignore_errors=True)

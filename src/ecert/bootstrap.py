@@ -100,15 +100,38 @@ class App:
         from ecert.services.ports import DocumentServices
 
         signer = self.seal_signer
+        profile = keystore.seal_profile(self.keys)
+        long_term = profile in ("B-LT", "B-LTA")
         renderer = CertificateRenderer(demo=self.demo_seal)
         ofd, ofd_problem = self._ofd_maker(renderer.fonts)
         return DocumentServices(
             renderer=renderer,
-            sealer=PadesSealer(signer, tsa_url=self.keys.tsa_url),
+            sealer=PadesSealer(
+                signer,
+                timestamper=self.timestamper if profile != "B-B" else None,
+                profile=profile,
+                # B-LT/B-LTA gather the validation data against the roots, with the configured CRLs
+                trust_roots=keystore.trust_roots(self.keys) if long_term else [],
+                crls=keystore.seal_crls(self.keys) if long_term else [],
+            ),
             qr=Ed25519QrSigner(keystore.qr_private_key(self.keys), self.keys.base_url),
             ofd=ofd,
             ofd_problem=ofd_problem,
         )
+
+    @cached_property
+    def timestamper(self) -> Any:
+        """The time-stamp authority's client (ECERT_TSA_URL; ``demo``: the DEMO TSA on the app clock), or None."""
+        return keystore.timestamper(self.keys, self.clock.now)
+
+    def _ofd_stamp(self) -> Callable[[bytes], bytes] | None:
+        """The OFD seal's time-stamp (SES_Signature.timeStamp) wherever the PDF seal is time-stamped."""
+        from ecert.adapters.signing.timestamps import stamp_bytes
+
+        stamper = self.timestamper
+        if stamper is None or keystore.seal_profile(self.keys) == "B-B":
+            return None
+        return lambda value: stamp_bytes(stamper, value)
 
     def _ofd_maker(self, fonts: FontSet) -> tuple[OfdMaker | None, Exception | None]:
         """The OFD maker (R-DOC-6) with the configured SM2 seal, or why there is none: a deployment
@@ -128,7 +151,7 @@ class App:
                 return None, EcertError("keys_missing", params={"what": "seal_key", "path": str(path)})
         key, cert, seal = files
         try:
-            return OfdMaker.from_files(key, cert, seal, fonts, demo=self.demo_seal), None
+            return OfdMaker.from_files(key, cert, seal, fonts, demo=self.demo_seal, stamp=self._ofd_stamp()), None
         except ValueError as exc:
             return None, EcertError("bad_keys", params={"reason": f"{cfg.key}: {exc}"})
 
@@ -163,7 +186,7 @@ class App:
         """The OFD seal check (R-DOC-6) against the SM2 roots (none configured: no OFD is trusted)."""
         from ecert.adapters.sealing import OfdChecker
 
-        return OfdChecker(keystore.sm2_trust_roots(self.keys))
+        return OfdChecker(keystore.sm2_trust_roots(self.keys), tsa_roots=keystore.trust_roots(self.keys))
 
 
 def bootstrap(settings: Settings, engine: Engine | None = None, keys: keystore.KeySettings | None = None) -> App:

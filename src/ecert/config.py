@@ -95,7 +95,25 @@ VARIABLES: tuple[Variable, ...] = (
         "",
         "SM2 roots the OFD verifier trusts (they vouch for seal makers and seal certificates), PEM files",
     ),
-    Variable("ECERT_TSA_URL", "url", "", "RFC 3161 time-stamp authority: seals become PAdES B-T"),
+    Variable(
+        "ECERT_TSA_URL",
+        "url",
+        "",
+        "RFC 3161 time-stamp authority of the seal's time-stamps (`demo`: the DEMO TSA in-process, DEMO keys only)",
+    ),
+    Variable(
+        "ECERT_SEAL_PROFILE",
+        "text",
+        "auto",
+        "PAdES level of the PDF seal: `B-B`, `B-T`, `B-LT`, `B-LTA` (all but B-B need `ECERT_TSA_URL`); "
+        "`auto`: B-T with a TSA, else B-B",
+    ),
+    Variable(
+        "ECERT_SEAL_CRLS",
+        "paths",
+        "",
+        "CRLs (DER or PEM) of the seal's and the TSA's CAs, embedded by B-LT/B-LTA seals and archival updates",
+    ),
     Variable("ECERT_BASE_URL", "url", DEFAULT_BASE_URL, "The public verification site printed in the QR code"),
     # Verification log (R-ACC-1)
     Variable(
@@ -222,6 +240,15 @@ def _required_or_off(value: str) -> bool:
     return value == "required"
 
 
+SEAL_PROFILES = ("auto", "B-B", "B-T", "B-LT", "B-LTA")  # adapters/signing/pades.py PROFILES, plus auto
+
+
+def _seal_profile(value: str) -> str:
+    if value not in SEAL_PROFILES:
+        raise ValueError(value)
+    return value
+
+
 def _paths(value: str | None) -> tuple[Path, ...]:
     return tuple(Path(p) for p in (value or "").split(":") if p)
 
@@ -259,6 +286,8 @@ class KeysSettings:
     pkcs11_key_label: str = ""
     trust_roots: tuple[Path, ...] = ()
     tsa_url: str | None = None
+    seal_profile: str = "auto"  # ECERT_SEAL_PROFILE: auto | B-B | B-T | B-LT | B-LTA
+    seal_crls: tuple[Path, ...] = ()
     base_url: str = DEFAULT_BASE_URL
     sm2_seal_key: Path | None = None
     sm2_seal_cert: Path | None = None
@@ -284,6 +313,8 @@ class KeysSettings:
             pkcs11_key_label=env.get("ECERT_PKCS11_KEY_LABEL", ""),
             trust_roots=_paths(env.get("ECERT_TRUST_ROOTS")),
             tsa_url=env.get("ECERT_TSA_URL") or None,
+            seal_profile=_number(env, "ECERT_SEAL_PROFILE", "auto", _seal_profile),
+            seal_crls=_paths(env.get("ECERT_SEAL_CRLS")),
             base_url=env.get("ECERT_BASE_URL") or DEFAULT_BASE_URL,
             sm2_seal_key=path("ECERT_SM2_SEAL_KEY"),
             sm2_seal_cert=path("ECERT_SM2_SEAL_CERT"),

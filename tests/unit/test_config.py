@@ -244,3 +244,29 @@ def test_the_language_before_the_settings_and_what_serve_passes_to_its_workers()
     assert env == {"ECERT_LANG": "en", "ECERT_DATABASE_URL": "sqlite:///w.db", "ECERT_POLICY_FILE": "p.toml"}
     s = load_settings(environ=env)
     assert (s.database_url, s.lang, s.policy_file) == ("sqlite:///w.db", "en", Path("p.toml"))
+
+
+def test_the_seal_profile_and_its_time_stamp_authority__R_DOC_2() -> None:
+    """Issue 16 §2: ECERT_SEAL_PROFILE — auto is B-T with a TSA and B-B without; a time-stamped level without a
+    TSA, and the in-process DEMO TSA with a real seal key, are refused (``bad_keys``); a typo is ``bad_setting``."""
+
+    def profile(**env: str) -> str:
+        return keystore.seal_profile(keystore.key_settings_from_env(env))
+
+    assert profile() == "B-B" and profile(ECERT_TSA_URL="http://tsa.example/") == "B-T"
+    assert profile(ECERT_TSA_URL="demo", ECERT_SEAL_PROFILE="B-LTA") == "B-LTA"
+    assert profile(ECERT_TSA_URL="demo", ECERT_SEAL_PROFILE="B-B") == "B-B"
+    for level in ("B-T", "B-LT", "B-LTA"):
+        with pytest.raises(EcertError) as refused:
+            profile(ECERT_SEAL_PROFILE=level)
+        assert refused.value.code == "bad_keys" and "ECERT_TSA_URL" in str(refused.value.params), level
+    with pytest.raises(BadSetting) as typo:
+        profile(ECERT_SEAL_PROFILE="LTA")
+    assert typo.value.variable == "ECERT_SEAL_PROFILE"
+    real = keystore.key_settings_from_env(
+        {"ECERT_SEAL_KEY": "s.key", "ECERT_SEAL_CERT": "s.crt", "ECERT_TSA_URL": "demo"}
+    )
+    with pytest.raises(EcertError) as demo_tsa:
+        keystore.timestamper(real)
+    assert demo_tsa.value.code == "bad_keys"
+    assert keystore.timestamper(keystore.key_settings_from_env({})) is None

@@ -11,7 +11,9 @@ Environment (production; read by config.py into ``Settings.keys``, docs/configur
     ECERT_SM2_SEAL_KEY, ECERT_SM2_SEAL_CERT, ECERT_SM2_SEAL   the OFD's SM2 seal (R-DOC-6): key, certificate,
                               and the electronic seal (SESeal, DER) the seal maker made for that certificate
     ECERT_SM2_TRUST_ROOTS     PEM files of SM2 roots the OFD verifier trusts (seal makers, seal certificates)
-    ECERT_TSA_URL             RFC 3161 time-stamp authority: signatures become PAdES B-T
+    ECERT_TSA_URL             RFC 3161 time-stamp authority (``demo``: the DEMO TSA in-process, DEMO keys only)
+    ECERT_SEAL_PROFILE        PAdES level of the seal: auto (B-T with a TSA, else B-B), B-B, B-T, B-LT, B-LTA
+    ECERT_SEAL_CRLS           CRLs of the seal's and TSA's CAs, embedded in B-LT/B-LTA seals and archival updates
     ECERT_BASE_URL            the public verification site printed in the QR code
 
 With none of the seal variables set, ``ecert init`` creates a DEMO PKI in the keys directory and
@@ -27,9 +29,9 @@ import hashlib
 import hmac
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +69,9 @@ class KeySettings:
     trust_roots: tuple[Path, ...]
     tsa_url: str | None
     base_url: str
-    sm2: Sm2SealConfig | None = None  # None: the DEMO SM2 PKI in keys_dir, in a demo only
+    sm2: Sm2SealConfig | None = None
+    seal_profile: str = "auto"
+    seal_crls: tuple[Path, ...] = ()  # None: the DEMO SM2 PKI in keys_dir, in a demo only
     sm2_trust_roots: tuple[Path, ...] = ()
 
     @property
@@ -122,6 +126,8 @@ def key_settings(cfg: KeysSettings) -> KeySettings:
         base_url=cfg.base_url,
         sm2=sm2,
         sm2_trust_roots=cfg.sm2_trust_roots,
+        seal_profile=cfg.seal_profile,
+        seal_crls=cfg.seal_crls,
     )
 
 
@@ -167,7 +173,7 @@ def app_secret(ks: KeySettings, purpose: str = "") -> bytes:
     Made on first use when missing — atomically (written aside, then linked into place), so
     processes starting together agree on one secret. Every process of a deployment must see the
     same keys directory (as for the QR key). Losing it signs every browser out of its "known device"
-    standing and makes the stored TOTP secrets unreadable (staff enrol again, README "Security")."""
+    standing and makes the stored TOTP secrets unreadable (staff enrol again, README "Security: the holes")."""
     path = (ks.keys_dir / APP_SECRET).absolute()  # cached per absolute path: the working directory may change
     try:
         secret = _app_secret(path)
@@ -316,3 +322,47 @@ def root_pem(ks: KeySettings) -> bytes:
     from cryptography.hazmat.primitives.serialization import Encoding
 
     return b"".join(c.public_bytes(Encoding.PEM) for c in trust_roots(ks))
+
+
+DEMO_TSA = "demo"  # ECERT_TSA_URL=demo: the DEMO TSA in-process (adapters/signing/tsa.py), DEMO keys only
+
+
+def seal_profile(ks: KeySettings) -> str:
+    """The PAdES level the seal is made at (ECERT_SEAL_PROFILE; ``auto``: B-T with a TSA, else B-B);
+    ``bad_keys`` for a time-stamped level without a TSA."""
+    profile = ks.seal_profile
+    if profile == "auto":
+        return "B-T" if ks.tsa_url else "B-B"
+    if profile != "B-B" and not ks.tsa_url:
+        raise EcertError("bad_keys", params={"reason": f"ECERT_SEAL_PROFILE={profile} needs ECERT_TSA_URL"})
+    return profile
+
+
+def timestamper(ks: KeySettings, clock: Callable[[], datetime] | None = None) -> Any:
+    """The time-stamp authority's client (a pyHanko ``TimeStamper``), or None without ECERT_TSA_URL. ``demo``
+    is the DEMO TSA in-process on ``clock`` (the app clock), refused (``bad_keys``) with a real seal key."""
+    from pyhanko.sign.timestamps import HTTPTimeStamper
+
+    if not ks.tsa_url:
+        return None
+    if ks.tsa_url == DEMO_TSA:
+        if not ks.is_demo:
+            raise EcertError("bad_keys", params={"reason": "ECERT_TSA_URL=demo is for DEMO keys only"})
+        from ecert.adapters.signing.tsa import demo_timestamper
+
+        return demo_timestamper(ks.keys_dir, clock=clock)
+    return HTTPTimeStamper(ks.tsa_url, timeout=10.0)
+
+
+def seal_crls(ks: KeySettings) -> list[bytes]:
+    """ECERT_SEAL_CRLS as DER (each file DER or PEM, one or more CRLs)."""
+    from asn1crypto import pem
+
+    out: list[bytes] = []
+    for p in ks.seal_crls:
+        try:
+            data = p.read_bytes()
+        except FileNotFoundError as exc:
+            raise _missing("crl", p) from exc
+        out += [der for _, _, der in pem.unarmor(data, multiple=True)] if pem.detect(data) else [data]
+    return out

@@ -6,8 +6,10 @@ adapters.signing.ofd_seal."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from asn1crypto import x509 as asn1_x509  # type: ignore[import-untyped]
 from cryptography import x509
@@ -44,18 +46,34 @@ def fast_signer_for(signer: Signer) -> FastPadesSigner | None:
 
 @dataclass
 class PadesSealer:
-    """The seal (R-DOC-2): PAdES B-B through :class:`FastPadesSigner` when the key is in memory and
-    no time-stamp authority is configured; otherwise (PKCS#11, B-T) pyHanko's :class:`SealSigner`."""
+    """The seal (R-DOC-2): PAdES B-B through :class:`FastPadesSigner` when the key is in memory and the
+    profile is B-B; otherwise (PKCS#11, B-T, B-LT, B-LTA: ECERT_SEAL_PROFILE) pyHanko's :class:`SealSigner`,
+    time-stamped by ``timestamper`` (or the TSA at ``tsa_url``)."""
 
     signer: Signer
     tsa_url: str | None = None
     fast: bool = True
+    timestamper: Any = None
+    profile: str | None = None  # None: B-T with a TSA, else B-B
+    trust_roots: list[x509.Certificate] = field(default_factory=list)
+    crls: list[bytes] = field(default_factory=list)
     key_id: str = field(init=False)
 
     def __post_init__(self) -> None:
         self.key_id = hashlib.sha256(signer_certificate(self.signer).dump()).hexdigest()
-        self._pyhanko = SealSigner(self.signer, tsa_url=self.tsa_url)
-        self._fast = fast_signer_for(self.signer) if self.fast and self.tsa_url is None else None
+        self._pyhanko = SealSigner(
+            self.signer,
+            tsa_url=self.tsa_url,
+            timestamper=self.timestamper,
+            profile=self.profile,
+            trust_roots=self.trust_roots,
+            crls=self.crls,
+        )
+        self._fast = fast_signer_for(self.signer) if self.fast and self._pyhanko.profile == "B-B" else None
+
+    @property
+    def profile_in_use(self) -> str:
+        return self._pyhanko.profile
 
     @property
     def path(self) -> str:
@@ -136,7 +154,16 @@ class OfdMaker:
         self._picture = bytes(self.sealer.seal["eseal_info"]["picture"]["data"])
 
     @classmethod
-    def from_files(cls, key_pem: bytes, cert: bytes, seal_der: bytes, fonts: FontSet, *, demo: bool) -> OfdMaker:
+    def from_files(
+        cls,
+        key_pem: bytes,
+        cert: bytes,
+        seal_der: bytes,
+        fonts: FontSet,
+        *,
+        demo: bool,
+        stamp: Callable[[bytes], bytes] | None = None,
+    ) -> OfdMaker:
         """From the configured files (``ValueError`` naming what is wrong: not SM2, not a seal, the seal
         not made for this certificate)."""
         key, certificate = Sm2Key.from_pem(key_pem), load_certificate(cert)
@@ -147,7 +174,7 @@ class OfdMaker:
             raise ValueError("the SM2 seal file is not a GB/T 38540 SESeal (DER)") from exc
         if certificate.dump() not in allowed:
             raise ValueError("the SM2 seal was not made for the SM2 seal certificate")
-        return cls(OfdSealer(key, certificate, seal), fonts, demo)
+        return cls(OfdSealer(key, certificate, seal, stamp), fonts, demo)
 
     def make(
         self,
@@ -172,9 +199,11 @@ class OfdChecker:
     package carries (``OFD.xml``'s ``CustomData``, covered by the seal's digests)."""
 
     roots: list[asn1_x509.Certificate]
+    tsa_roots: list[x509.Certificate] = field(default_factory=list)  # the PDF's roots: they vouch for the TSA
 
     def __post_init__(self) -> None:
-        self._verifier = OfdSealVerifier(self.roots)
+        tsa = [asn1_x509.Certificate.load(r.public_bytes(serialization.Encoding.DER)) for r in self.tsa_roots]
+        self._verifier = OfdSealVerifier(self.roots, tsa)
 
     def __call__(self, package: bytes, moment: datetime) -> DocumentCheck:
         check = self._verifier.check(package, moment)

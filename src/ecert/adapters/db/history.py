@@ -34,27 +34,43 @@ ENDINGS = (SupersessionCause.REVOCATION.value, SupersessionCause.CANCELLATION.va
 _r, _sr, _s = registrations, specialty_registrations, supersessions
 _rv, _sv, _c = registration_versions, specialty_versions, certificates
 _IDS: BindParameter[list[int]] = bindparam("ids", expanding=True)
-_REGS = select(
+_ID: BindParameter[int] = bindparam("id")
+_REG_COLUMNS = (
     _r.c.id, _r.c.registration_no, _r.c.province_code, _r.c.name, _r.c.id_number, _r.c.birth_date, _r.c.status,
     _r.c.status_basis, _r.c.status_effective, _r.c.data_version, _r.c.employer_name, _r.c.employer_uscc,
-).where(_r.c.registration_no.in_(bindparam("nos", expanding=True)))  # fmt: skip
-_SPECS = select(_sr.c.registration_id, _sr.c.specialty, _sr.c.valid_until, _sr.c.state, _sr.c.lapse_recorded_on).where(
-    _sr.c.registration_id.in_(_IDS)
-)
-_SUPERSESSIONS = (
-    select(_s.c.registration_id, _s.c.to_version, _s.c.at, _s.c.cause)
-    .where(_s.c.registration_id.in_(_IDS))
-    .order_by(_s.c.registration_id, _s.c.to_version)
-)
-_VERSIONS = select(_rv.c.registration_id, _rv.c.version, _rv.c.employer_name, _rv.c.employer_uscc).where(
-    _rv.c.registration_id.in_(_IDS)
-)
-_SPEC_VERSIONS = select(
-    _sv.c.registration_id, _sv.c.version, _sv.c.specialty, _sv.c.valid_until, _sv.c.state, _sv.c.lapse_recorded_on
-).where(_sv.c.registration_id.in_(_IDS))
-_CERTS = select(
-    _c.c.registration_id, _c.c.serial, _c.c.data_version, _c.c.usage_from, _c.c.usage_until, _c.c.issued_at
-).where(_c.c.registration_id.in_(_IDS))
+)  # fmt: skip
+
+
+def _statements(one: bool) -> dict[str, Any]:
+    """The reads, for a chunk of numbers (``IN``, an expanding parameter) or for one number (``=``: no
+    list to render at each execution, which is most of a single answer's statement cost)."""
+    ids: Any = _ID if one else _IDS
+
+    def of(column: Any) -> Any:
+        return column == ids if one else column.in_(ids)
+
+    nos = (
+        _r.c.registration_no == bindparam("nos") if one else _r.c.registration_no.in_(bindparam("nos", expanding=True))
+    )
+    return {
+        "regs": select(*_REG_COLUMNS).where(nos),
+        "specs": select(_sr.c.registration_id, _sr.c.specialty, _sr.c.valid_until, _sr.c.state,
+                        _sr.c.lapse_recorded_on).where(of(_sr.c.registration_id)),
+        "supersessions": select(_s.c.registration_id, _s.c.to_version, _s.c.at, _s.c.cause)
+        .where(of(_s.c.registration_id))
+        .order_by(_s.c.registration_id, _s.c.to_version),
+        "versions": select(_rv.c.registration_id, _rv.c.version, _rv.c.employer_name, _rv.c.employer_uscc).where(
+            of(_rv.c.registration_id)
+        ),
+        "spec_versions": select(_sv.c.registration_id, _sv.c.version, _sv.c.specialty, _sv.c.valid_until,
+                                _sv.c.state, _sv.c.lapse_recorded_on).where(of(_sv.c.registration_id)),
+        "certs": select(_c.c.registration_id, _c.c.serial, _c.c.data_version, _c.c.usage_from, _c.c.usage_until,
+                        _c.c.issued_at).where(of(_c.c.registration_id)),
+    }  # fmt: skip
+
+
+_MANY, _ONE = _statements(one=False), _statements(one=True)
+FIRST_VERSION = 1  # registrations.data_version's default: only registry.supersede() raises it (R-CHG-1)
 _BY_SERIAL = select(_c.c.registration_no).where(_c.c.serial == bindparam("serial"))
 
 
@@ -106,27 +122,34 @@ class SqlHistory:
 
     def _chunk(self, numbers: list[str]) -> list[RegistrationRecords]:
         conn = self.conn
-        regs = conn.execute(_REGS, {"nos": numbers}).all()
+        one = len(numbers) == 1
+        q = _ONE if one else _MANY
+        regs = conn.execute(q["regs"], {"nos": numbers[0] if one else numbers}).all()
         if not regs:
             return []
-        ids = [r.id for r in regs]
+        ids: Any = regs[0].id if one else [r.id for r in regs]
+        params = {"id": ids} if one else {"ids": ids}
+        # Supersessions and recorded versions exist only for registrations superseded at least once: a
+        # chunk of registrations all at their first version (most of a registry) skips those three reads.
+        changed = any(r.data_version != FIRST_VERSION for r in regs)
         specs: dict[int, list[SpecialtyRecord]] = defaultdict(list)
-        for row in conn.execute(_SPECS, {"ids": ids}):
+        for row in conn.execute(q["specs"], params):
             specs[row.registration_id].append(_spec(row))
         changes: dict[int, list[SupersessionRecord]] = defaultdict(list)
-        for row in conn.execute(_SUPERSESSIONS, {"ids": ids}):
-            changes[row.registration_id].append(SupersessionRecord(row.to_version, _utc(row.at), row.cause))
         old_specs: dict[tuple[int, int], list[SpecialtyRecord]] = defaultdict(list)
-        for row in conn.execute(_SPEC_VERSIONS, {"ids": ids}):
-            old_specs[(row.registration_id, row.version)].append(_spec(row))
         versions: dict[int, dict[int, VersionRecord]] = defaultdict(dict)
-        for row in conn.execute(_VERSIONS, {"ids": ids}):
-            key = (row.registration_id, row.version)
-            versions[row.registration_id][row.version] = VersionRecord(
-                row.version, row.employer_name, row.employer_uscc, tuple(old_specs.get(key, ()))
-            )
+        if changed:
+            for row in conn.execute(q["supersessions"], params):
+                changes[row.registration_id].append(SupersessionRecord(row.to_version, _utc(row.at), row.cause))
+            for row in conn.execute(q["spec_versions"], params):
+                old_specs[(row.registration_id, row.version)].append(_spec(row))
+            for row in conn.execute(q["versions"], params):
+                key = (row.registration_id, row.version)
+                versions[row.registration_id][row.version] = VersionRecord(
+                    row.version, row.employer_name, row.employer_uscc, tuple(old_specs.get(key, ()))
+                )
         certs: dict[int, list[CertificateRecordOnFile]] = defaultdict(list)
-        for row in conn.execute(_CERTS, {"ids": ids}):
+        for row in conn.execute(q["certs"], params):
             cert = CertificateRecordOnFile(
                 row.serial, row.data_version, row.usage_from, row.usage_until, _utc(row.issued_at)
             )

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from reportlab.lib.pagesizes import A4, landscape  # type: ignore[import-untyped]
 from reportlab.pdfbase.pdfmetrics import stringWidth  # type: ignore[import-untyped]
@@ -47,13 +48,22 @@ def _fit(text: str, font: str, width: float) -> str:
     return text + "…"
 
 
+@dataclass
+class _Memo:
+    """What one document's drawing keeps per text: its PDF operators (by font, subset in use, text) and
+    its main-font form (by text and column width; None when it needs the fallback fonts)."""
+
+    ops: dict[tuple[Any, int, str], tuple[str, int]] = field(default_factory=dict)
+    fitted: dict[tuple[str, float | None], str | None] = field(default_factory=dict)
+
+
 class _Cells:
     """One text object a page: each cell placed by ``setTextOrigin`` (a ``drawString`` a cell costs a
     text object each). Text the main font covers — nearly all — is one run; any other goes run by run
     through the fallback chain (a character no font has is shown as "?")."""
 
-    def __init__(self, c: Canvas, fonts: FontSet) -> None:
-        self.c, self.fonts = c, fonts
+    def __init__(self, c: Canvas, fonts: FontSet, memo: _Memo) -> None:
+        self.c, self.fonts, self.memo, self.fitted = c, fonts, memo.ops, memo.fitted
         self.main = fonts.main
         self.cmap = fonts.fonts[0].cmap
         self.t = c.beginText()
@@ -64,12 +74,42 @@ class _Cells:
             self.t.setFont(font, size)
             self.font = (font, size)
 
-    def draw(self, text: str, x: float, y: float, size: float = SIZE, width: float | None = None) -> None:
+    def _out(self, text: str) -> None:
+        """``textOut`` without moving the cursor (every cell is placed by ``setTextOrigin``), its PDF
+        operators kept per text: a roster repeats most cells (yes/no, statuses, reasons), and encoding a
+        string for a TrueType subset is most of the drawing. The operators depend on the subset in use
+        before (ReportLab switches subsets only when they differ), so that is part of the key, and the
+        subset after is restored on a hit. Per document: the subsets are the document's."""
+        t = self.t
+        key = (self.font, t._curSubset, text)
+        hit = self.memo.get(key)
+        if hit is None:
+            hit = self.memo[key] = (t._formatText(text), t._curSubset)
+        else:
+            t._curSubset = hit[1]
+        t._code.append(hit[0])
+
+    def _main_font_text(self, text: str, width: float | None) -> str | None:
+        """``text`` as drawn in the main font (cut to ``width``), or None when the main font lacks one
+        of its characters; kept per text and width (most cells repeat)."""
+        key = (text, width)
+        try:
+            return self.fitted[key]
+        except KeyError:
+            pass
         cmap = self.cmap
+        fitted = None
         if text.isascii() or all(ord(ch) in cmap for ch in text):
+            fitted = _fit(text, self.main, width) if width else text
+        self.fitted[key] = fitted
+        return fitted
+
+    def draw(self, text: str, x: float, y: float, size: float = SIZE, width: float | None = None) -> None:
+        fitted = self._main_font_text(text, width)
+        if fitted is not None:
             self._set(self.main, size)
             self.t.setTextOrigin(x, y)
-            self.t.textOut(_fit(text, self.main, width) if width else text)
+            self._out(fitted)
             return
         fonts = self.fonts
         safe = "".join(ch if fonts.covers(ch) else "?" for ch in text)
@@ -93,8 +133,9 @@ def render_roster_pdf(table: RosterTable, *, fonts: FontSet | None = None) -> by
     head_h = HEAD_SIZE * 1.6 + len(table.header_lines) * ROW_H + ROW_H * 1.5
     per_page = max(1, int((top - head_h - MARGIN - ROW_H * 2) // ROW_H))
     pages = max(1, -(-len(table.rows) // per_page))
+    memo = _Memo()
     for p in range(pages):
-        cells = _Cells(c, fonts)
+        cells = _Cells(c, fonts, memo)
         y = top - HEAD_SIZE
         cells.draw(table.title, MARGIN, y, HEAD_SIZE)
         y -= HEAD_SIZE * 0.6

@@ -29,7 +29,7 @@ import io
 import re
 import xml.etree.ElementTree as ET
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from xml.sax.saxutils import escape
@@ -50,6 +50,7 @@ from ecert.adapters.signing.sm2 import (
     sm3,
     valid_at,
 )
+from ecert.adapters.signing.timestamps import token_time
 from ecert.domain.certificate import SEAL_NAME
 from ecert.domain.verification import SignatureVerdict
 
@@ -119,6 +120,9 @@ class OfdSealer:
     key: Sm2Key
     cert: x509.Certificate
     seal: ses.SESeal
+    # Long-term validation (issue 16 §2): bytes → an RFC 3161 time-stamp token over them (timestamps.stamp_bytes),
+    # put in SES_Signature.timeStamp over the signature value; None: no time-stamp.
+    stamp: Callable[[bytes], bytes] | None = None
     # Encoded once: the seal, and the signer's certificate and algorithm as SES_Signature fields.
     _seal_der: bytes = field(init=False, repr=False)
     _signer_fields: bytes = field(init=False, repr=False)
@@ -169,13 +173,27 @@ class OfdSealer:
             core.Integer(ses.SEAL_VERSION).dump() + self._seal_der + core.GeneralizedTime(when).dump()
             + core.OctetBitString(sm3(files[SIGNATURE])).dump() + core.IA5String(f"/{SIGNATURE}").dump()
         )  # fmt: skip
-        signature = core.OctetBitString(self.key.sign(tbs)).dump()
-        files[SIGNED_VALUE] = _der_sequence(tbs + self._signer_fields + signature)
+        value = self.key.sign(tbs)
+        signature = core.OctetBitString(value).dump()
+        # GB/T 38540: timeStamp [0] — a time-stamp of the signature value (its DER SEQUENCE {r, s})
+        stamped = _explicit0(core.OctetBitString(self.stamp(value)).dump()) if self.stamp is not None else b""
+        files[SIGNED_VALUE] = _der_sequence(tbs + self._signer_fields + signature + stamped)
         return zip_package(files.items())
 
 
 def _der_sequence(body: bytes) -> bytes:
     return bytes(core.Sequence(contents=body).dump())
+
+
+def _explicit0(encoded: bytes) -> bytes:
+    """``[0] EXPLICIT`` (constructed, context class) around an encoded value."""
+    n = len(encoded)
+    head = (
+        bytes([n])
+        if n < 0x80
+        else bytes([0x80 | ((n.bit_length() + 7) // 8)]) + n.to_bytes((n.bit_length() + 7) // 8, "big")
+    )
+    return b"\xa0" + head + encoded
 
 
 def _der_children(der: bytes) -> list[bytes]:
@@ -231,6 +249,7 @@ class OfdSealCheck:
     problem: str | None = None
     signer: x509.Certificate | None = field(default=None, compare=False, repr=False)
     files: dict[str, bytes] | None = field(default=None, compare=False, repr=False)  # of a package that verified
+    trusted_at: datetime | None = None  # set when trusted at the time its time-stamp proves, not at the moment
 
 
 def _unreadable(problem: str) -> OfdSealCheck:
@@ -289,6 +308,9 @@ class OfdSealVerifier:
     vouch for the seal makers. Callable like the PDF checker: ``verifier(ofd_bytes, moment)``."""
 
     roots: Sequence[x509.Certificate]
+    # The roots of the time-stamp authorities (the PDF's trust roots): SES_Signature.timeStamp is checked against
+    # them; without any, a time-stamp proves nothing and the seal is judged at the moment only.
+    tsa_roots: Sequence[x509.Certificate] = ()
     # What was checked once holds for every certificate sealed alike: the signature on a certificate
     # (its dates are checked each time) and the seal maker's signature on a seal. Only successes are kept.
     _signed: set[tuple[bytes, bytes]] = field(default_factory=set, init=False, repr=False)
@@ -408,14 +430,29 @@ class OfdSealVerifier:
             covered.add(name)
         if set(files) - covered:
             return OfdSealCheck(SignatureVerdict(True, True, True, False, True), "extra_file")
-        # 4. Trust: the signer may use this seal, the seal is in force, both certificates chain to a root.
+        # 4. Trust: the signer may use this seal, the seal is in force, both certificates chain to a root — at the
+        # moment, or else at the time the signature's time-stamp proves it existed (long-term validation).
         if signer.dump() not in allowed:
             return _untrusted("signer_not_in_seal", signer)
-        if not in_force[0] <= moment <= in_force[1]:
-            return _untrusted("seal_not_in_force", signer)
-        if not self._trusted(maker, moment) or not self._trusted(signer, moment):
-            return _untrusted("untrusted_signer", signer)
-        return OfdSealCheck(SignatureVerdict(True, True, True, True, False), None, signer, files)
+        problem = self._trust_problem(maker, signer, in_force, moment)
+        if problem is None:
+            return OfdSealCheck(SignatureVerdict(True, True, True, True, False), None, signer, files)
+        token = sig["time_stamp"]
+        if isinstance(token, core.Void) or not self.tsa_roots:
+            return _untrusted(problem, signer)
+        proven = token_time(bytes(token), bytes(sig["signature"]), roots=self.tsa_roots, moment=moment)
+        if proven is None or proven > moment or self._trust_problem(maker, signer, in_force, proven) is not None:
+            return _untrusted(problem, signer)
+        return OfdSealCheck(SignatureVerdict(True, True, True, True, False), None, signer, files, proven)
+
+    def _trust_problem(
+        self, maker: x509.Certificate, signer: x509.Certificate, in_force: tuple[datetime, datetime], at: datetime
+    ) -> str | None:
+        if not in_force[0] <= at <= in_force[1]:
+            return "seal_not_in_force"
+        if not self._trusted(maker, at) or not self._trusted(signer, at):
+            return "untrusted_signer"
+        return None
 
 
 def custom_data(files: dict[str, bytes]) -> dict[str, str] | None:

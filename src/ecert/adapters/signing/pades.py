@@ -26,6 +26,7 @@ The sync functions call ``asyncio.run()``: inside async code (FastAPI) use the `
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import io
 import logging
@@ -34,7 +35,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeAlias, TypeVar, cast
 
-from asn1crypto import parser as asn1_parser  # type: ignore[import-untyped]
+from asn1crypto import crl as asn1_crl  # type: ignore[import-untyped]
+from asn1crypto import ocsp as asn1_ocsp
+from asn1crypto import parser as asn1_parser
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -43,9 +46,11 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, ModificationLevel
 from pyhanko.sign.fields import SigSeedSubFilter
 from pyhanko.sign.general import SigningError, find_unique_cms_attribute
-from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, Signer
+from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, PdfTimeStamper, Signer
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper
-from pyhanko.sign.validation import async_validate_pdf_signature
+from pyhanko.sign.validation import async_validate_pdf_signature, async_validate_pdf_timestamp
+from pyhanko.sign.validation.dss import DocumentSecurityStore
+from pyhanko.sign.validation.errors import NoDSSFoundError
 from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
@@ -69,6 +74,14 @@ _MARGIN = 256
 TIMESTAMP_RESERVE = 6144
 # Accept either usage on the seal certificate (pyHanko's default demands nonRepudiation only).
 SEAL_KEY_USAGE = frozenset({"digital_signature", "non_repudiation"})
+
+# PAdES baseline levels (ETSI EN 319 142-1) the seal can be made at (ECERT_SEAL_PROFILE):
+# B-B  the signature alone (the fast path: no network, 0.2 ms);
+# B-T  + an RFC 3161 signature time-stamp: proof that the signature existed at that time, so the verifier
+#        judges the seal certificate at that time, not today (a file sealed while it was valid stays valid);
+# B-LT + the validation data (certificates, CRLs/OCSP as available) in a DSS revision;
+# B-LTA + a document time-stamp over all of it, renewed by the archival job before its TSA key expires.
+PROFILES = ("B-B", "B-T", "B-LT", "B-LTA")
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -147,13 +160,26 @@ class SealSigner:
         location: str | None = None,
         bytes_reserved: int | None = None,
         tsa_timeout: float = 10.0,
+        profile: str | None = None,
+        trust_roots: Sequence[TrustRoot] = (),
+        crls: Sequence[bytes] = (),
     ) -> None:
         if tsa_url is not None and timestamper is not None:
             raise ValueError("give tsa_url or timestamper, not both")
         if timestamper is None and tsa_url is not None:
             timestamper = HTTPTimeStamper(tsa_url, timeout=tsa_timeout)
+        if profile is None:
+            profile = "B-T" if timestamper is not None else "B-B"
+        if profile not in PROFILES:
+            raise ValueError(f"unknown seal profile {profile!r} (one of {', '.join(PROFILES)})")
+        if profile != "B-B" and timestamper is None:
+            raise ValueError(f"seal profile {profile} needs a time-stamp authority")
         self.signer = signer
-        self.timestamper = timestamper
+        self.timestamper = timestamper if profile != "B-B" else None
+        self.profile = profile
+        # B-LT/B-LTA: what the signer's (and the TSA's) validation data is gathered against at signing; no fetching.
+        self._roots = [_to_asn1(c) for c in trust_roots] + [c for c in signer.cert_registry if c.self_issued]
+        self._crls = [asn1_crl.CertificateList.load(c) for c in crls]
         self.meta = PdfSignatureMetadata(
             field_name=field_name,
             md_algorithm=MD_ALGORITHM,
@@ -161,11 +187,27 @@ class SealSigner:
             reason=reason,
             location=location,
         )
-        self.bytes_reserved = bytes_reserved or estimate_bytes_reserved(signer, with_timestamp=timestamper is not None)
+        self.bytes_reserved = bytes_reserved or estimate_bytes_reserved(
+            signer, with_timestamp=self.timestamper is not None
+        )
 
     @property
     def level(self) -> str:
-        return "B-T" if self.timestamper is not None else "B-B"
+        return self.profile
+
+    def _meta(self, signing_time: datetime) -> PdfSignatureMetadata:
+        if self.profile in ("B-B", "B-T"):
+            return self.meta
+        vc = ValidationContext(
+            trust_roots=self._roots,
+            crls=self._crls,
+            moment=signing_time,
+            allow_fetching=False,
+            revocation_mode="soft-fail",
+        )
+        return dataclasses.replace(
+            self.meta, embed_validation_info=True, use_pades_lta=self.profile == "B-LTA", validation_context=vc
+        )
 
     async def async_sign(self, pdf: bytes, *, signing_time: datetime) -> bytes:
         _aware(signing_time, "signing_time")
@@ -183,7 +225,7 @@ class SealSigner:
     async def _sign(self, pdf: bytes, signing_time: datetime, bytes_reserved: int | None) -> bytes:
         writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
         pdf_signer = _PinnedClockPdfSigner(
-            self.meta, self.signer, timestamper=self.timestamper, signing_time=signing_time
+            self._meta(signing_time), self.signer, timestamper=self.timestamper, signing_time=signing_time
         )
         out = await pdf_signer.async_sign_pdf(writer, bytes_reserved=bytes_reserved)
         return cast(bytes, out.getvalue())
@@ -217,7 +259,9 @@ class SignatureCheck:
     changes after the signed revision beyond LTA/DSS updates (or their nature could not be established).
     :attr:`ok` combines them. ``reasons`` explains every ``False`` in short English. ``readable``: False when the
     bytes could not be parsed as a PDF at all (garbage, truncated before the trailer). ``validation_path``: the
-    chain pyHanko built for a trusted signer, trust root first.
+    chain pyHanko built for a trusted signer, trust root first. ``trusted_at``: set when the signer was
+    not trusted at the validation moment but is at the time a time-stamp proves the signature existed (long-term
+    validation: the seal certificate has expired or been revoked since); None when trusted at the moment itself.
     """
 
     signed: bool
@@ -231,6 +275,7 @@ class SignatureCheck:
     signer_cn: str = ""
     signing_time: datetime | None = None
     timestamp_time: datetime | None = None
+    trusted_at: datetime | None = None
     field_name: str | None = None
     reasons: list[str] = field(default_factory=list)
     validation_path: tuple[asn1_x509.Certificate, ...] = ()
@@ -394,6 +439,101 @@ def seal_verdict_check(pdf: bytes, *, trust_roots: Sequence[TrustRoot], moment: 
     return asyncio.run(_validate_signature(sig, reasons, trust_roots, moment))
 
 
+def _embedded_validation_data(reader: Any) -> dict[str, Any]:
+    """Certificates, CRLs and OCSP responses of the document's DSS (B-LT, LTA updates): ValidationContext
+    arguments. Signed by their issuers, so taking them from the file trusts nothing more."""
+    try:
+        dss = DocumentSecurityStore.read_dss(reader)
+        certs = list(dss.load_certs())
+        crls = [asn1_crl.CertificateList.load(ref.get_object().data) for ref in dss.crls]
+        ocsps = [asn1_ocsp.OCSPResponse.load(ref.get_object().data) for ref in dss.ocsps]
+    except NoDSSFoundError:
+        return {}
+    except Exception:  # a damaged DSS is no evidence: validate without it
+        return {}
+    return {"other_certs": certs, "crls": crls, "ocsps": ocsps}
+
+
+def _context(
+    roots: list[asn1_x509.Certificate], moment: datetime, data: dict[str, Any], *, past: bool = False
+) -> ValidationContext:
+    """A context judging certificates at ``moment``. ``past``: a moment a time-stamp proves, before today; a CRL
+    issued after it still tells whether the certificate was revoked at it (revocation dates are kept; the seal
+    CAs put no certificate on hold, the one reversible status this would misread)."""
+    return ValidationContext(
+        trust_roots=roots,
+        moment=moment,
+        allow_fetching=False,
+        revocation_mode="soft-fail",
+        retroactive_revinfo=past,
+        **data,
+    )
+
+
+async def _validate_at(
+    sig: Any,
+    roots: list[asn1_x509.Certificate],
+    signer_at: datetime,
+    stamp_at: datetime,
+    data: dict[str, Any],
+    *,
+    past: bool = False,
+) -> Any:
+    return await async_validate_pdf_signature(
+        sig,
+        signer_validation_context=_context(roots, signer_at, data, past=past),
+        ts_validation_context=_context(roots, stamp_at, data, past=past),
+        diff_policy=DEFAULT_DIFF_POLICY,
+        key_usage_settings=KeyUsageConstraints(key_usage=set(SEAL_KEY_USAGE), match_all_key_usages=False),
+    )
+
+
+async def _document_timestamp_chain(
+    sig: Any, roots: list[asn1_x509.Certificate], moment: datetime, data: dict[str, Any]
+) -> datetime | None:
+    """The time up to which the document time-stamps after the signature prove it existed: the newest is checked
+    at ``moment`` (its TSA trusted now), each older one at the time of the one after it (it existed then, while
+    its TSA was trusted). Returns the time of the oldest in that unbroken chain, or None (no chain)."""
+    proven: datetime | None = None
+    at = moment
+    for ts in reversed(list(sig.reader.embedded_timestamp_signatures)):
+        if ts.signed_revision <= sig.signed_revision:
+            break
+        try:
+            st = await async_validate_pdf_timestamp(ts, validation_context=_context(roots, at, data, past=at < moment))
+        except Exception:
+            break
+        if not (st.intact and st.valid and st.trusted) or st.timestamp is None:
+            break
+        at = proven = st.timestamp
+    return proven
+
+
+async def _proof_of_existence(
+    sig: Any, status: Any, roots: list[asn1_x509.Certificate], moment: datetime, data: dict[str, Any]
+) -> tuple[Any, datetime] | None:
+    """The signature judged at the time it is proven to have existed, when it is not trusted today: the time of
+    its signature time-stamp (the token checked today, or at the time of the document time-stamps that cover it),
+    else the oldest of those document time-stamps. The status whose signer is trusted at that time and the time,
+    or None."""
+    chain = await _document_timestamp_chain(sig, roots, moment, data)
+    stamp_at = chain or moment
+    ts = status.timestamp_validity
+    if ts is not None and ts.intact and ts.valid and ts.timestamp is not None:
+        signer_at = ts.timestamp
+    elif ts is None and chain is not None:
+        signer_at = chain
+    else:
+        return None
+    if signer_at > moment:
+        return None
+    again = await _validate_at(sig, roots, signer_at, stamp_at, data, past=True)
+    ts_again = again.timestamp_validity
+    if not again.trusted or (ts_again is not None and not (ts_again.intact and ts_again.valid and ts_again.trusted)):
+        return None
+    return again, signer_at
+
+
 async def _validate_signature(
     sig: Any, reasons: list[str], trust_roots: Sequence[TrustRoot], moment: datetime
 ) -> SignatureCheck:
@@ -403,15 +543,20 @@ async def _validate_signature(
         subject, cn = _subject_strings(sig.signer_cert)
     except Exception as e:
         reasons.append(f"no readable signer certificate ({_short(e)})")
+    trusted_at: datetime | None = None
     try:
         roots = [_to_asn1(c) for c in trust_roots]
-        vc = ValidationContext(trust_roots=roots, moment=moment, allow_fetching=False, revocation_mode="soft-fail")
-        status = await async_validate_pdf_signature(
-            sig,
-            signer_validation_context=vc,
-            diff_policy=DEFAULT_DIFF_POLICY,
-            key_usage_settings=KeyUsageConstraints(key_usage=set(SEAL_KEY_USAGE), match_all_key_usages=False),
-        )
+        data = _embedded_validation_data(sig.reader)
+        status = await _validate_at(sig, roots, moment, moment, data)
+        stamp = status.timestamp_validity
+        if status.intact and status.valid and (not status.trusted or (stamp is not None and not stamp.trusted)):
+            # Long-term validation: a time-stamp proves the seal existed while its certificate was valid.
+            try:
+                past = await _proof_of_existence(sig, status, roots, moment, data)
+            except Exception:  # odd time-stamps prove nothing: the verdict of today stands
+                past = None
+            if past is not None:
+                status, trusted_at = past
     except Exception as e:
         return SignatureCheck(
             signed=True,
@@ -471,6 +616,7 @@ async def _validate_signature(
         signer_cn=cn,
         signing_time=status.signer_reported_dt,
         timestamp_time=ts_time,
+        trusted_at=trusted_at if trusted else None,
         field_name=name,
         reasons=reasons,
         validation_path=_path_certs(status) if trusted else (),
@@ -480,3 +626,89 @@ async def _validate_signature(
 def _path_certs(status: Any) -> tuple[asn1_x509.Certificate, ...]:
     path = status.validation_path
     return tuple(path.iter_certs(include_root=True)) if path is not None else ()
+
+
+# ------------------------------------------------------------------------------------------------- archival
+
+
+def _tst_signer_not_after(signed_data: Any) -> datetime | None:
+    """When the certificate of the TSA that signed a time-stamp token (a CMS SignedData) ends."""
+    sid = signed_data["signer_infos"][0]["sid"]
+    if sid.name != "issuer_and_serial_number":
+        return None
+    serial = sid.chosen["serial_number"].native
+    for choice in signed_data["certificates"] or []:
+        cert = choice.chosen
+        if isinstance(cert, asn1_x509.Certificate) and cert.serial_number == serial:
+            end: datetime = cert["tbs_certificate"]["validity"]["not_after"].native
+            return end
+    return None
+
+
+def _cms_certificates(signed_data: Any) -> list[asn1_x509.Certificate]:
+    return [c.chosen for c in signed_data["certificates"] or [] if isinstance(c.chosen, asn1_x509.Certificate)]
+
+
+def newest_timestamp_expiry(pdf: bytes) -> datetime | None:
+    """When the TSA certificate of the newest time-stamp in ``pdf`` ends: the last document time-stamp, else the
+    seal's signature time-stamp. None when the file carries no time-stamp (or is unreadable)."""
+    try:
+        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+        doc_ts = list(reader.embedded_timestamp_signatures)
+        if doc_ts:
+            return _tst_signer_not_after(doc_ts[-1].signed_data)
+        sigs = list(reader.embedded_regular_signatures)
+        if not sigs:
+            return None
+        unsigned = sigs[0].signer_info["unsigned_attrs"]
+        for attr in unsigned if unsigned else []:
+            if attr["type"].native == "signature_time_stamp_token":
+                return _tst_signer_not_after(attr["values"][0]["content"])
+    except Exception:
+        return None
+    return None
+
+
+async def async_extend_archival(
+    pdf: bytes,
+    *,
+    timestamper: TimeStamper,
+    trust_roots: Sequence[TrustRoot],
+    moment: datetime,
+    crls: Sequence[bytes] = (),
+) -> bytes:
+    """Make ``pdf`` PAdES B-LTA, or renew its archival time-stamp chain: the validation data of the seal and of
+    the time-stamps so far (certificates, and the given CRLs) go into the DSS, then a new document time-stamp
+    covers everything. Run before the newest time-stamp's TSA certificate ends (:func:`newest_timestamp_expiry`):
+    the new stamp proves the older ones existed while their TSAs were trusted. ``moment`` is when the data is
+    checked (now). Raises on a file without a seal (nothing to keep)."""
+    _aware(moment, "moment")
+    roots = [_to_asn1(c) for c in trust_roots]
+    extra = {"crls": [asn1_crl.CertificateList.load(c) for c in crls]} if crls else {}
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    sig, _ = _select_signature(reader, None)
+    if sig is None:
+        raise ValueError("the file carries no seal signature")
+    data = _embedded_validation_data(reader)
+    if crls:
+        data = {**data, "crls": [*data.get("crls", []), *extra["crls"]]}
+    # The DSS gets the certificates of the seal and of its time-stamps, the roots and the CRLs as they are, not
+    # through a validation at ``moment``: after a rotation the seal certificate may be revoked or ended today,
+    # and its data is exactly what a verifier needs to judge it at the time the time-stamps prove.
+    certs = [*_cms_certificates(sig.signed_data), *roots]
+    for ts in reader.embedded_timestamp_signatures:
+        certs += _cms_certificates(ts.signed_data)
+    unsigned = sig.signer_info["unsigned_attrs"]
+    for attr in unsigned if unsigned else []:
+        if attr["type"].native == "signature_time_stamp_token":
+            certs += _cms_certificates(attr["values"][0]["content"])
+    with_data = io.BytesIO(pdf)
+    DocumentSecurityStore.add_dss(with_data, None, certs=certs, crls=extra.get("crls") or None, force_write=True)
+    with_data.seek(0)
+    reader = PdfFileReader(with_data, strict=False)
+    stamper = PdfTimeStamper(timestamper)
+    out = await stamper.async_update_archival_timestamp_chain(reader, _context(roots, moment, data), in_place=False)
+    return cast(bytes, out.getvalue())
+
+
+extend_archival = blocking(async_extend_archival)

@@ -148,6 +148,30 @@ def enqueue_reseal(
         )
 
 
+@enqueue_cli.command("archive")
+def enqueue_archive(
+    ctx: typer.Context,
+    directory: Path = typer.Option(..., "--dir", help="The archive of sealed PDFs (searched recursively)"),
+    days: int = typer.Option(365, "--days", min=1, help="Renew when the newest time-stamp's TSA ends within this"),
+    now: bool = typer.Option(False, "--now", help=NOW_HELP),
+    json_out: JsonOut = False,
+) -> None:
+    """Long-term validation: a new document time-stamp (PAdES B-LTA) on every archived PDF whose newest
+    time-stamp's TSA certificate ends within --days (R-DOC-2). Monthly is plenty."""
+    inv = Invocation.of(ctx)
+    with inv.errors(json_out):
+        _run(
+            inv,
+            "archive",
+            now,
+            lambda d: (
+                f"checked {d['checked']}, renewed {d['renewed']}, not due {d['not_due']}, failed {len(d['failed'])}"
+            ),
+            directory=str(directory.absolute()),
+            days=days,
+        )
+
+
 @jobs_cli.command("worker")
 def jobs_worker(
     ctx: typer.Context,

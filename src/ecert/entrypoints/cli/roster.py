@@ -7,13 +7,12 @@ employer's own web page gives: ``roster.json`` (signed, JWS), ``roster.pdf`` (se
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import typer
 
 from ecert.adapters.files import ensure_output_dir, write_output
-from ecert.domain.errors import BadInput, coded_problem, problem
+from ecert.domain.errors import BadInput, problem
 from ecert.domain.ids.uscc import check_uscc
 from ecert.entrypoints.cli.common import Invocation, JsonOut, actor_name, count_progress, progress_bar
 from ecert.entrypoints.jobs.definitions import build_roster_report
@@ -32,15 +31,6 @@ def parse_uscc(value: str) -> str:
     return uscc
 
 
-def parse_date(value: str | None) -> date | None:
-    if value is None or not value.strip():
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError as exc:
-        raise BadInput([coded_problem("roster_date_malformed", column="date", date=value)]) from exc
-
-
 @roster_cli.command("verify")
 def roster_verify(
     ctx: typer.Context,
@@ -53,7 +43,7 @@ def roster_verify(
     """Check a roster for one employer on one date: a signed JSON, a sealed PDF table and a CSV."""
     inv = Invocation.of(ctx)
     with inv.errors(json_out):
-        uscc, day = parse_uscc(as_uscc), parse_date(on)
+        uscc, day = parse_uscc(as_uscc), roster_service.parse_on(on)
         ensure_output_dir(out)  # before any work: a bad --out changes nothing
         a = inv.app()
         cfg = a.settings.roster

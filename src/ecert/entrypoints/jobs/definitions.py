@@ -80,6 +80,28 @@ def reseal(a: App, *, out_dir: str, progress: Progress | None = None) -> dict[st
     ).as_dict()
 
 
+def archive(a: App, *, directory: str, days: int = 365, progress: Progress | None = None) -> dict[str, Any]:
+    """Renew the archival time-stamps of the sealed PDFs under ``directory`` whose newest time-stamp's TSA
+    certificate ends within ``days`` (or that have none): PAdES B-LTA (adapters/signing/archival.py)."""
+    from datetime import timedelta
+
+    from ecert.adapters import keystore
+    from ecert.adapters.signing.archival import renew_archive
+    from ecert.adapters.signing.pades import extend_archival
+
+    stamper = keystore.timestamper(a.keys, a.clock.now)
+    if stamper is None:
+        raise EcertError("bad_keys", params={"reason": "the archival time-stamps need ECERT_TSA_URL"})
+    roots, crls, now = keystore.trust_roots(a.keys), keystore.seal_crls(a.keys), a.clock.now()
+
+    def extend(pdf: bytes) -> bytes:
+        return extend_archival(pdf, timestamper=stamper, trust_roots=roots, moment=now, crls=crls)
+
+    return renew_archive(
+        Path(directory), extend=extend, now=now, renew_before=timedelta(days=days), progress=progress
+    ).as_dict()
+
+
 # ------------------------------------------------------------------------------------------ rosters
 
 
@@ -186,5 +208,6 @@ JOBS: dict[str, JobSpec] = {
         JobSpec("export", export, lock=None, dedupe=False),
         JobSpec("reseal", reseal, lock="ecert.reseal", dedupe=True),
         JobSpec("roster", roster, lock=None, dedupe=False),
+        JobSpec("archive", archive, lock="ecert.archive", dedupe=True),
     )
 }

@@ -9,7 +9,6 @@ adapters/queue.py), is answered during the upload; a larger one on PostgreSQL is
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +86,7 @@ def roster_upload(
     try:
         if file is None or not file.filename:
             raise BadInput([coded_problem("roster_empty", name="-")])
-        day = _date(on)
+        day = roster_service.parse_on(on)
         data = _read_upload(file, cfg.max_bytes, cfg.max_mb)
         name = Path(file.filename).name[:100] or "roster.csv"
         queued = queue.backend_for(core.engine) == queue.BACKEND_PROCRASTINATE
@@ -110,21 +109,18 @@ def roster_upload(
     return RedirectResponse(f"/roster/runs/{run_id}", status_code=303)
 
 
-def _date(value: str) -> date | None:
-    if not value.strip():
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError as exc:
-        raise BadInput([coded_problem("roster_date_malformed", column="date", date=value)]) from exc
-
-
 @router.get("/roster/runs/{run_id}", include_in_schema=False)
 def roster_run(request: Request, run_id: str) -> Response:
     user = _employer(request)
     run = _own_run(request, user, run_id)
     pct = 100 if run.status == "done" else int(100 * run.done / run.total) if run.total else 0
-    return render(request, "roster_run.html", user=user, run=run, percent=pct)
+    rows: list[dict[str, Any]] = []
+    if run.status == "done":
+        uow = ctx(request).core.uow()
+        with uow:
+            data = uow.rosters.report(run.id, "json")
+        rows = roster_service.shown_rows(data) if data else []
+    return render(request, "roster_run.html", user=user, run=run, percent=pct, rows=rows)
 
 
 @router.get("/roster/runs/{run_id}/report.{kind}", include_in_schema=False)

@@ -1,6 +1,6 @@
 """Sign-in and sign-out: the pages (``/login``, ``/logout``) and the API (``/api/v1/session``).
 Throttled with growing delays per client, per account and per known device, checked against
-cross-site posts (login CSRF), every attempt in the audit log (R-ACC-1; README "Security")."""
+cross-site posts (login CSRF), every attempt in the audit log (R-ACC-1; README "Security: the holes")."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from ecert.services import accounts
 
 router = APIRouter()
 USERNAME_ECHO = 256  # a failed sign-in shows the user name typed, up to this many characters
-# The sign-in's throttle (R-ACC-1; README "Security"): per client address, per account (for clients
+# The sign-in's throttle (R-ACC-1; README "Security: the holes"): per client address, per account (for clients
 # that are not a known device of it) and per known device, 5 free failures, then each next attempt
 # waits 30 s, 1, 2, 4, 8 min, then 15 min at most after the last failure; a day without a failure
 # forgets them. A stranger slows down the account for unknown clients only: its owner's known device
@@ -43,7 +43,7 @@ class _SignedIn:
 
 
 def check_same_origin(request: Request) -> None:
-    """Login CSRF (README "Security"): a browser's sign-in must come from this service's own pages.
+    """Login CSRF (README "Security: the holes"): a browser's sign-in must come from this service's own pages.
     ``Sec-Fetch-Site`` (when sent) must be ``same-origin`` or ``none`` (typed, bookmarked); ``Origin``
     (when sent) must be this service's origin — as the request reached it, or ECERT_BASE_URL's. A
     client that sends neither (curl, scripts, the CLI's tools) is not a browser a foreign page can

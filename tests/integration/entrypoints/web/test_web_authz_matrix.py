@@ -73,13 +73,14 @@ PASSWORD = "matrix-pass-2021"
 CE_HOURS = 150
 NEW_USCC = make_uscc("330100", "MA2RN7E0K")
 
-ANON, HOLDER_A, HOLDER_B, REVIEWER_ZJ, REVIEWER_BJ, ADMIN = ROLES = (
+ANON, HOLDER_A, HOLDER_B, REVIEWER_ZJ, REVIEWER_BJ, ADMIN, EMPLOYER = ROLES = (
     "anonymous",
     "holder_a",
     "holder_b",
     "reviewer_zj",
     "reviewer_bj",
     "admin",
+    "employer",  # A's employer (issue 13): its roster reports only
 )
 USERNAME = {
     HOLDER_A: "holder-a",
@@ -87,6 +88,7 @@ USERNAME = {
     REVIEWER_ZJ: "reviewer-zj",
     REVIEWER_BJ: "reviewer-bj",
     ADMIN: "ministry",
+    EMPLOYER: "employer-a",
 }
 
 
@@ -222,6 +224,13 @@ def _build(url: str, engine: Engine, keys: keystore.KeySettings, cast: Cast | No
     cast = cast or _choose_cast(seeder)
     core = bootstrap(Settings(database_url=url, today_override=cast.today), engine=engine, keys=keys)
     now = core.clock.now()
+    with engine.connect() as conn:
+        a_uscc = conn.execute(
+            select(registrations.c.employer_uscc).where(registrations.c.registration_no == cast.a)
+        ).scalar_one()
+    accounts.add_user(
+        core.uow(), USERNAME[EMPLOYER], role="employer", password=PASSWORD, employer_uscc=a_uscc, actor="test", now=now
+    )
     for role, province, reg_no in (
         (HOLDER_A, None, cast.a),
         (HOLDER_B, None, cast.b),
@@ -500,9 +509,10 @@ def send_sign_in(w: World, role: str, c: TestClient, csrf: str) -> httpx.Respons
 def check_sign_in(w: World, role: str, res: httpx.Response, diff: dict[str, Change]) -> None:
     body = res.json()
     assert body["username"] == USERNAME[role] and body["csrf_token"]
-    assert body["role"] == {HOLDER_A: "holder", HOLDER_B: "holder", ADMIN: "admin"}.get(role, "reviewer")
+    roles = {HOLDER_A: "holder", HOLDER_B: "holder", ADMIN: "admin", EMPLOYER: "employer"}
+    assert body["role"] == roles.get(role, "reviewer")
     # Staff (enrolled by their shared session) still have the second factor to pass: no code was sent.
-    assert body["second_factor"] == ("not_required" if role in (HOLDER_A, HOLDER_B) else "required")
+    assert body["second_factor"] == ("not_required" if role in (HOLDER_A, HOLDER_B, EMPLOYER) else "required")
 
 
 def send_factor_state(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
@@ -516,7 +526,7 @@ def check_factor_state(w: World, role: str, res: httpx.Response, diff: dict[str,
 def send_pass_factor(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
     """Staff pass the second factor in a new session signed in with the password only (the shared one
     stays as it is); holders and the public try it with their own session."""
-    if role in (ANON, HOLDER_A, HOLDER_B):
+    if role in (ANON, HOLDER_A, HOLDER_B, EMPLOYER):
         return c.post("/api/v1/session/second-factor", json={"code": "123456"}, headers=_headers(csrf))
     own = w.client()
     token = own.post("/api/v1/session", json={"username": USERNAME[role], "password": PASSWORD}).json()["csrf_token"]
@@ -734,21 +744,22 @@ def check_audit(w: World, role: str, res: httpx.Response, diff: dict[str, Change
     assert w.cast.a in {e["subject"] for e in res.json()["events"]}
 
 
-#                      anonymous holder_a holder_b reviewer_zj reviewer_bj admin
-PUBLIC = ("200", "200", "200", "200", "200", "200")
-HOLDERS = ("401", "200", "200", "403", "403", "403")
-STAFF = ("401", "403", "403", "200", "200", "200")
-MINISTRY = ("401", "403", "403", "403", "403", "200")
-MINISTRY_WRITE = ("401", "403", "403", "403", "403", "200*")
-APPLY = ("401", "201*", "201*", "403", "403", "403")  # a holder applies for their own registration only
-DECIDE = ("401", "403", "403", "200*", "403p", "200*")  # reviewers decide in their own province only
+#                      anonymous holder_a holder_b reviewer_zj reviewer_bj admin employer
+PUBLIC = ("200", "200", "200", "200", "200", "200", "200")
+HOLDERS = ("401", "200", "200", "403", "403", "403", "403")
+STAFF = ("401", "403", "403", "200", "200", "200", "403")
+MINISTRY = ("401", "403", "403", "403", "403", "200", "403")
+MINISTRY_WRITE = ("401", "403", "403", "403", "403", "200*", "403")
+APPLY = ("401", "201*", "201*", "403", "403", "403", "403")  # a holder applies for their own registration only
+DECIDE = ("401", "403", "403", "200*", "403p", "200*", "403")  # reviewers decide in their own province only
+PROVINCE = ("401", "403", "403", "200", "403p", "200", "403")  # reviewers read their own province only
 
 ROWS = [
     Row("GET", "/api/v1/verify/{token}", PUBLIC, send_verify_token, check_verify_token),
     Row("POST", "/api/v1/verify/pdf", PUBLIC, send_verify_pdf, check_verify_pdf),
     Row("POST", "/api/v1/verify/file", PUBLIC, send_verify_file, check_verify_pdf),
     Row("GET", "/api/v1/attest", PUBLIC, send_attest, check_attest),
-    Row("POST", "/api/v1/session", ("401", "200", "200", "200", "200", "200"), send_sign_in, check_sign_in),
+    Row("POST", "/api/v1/session", ("401", "200", "200", "200", "200", "200", "200"), send_sign_in, check_sign_in),
     Row("DELETE", "/api/v1/session", PUBLIC, send_sign_out, check_sign_out),
     Row("GET", "/api/v1/session/second-factor", STAFF, send_factor_state, check_factor_state),
     Row("POST", "/api/v1/session/second-factor", STAFF, send_pass_factor, check_pass_factor),
@@ -762,7 +773,7 @@ ROWS = [
         "POST", "/api/v1/review/applications/{application_id}/decision", DECIDE, send_decide, check_decide, writes=True
     ),
     Row("GET", "/api/v1/registry", MINISTRY, send_search, check_search),
-    Row("GET", "/api/v1/registry/{reg_no}", ("401", "403", "403", "200", "403p", "200"), send_holder, check_holder),
+    Row("GET", "/api/v1/registry/{reg_no}", PROVINCE, send_holder, check_holder),
     Row("POST", "/api/v1/registry/{reg_no}/employer", MINISTRY_WRITE, send_employer, check_employer, writes=True),
     Row("POST", "/api/v1/registry/{reg_no}/revocation", MINISTRY_WRITE, send_revoke, check_revoke, writes=True),
     Row("POST", "/api/v1/registry/{reg_no}/cancellation", MINISTRY_WRITE, send_cancel, check_cancel, writes=True),
@@ -831,10 +842,11 @@ def _application_status(w: World) -> str | None:
 
 # ---------------------------------------------------------------------------------------------- pages
 
-#                      anonymous holder_a holder_b reviewer_zj reviewer_bj admin
-PAGE_HOLDER = ("303", "200", "200", "403", "403", "403")
-PAGE_STAFF = ("303", "403", "403", "200", "200", "200")
-PAGE_MINISTRY = ("303", "403", "403", "403", "403", "200")
+#                      anonymous holder_a holder_b reviewer_zj reviewer_bj admin employer
+PAGE_HOLDER = ("303", "200", "200", "403", "403", "403", "403")
+PAGE_STAFF = ("303", "403", "403", "200", "200", "200", "403")
+PAGE_MINISTRY = ("303", "403", "403", "403", "403", "200", "403")
+PAGE_EMPLOYER = ("303", "403", "403", "403", "403", "403", "200")
 PAGES: list[tuple[str, tuple[str, ...]]] = [
     ("/me", PAGE_HOLDER),
     ("/me/renewal", PAGE_HOLDER),
@@ -846,6 +858,7 @@ PAGES: list[tuple[str, tuple[str, ...]]] = [
     ("/admin/holders/{a}", PAGE_MINISTRY),
     ("/admin/import", PAGE_MINISTRY),
     ("/admin/audit", PAGE_MINISTRY),
+    ("/roster", PAGE_EMPLOYER),
 ]
 PAGE_CELLS = [
     pytest.param(path, expect[ROLES.index(role)], role, id=f"GET {path} as {role}")
@@ -878,6 +891,8 @@ def test_pages_authorization__R_ACC_1_R_REN_6(path: str, outcome: str, role: str
             assert w.own(role) in res.text
     elif role == REVIEWER_BJ:
         assert not a_shown and w.names[w.cast.a] not in res.text, "another province's holder (R-REN-6)"
+    elif role == EMPLOYER:
+        assert not a_shown and w.names[w.cast.a] not in res.text, "an employer sees its roster reports only"
     elif path.startswith("/review"):
         assert a_shown and f'id="app-{w.application_id}"' in res.text
     elif path in ("/admin?q={a}", "/admin/holders/{a}"):
@@ -886,30 +901,31 @@ def test_pages_authorization__R_ACC_1_R_REN_6(path: str, outcome: str, role: str
 
 # ---------------------------------------------------------------------------------------------- forms
 
-#                      anonymous holder_a holder_b reviewer_zj reviewer_bj admin
+#                      anonymous holder_a holder_b reviewer_zj reviewer_bj admin employer
 FORMS: list[tuple[str, tuple[str, ...], Callable[[World], dict[str, str]]]] = [
-    ("/me/download", ("303", "-", "-", "403", "403", "403"), lambda w: {"confirm": "1", **_form_window(w)}),
+    ("/me/download", ("303", "-", "-", "403", "403", "403", "403"), lambda w: {"confirm": "1", **_form_window(w)}),
     (
         "/me/renewal",
-        ("303", "-", "-", "403", "403", "403"),
+        ("303", "-", "-", "403", "403", "403", "403"),
         lambda w: {"specialty": w.cast.a_specialty, "commit_ce": "1"},
     ),
-    ("/review/{app}", ("303", "403", "403", "-", "403", "-"), lambda w: {"decision": "approve"}),
+    ("/review/{app}", ("303", "403", "403", "-", "403", "-", "403"), lambda w: {"decision": "approve"}),
     (
         "/admin/holders/{a}/employer",
-        ("303", "403", "403", "403", "403", "-"),
+        ("303", "403", "403", "403", "403", "-", "403"),
         lambda w: {"name": "杭州新建设有限公司", "uscc": NEW_USCC},
     ),
     (
         "/admin/holders/{a}/revocation",
-        ("303", "403", "403", "403", "403", "-"),
+        ("303", "403", "403", "403", "403", "-", "403"),
         lambda w: {"reason": "以欺骗手段取得注册", "basis": "第三十三条", "effective": w.today.isoformat()},
     ),
     (
         "/admin/holders/{a}/cancellation",
-        ("303", "403", "403", "403", "403", "-"),
+        ("303", "403", "403", "403", "403", "-", "403"),
         lambda w: {"reason": "本人申请注销", "effective": w.today.isoformat()},
     ),
+    ("/roster", ("303", "403", "403", "403", "403", "403", "-"), lambda w: {"date": w.today.isoformat()}),
 ]
 FORM_CELLS = [
     pytest.param(path, expect[ROLES.index(role)], role, form, id=f"POST {path} as {role}")

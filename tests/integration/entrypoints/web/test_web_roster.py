@@ -79,6 +79,9 @@ def test_an_employer_uploads_a_roster_and_downloads_the_signed_report__R_ACC_1(
     run = res.headers["location"]
     page = boss.get(run)
     assert page.status_code == 200 and 'data-status="done"' in page.text and 'class="count-rows">3<' in page.text
+    # The page lists the rows with their reason codes (the files have them all).
+    assert f'data-key="{world.valid}" data-reason-codes="ok"' in page.text
+    assert f'data-key="{world.other}" data-reason-codes="not_employed_by_you"' in page.text
     rows = _rows(boss, run)
     assert rows[world.valid]["reason_codes"] == ["ok"]
     assert rows[world.other]["reason_codes"] == ["not_employed_by_you"] and rows[world.other]["name"] is None
