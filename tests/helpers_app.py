@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pyotp
@@ -108,24 +109,27 @@ def otplib_code(secret: str, unix_time: float) -> str:
     return code
 
 
-def engine_of(client: TestClient) -> Engine:
-    return client.app.state.ctx.core.engine  # type: ignore[attr-defined,no-any-return]
+def factor_row(core: App, username: str) -> Any:
+    """The user's second factor as the service reads it: the TOTP secret decrypted (stored encrypted,
+    adapters/db/second_factor.py), when it was enrolled, the last step accepted."""
+    with core.uow() as uow:
+        state = uow.second_factors.state(username)
+    assert state is not None, username
+    return SimpleNamespace(totp_secret=state.secret, totp_enrolled_at=state.enrolled_at, totp_last_step=state.last_step)
 
 
-def factor_row(engine: Engine, username: str) -> Any:
+def stored_totp_secret(engine: Engine, username: str) -> str | None:
+    """``users.totp_secret`` as stored (encrypted)."""
     with engine.connect() as conn:
-        return conn.execute(
-            select(users.c.totp_secret, users.c.totp_enrolled_at, users.c.totp_last_step).where(
-                users.c.username == username
-            )
-        ).one()
+        value: str | None = conn.execute(select(users.c.totp_secret).where(users.c.username == username)).scalar_one()
+    return value
 
 
-def fresh_code(engine: Engine, username: str) -> str:
+def fresh_code(core: App, username: str) -> str:
     """A code of ``username``'s secret the service accepts now and has not seen: the current step's, or the
     next one's (±1 step is accepted) when the current one was used; else it waits for the next step."""
     while True:
-        row = factor_row(engine, username)
+        row = factor_row(core, username)
         assert row.totp_secret, f"{username} has no TOTP secret"
         now = time.time()
         step = int(now // 30)
@@ -141,7 +145,7 @@ def pass_second_factor_page(client: TestClient, username: str) -> None:
     assert page.status_code == 200, page.text[:300]
     csrf = CSRF_FIELD.search(page.text)
     assert csrf, page.text[:300]
-    code = fresh_code(engine_of(client), username)
+    code = fresh_code(client.app.state.ctx.core, username)  # type: ignore[attr-defined]
     res = client.post("/login/second-factor", data={"code": code, "csrf": csrf.group(1)}, follow_redirects=False)
     assert res.status_code in (200, 303), res.text[:300]
 
@@ -156,7 +160,7 @@ def api_signed_in(client: TestClient, username: str, password: str) -> str:
         return str(body["csrf_token"])
     if body["second_factor"] == "enrolment_required":
         assert client.get("/api/v1/session/second-factor").json()["secret"]
-    code = fresh_code(engine_of(client), username)
+    code = fresh_code(client.app.state.ctx.core, username)  # type: ignore[attr-defined]
     passed = client.post(
         "/api/v1/session/second-factor", json={"code": code}, headers={"X-CSRF-Token": body["csrf_token"]}
     )

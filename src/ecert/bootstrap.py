@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine
 from ecert.adapters import keystore
 from ecert.adapters.clock import Clock
 from ecert.adapters.db.engine import make_engine
+from ecert.adapters.db.second_factor import SecretBox
 from ecert.adapters.db.unit_of_work import SqlUnitOfWork
 from ecert.config import Settings, load_policy
 from ecert.domain.policy import Policy
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
     from pyhanko.sign.signers import Signer
 
+    from ecert.adapters.db.sessions import FailureStore
     from ecert.adapters.db.verification_log import VerificationLog
     from ecert.adapters.documents.fonts import FontSet
     from ecert.adapters.email import SmtpMailer
@@ -53,7 +55,7 @@ class App:
         )
 
     def uow(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, on_outbox=self._on_outbox)
+        return SqlUnitOfWork(self.engine, self.secret_box, on_outbox=self._on_outbox)
 
     @cached_property
     def _on_outbox(self) -> Callable[[Connection], None] | None:
@@ -71,6 +73,12 @@ class App:
 
         w = self.settings.webhooks
         return WebhookSender(timeout=w.timeout, allow_http=w.allow_http, allow_private=w.allow_private)
+
+    @cached_property
+    def secret_box(self) -> SecretBox:
+        """The key of the staff's TOTP secrets at rest (issue 16 §3), read from the keys directory on
+        first use only."""
+        return SecretBox(lambda: keystore.app_secret(self.keys, "totp-at-rest"))
 
     @cached_property
     def seal_signer(self) -> Signer:
@@ -235,6 +243,17 @@ def make_rate_limiter(settings: Settings) -> Limiter:
     return ClientBuckets(rl.per_minute)
 
 
+def make_login_failures(app: App) -> FailureStore:
+    """The sign-in throttle's failure counts: in Redis beside the verification limit when
+    ``ECERT_REDIS_URL`` is set (the database table while Redis is unreachable), else the table."""
+    from ecert.adapters.db.sessions import SqlFailures
+    from ecert.adapters.ratelimit import RedisFailures
+
+    table = SqlFailures(app.engine)
+    rl = app.settings.ratelimit
+    return RedisFailures(rl.redis_url, rl.redis_prefix, table) if rl.redis_url else table
+
+
 def make_verification_log(app: App, *, on_drop: Callable[[int], None] | None = None) -> VerificationLog:
     """One process's verification log (R-ACC-1) with the configured buffer and interval."""
     from ecert.adapters.db.verification_log import VerificationLog
@@ -276,6 +295,7 @@ class WebParts:
     verification_log: VerificationLog
     fast_verify: FastVerify
     platform: OidcClient | None = None  # the platform sign-in, when configured
+    login_failures: FailureStore | None = None  # the sign-in throttle's counts (None: the database's)
 
 
 def _fast_snapshot(engine: Engine, pool_size: int) -> SnapshotLoader | None:
@@ -321,4 +341,5 @@ def web_parts(
         verification_log=vlog,
         fast_verify=fast,
         platform=make_platform_client(core.settings),
+        login_failures=make_login_failures(core),
     )

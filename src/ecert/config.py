@@ -64,7 +64,8 @@ VARIABLES: tuple[Variable, ...] = (
         "ECERT_KEYS_DIR",
         "path",
         "var/keys",
-        "QR token keys (retired ones in `qr-retired/`) and, in a demo, the DEMO PKI",
+        "QR token keys (retired ones in `qr-retired/`), `app-secret.key` (device cookies, TOTP secrets at rest;"
+        " every process must share it) and, in a demo, the DEMO PKI",
     ),
     Variable("ECERT_SEAL_KEY", "path", "", "Seal private key, PEM (with `ECERT_SEAL_CERT`)"),
     Variable("ECERT_SEAL_CERT", "path", "", "Seal certificate, PEM (with `ECERT_SEAL_KEY`, or with a PKCS#11 key)"),

@@ -19,7 +19,7 @@ import pytest
 from ecert.testing import free_port, wait_ready
 
 ECERT = str(Path(sys.executable).parent / "ecert")
-LOGIN_LIMIT = 5  # failed sign-ins per client address in a window (routes_session.LOGIN_LIMIT)
+LOGIN_LIMIT = 5  # free failed sign-ins per client address before the delays (routes_session.LOGIN_BACKOFF.free)
 
 
 @pytest.fixture(scope="module")

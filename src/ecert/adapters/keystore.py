@@ -24,7 +24,11 @@ seal and no SM2 seal issues no OFD (``ofd_unavailable``): it never seals with DE
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import hmac
 import os
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,6 +46,7 @@ from ecert.config import KeysSettings
 from ecert.domain.errors import EcertError
 
 QR_KEY = "qr-key.pem"
+APP_SECRET = "app-secret.key"  # 32 random bytes: keys signed cookies and the TOTP secrets at rest
 QR_RETIRED = "qr-retired"
 DEMO_MARKER = "DEMO-KEYS-NOT-FOR-PRODUCTION.txt"
 SM2_DEMO_SEAL = "sm2-seal.esl"  # the DEMO electronic seal (SESeal, DER) beside the DEMO SM2 PKI
@@ -155,7 +160,48 @@ def ensure_keys(ks: KeySettings) -> list[str]:
         with os.fdopen(fd, "wb") as f:
             f.write(pem)
         notices.append(f"QR token key created: {qr} (kid {kid_of(key.public_key())})")
+    if not (ks.keys_dir / APP_SECRET).exists():
+        app_secret(ks)
+        notices.append(f"Application secret created: {ks.keys_dir / APP_SECRET}")
     return notices
+
+
+def app_secret(ks: KeySettings, purpose: str = "") -> bytes:
+    """The application secret (``APP_SECRET`` in the keys directory, 32 random bytes, mode 0600), or
+    a key derived from it for one ``purpose`` (HMAC-SHA256 of the purpose under the secret), so each
+    use has its own key: ``"device-cookie"`` (the sign-in's known devices), ``"totp-at-rest"``.
+    Made on first use when missing — atomically (written aside, then linked into place), so
+    processes starting together agree on one secret. Every process of a deployment must see the
+    same keys directory (as for the QR key). Losing it signs every browser out of its "known device"
+    standing and makes the stored TOTP secrets unreadable (staff enrol again, README "Security: the holes")."""
+    path = (ks.keys_dir / APP_SECRET).absolute()  # cached per absolute path: the working directory may change
+    try:
+        secret = _app_secret(path)
+    except OSError as exc:  # a read-only keys directory without the secret, a permission
+        raise EcertError("bad_keys", params={"reason": f"{path}: {exc.strerror or exc} (run ecert init)"}) from exc
+    return hmac.new(secret, purpose.encode(), hashlib.sha256).digest() if purpose else secret
+
+
+@functools.lru_cache(maxsize=8)
+def _app_secret(path: Path) -> bytes:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(secrets.token_bytes(32))
+        try:
+            os.link(tmp, path)  # fails if another process was first: then its secret is the one
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+        raw = path.read_bytes()
+    if len(raw) < 32:
+        raise EcertError("bad_keys", params={"reason": f"{path} holds fewer than 32 bytes"})
+    return raw
 
 
 def _create_demo_sm2(keys_dir: Path) -> None:

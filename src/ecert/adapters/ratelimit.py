@@ -5,13 +5,23 @@ With ``ECERT_REDIS_URL`` set, the counters live in Redis — shared by every ``e
 on every machine (fixed one-minute windows, one ``INCR`` + ``EXPIRE`` round trip per request).
 Without it, each process keeps its own token buckets (a single-machine default). Either way the
 limit is ``ECERT_VERIFY_RATE`` requests a minute per client address (default 120).
+
+The sign-in's failure counts (:class:`RedisFailures`) live in Redis too when it is configured; unlike
+the verification limit they never fail open: without Redis they are the database's.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from typing import Protocol
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from ecert.adapters.db.sessions import FailureStore
+
+log = logging.getLogger("ecert.ratelimit")
 
 
 class Limiter(Protocol):
@@ -66,3 +76,55 @@ class RedisWindows:
             self.errors += 1
             return True
         return int(count) <= self.limit
+
+
+class RedisFailures:
+    """The sign-in's failure counts (entrypoints/web/routes_session.py) in Redis when ``ECERT_REDIS_URL``
+    is set: one hash per key (``count``, ``last`` as Unix seconds) that expires ``forget`` after its
+    last failure. Never fail-open: while Redis cannot be reached each call goes to ``fallback`` (the
+    database table) instead, counted in ``errors`` and logged, so a Redis outage loosens no throttle
+    (counts made during it stay in the table; the two are not merged)."""
+
+    def __init__(self, url: str, prefix: str, fallback: FailureStore) -> None:
+        import redis
+
+        self.client = redis.Redis.from_url(url, socket_timeout=0.2, socket_connect_timeout=0.2)
+        self.prefix = prefix
+        self.fallback = fallback
+        self.errors = 0
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}:login:{key}"
+
+    def _failed_over(self, exc: Exception) -> None:
+        self.errors += 1
+        log.warning("Redis unreachable for the sign-in throttle, the database counts instead: %s", exc)
+
+    def failures(self, key: str) -> tuple[int, datetime] | None:
+        try:
+            count, last = self.client.hmget(self._key(key), "count", "last")
+        except Exception as exc:  # redis.RedisError and socket errors alike
+            self._failed_over(exc)
+            return self.fallback.failures(key)
+        if count is None or last is None:
+            return None
+        return int(count), datetime.fromtimestamp(float(last), UTC)
+
+    def add(self, key: str, now: datetime, forget: timedelta) -> None:
+        k = self._key(key)
+        try:
+            pipe = self.client.pipeline()  # MULTI/EXEC: the three together
+            pipe.hincrby(k, "count", 1)
+            pipe.hset(k, "last", repr(now.timestamp()))
+            pipe.expire(k, max(1, int(forget.total_seconds())))
+            pipe.execute()
+        except Exception as exc:
+            self._failed_over(exc)
+            self.fallback.add(key, now, forget)
+
+    def clear(self, key: str) -> None:
+        try:
+            self.client.delete(self._key(key))
+        except Exception as exc:
+            self._failed_over(exc)
+        self.fallback.clear(key)  # and any count made while Redis was away

@@ -135,6 +135,7 @@ class PdfSignatureChecker:
             intact=check.intact and check.valid,
             trusted=check.trusted,
             modified_after_signing=check.modified_after_signing,
+            appended_after_signing=check.appended,
         )
 
 

@@ -91,6 +91,10 @@ ERRORS: dict[str, tuple[str, str]] = {
     ),
     "unauthenticated": ("请先登录(用户名或密码不正确)", "Please sign in (wrong user name or password)"),
     "csrf_failed": ("表单已过期,请刷新页面后重试", "The form expired; reload the page and try again"),
+    "cross_site_refused": (
+        "拒绝来自其他网站的登录请求,请在本站的登录页登录",
+        "A sign-in sent from another site is refused; sign in on this site's sign-in page",
+    ),
     "platform_signin_failed": (
         "政务服务平台登录未完成:{reason}。请重新登录",
         "The government service platform sign-in did not complete: {reason}. Please sign in again",
@@ -358,6 +362,10 @@ TERMS: dict[str, tuple[str, str]] = {
         "The seal does not verify: content changed after sealing",
     ),
     "reason.modified_after_signing": ("签章后文档被增补修改", "The document was modified after it was sealed"),
+    "reason.content_after_seal": (
+        "文件在盖章后被追加了内容;显示的是盖章时的版本",
+        "The file has content added after sealing; what is shown is the sealed version",
+    ),
     "reason.untrusted_signer": (
         "签章证书不是受信任的住建部印章证书",
         "The seal certificate does not chain to a trusted seal root",

@@ -8,8 +8,9 @@ R-ACC-1: a row naming someone the employer did not employ on that date says only
 registration from another.
 
 A cell a spreadsheet would run as a formula (``=HYPERLINK(…)``, ``+``, ``-``, ``@``, a leading tab or
-carriage return) is never looked up: the row says ``formula_cell``, and every output shows the cell
-neutralised (:func:`neutralise`: a leading apostrophe), so opening the CSV report runs nothing.
+carriage return, their full-width forms) is never looked up: the row says ``formula_cell``, and every
+output shows the cell neutralised (domain/spreadsheet.py, the one rule: a leading apostrophe), so
+opening the CSV report runs nothing.
 """
 
 from __future__ import annotations
@@ -27,10 +28,9 @@ from ecert.domain.history import RegistrationOnDate
 from ecert.domain.ids.registration_no import parse_registration_no
 from ecert.domain.model import SPECIALTIES, RegistrationStatus
 from ecert.domain.policy import Policy
+from ecert.domain.spreadsheet import is_formula, neutralise
 
 SCHEMA = "ecert.roster/1"
-# Cells that a spreadsheet evaluates (OWASP "CSV injection"): = + - @ and a leading tab or CR.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 class RosterReason(StrEnum):
@@ -49,15 +49,6 @@ class RosterReason(StrEnum):
     NO_VALID_SPECIALTY_ON_DATE = "no_valid_specialty_on_date"
     NO_VALID_CERTIFICATE = "no_valid_certificate"
     CERTIFICATE_NOT_VALID = "certificate_not_valid"
-
-
-def neutralise(cell: str) -> str:
-    """``cell`` as every report shows it: a formula gets a leading apostrophe, so no spreadsheet runs it."""
-    return "'" + cell if cell.startswith(FORMULA_START) else cell
-
-
-def is_formula(cell: str) -> bool:
-    return cell.startswith(FORMULA_START)
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,10 @@ class ReasonCode(StrEnum):
     STATUS_LIST_UNKNOWN_KEY = "status_list_unknown_key"
     STATUS_LIST_BAD_SIGNATURE = "status_list_bad_signature"
     OFFLINE_UNCHECKED = "offline_unchecked"
+    # A note beside the verdict, never a verdict's reason: the file goes on after the sealed revision
+    # (bytes or unsigned updates that change nothing the seal covers); the verdict and the data shown
+    # are the sealed revision's (issue 16 §3).
+    CONTENT_AFTER_SEAL = "content_after_seal"
 
 
 @dataclass(frozen=True)
@@ -134,6 +138,10 @@ class VerificationResult:
         """This result with the outcomes of the checks named (keys of :data:`CHECKS`) recorded."""
         return self._next(self.status, self.reasons, MappingProxyType({**self.checks, **outcomes}), self.holder)
 
+    def noted(self, reason: Reason) -> VerificationResult:
+        """This result with ``reason`` added after the verdict's own (a note: the status is unchanged)."""
+        return self._next(self.status, (*self.reasons, reason), self.checks, self.holder)
+
     def concluded(self, status: VerificationStatus, reason: Reason, **outcomes: bool) -> VerificationResult:
         """The verdict: ``status`` because of ``reason``, with the last checks' outcomes."""
         checks = MappingProxyType({**self.checks, **outcomes}) if outcomes else self.checks
@@ -186,6 +194,9 @@ class SignatureVerdict:
     intact: bool
     trusted: bool
     modified_after_signing: bool
+    # The file goes on after the sealed revision, with nothing the seal covers changed (PDF: trailing
+    # bytes, unsigned incremental updates within the allowed ones): reported, the verdict unchanged.
+    appended_after_signing: bool = False
 
 
 @dataclass(frozen=True)

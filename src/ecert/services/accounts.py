@@ -6,6 +6,7 @@ the roster reports of that employer only (R-ACC-1)."""
 from __future__ import annotations
 
 import re
+import secrets
 from datetime import datetime
 
 from argon2 import PasswordHasher
@@ -29,11 +30,38 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def check_password(user: User, password: str) -> bool:
+# A hash of a random password with the current hasher's parameters: what a sign-in for an unknown,
+# disabled or password-less account verifies against, so that it costs what a wrong password costs.
+_dummy: tuple[PasswordHasher, str] | None = None
+
+
+def _dummy_hash() -> str:
+    global _dummy
+    if _dummy is None or _dummy[0] is not _hasher:
+        _dummy = (_hasher, _hasher.hash(secrets.token_urlsafe(24)))
+    return _dummy[1]
+
+
+def _verify(stored: str | None, password: str) -> bool:
+    """One argon2 verification: against ``stored``, or the dummy hash when there is none to use
+    (then False whatever the password)."""
+    usable = stored is not None and stored.startswith("$argon2")  # a platform-only account has none
     try:
-        return _hasher.verify(user.password_hash, password)
+        return _hasher.verify(stored if stored is not None and usable else _dummy_hash(), password) and usable
     except (VerificationError, InvalidHashError):
         return False
+
+
+def check_password(user: User, password: str) -> bool:
+    return _verify(user.password_hash, password)
+
+
+def verify_sign_in(user: User | None, password: str) -> bool:
+    """Whether ``password`` signs ``user`` in (an existing, enabled account with that password). Exactly
+    one password-hash verification whatever the account — unknown, disabled and password-less ones
+    verify against a dummy hash of the same parameters — so the time a sign-in takes does not tell
+    whether a user name exists (issue 16 §3)."""
+    return _verify(None if user is None or user.disabled else user.password_hash, password)
 
 
 def add_user(

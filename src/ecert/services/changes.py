@@ -35,6 +35,7 @@ from ecert.domain.model import (
 from ecert.domain.names import validate_name
 from ecert.domain.policy import Policy
 from ecert.domain.rules.scope import in_rollout, paper_certificates_void
+from ecert.domain.spreadsheet import formula_message, is_formula
 from ecert.services.registry import get_registration
 from ecert.services.unit_of_work import AbstractUnitOfWork
 
@@ -50,6 +51,8 @@ def _employer_name(raw: str, column: str = "name") -> str:
     employer = raw.strip()
     if not employer or len(employer) > 200:
         raise BadInput([problem("聘用企业名称为空或过长", "Employer name is empty or too long", column=column)])
+    if is_formula(employer):  # the registry export writes it into a CSV (domain/spreadsheet.py)
+        raise BadInput([problem(*formula_message("聘用企业名称", "Employer name"), column=column)])
     return employer
 
 

@@ -24,6 +24,7 @@ from ecert.domain.errors import BadInput, Problem, problem
 from ecert.domain.images import HEAD_BYTES, MAX_IMAGE_BYTES, image_type
 from ecert.domain.model import SPECIALTIES, Gender, SupersessionCause
 from ecert.domain.names import rare_characters, validate_name
+from ecert.domain.spreadsheet import formula_message, is_formula
 
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "registration_no",
@@ -118,7 +119,13 @@ def _date_message(raw: str) -> tuple[str, str]:
 
 def _parse_employer(raw: str) -> Any:
     employer = raw.strip()
-    return employer if employer and len(employer) <= 200 else INVALID
+    return employer if employer and len(employer) <= 200 and not is_formula(employer) else INVALID
+
+
+def _employer_message(raw: str) -> tuple[str, str]:
+    if is_formula(raw.strip()):
+        return formula_message("聘用企业名称", "Employer name")
+    return "聘用企业名称为空或过长", "Employer name is empty or too long"
 
 
 def _parse_specialty(raw: str) -> Any:
@@ -136,9 +143,17 @@ def _parse_ce_hours(raw: str) -> Any:
 
 def _parse_email(raw: str) -> Any:
     email = raw.strip() or None
-    if email is not None and (len(email) > 254 or email.count("@") != 1 or "." not in email.split("@")[1]):
+    if email is not None and (
+        len(email) > 254 or email.count("@") != 1 or "." not in email.split("@")[1] or is_formula(email)
+    ):
         return INVALID
     return email
+
+
+def _email_message(raw: str) -> tuple[str, str]:
+    if is_formula(raw.strip()):
+        return formula_message("电子邮箱", "E-mail address")
+    return f"电子邮箱格式不正确:“{raw.strip()}”", f"Not an e-mail address: {raw.strip()!r}"
 
 
 GENDER = CellRule(
@@ -148,9 +163,7 @@ GENDER = CellRule(
 )
 BIRTH_DATE = CellRule("birth_date", _parse_date, _date_message)
 BIRTH_NOT_PAST = ("出生日期不能晚于今天", "Birth date is not in the past")  # birth_date < the import's today
-EMPLOYER = CellRule(
-    "employer_name", _parse_employer, lambda raw: ("聘用企业名称为空或过长", "Employer name is empty or too long")
-)
+EMPLOYER = CellRule("employer_name", _parse_employer, _employer_message)
 SPECIALTY = CellRule(
     "specialty",
     _parse_specialty,
@@ -168,11 +181,7 @@ CE_HOURS = CellRule(
         f"ce_hours must be a whole number ≥ 0, got {raw.strip()!r}",
     ),
 )
-EMAIL = CellRule(
-    "email",
-    _parse_email,
-    lambda raw: (f"电子邮箱格式不正确:“{raw.strip()}”", f"Not an e-mail address: {raw.strip()!r}"),
-)
+EMAIL = CellRule("email", _parse_email, _email_message)
 
 
 def _check(fn: Callable[[], Any], row: int, probs: list[Problem]) -> Any:

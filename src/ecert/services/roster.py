@@ -41,8 +41,8 @@ from ecert.domain.roster import (
     counts,
     judge_row,
     lookup_numbers,
-    neutralise,
 )
+from ecert.domain.spreadsheet import neutralise
 from ecert.domain.verification import VerificationResult
 from ecert.services import history
 from ecert.services.unit_of_work import AbstractUnitOfWork

@@ -171,7 +171,13 @@ def verify_pdf(
     else:
         verdict = check_signature(pdf, now)
         check = DocumentCheck(verdict, None, signed_metadata(pdf) if verdict.trusted else None)
-    return _verify_checked(uow, check, keys=keys, today=today, policy=policy)
+    result = _verify_checked(uow, check, keys=keys, today=today, policy=policy)
+    sig = check.verdict
+    if sig.appended_after_signing and sig.intact and not sig.modified_after_signing:
+        # Bytes after the sealed revision: the verdict stands on the sealed revision (the data shown
+        # are read from it, adapters/pdf_inspect.py), and the reader is told (issue 16 §3).
+        result = result.noted(Reason(ReasonCode.CONTENT_AFTER_SEAL))
+    return result
 
 
 # The OFD seal check's problems (adapters/signing/ofd_seal.py) that make a package unreadable, with the

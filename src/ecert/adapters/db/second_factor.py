@@ -1,15 +1,65 @@
 """The authority staff's second factor (issue 17, R-ACC-1): each staff member's TOTP secret, its
 enrolment, the last time step accepted (no replay) and the single-use recovery codes, stored as
-SHA-256. Inside the unit of work: every change goes with its audit event in one transaction."""
+SHA-256. Inside the unit of work: every change goes with its audit event in one transaction.
+
+The secret is stored encrypted (:class:`SecretBox`, issue 16 §3): someone who reads the database
+(a backup, a replica, an SQL injection elsewhere) learns no staff member's codes without the keys
+directory too. A secret stored in clear before that (no ``enc1:`` prefix) is still read."""
 
 from __future__ import annotations
 
+import base64
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
 from ecert.adapters.db.tables import staff_recovery_codes, users, web_sessions
+from ecert.domain.errors import EcertError
+
+_PREFIX = "enc1:"
+
+
+class SecretBox:
+    """AES-256-GCM for the TOTP secrets at rest: ``enc1:`` + Base64(12-byte nonce ‖ ciphertext ‖ tag),
+    the user name as associated data (a secret copied onto another account's row does not open).
+    The key comes from ``key()`` on first use (bootstrap: the keystore's application secret, purpose
+    ``totp-at-rest``), so a unit of work that never touches a secret never reads the keys directory."""
+
+    def __init__(self, key: Callable[[], bytes]) -> None:
+        self._key = key
+        self._aead: AESGCM | None = None
+
+    def _cipher(self) -> AESGCM:
+        if self._aead is None:
+            self._aead = AESGCM(self._key()[:32])
+        return self._aead
+
+    def seal(self, secret: str, username: str) -> str:
+        nonce = os.urandom(12)
+        sealed = self._cipher().encrypt(nonce, secret.encode("ascii"), username.encode("utf-8"))
+        return _PREFIX + base64.b64encode(nonce + sealed).decode("ascii")
+
+    def open(self, stored: str, username: str) -> str:
+        if not stored.startswith(_PREFIX):
+            return stored  # stored in clear before secrets were encrypted
+        raw = base64.b64decode(stored[len(_PREFIX) :])
+        try:
+            return self._cipher().decrypt(raw[:12], raw[12:], username.encode("utf-8")).decode("ascii")
+        except InvalidTag as exc:
+            reason = (
+                f"the TOTP secret of {username} does not open with this keys directory's application secret"
+                " (another or a lost app-secret.key); an administrator resets the user's second factor"
+            )
+            raise EcertError("bad_keys", params={"reason": reason}) from exc
+
+
+def _no_box() -> bytes:
+    raise EcertError("bad_keys", params={"reason": "no key for the TOTP secrets at rest in this unit of work"})
 
 
 @dataclass(frozen=True)
@@ -38,8 +88,9 @@ class StaffFactor:
 
 
 class SqlSecondFactors:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, box: SecretBox | None = None) -> None:
         self.conn = conn
+        self.box = box or SecretBox(_no_box)
 
     def state(self, username: str) -> FactorState | None:
         row = self.conn.execute(
@@ -47,14 +98,17 @@ class SqlSecondFactors:
                 users.c.username == username
             )
         ).one_or_none()
-        return None if row is None else FactorState(row.totp_secret, row.totp_enrolled_at, row.totp_last_step)
+        if row is None:
+            return None
+        secret = None if row.totp_secret is None else self.box.open(row.totp_secret, username)
+        return FactorState(secret, row.totp_enrolled_at, row.totp_last_step)
 
     def begin(self, username: str, secret: str) -> None:
         """Keep ``secret`` for an enrolment under way (never over a confirmed one)."""
         self.conn.execute(
             update(users)
             .where(users.c.username == username, users.c.totp_enrolled_at.is_(None))
-            .values(totp_secret=secret, totp_last_step=None)
+            .values(totp_secret=self.box.seal(secret, username), totp_last_step=None)
         )
 
     def confirm(self, username: str, *, at: datetime, step: int | None, code_hashes: list[str]) -> bool:

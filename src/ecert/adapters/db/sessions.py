@@ -1,5 +1,6 @@
 """SQL repositories of the web tier: server-side sessions in the database (the web tier stays
-stateless: any process serves any user) and fixed-window rate limits for login throttling (R-ACC-1).
+stateless: any process serves any user), fixed-window rate limits (the second factor's codes) and
+the sign-in's growing delays (:class:`LoginThrottle`, R-ACC-1).
 
 Each call is its own short transaction on the engine (a session lookup is one statement in
 autocommit), apart from any unit of work: entrypoints/web uses them around the use cases."""
@@ -10,8 +11,10 @@ import hashlib
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import Engine, bindparam, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from ecert.adapters.db.tables import rate_limits, users, web_sessions
 from ecert.adapters.db.users import User, user_of
@@ -135,3 +138,91 @@ class RateLimiter:
     def reset(self, key: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(delete(rate_limits).where(rate_limits.c.key == key))
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Growing delays after failures (the sign-in's throttle, R-ACC-1): the first ``free`` failures
+    cost nothing; after that each next attempt waits ``base`` × 2^(failures − free) from the last
+    failure, at most ``cap``. A key with no failure for ``forget`` starts again from zero."""
+
+    free: int
+    base: timedelta
+    cap: timedelta
+    forget: timedelta
+
+    def delay(self, failures: int) -> timedelta:
+        if failures < self.free:
+            return timedelta(0)
+        factor: int = 2 ** min(failures - self.free, 30)
+        return min(self.cap, self.base * factor)
+
+
+class FailureStore(Protocol):
+    """Where the sign-in's failure counts live: per key, how many and when the last one was."""
+
+    def failures(self, key: str) -> tuple[int, datetime] | None: ...
+
+    def add(self, key: str, now: datetime, forget: timedelta) -> None:
+        """One more failure of ``key`` at ``now``; a count whose last failure is ``forget`` old restarts."""
+
+    def clear(self, key: str) -> None: ...
+
+
+class SqlFailures:
+    """The failure counts in the ``rate_limits`` table (``count``; ``window_start`` = the last failure),
+    shared by every web process on the database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def failures(self, key: str) -> tuple[int, datetime] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(rate_limits).where(rate_limits.c.key == key)).one_or_none()
+        return None if row is None else (int(row._mapping["count"]), _aware(row.window_start))
+
+    def add(self, key: str, now: datetime, forget: timedelta) -> None:
+        try:
+            self._add(key, now, forget)
+        except IntegrityError:  # another process inserted the key's first failure meanwhile
+            self._add(key, now, forget)
+
+    def _add(self, key: str, now: datetime, forget: timedelta) -> None:
+        with self.engine.begin() as conn:
+            row = conn.execute(select(rate_limits).where(rate_limits.c.key == key).with_for_update()).one_or_none()
+            if row is None:
+                conn.execute(insert(rate_limits).values(key=key, window_start=now, count=1))
+                return
+            forgotten = _aware(row.window_start) + forget <= now
+            count = 1 if forgotten else rate_limits.c.count + 1
+            conn.execute(update(rate_limits).where(rate_limits.c.key == key).values(window_start=now, count=count))
+
+    def clear(self, key: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(rate_limits).where(rate_limits.c.key == key))
+
+
+class LoginThrottle:
+    """Growing delays per key (a client address, an account, a known device) over a :class:`FailureStore`:
+    the database table by default, Redis when configured (adapters/ratelimit.py ``RedisFailures``)."""
+
+    def __init__(self, store: FailureStore, backoff: Backoff) -> None:
+        self.store, self.backoff = store, backoff
+
+    def wait(self, key: str, now: datetime) -> timedelta:
+        """How long ``key`` must wait before its next attempt (zero: it may try now)."""
+        found = self.store.failures(key)
+        if found is None:
+            return timedelta(0)
+        count, last = found
+        if last + self.backoff.forget <= now:
+            return timedelta(0)
+        left: timedelta = last + self.backoff.delay(count) - now
+        return max(timedelta(0), left)
+
+    def failed(self, key: str, now: datetime) -> None:
+        """One more failure of ``key`` at ``now``."""
+        self.store.add(key, now, self.backoff.forget)
+
+    def reset(self, key: str) -> None:
+        self.store.clear(key)

@@ -241,7 +241,7 @@ users = Table(
     # Staff's second factor (TOTP, RFC 6238; migration 0011): the Base32 secret (set before the
     # enrolment is confirmed), when it was confirmed, the last time step a code was accepted for
     # (that step and earlier ones are refused: no replay). All empty for holders, and after a reset.
-    Column("totp_secret", String(64), nullable=True),
+    Column("totp_secret", String(200), nullable=True),  # encrypted (adapters/db/second_factor.py SecretBox)
     _instant("totp_enrolled_at", nullable=True),
     Column("totp_last_step", Integer, nullable=True),
     Column("employer_uscc", String(18), nullable=True),  # employers: the one employer they speak for (R-ACC-1)

@@ -22,7 +22,7 @@ from ecert.adapters.db.reminders import SqlReminders
 from ecert.adapters.db.renewals import SqlRenewals
 from ecert.adapters.db.reseal import SqlResealWorklist
 from ecert.adapters.db.rosters import SqlRosterRuns
-from ecert.adapters.db.second_factor import SqlSecondFactors
+from ecert.adapters.db.second_factor import SecretBox, SqlSecondFactors
 from ecert.adapters.db.status_lists import SqlStatusLists
 from ecert.adapters.db.subscriptions import OUTBOX_KEY, SqlSubscriptions
 from ecert.adapters.db.users import SqlUsers
@@ -31,10 +31,18 @@ from ecert.adapters.db.users import SqlUsers
 class SqlUnitOfWork:
     """``on_outbox``: called with the connection just before a commit whose transaction wrote
     notification events (adapters/db/subscriptions.py): bootstrap queues the delivery job there, in the
-    same transaction (PostgreSQL); None on SQLite, where deliveries run when asked."""
+    same transaction (PostgreSQL); None on SQLite, where deliveries run when asked. ``secret_box``: the
+    key of the TOTP secrets at rest (bootstrap gives the keystore's)."""
 
-    def __init__(self, engine: Engine, *, on_outbox: Callable[[Connection], None] | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        secret_box: SecretBox | None = None,
+        *,
+        on_outbox: Callable[[Connection], None] | None = None,
+    ) -> None:
         self.engine = engine
+        self.secret_box = secret_box
         self.on_outbox = on_outbox
         self._conn: Connection | None = None
 
@@ -45,7 +53,7 @@ class SqlUnitOfWork:
         self.audit = AuditLog(self._conn)
         self.certificates = SqlCertificates(self._conn)
         self.users = SqlUsers(self._conn)
-        self.second_factors = SqlSecondFactors(self._conn)
+        self.second_factors = SqlSecondFactors(self._conn, self.secret_box)
         self.renewals = SqlRenewals(self._conn)
         self.reminders = SqlReminders(self._conn)
         self.reseal = SqlResealWorklist(self._conn)

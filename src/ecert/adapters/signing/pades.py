@@ -41,6 +41,7 @@ from asn1crypto import parser as asn1_parser
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, ModificationLevel
@@ -250,6 +251,9 @@ sign_pdf = blocking(async_sign_pdf)
 class SignatureCheck:
     """What a relying party needs to know about the seal signature of a PDF.
 
+    ``appended``: the file goes on after the signed revision (trailing bytes, or unsigned incremental
+    updates of no more than LTA/DSS updates): the signed revision is intact and is what is read,
+    but the file is not wholly signed (pdfsig: "Not total document signed").
     ``intact``: the signed bytes hash to the signed digest. ``valid``: the signature value verifies and the
     document is intact (and a time-stamp, if present, is cryptographically sound). ``trusted``: valid, and the
     signer chains to one of the trust roots at the validation moment. ``modified_after_signing``: the file has
@@ -267,6 +271,7 @@ class SignatureCheck:
     valid: bool = False
     trusted: bool = False
     modified_after_signing: bool = False
+    appended: bool = False
     signer_subject: str = ""
     signer_cn: str = ""
     signing_time: datetime | None = None
@@ -607,6 +612,7 @@ async def _validate_signature(
         valid=valid,
         trusted=trusted,
         modified_after_signing=modified,
+        appended=_unsigned_after_seal(sig, status),
         signer_subject=subject,
         signer_cn=cn,
         signing_time=status.signer_reported_dt,
@@ -616,6 +622,63 @@ async def _validate_signature(
         reasons=reasons,
         validation_path=_path_certs(status) if trusted else (),
     )
+
+
+def _unsigned_after_seal(sig: Any, status: Any) -> bool:
+    """Whether the file goes on after the seal's signed revision with anything no signature covers and
+    that is not validation data (issue 16 §3, pdfsig's "Not total document signed"): bytes after the
+    last ``%%EOF``, or a later revision — not covered by a document time-stamp — that is not a DSS update
+    (B-LT's validation data, ``extend_archival``: the DSS's objects, and the catalog, document
+    information and XMP metadata the writer updates with them).
+    Any doubt: True (a note, never a verdict)."""
+    if status.coverage is None or status.coverage == SignatureCoverageLevel.ENTIRE_FILE:
+        return False
+    try:
+        reader = sig.reader
+        data = reader.stream.getvalue()
+        if not data.rstrip(b"\x00\t\n\r\x0c ").endswith(b"%%EOF"):
+            return True
+        last = reader.xrefs.total_revisions - 1
+        stamped = max((ts.signed_revision for ts in reader.embedded_timestamp_signatures), default=-1)
+        after = max(sig.signed_revision, stamped)
+        if after >= last:
+            return False
+        root = reader.root
+        if "/DSS" not in root:
+            return True
+        dss = _refs_under(root.raw_get("/DSS"))
+        # What a DSS update also rewrites (pyHanko's writer: the catalog, the document information's
+        # ModDate and Producer, the XMP metadata); nothing shown is read from them (pdf_inspect.py reads the
+        # sealed revision), and the diff policy already refused anything beyond LTA updates.
+        metadata = root.raw_get("/Metadata") if "/Metadata" in root else None
+        written_with = (reader.trailer_view.raw_get("/Info"), metadata)
+        bookkeeping = {reader.root_ref.idnum} | {r.idnum for r in written_with if isinstance(r, generic.IndirectObject)}
+        for revision in range(after + 1, last + 1):
+            changed = {ref.idnum for ref in reader.xrefs.explicit_refs_in_revision(revision)}
+            if reader.xrefs.refs_freed_in_revision(revision) or not changed & dss or changed - dss - bookkeeping:
+                return True
+        return False
+    except Exception:
+        return True
+
+
+def _refs_under(obj: Any, limit: int = 100_000) -> set[int]:
+    """The object numbers reachable from ``obj`` (the DSS: its arrays, streams, VRI dictionaries)."""
+    seen: set[int] = set()
+    todo = [obj]
+    while todo and len(seen) < limit:
+        item = todo.pop()
+        if isinstance(item, generic.IndirectObject):
+            if item.idnum in seen:
+                continue
+            seen.add(item.idnum)
+            ref: Any = item
+            todo.append(ref.get_object())
+        elif isinstance(item, generic.DictionaryObject):  # a stream is one too
+            todo.extend(item.raw_get(key) for key in item)
+        elif isinstance(item, generic.ArrayObject):
+            todo.extend(item)
+    return seen
 
 
 def _path_certs(status: Any) -> tuple[asn1_x509.Certificate, ...]:

@@ -121,14 +121,18 @@ def create_app(core: App, web: WebParts | None = None) -> FastAPI:
         lang = request_lang(request)
         status = http_status(exc)
         exc = shown(exc)
+        # A throttle that knows when the next attempt may come says so (the sign-in's growing delays).
+        wait = {"Retry-After": str(exc.params["retry_after"])} if exc.params.get("retry_after") else {}
         if _is_api(request):
-            return JSONResponse(exc.as_dict(lang), status_code=status)
+            return JSONResponse(exc.as_dict(lang), status_code=status, headers=wait)
         if exc.code == "unauthenticated":
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         if exc.code == "second_factor_required":
             return RedirectResponse(f"/login/second-factor?next={request.url.path}", status_code=303)
         error = page_error(status, lang, exc.as_dict(lang)["error"])
-        return render(request, "error.html", status_code=status, error=error)
+        response = render(request, "error.html", status_code=status, error=error)
+        response.headers.update(wait)
+        return response
 
     @api.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -17,6 +17,7 @@ STATUS: dict[str, int] = {
     "second_factor_reused": 401,
     "forbidden": 403,
     "csrf_failed": 403,
+    "cross_site_refused": 403,
     "platform_signin_failed": 400,
     "platform_no_registration": 403,
     "platform_unavailable": 503,

@@ -1,9 +1,12 @@
 """Bulk export of the registry or of the certificate list, as CSV or JSON Lines.
 
 The registry export has the import columns (docs/cli.md "Import columns"), one row per specialty,
-so ``ecert import`` takes it back as it is. Rows stream from a server-side cursor (memory stays
-flat); the file is written beside its destination and renamed into place at the end, so a rerun
-or a kill leaves the previous file or the complete new one, never half of one.
+so ``ecert import`` takes it back as it is. In the CSV form every text cell that a spreadsheet would
+run as a formula is neutralised with a leading apostrophe (domain/spreadsheet.py; the import refuses
+such cells, so only rows stored before that rule can carry one); JSON Lines keep the stored text.
+Rows stream from a server-side cursor (memory stays flat); the file is written beside its
+destination and renamed into place at the end, so a rerun or a kill leaves the previous file or the
+complete new one, never half of one.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from sqlalchemy import Select, case, select
 from ecert.adapters.db.tables import certificates, registrations, specialty_registrations
 from ecert.adapters.db.unit_of_work import SqlUnitOfWork
 from ecert.domain.errors import BadInput, problem
+from ecert.domain.spreadsheet import neutralise
 
 KINDS = ("registry", "certificates")
 FORMATS = ("csv", "jsonl")
@@ -108,7 +112,8 @@ def _write(
     for row in rows:
         values = [_text(v) for v in row]
         if fmt == "csv":
-            writer.writerow(["" if v is None else v for v in values])
+            # Formula injection: a text cell starting like a formula gets an apostrophe (domain/spreadsheet.py).
+            writer.writerow(["" if v is None else neutralise(v) if isinstance(v, str) else v for v in values])
         else:
             f.write(json.dumps(dict(zip(columns, values, strict=True)), ensure_ascii=False) + "\n")
         n += 1

@@ -19,6 +19,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.signers import Signer
 
@@ -217,3 +218,32 @@ def test_the_archive_job_renews_what_is_due_and_nothing_else(
     assert due.renewed == 4
     assert all(_check(short, p.read_bytes(), LATER).ok for p in (tmp_path / "2021").glob("*.pdf"))
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_validation_data_and_time_stamps_after_the_seal_are_not_content_added_after_it(
+    short: Pki, sealed: dict[str, bytes], at: list[datetime]
+) -> None:
+    """Issue 16 §3, data after the seal: the DSS and document time-stamps that B-LT/B-LTA and the archival
+    update add are not reported (``appended``); anything else after the sealed revision is."""
+    at[0] = datetime(2021, 11, 1, tzinfo=UTC)
+    renewed = pades.extend_archival(sealed["B-LTA"], timestamper=short.stamper, trust_roots=[short.root], moment=at[0])
+    for label, pdf in ({**sealed, "B-LTA renewed": renewed}).items():
+        check = _check(short, pdf, SEALED + timedelta(days=1))
+        assert check.ok and not check.appended, (label, check.reasons)
+    for label, pdf in {
+        "B-LTA, then bytes": renewed + b"\n% added after the seal\n",
+        "B-LT, then an unsigned update": _unsigned_update(sealed["B-LT"]),
+        "B-B, then an unsigned update": _unsigned_update(sealed["B-B"]),
+    }.items():
+        check = _check(short, pdf, SEALED + timedelta(days=1))
+        assert check.ok and check.appended, (label, check.reasons)
+
+
+def _unsigned_update(pdf: bytes) -> bytes:
+    """An incremental update written after the seal that changes nothing the diff policy forbids (the
+    catalog written again, and the document information the writer updates with it)."""
+    w = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    w.update_root()
+    out = io.BytesIO()
+    w.write(out)
+    return out.getvalue()

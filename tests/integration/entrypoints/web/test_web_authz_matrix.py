@@ -530,7 +530,7 @@ def send_pass_factor(w: World, role: str, c: TestClient, csrf: str) -> httpx.Res
         return c.post("/api/v1/session/second-factor", json={"code": "123456"}, headers=_headers(csrf))
     own = w.client()
     token = own.post("/api/v1/session", json={"username": USERNAME[role], "password": PASSWORD}).json()["csrf_token"]
-    code = fresh_code(w.engine, USERNAME[role])
+    code = fresh_code(w.core, USERNAME[role])
     return own.post("/api/v1/session/second-factor", json={"code": code}, headers=_headers(token))
 
 

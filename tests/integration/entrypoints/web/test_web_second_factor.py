@@ -28,7 +28,7 @@ from ecert.bootstrap import bootstrap
 from ecert.config import Settings, WebSettings
 from ecert.entrypoints.web.app import create_app
 from ecert.services import accounts, demo
-from helpers_app import CSRF_FIELD, Served, api_signed_in, factor_row, otplib_code, signed_in
+from helpers_app import CSRF_FIELD, Served, api_signed_in, factor_row, otplib_code, signed_in, stored_totp_secret
 
 TODAY = date(2021, 3, 1)
 PASSWORD = "staff-pass-2021"
@@ -135,9 +135,9 @@ def test_first_sign_in_enrols_with_a_qr_code_and_otplib_codes__R_ACC_1(site: Sit
 
     page = c.get("/login/second-factor?next=/admin/audit")
     assert page.status_code == 200
-    secret = factor_row(site.engine, "admin-a").totp_secret
+    secret = factor_row(site.core, "admin-a").totp_secret
     assert secret and f'id="totp-secret">{secret}<' in page.text
-    assert factor_row(site.engine, "admin-a").totp_enrolled_at is None  # not before it is confirmed
+    assert factor_row(site.core, "admin-a").totp_enrolled_at is None  # not before it is confirmed
     # The QR code, an inline PNG, read by an independent decoder: the otpauth:// URI of that secret.
     data_uri = re.search(r'src="data:image/png;base64,([^"]+)"', page.text)
     assert data_uri
@@ -164,11 +164,13 @@ def test_first_sign_in_enrols_with_a_qr_code_and_otplib_codes__R_ACC_1(site: Sit
     stale = site.client()
     stale.cookies.set("ecert_session", str(old_cookie))
     assert stale.get("/admin").headers["location"].startswith("/login?")
-    row = factor_row(site.engine, "admin-a")
+    row = factor_row(site.core, "admin-a")
     assert row.totp_enrolled_at is not None and row.totp_last_step is not None
     with site.engine.connect() as conn:
         stored = conn.execute(select(users.c.totp_secret)).scalars().all()
     assert not any(code in json.dumps(stored) for code in codes)  # recovery codes are stored hashed
+    # The TOTP secret is stored encrypted (issue 16 §3): the column never holds it.
+    assert secret not in json.dumps(stored) and stored_totp_secret(site.engine, "admin-a").startswith("enc1:")
     assert _events(site.engine, "auth.second_factor_enrolment_started", "admin-a")
     [enrolled] = _events(site.engine, "auth.second_factor_enrolled", "admin-a")
     assert enrolled["payload"]["recovery_codes"] == 10
@@ -328,13 +330,13 @@ def test_an_admin_resets_a_colleague_audited_and_they_enrol_again__R_ACC_1(site:
     assert own.status_code == 403
     assert reviewer.get("/admin/staff").status_code == 403
     assert reviewer.post("/admin/staff/admin-a/second-factor/reset", data={"csrf": _csrf(page.text)}).status_code == 403
-    assert factor_row(site.engine, "admin-a").totp_enrolled_at is not None
+    assert factor_row(site.core, "admin-a").totp_enrolled_at is not None
 
     res = admin.post("/admin/staff/rev-zj/second-factor/reset", data={"csrf": _csrf(staff.text)})
     assert res.status_code == 303 and res.headers["location"] == "/admin/staff?reset=rev-zj"
     [event] = _events(site.engine, "auth.second_factor_reset", "rev-zj")
     assert event["actor"] == "admin-a" and event["payload"] == {"was_enrolled": True}
-    row = factor_row(site.engine, "rev-zj")
+    row = factor_row(site.core, "rev-zj")
     assert (row.totp_secret, row.totp_enrolled_at, row.totp_last_step) == (None, None, None)
     # The colleague's session is over; the next sign-in enrols again, with a new secret.
     assert reviewer.get("/review").headers["location"].startswith("/login?")
