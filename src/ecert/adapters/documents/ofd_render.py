@@ -265,18 +265,20 @@ def seal_picture(radius: float, fonts: FontSet) -> bytes:
     scale = px * ss / side_mm
     coverage = Image.new("L", (px * ss, px * ss), 0)
     for mode, width, polys in interp.polygons:
-        mask = Image.new("L", coverage.size, 0)
+        # Bilevel masks ("1") all along: PIL draws without antialiasing, so these are the pixels an "L"
+        # mask would get, without converting the whole supersampled picture at each contour.
+        mask = Image.new("1", coverage.size, 0)
         draw = ImageDraw.Draw(mask)
         for poly in polys:
             pts = [(x * scale, y * scale) for x, y in poly]
             if mode == "stroke":
                 draw.line([*pts, pts[0]], fill=255, width=max(1, round(width * scale)), joint="curve")
             elif len(pts) > 2:  # even-odd: each contour toggles what it covers (holes of 口, 国 …)
-                one = Image.new("L", coverage.size, 0)
+                one = Image.new("1", coverage.size, 0)
                 ImageDraw.Draw(one).polygon(pts, fill=255)
-                mask = ImageChops.logical_xor(mask.convert("1"), one.convert("1")).convert("L")
+                mask = ImageChops.logical_xor(mask, one)
                 draw = ImageDraw.Draw(mask)
-        coverage = ImageChops.lighter(coverage, mask)
+        coverage = ImageChops.lighter(coverage, mask.convert("L"))
     alpha = coverage.resize((px, px), Image.Resampling.LANCZOS)
     red = tuple(round(v * 255) for v in _seal_red(ops))
     picture = Image.new("RGBA", (px, px), (*red, 0))
