@@ -581,7 +581,23 @@ def check(conn: Connection, key: NoteKey | None, trusted_note: str | None = None
                 f"verification row {unlogged} belongs to no batch",
             )
     _check_certificates(conn, problems, digests)
-    unsequenced = len(_unsequenced(conn, 0, SEQUENCE_BATCH))
+    tail = _unsequenced(conn, 0, SEQUENCE_BATCH)
+    stored = (
+        dict(
+            conn.execute(
+                select(audit_events.c.id, audit_events.c.hash).where(audit_events.c.id.in_([r.id for r in tail]))
+            ).all()
+        )
+        if tail
+        else {}
+    )
+    for r in tail:  # not in the tree yet: at least the hash written with the event still fits it
+        if _row_leaf(r.at, r.actor, r.action, r.subject, r.payload).hex() != stored.get(r.id):
+            problems.add(
+                "event_altered", f"尚未排序的事件 {r.id} 已被改动", f"event {r.id} (not yet sequenced) was altered"
+            )
+            first_broken.append(int(r.id))
+    unsequenced = len(tail)
     return ChainCheck(
         first_broken_id=min(first_broken) if first_broken else None,
         unlogged_verification_id=unlogged,
