@@ -547,6 +547,32 @@ def check(conn: Connection, key: NoteKey | None, trusted_note: str | None = None
         if want is not None and want != frontier.root().hex() and mismatched_root is None:
             mismatched_root = frontier.size
     size = frontier.size
+    # Committed, not yet in the tree (the sequencer runs every second): checked against the hash
+    # written with each, and their batches and digests counted like the others'.
+    tail = _unsequenced(conn, 0, SEQUENCE_BATCH)
+    ids = [int(r.id) for r in tail]
+    stored = dict(conn.execute(select(audit_events.c.id, audit_events.c.hash).where(audit_events.c.id.in_(ids))).all())
+    for r in tail:
+        events += 1
+        last_event_id = max(last_event_id, int(r.id))
+        payload = json.loads(r.payload)
+        if event_leaf(canonical(_utc(r.at), r.actor, r.action, r.subject, payload)).hex() != stored.get(r.id):
+            problems.add(
+                "event_altered", f"尚未排序的事件 {r.id} 已被改动", f"event {r.id} (not yet sequenced) was altered"
+            )
+            first_broken.append(int(r.id))
+        if r.action == BATCH_ACTION:
+            claim = BatchClaim.parse(int(r.id), payload)
+            if claim is None:
+                problems.add(
+                    "verification_batch_invalid",
+                    f"核验批次事件 {r.id} 的内容无效",
+                    f"verification batch event {r.id} is malformed",
+                )
+                first_broken.append(int(r.id))
+            else:
+                claims.append(claim)
+        _note_digests(r.action, payload, digests)
     if mismatched_root is not None:
         problems.add(
             "root_mismatch",
@@ -581,23 +607,6 @@ def check(conn: Connection, key: NoteKey | None, trusted_note: str | None = None
                 f"verification row {unlogged} belongs to no batch",
             )
     _check_certificates(conn, problems, digests)
-    tail = _unsequenced(conn, 0, SEQUENCE_BATCH)
-    stored = (
-        dict(
-            conn.execute(
-                select(audit_events.c.id, audit_events.c.hash).where(audit_events.c.id.in_([r.id for r in tail]))
-            ).all()
-        )
-        if tail
-        else {}
-    )
-    for r in tail:  # not in the tree yet: at least the hash written with the event still fits it
-        if _row_leaf(r.at, r.actor, r.action, r.subject, r.payload).hex() != stored.get(r.id):
-            problems.add(
-                "event_altered", f"尚未排序的事件 {r.id} 已被改动", f"event {r.id} (not yet sequenced) was altered"
-            )
-            first_broken.append(int(r.id))
-    unsequenced = len(tail)
     return ChainCheck(
         first_broken_id=min(first_broken) if first_broken else None,
         unlogged_verification_id=unlogged,
@@ -606,7 +615,7 @@ def check(conn: Connection, key: NoteKey | None, trusted_note: str | None = None
         size=size,
         checkpoint=None if latest is None else checkpoint_info(latest, key),
         problems=problems.done(),
-        unsequenced=unsequenced,
+        unsequenced=len(tail),
     )
 
 

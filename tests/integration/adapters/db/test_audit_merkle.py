@@ -7,14 +7,12 @@ database owner, ``session_replication_role = replica``); the trigger itself is t
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
+from sqlalchemy import Engine, delete, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from ecert.adapters.db import audit
@@ -25,6 +23,7 @@ from ecert.adapters.db.verification_log import verification, write_batch
 from ecert.adapters.signing import signed_note
 from ecert.domain.certificate import CertificateRecord
 from ecert.domain.ids import make_registration_no
+from helpers_audit import tamper
 
 pytestmark = pytest.mark.db
 
@@ -59,15 +58,6 @@ def check(engine: Engine, trusted: str | None = None) -> ChainCheck:
 
 def codes(result: ChainCheck) -> set[str]:
     return {c for c, _zh, _en in result.problems}
-
-
-@contextmanager
-def tamper(engine: Engine) -> Iterator[Connection]:
-    """A transaction of someone who owns the database: PostgreSQL's append-only trigger bypassed."""
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SET LOCAL session_replication_role = replica"))
-        yield conn
 
 
 def event_ids(engine: Engine) -> list[int]:
