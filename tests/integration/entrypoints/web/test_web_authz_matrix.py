@@ -269,6 +269,7 @@ def _build(url: str, engine: Engine, keys: keystore.KeySettings, cast: Cast | No
             select(registrations.c.registration_no, registrations.c.id, registrations.c.id_number, registrations.c.name)
             .where(registrations.c.registration_no.in_([cast.a, cast.b, cast.c]))
         ).all()  # fmt: skip
+    core.sequence_audit(full=True)  # as the web process's sequencer would: a checkpoint, event 1 in the tree
     return World(
         core,
         cast=cast,
@@ -734,6 +735,30 @@ def check_audit(w: World, role: str, res: httpx.Response, diff: dict[str, Change
     assert w.cast.a in {e["subject"] for e in res.json()["events"]}
 
 
+def send_audit_checkpoint(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
+    return c.get("/api/v1/audit/checkpoint")
+
+
+def check_audit_checkpoint(w: World, role: str, res: httpx.Response, diff: dict[str, Change]) -> None:
+    assert res.json()["note"].startswith(res.json()["key_id"].rsplit("+", 1)[0] + "\n")  # public: hashes only
+
+
+def send_audit_consistency(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
+    return c.get("/api/v1/audit/consistency", params={"first": 1})
+
+
+def check_audit_consistency(w: World, role: str, res: httpx.Response, diff: dict[str, Change]) -> None:
+    assert res.json()["first"] == 1 and all(len(h) == 64 for h in res.json()["proof"])
+
+
+def send_audit_proof(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
+    return c.get("/api/v1/audit/proof/1")
+
+
+def check_audit_proof(w: World, role: str, res: httpx.Response, diff: dict[str, Change]) -> None:
+    assert res.json()["event_id"] == 1 and res.json()["leaf_index"] >= 0
+
+
 #                      anonymous holder_a holder_b reviewer_zj reviewer_bj admin
 PUBLIC = ("200", "200", "200", "200", "200", "200")
 HOLDERS = ("401", "200", "200", "403", "403", "403")
@@ -768,6 +793,9 @@ ROWS = [
     Row("POST", "/api/v1/registry/{reg_no}/cancellation", MINISTRY_WRITE, send_cancel, check_cancel, writes=True),
     Row("POST", "/api/v1/registry/import", MINISTRY_WRITE, send_import, check_import, writes=True),
     Row("GET", "/api/v1/audit", MINISTRY, send_audit, check_audit),
+    Row("GET", "/api/v1/audit/checkpoint", PUBLIC, send_audit_checkpoint, check_audit_checkpoint),
+    Row("GET", "/api/v1/audit/consistency", PUBLIC, send_audit_consistency, check_audit_consistency),
+    Row("GET", "/api/v1/audit/proof/{event_id}", MINISTRY, send_audit_proof, check_audit_proof),
 ]
 CELLS = [pytest.param(row, role, id=f"{row.method} {row.path} as {role}") for row in ROWS for role in ROLES]
 
