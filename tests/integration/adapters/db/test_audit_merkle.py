@@ -264,3 +264,58 @@ def test_postgresql_refuses_update_delete_and_truncate_on_the_log__R_ACC_1(engin
         with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {table.name}"))
     assert check(engine).intact
+
+
+def test_an_independent_verifier_accepts_the_checkpoints_and_proofs_and_refuses_a_forgery__R_ACC_1(
+    engine: Engine,
+) -> None:
+    """tests/independent/verify_audit.py (stdlib + cryptography, the RFC's recursive definitions, C2SP
+    read from its text) checks what ecert publishes: the signed checkpoints, the events' tree, the
+    inclusion proofs and the consistency proof between two checkpoints."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    append(engine, 13)
+    old_note = sequence(engine)
+    append(engine, 8, 13)
+    note = sequence(engine)
+    e, lf = audit_events.c, audit_leaves.c
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(lf.leaf_index, e.id, e.at, e.actor, e.action, e.subject, e.payload)
+            .join(audit_events, e.id == lf.event_id)
+            .order_by(lf.leaf_index)
+        ).all()
+        proofs = [audit.inclusion(conn, int(r.id)) for r in rows if r.leaf_index in (0, 5, 12, 20)]
+        cons = audit.consistency(conn, 13)
+    assert cons is not None and all(p is not None for p in proofs)
+    given = {
+        "vkey": KEY.verifier_key,
+        "note": note,
+        "old_note": old_note,
+        "events": [{"at": r.at.replace(tzinfo=UTC).isoformat() if r.at.tzinfo is None else r.at.isoformat(),
+                    "actor": r.actor, "action": r.action, "subject": r.subject, "payload": r.payload} for r in rows],
+        "inclusion": [{"index": p["leaf_index"], "size": p["tree_size"], "proof": p["proof"]} for p in proofs if p],
+        "consistency": {"first": cons["first"], "second": cons["second"], "proof": cons["proof"]},
+    }  # fmt: skip
+    script = Path(__file__).parents[3] / "independent" / "verify_audit.py"
+
+    def run(doc: dict[str, Any]) -> dict[str, Any]:
+        out = subprocess.run(
+            [sys.executable, str(script)], input=json.dumps(doc), capture_output=True, text=True, check=False
+        )
+        result: dict[str, Any] = json.loads(out.stdout)
+        assert out.returncode == (0 if result["ok"] else 1)
+        return result
+
+    assert run(given) == {"ok": True, "errors": []}
+    forged = json.loads(json.dumps(given))
+    forged["events"][5]["payload"] = json.dumps({"n": 999, "name": "𠮷"})
+    assert not run(forged)["ok"]
+    bad_proof = json.loads(json.dumps(given))
+    bad_proof["consistency"]["proof"][0] = "00" * 32
+    assert run(bad_proof)["errors"] == ["the consistency proof does not join the two checkpoints"]
+    other_key = json.loads(json.dumps(given))
+    other_key["note"] = signed_note.sign(signed_note.parse(note)[0], KEY.name, Ed25519PrivateKey.generate())
+    assert run(other_key)["errors"][0].startswith("checkpoint:")
