@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Engine, delete, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from ecert.adapters.db import audit
@@ -65,23 +65,15 @@ def event_ids(engine: Engine) -> list[int]:
         return list(conn.execute(select(audit_events.c.id).order_by(audit_events.c.id)).scalars())
 
 
-def test_an_untouched_log_is_intact_and_its_checkpoint_is_signed__R_ACC_1(engine: Engine) -> None:
-    append(engine, 5)
-    note = sequence(engine)
-    result = check(engine, note)
-    assert result.intact and result.size == 5 and result.events == 5, result.problems
-    assert result.checkpoint is not None and result.checkpoint["note"] == note
-    assert signed_note.verify(note, KEY.name, KEY.public_key).size == 5
-    append(engine, 3, 5)
-    assert sequence(engine) != note
-    assert check(engine, note).intact  # the older checkpoint is a prefix of the newer tree
-
-
 def test_truncation_by_one_and_by_fifty_is_found__R_ACC_1(engine: Engine) -> None:
     append(engine, 10)
     kept = sequence(engine)  # a checkpoint someone kept (ecert audit checkpoint --out)
+    assert signed_note.verify(kept, KEY.name, KEY.public_key).size == 10
     append(engine, 50, 10)
     latest = sequence(engine)
+    result = check(engine, kept)  # untouched: intact, and the kept checkpoint is a prefix of today's tree
+    assert result.intact and result.size == 60 and result.events == 60, result.problems
+    assert result.checkpoint is not None and result.checkpoint["note"] == latest
     ids = event_ids(engine)
     # By one: the last event and its leaf gone; the latest checkpoint still says 60.
     with tamper(engine) as conn:
@@ -149,26 +141,28 @@ def test_a_rewritten_and_rehashed_middle_is_found__R_ACC_1(engine: Engine) -> No
     assert "inconsistent" in codes(check(engine, note))
 
 
-def test_a_reordered_pair_is_found__R_ACC_1(engine: Engine) -> None:
-    append(engine, 8)
-    note = sequence(engine)
-    with engine.connect() as conn:
-        leaves = {r.leaf_index: r for r in conn.execute(select(audit_leaves))}
-    with tamper(engine) as conn:  # leaves 3 and 4 swap places, each still matching its own event
-        conn.execute(delete(audit_leaves).where(audit_leaves.c.leaf_index.in_([3, 4])))
-        for index, other in ((3, 4), (4, 3)):
-            conn.execute(insert(audit_leaves).values(leaf_index=index, event_id=leaves[other].event_id,
-                                                     leaf_hash=leaves[other].leaf_hash))  # fmt: skip
-    result = check(engine)
-    assert "root_mismatch" in codes(result) and not result.intact
-    assert "inconsistent" in codes(check(engine, note))
-
-
-def test_an_inserted_event_is_found__R_ACC_1(engine: Engine) -> None:
+def test_a_reordered_pair_and_an_inserted_event_are_found__R_ACC_1(engine: Engine) -> None:
     append(engine, 8)
     note = sequence(engine)
     with engine.connect() as conn:
         leaves = list(conn.execute(select(audit_leaves).order_by(audit_leaves.c.leaf_index)))
+
+    def relay(conn: Connection, rows: list[tuple[int, str]], start: int) -> None:
+        conn.execute(delete(audit_leaves).where(audit_leaves.c.leaf_index >= start))
+        conn.execute(
+            insert(audit_leaves),
+            [{"leaf_index": start + i, "event_id": e, "leaf_hash": h} for i, (e, h) in enumerate(rows)],
+        )
+
+    original = [(int(r.event_id), str(r.leaf_hash)) for r in leaves]
+    with tamper(engine) as conn:  # leaves 3 and 4 swap places, each still matching its own event
+        relay(conn, [original[4], original[3], *original[5:]], 3)
+    result = check(engine)
+    assert "root_mismatch" in codes(result) and not result.intact
+    assert "inconsistent" in codes(check(engine, note))
+    with tamper(engine) as conn:
+        relay(conn, original[3:], 3)
+    assert check(engine, note).intact
     forged = {"n": -1}
     body = audit.canonical(T0, "tester", "test.event", "forged", forged)
     with tamper(engine) as conn:  # an event slipped in at leaf 5, the later ones moved up by one
@@ -177,12 +171,7 @@ def test_an_inserted_event_is_found__R_ACC_1(engine: Engine) -> None:
                                         payload=json.dumps(forged), hash=audit.event_leaf(body).hex())
             .returning(audit_events.c.id)
         ).scalar_one()  # fmt: skip
-        conn.execute(delete(audit_leaves).where(audit_leaves.c.leaf_index >= 5))
-        moved = [(new_id, audit.event_leaf(body).hex()), *((r.event_id, r.leaf_hash) for r in leaves[5:])]
-        conn.execute(
-            insert(audit_leaves),
-            [{"leaf_index": 5 + i, "event_id": e, "leaf_hash": h} for i, (e, h) in enumerate(moved)],
-        )
+        relay(conn, [(new_id, audit.event_leaf(body).hex()), *original[5:]], 5)
     result = check(engine)
     assert "root_mismatch" in codes(result) and not result.intact
     assert "inconsistent" in codes(check(engine, note))
@@ -240,11 +229,8 @@ def test_events_committed_but_never_sequenced_are_sequenced_by_the_next_run__R_A
     assert step.added == audit.WINDOW // 1000 and step.size == 4 + audit.WINDOW // 1000
     result = check(engine)
     assert result.intact and result.unsequenced == 0 and result.size == step.size
-
-
-def test_the_check_finds_an_edited_event_not_yet_sequenced__R_ACC_1(engine: Engine) -> None:
-    append(engine, 2)
-    victim = event_ids(engine)[1]
+    append(engine, 2, 200)  # and one edited before the sequencer took it: the hash written with it says so
+    victim = event_ids(engine)[-1]
     with tamper(engine) as conn:
         conn.execute(update(audit_events).where(audit_events.c.id == victim).values(actor="someone else"))
     result = check(engine)
