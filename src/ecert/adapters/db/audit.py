@@ -551,7 +551,8 @@ def check(conn: Connection, key: NoteKey | None, trusted_note: str | None = None
     # written with each, and their batches and digests counted like the others'.
     tail = _unsequenced(conn, 0, SEQUENCE_BATCH)
     ids = [int(r.id) for r in tail]
-    stored = dict(conn.execute(select(audit_events.c.id, audit_events.c.hash).where(audit_events.c.id.in_(ids))).all())
+    query = select(audit_events.c.id, audit_events.c.hash).where(audit_events.c.id.in_(ids))
+    stored = {int(i): str(h) for i, h in conn.execute(query)} if ids else {}
     for r in tail:
         events += 1
         last_event_id = max(last_event_id, int(r.id))
