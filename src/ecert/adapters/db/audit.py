@@ -327,11 +327,17 @@ def sequence_once(conn: Connection, key: NoteKey, now: datetime, *, full: bool =
     else:  # SQLite: a write that changes nothing takes the write lock before the tree is read
         conn.execute(text("UPDATE audit_checkpoints SET tree_size = tree_size WHERE 0"))
     latest = _latest(conn)
-    size = 0 if latest is None else int(latest.tree_size)
-    frontier = merkle.Frontier(size, [bytes.fromhex(h) for h in json.loads(latest.frontier)] if latest else [])
-    leaves = int(conn.execute(select(func.count()).select_from(audit_leaves)).scalar_one())
-    if leaves != size:
-        raise SequencerStopped(f"{leaves} leaves, but the latest checkpoint has {size}")
+    if latest is None:
+        # The first run: the leaves migration 0014 gave the events written before it, if any.
+        frontier = merkle.Frontier()
+        for h in _leaf_hashes(conn, 2**62):
+            frontier.append(h)
+    else:
+        frontier = merkle.Frontier(int(latest.tree_size), [bytes.fromhex(h) for h in json.loads(latest.frontier)])
+    size = frontier.size
+    leaves, top = conn.execute(select(func.count(), func.max(audit_leaves.c.leaf_index))).one()
+    if int(leaves) != size or (size and int(top) != size - 1):
+        raise SequencerStopped(f"{leaves} leaves up to index {top}, but the tree to extend has {size}")
     rows = _unsequenced(conn, low, SEQUENCE_BATCH)
     if not rows and latest is not None:
         return Sequenced(size, 0, None)

@@ -8,10 +8,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from alembic import command
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, insert, select
 
-from ecert.adapters.db.audit import GENESIS, canonical, chain_hash
+from ecert.adapters.db.audit import GENESIS, NoteKey, canonical, chain_hash
 from ecert.adapters.db.audit import check as audit_check
+from ecert.adapters.db.audit import sequence as audit_sequence
 from ecert.adapters.db.engine import alembic_config, make_engine
 from ecert.adapters.db.tables import (
     audit_events,
@@ -86,6 +88,10 @@ def test_backfill_rebuilds_the_employer_before_a_change_and_the_date_answers_wit
             assert conn.execute(select(audit_leaves.c.leaf_index, audit_leaves.c.event_id)).all() == [(0, 1)]
             found = audit_check(conn, None)
             assert (found.intact, found.size, found.unsequenced) == (True, 1, 0), found.problems
+        key = NoteKey("test/audit", Ed25519PrivateKey.generate())  # the first sequencer run signs those leaves
+        assert audit_sequence(eng, key, lambda: CHANGED_AT).size == 1
+        with eng.connect() as conn:
+            assert audit_check(conn, key).intact
         with eng.connect() as conn:
             rows = conn.execute(select(registration_versions)).all()
         assert [(r.version, r.employer_name, r.employer_uscc, r.source) for r in rows] == [
