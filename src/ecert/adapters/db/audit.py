@@ -40,7 +40,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select, text
 
-from ecert.adapters.db.tables import audit_checkpoints, audit_events, audit_leaves, certificates, verification_events
+from ecert.adapters.db.tables import (
+    audit_checkpoints,
+    audit_events,
+    audit_leaves,
+    certificates,
+    registrations,
+    verification_events,
+)
 from ecert.adapters.signing import signed_note
 from ecert.domain import merkle
 
@@ -118,10 +125,48 @@ def _plain(value: Any) -> Any:
     return value
 
 
+# The same for a registration row: every column but the surrogate id.
+REGISTRATION_COLUMNS = (
+    "registration_no", "province_code", "name", "name_rare_chars", "gender", "birth_date", "id_number",
+    "employer_name", "employer_uscc", "status", "status_reason", "status_basis", "status_effective", "ce_hours",
+    "email", "data_version", "created_at", "updated_at",
+)  # fmt: skip
+ROWS_ACTION = "registry.rows"  # the digests of registry rows a change wrote (the change's own event says why)
+_ROWS_PER_EVENT = 5_000
+
+
+def _digest(row: Mapping[str, Any], columns: tuple[str, ...]) -> str:
+    fields = [_plain(row[c]) for c in columns]
+    return hashlib.sha256(json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
+
+
 def certificate_digest(row: Mapping[str, Any]) -> str:
     """SHA-256 (hex) of a certificate row's columns (:data:`CERTIFICATE_COLUMNS`) as a JSON array."""
-    fields = [_plain(row[c]) for c in CERTIFICATE_COLUMNS]
-    return hashlib.sha256(json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
+    return _digest(row, CERTIFICATE_COLUMNS)
+
+
+def registration_digest(row: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of a registration row's columns (:data:`REGISTRATION_COLUMNS`) as a JSON array."""
+    return _digest(row, REGISTRATION_COLUMNS)
+
+
+def log_registrations(conn: Connection, which: Any, *, at: datetime, actor: str) -> int:
+    """Log the digests of the registration rows ``which`` selects, as they stand in this transaction
+    (``registry.rows`` events of at most 5,000 rows): called by every change that writes them
+    (adapters/db/registry.py), so the check finds a row edited since. Returns the rows logged."""
+    cols = [registrations.c[n] for n in REGISTRATION_COLUMNS]
+    result = conn.execute(select(*cols).where(which).order_by(registrations.c.registration_no))
+    log, n, chunk = AuditLog(conn), 0, {}
+    for row in result.mappings():
+        chunk[str(row["registration_no"])] = registration_digest(dict(row))
+        if len(chunk) == _ROWS_PER_EVENT:
+            log.append(at=at, actor=actor, action=ROWS_ACTION, subject="registrations",
+                       payload={"table": "registrations", "rows": chunk})  # fmt: skip
+            n, chunk = n + len(chunk), {}
+    if chunk:
+        log.append(at=at, actor=actor, action=ROWS_ACTION, subject="registrations",
+                   payload={"table": "registrations", "rows": chunk})  # fmt: skip
+    return n + len(chunk)
 
 
 # (id, at, channel, serial, registration_no, status, batch_id): a verification_events row.
@@ -613,7 +658,7 @@ def check(conn: Connection, key: NoteKey | None, trusted_note: str | None = None
                 f"核验记录 {unlogged} 不属于任何批次",
                 f"verification row {unlogged} belongs to no batch",
             )
-    _check_certificates(conn, problems, digests)
+    _check_rows(conn, problems, digests)
     return ChainCheck(
         first_broken_id=min(first_broken) if first_broken else None,
         unlogged_verification_id=unlogged,
@@ -657,13 +702,22 @@ def _check_trusted(
             )
 
 
+_DIGESTED = {  # table -> (its key column, the columns its digest covers)
+    "certificates": (certificates, "serial", CERTIFICATE_COLUMNS),
+    "registrations": (registrations, "registration_no", REGISTRATION_COLUMNS),
+}
+
+
 def _note_digests(action: str, payload: Any, digests: dict[str, str]) -> None:
-    if action == ISSUE_ACTION and isinstance(payload, dict) and isinstance(payload.get("row_sha256"), str):
-        digests[str(payload.get("serial"))] = payload["row_sha256"]
-    elif action == BASELINE_ACTION and isinstance(payload, dict) and payload.get("table") == "certificates":
+    """``digests``: "table key" -> the last digest logged for that row."""
+    if not isinstance(payload, dict):
+        return
+    if action == ISSUE_ACTION and isinstance(payload.get("row_sha256"), str):
+        digests[f"certificates {payload.get('serial')}"] = payload["row_sha256"]
+    elif action in (BASELINE_ACTION, ROWS_ACTION) and payload.get("table") in _DIGESTED:
         rows = payload.get("rows")
         if isinstance(rows, dict):
-            digests.update({str(k): str(v) for k, v in rows.items()})
+            digests.update({f"{payload['table']} {k}": str(v) for k, v in rows.items()})
 
 
 def _late_digests(conn: Connection, digests: dict[str, str]) -> None:
@@ -673,39 +727,47 @@ def _late_digests(conn: Connection, digests: dict[str, str]) -> None:
         _note_digests(r.action, json.loads(r.payload), digests)
 
 
-def _check_certificates(conn: Connection, problems: _Problems, digests: dict[str, str]) -> None:
-    cols = [certificates.c[n] for n in CERTIFICATE_COLUMNS]
+_ROW_WORDS = {"certificates": ("证书", "certificate"), "registrations": ("注册", "registration")}
+
+
+def _check_rows(conn: Connection, problems: _Problems, digests: dict[str, str]) -> None:
+    """Every certificate and registration row against the digest last logged for it."""
     seen: set[str] = set()
     late_read = False
-    result = conn.execute(select(*cols).order_by(certificates.c.serial).execution_options(yield_per=_CHUNK))
-    try:
-        for row in result:
-            serial = str(row.serial)
-            seen.add(serial)
-            digest = certificate_digest(dict(row._mapping))
-            if serial not in digests and not late_read:
-                _late_digests(conn, digests)
-                late_read = True
-            want = digests.get(serial)
-            if want is None:
-                problems.add(
-                    "registry_row_unlogged",
-                    f"证书 {serial} 的记录不在审计日志中",
-                    f"certificate row {serial} is not in the audit log",
-                )
-            elif want != digest:
-                problems.add(
-                    "registry_row_changed",
-                    f"证书 {serial} 的记录与审计日志不符(被改动)",
-                    f"certificate row {serial} differs from its audit event (edited)",
-                )
-    finally:
-        result.close()
-    for serial in sorted(set(digests) - seen):
+    for name, (table, key, columns) in _DIGESTED.items():
+        zh_word, en_word = _ROW_WORDS[name]
+        cols = [table.c[n] for n in columns]
+        result = conn.execute(select(*cols).order_by(table.c[key]).execution_options(yield_per=_CHUNK))
+        try:
+            for row in result:
+                mapping = dict(row._mapping)
+                k = f"{name} {mapping[key]}"
+                seen.add(k)
+                if k not in digests and not late_read:
+                    _late_digests(conn, digests)
+                    late_read = True
+                want = digests.get(k)
+                if want is None:
+                    problems.add(
+                        "registry_row_unlogged",
+                        f"{zh_word} {mapping[key]} 的记录不在审计日志中",
+                        f"{en_word} row {mapping[key]} is not in the audit log",
+                    )
+                elif want != _digest(mapping, columns):
+                    problems.add(
+                        "registry_row_changed",
+                        f"{zh_word} {mapping[key]} 的记录与审计日志不符(被改动)",
+                        f"{en_word} row {mapping[key]} differs from its last audit event (edited)",
+                    )
+        finally:
+            result.close()
+    for k in sorted(set(digests) - seen):
+        name, _, value = k.partition(" ")
+        zh_word, en_word = _ROW_WORDS[name]
         problems.add(
             "registry_row_missing",
-            f"审计日志中的证书 {serial} 的记录已不存在",
-            f"certificate row {serial}, in the audit log, is gone",
+            f"审计日志中的{zh_word} {value} 的记录已不存在",
+            f"{en_word} row {value}, in the audit log, is gone",
         )
 
 

@@ -18,7 +18,14 @@ from sqlalchemy.exc import DBAPIError
 from ecert.adapters.db import audit
 from ecert.adapters.db.audit import AuditLog, ChainCheck, NoteKey
 from ecert.adapters.db.certificates import SqlCertificates
-from ecert.adapters.db.tables import audit_checkpoints, audit_events, audit_leaves, certificates, verification_events
+from ecert.adapters.db.tables import (
+    audit_checkpoints,
+    audit_events,
+    audit_leaves,
+    certificates,
+    registrations,
+    verification_events,
+)
 from ecert.adapters.db.verification_log import verification, write_batch
 from ecert.adapters.signing import signed_note
 from ecert.domain.certificate import CertificateRecord
@@ -214,6 +221,44 @@ def test_an_edited_removed_or_added_certificate_row_is_found__R_ACC_1(
         SqlCertificates(conn).add(_certificate("BBBBBBBBBBBBBBBB"))
         SqlCertificates(conn).add(_certificate("CCCCCCCCCCCCCCCC"))
     assert codes(check(engine)) == {"registry_row_unlogged"}
+    with tamper(engine) as conn:
+        conn.execute(delete(certificates).where(certificates.c.serial.in_(["BBBBBBBBBBBBBBBB", "CCCCCCCCCCCCCCCC"])))
+        conn.execute(update(certificates).values(seal_key_id="ee" * 32))  # A, the one row left, edited
+    assert codes(check(engine)) == {"registry_row_changed", "registry_row_missing"}
+
+
+def test_registration_rows_changed_through_ecert_check_out_and_edited_by_hand_are_found__R_ACC_1(
+    ecert: Any, engine: Engine, tmp_path: Any
+) -> None:
+    """Registrations: the import, a change of employer (supersede) and a revocation log the rows they
+    write (``registry.rows``); an edit by hand is then found, and so is a registration added by hand."""
+    from test_audit_schema import write_registry
+
+    assert ecert("import", str(write_registry(tmp_path / "a.csv", 2)), "--json", today="2021-03-01").exit_code == 0
+    assert (
+        ecert("import", str(write_registry(tmp_path / "b.csv", 3, "另一公司")), "--json", today="2021-03-02").exit_code
+        == 0
+    )
+    assert (
+        ecert(
+            "revoke",
+            REG_NO,
+            "--reason",
+            "测试",
+            "--basis",
+            "文号",
+            "--effective",
+            "2021-03-03",
+            "--json",
+            today="2021-03-03",
+        ).exit_code
+        == 0
+    )
+    assert check(engine).intact, check(engine).problems
+    with tamper(engine) as conn:
+        conn.execute(update(registrations).where(registrations.c.registration_no == REG_NO).values(status="active"))
+    result = check(engine)
+    assert codes(result) == {"registry_row_changed"} and REG_NO in result.problems[0][2]
 
 
 def test_events_committed_but_never_sequenced_are_sequenced_by_the_next_run__R_ACC_1(engine: Engine) -> None:

@@ -36,8 +36,10 @@ def write_registry(path: Path, n: int = 2, employer: str = "某建设公司") ->
 
 
 def events(engine: Engine) -> list[Any]:
+    """The events of the changes (not the ``registry.rows`` digests each change also logs)."""
     with engine.connect() as conn:
-        return list(conn.execute(select(audit_events).order_by(audit_events.c.id)))
+        q = select(audit_events).where(audit_events.c.action != "registry.rows").order_by(audit_events.c.id)
+        return list(conn.execute(q))
 
 
 def verify(engine: Engine) -> int | None:
@@ -80,7 +82,11 @@ def test_audit_chain_verifies_and_an_edited_event_is_found__R_ACC_1(ecert: Any, 
     assert [e.action for e in evs] == ["registry.import", "registry.import", "registry.sweep"]
     assert verify(engine) is None
     audit = ecert("audit", "verify", "--json")  # sequenced, checked and signed
-    assert (audit.exit_code, audit.json()["intact"], audit.json()["size"]) == (0, True, 3), audit.stdout
+    with engine.connect() as conn:  # the three, and the registry rows each import logged (registry.rows)
+        total = conn.execute(select(func.count()).select_from(audit_events)).scalar_one()
+    assert (audit.exit_code, audit.json()["intact"], audit.json()["size"]) == (0, True, total) and total == 5, (
+        audit.stdout
+    )
 
     middle = evs[1]
     forged = json.loads(middle.payload)
@@ -161,6 +167,9 @@ def test_migration_0014_hashes_leaves_and_certificate_rows_as_audit_py_does__R_A
     }
     assert m0014.certificate_digest(row) == audit.certificate_digest(row)
     assert m0014.CERTIFICATE_COLUMNS == audit.CERTIFICATE_COLUMNS
+    assert m0014.REGISTRATION_COLUMNS == audit.REGISTRATION_COLUMNS
+    reg = {c: f"v-{c}" for c in audit.REGISTRATION_COLUMNS} | {"birth_date": date(1980, 1, 1), "created_at": at}
+    assert m0014.row_digest(reg, m0014.REGISTRATION_COLUMNS) == audit.registration_digest(reg)
 
 
 # ---------------------------------------------------------------------------------------------- schema

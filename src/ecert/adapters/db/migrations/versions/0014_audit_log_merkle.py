@@ -11,8 +11,9 @@ committed events leaf indexes and writes signed checkpoints.
 - ``audit_leaves`` (leaf index, event id, leaf hash) and ``audit_checkpoints`` (tree size, root hash,
   time, key id, the signed note, the frontier to append to). The events already there get leaves in
   their current (id) order here; the first sequencer run signs the first checkpoint.
-- ``audit.baseline`` events: the digest of every certificate row already there, so the check can
-  tell a row edited later (new rows are logged by their ``certificate.issue`` event).
+- ``audit.baseline`` events: the digest of every certificate and registration row already there, so
+  the check can tell a row edited later (later changes log theirs: ``certificate.issue``,
+  ``registry.rows``).
 - PostgreSQL: ``ecert_audit_append`` (0008, the chain lock) goes; a trigger refuses UPDATE, DELETE
   and TRUNCATE on ``audit_events``, ``audit_leaves``, ``audit_checkpoints`` and
   ``verification_events``. The application's role should also be granted only SELECT and INSERT
@@ -69,6 +70,11 @@ CERTIFICATE_COLUMNS = (
     "serial", "registration_no", "data_version", "identifier", "usage_from", "usage_until", "issue_date",
     "content_digest", "seal_key_id", "qr_kid", "confirmed_by", "confirmed_at", "issued_at",
 )  # fmt: skip
+REGISTRATION_COLUMNS = (
+    "registration_no", "province_code", "name", "name_rare_chars", "gender", "birth_date", "id_number",
+    "employer_name", "employer_uscc", "status", "status_reason", "status_basis", "status_effective", "ce_hours",
+    "email", "data_version", "created_at", "updated_at",
+)  # fmt: skip
 BASELINE_ROWS = 5_000  # certificate digests per ``audit.baseline`` event
 CHUNK = 10_000
 
@@ -86,14 +92,18 @@ def leaf_hash(body: str) -> str:
     return hashlib.sha256(b"\x00" + body.encode("utf-8")).hexdigest()
 
 
-def certificate_digest(row: Any) -> str:
+def row_digest(row: Any, columns: tuple[str, ...]) -> str:
     def plain(v: Any) -> Any:
         if isinstance(v, datetime):
             return _utc(v).isoformat()
         return v.isoformat() if isinstance(v, date) else v
 
-    fields = [plain(row[c]) for c in CERTIFICATE_COLUMNS]
+    fields = [plain(row[c]) for c in columns]
     return hashlib.sha256(json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
+
+
+def certificate_digest(row: Any) -> str:
+    return row_digest(row, CERTIFICATE_COLUMNS)
 
 
 def _tables() -> tuple[sa.Table, sa.Table, sa.Table]:
@@ -107,6 +117,7 @@ def _tables() -> tuple[sa.Table, sa.Table, sa.Table]:
         sa.Column("leaf_hash", sa.String(64)),
     )  # fmt: skip
     certs = sa.Table("certificates", meta, *(sa.Column(n) for n in CERTIFICATE_COLUMNS))
+    sa.Table("registrations", meta, *(sa.Column(n) for n in REGISTRATION_COLUMNS))
     return events, leaves, certs
 
 
@@ -151,35 +162,40 @@ def upgrade() -> None:
             index += 1
         conn.execute(sa.insert(leaves), batch_rows)
         after = rows[-1].id
-    # The certificate rows already there: their digests, logged (sequenced by the first run).
+    # The certificate and registration rows already there: their digests, logged (sequenced by the first run).
     now = datetime.now(UTC)
-    digests: dict[str, str] = {}
-    for row in conn.execute(sa.select(certs).order_by(certs.c.serial)).mappings():
-        digests[str(row["serial"])] = certificate_digest(row)
-        if len(digests) == BASELINE_ROWS:
-            _baseline(conn, events, now, digests)
-            digests = {}
-    if digests:
-        _baseline(conn, events, now, digests)
+    regs = certs.metadata.tables["registrations"]
+    for table, key, columns in (
+        (certs, "serial", CERTIFICATE_COLUMNS),
+        (regs, "registration_no", REGISTRATION_COLUMNS),
+    ):
+        digests: dict[str, str] = {}
+        for row in conn.execute(sa.select(table).order_by(table.c[key])).mappings():
+            digests[str(row[key])] = row_digest(row, columns)
+            if len(digests) == BASELINE_ROWS:
+                _baseline(conn, events, now, table.name, digests)
+                digests = {}
+        if digests:
+            _baseline(conn, events, now, table.name, digests)
     if on_postgresql():
         op.execute(GUARD)
-        for table in TABLES:
+        for name in TABLES:
             op.execute(
-                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                f"CREATE TRIGGER {name}_append_only BEFORE UPDATE OR DELETE ON {name} "
                 "FOR EACH ROW EXECUTE FUNCTION ecert_append_only()"
             )
             op.execute(
-                f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+                f"CREATE TRIGGER {name}_no_truncate BEFORE TRUNCATE ON {name} "
                 "FOR EACH STATEMENT EXECUTE FUNCTION ecert_append_only()"
             )
 
 
-def _baseline(conn: sa.Connection, events: sa.Table, now: datetime, digests: dict[str, str]) -> None:
-    payload = {"table": "certificates", "rows": digests}
-    body = canonical(now, "system:migration", "audit.baseline", "certificates", payload)
+def _baseline(conn: sa.Connection, events: sa.Table, now: datetime, table: str, digests: dict[str, str]) -> None:
+    payload = {"table": table, "rows": digests}
+    body = canonical(now, "system:migration", "audit.baseline", table, payload)
     conn.execute(
         sa.insert(events),
-        {"at": now, "actor": "system:migration", "action": "audit.baseline", "subject": "certificates",
+        {"at": now, "actor": "system:migration", "action": "audit.baseline", "subject": table,
          "payload": json.dumps(payload, ensure_ascii=False, sort_keys=True), "prev_hash": None,
          "hash": leaf_hash(body)},
     )  # fmt: skip
