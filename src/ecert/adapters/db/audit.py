@@ -19,9 +19,10 @@ transparency log in the manner of Certificate Transparency (RFC 9162) with C2SP 
   sealed by one ``verification.batch`` event whose payload names the batch's id range, row count and a
   SHA-256 digest over the rows (adapters/db/verification_log.py), recomputed by the check.
 - **Registry rows**: the registry tables are not in the tree; each certificate row's digest
-  (:func:`certificate_digest`) is in the ``certificate.issue`` event that records it (migration 0014
-  logged the rows it found in ``audit.baseline`` events), so a certificate row edited, removed or added
-  by hand is found by the check. Registrations are not covered yet (README, R-ACC-1).
+  (:func:`certificate_digest`) is in the ``certificate.issue`` event that records it, each write of
+  registration rows logs theirs (:func:`log_registrations`, ``registry.rows``), migration 0014 logged
+  the rows it found (``audit.baseline``): a certificate or registration row edited, removed or added by
+  hand is found by the check. Specialties, applications and users are not covered yet (README, R-ACC-1).
 
 PostgreSQL refuses UPDATE, DELETE and TRUNCATE on ``audit_events``, ``audit_leaves`` and
 ``audit_checkpoints`` (migration 0014's trigger); the application's role should also lack those
