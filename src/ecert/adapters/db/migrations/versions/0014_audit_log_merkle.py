@@ -116,8 +116,14 @@ def _tables() -> tuple[sa.Table, sa.Table, sa.Table]:
         "audit_leaves", meta, sa.Column("leaf_index", sa.BigInteger), sa.Column("event_id", sa.Integer),
         sa.Column("leaf_hash", sa.String(64)),
     )  # fmt: skip
-    certs = sa.Table("certificates", meta, *(sa.Column(n) for n in CERTIFICATE_COLUMNS))
-    sa.Table("registrations", meta, *(sa.Column(n) for n in REGISTRATION_COLUMNS))
+    # Typed as the check reads them (SQLite hands back text for untyped dates and instants).
+    types: dict[str, Any] = {
+        **dict.fromkeys(("usage_from", "usage_until", "issue_date", "birth_date", "status_effective"), sa.Date()),
+        **dict.fromkeys(("confirmed_at", "issued_at", "created_at", "updated_at"), sa.DateTime(timezone=True)),
+        **dict.fromkeys(("data_version", "ce_hours"), sa.Integer()),
+    }
+    certs = sa.Table("certificates", meta, *(sa.Column(n, types.get(n)) for n in CERTIFICATE_COLUMNS))
+    sa.Table("registrations", meta, *(sa.Column(n, types.get(n)) for n in REGISTRATION_COLUMNS))
     return events, leaves, certs
 
 
