@@ -513,11 +513,11 @@ def test_audit_page_shows_latest_events_and_an_intact_chain__R_ACC_1(site: Site)
     assert "审计日志完好" in html and "最新签名检查点" in html
     for action in ("auth.login", "renewal.approved", "renewal.apply", "user.add"):
         assert action in html
-    api = c.get("/api/v1/audit", params={"limit": 2, "verify": "true"}).json()
+    api = c.get("/api/v1/audit", params={"limit": 3, "verify": "true"}).json()
     assert api["chain"]["intact"] is True and api["chain"]["first_broken_id"] is None
     assert api["chain"]["problems"] == [] and api["chain"]["size"] == api["chain"]["checkpoint"]["size"] > 0
-    # The sign-in: the password, then the second factor (a first sign-in enrols).
-    assert [e["action"] for e in api["events"]] == ["renewal.approved", "auth.second_factor_enrolled"]
+    # The approval (and the digest of the registration row it rewrote), then the sign-in's second factor.
+    assert [e["action"] for e in api["events"]] == ["renewal.approved", "registry.rows", "auth.second_factor_enrolled"]
     older = c.get("/api/v1/audit", params={"limit": 2, "before_id": api["next_before_id"]}).json()
     assert all(e["id"] < api["next_before_id"] for e in older["events"])
 
