@@ -1,4 +1,4 @@
-"""The audit log's checkpoints as C2SP signed notes (R-ACC-1; adapters/signing/signed_note.py)."""
+"""The audit log's checkpoints as C2SP signed notes (R-ACC-1; adapters/signed_note.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ecert.adapters.signing import signed_note
+from ecert.adapters import signed_note
 
 NAME = "ecert.example.cn/audit"
 KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))

@@ -8,7 +8,7 @@ transparency log in the manner of Certificate Transparency (RFC 9162) with C2SP 
   on demand (``ecert audit verify`` / ``audit checkpoint``, at startup), the sequencer takes the
   committed events that have no leaf yet, in id order, gives each the next leaf index
   (``audit_leaves``), extends the tree and writes a signed checkpoint (``audit_checkpoints``; C2SP
-  ``tlog-checkpoint`` text in a signed note, adapters/signing/signed_note.py, the dedicated audit key).
+  ``tlog-checkpoint`` text in a signed note, adapters/signed_note.py, the dedicated audit key).
   Only sequencers wait for one another. An event committed but not yet sequenced when a process
   dies is sequenced by the next run: nothing is lost between commit and sequencing.
 - **Check** (:func:`check`): every leaf's event is read again and hashed, the tree is rebuilt and its
@@ -41,6 +41,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select, text
 
+from ecert.adapters import signed_note
 from ecert.adapters.db.tables import (
     audit_checkpoints,
     audit_events,
@@ -49,7 +50,6 @@ from ecert.adapters.db.tables import (
     registrations,
     verification_events,
 )
-from ecert.adapters.signing import signed_note
 from ecert.domain import merkle
 
 GENESIS = "0" * 64  # the old chain's start (events written before migration 0014)

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 
+from ecert.adapters import signed_note
 from ecert.adapters.db import audit
 from ecert.adapters.db.audit import AuditLog, ChainCheck, NoteKey
 from ecert.adapters.db.certificates import SqlCertificates
@@ -27,7 +28,6 @@ from ecert.adapters.db.tables import (
     verification_events,
 )
 from ecert.adapters.db.verification_log import verification, write_batch
-from ecert.adapters.signing import signed_note
 from ecert.domain.certificate import CertificateRecord
 from ecert.domain.ids import make_registration_no
 from helpers_audit import tamper
