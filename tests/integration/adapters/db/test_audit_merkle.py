@@ -263,7 +263,7 @@ def test_registration_rows_changed_through_ecert_check_out_and_edited_by_hand_ar
 
 def test_events_committed_but_never_sequenced_are_sequenced_by_the_next_run__R_ACC_1(engine: Engine) -> None:
     """A crash between commit and sequencing: the events are in the table, with no leaf; the next
-    sequencer (the restarted process's first, full run) takes them — also those below the window."""
+    sequencer (the restarted process's first, full run) takes them."""
     append(engine, 4)
     sequence(engine)
     append(engine, audit.WINDOW // 1000, 100)  # committed; the process "dies" before its sequencer runs
