@@ -38,12 +38,14 @@ def test_init_creates_the_queue_schema(ecert: Any, engine: Engine) -> None:
 
 def test_every_job_is_a_task_and_the_daily_ones_are_scheduled_on_request(engine: Engine) -> None:
     jobs = {"ecert.sweep", "ecert.reminders", "ecert.export", "ecert.reseal", "ecert.recover_stalled"}
+    jobs |= {"ecert.audit_sequence", "ecert.audit_sequence_periodic"}
     assert jobs <= set(tasks.queue_app(engine).tasks)
     assert "ecert.daily_sweep" not in tasks.queue_app(engine).tasks
     scheduled = tasks.queue_app(engine, schedule=True)
     assert {"ecert.daily_sweep", "ecert.daily_reminders"} <= set(scheduled.tasks)
     assert {t.task.name for t in scheduled.periodic_registry.periodic_tasks.values()} == {
         "ecert.recover_stalled",
+        "ecert.audit_sequence_periodic",
         "ecert.daily_sweep",
         "ecert.daily_reminders",
     }

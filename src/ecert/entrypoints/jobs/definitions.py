@@ -80,6 +80,14 @@ def reseal(a: App, *, out_dir: str, progress: Progress | None = None) -> dict[st
     ).as_dict()
 
 
+def audit_sequence(a: App, *, progress: Progress | None = None) -> dict[str, Any]:
+    """Sequence every committed audit event into the Merkle tree and sign a checkpoint (R-ACC-1;
+    adapters/db/audit.py). The web processes do it every second; a worker does it every minute too,
+    so a deployment whose web tier is down still gets its events sequenced."""
+    done = a.sequence_audit(full=True)
+    return {"size": done.size, "added": done.added}
+
+
 # ------------------------------------------------------------------------------------------ rosters
 
 
@@ -186,5 +194,6 @@ JOBS: dict[str, JobSpec] = {
         JobSpec("export", export, lock=None, dedupe=False),
         JobSpec("reseal", reseal, lock="ecert.reseal", dedupe=True),
         JobSpec("roster", roster, lock=None, dedupe=False),
+        JobSpec("audit_sequence", audit_sequence, lock="ecert.audit", dedupe=True),
     )
 }

@@ -28,8 +28,12 @@ from ecert.adapters.db.tables import (
     verification_events,
 )
 from ecert.adapters.db.verification_log import verification, write_batch
+from ecert.adapters.keystore import key_settings_from_env
+from ecert.bootstrap import bootstrap
+from ecert.config import Settings
 from ecert.domain.certificate import CertificateRecord
 from ecert.domain.ids import make_registration_no
+from ecert.entrypoints.jobs.definitions import JOBS
 from helpers_audit import tamper
 
 pytestmark = pytest.mark.db
@@ -261,7 +265,9 @@ def test_registration_rows_changed_through_ecert_check_out_and_edited_by_hand_ar
     assert codes(result) == {"registry_row_changed"} and REG_NO in result.problems[0][2]
 
 
-def test_events_committed_but_never_sequenced_are_sequenced_by_the_next_run__R_ACC_1(engine: Engine) -> None:
+def test_events_committed_but_never_sequenced_are_sequenced_by_the_next_run__R_ACC_1(
+    engine: Engine, db_url: str, tmp_path: Any
+) -> None:
     """A crash between commit and sequencing: the events are in the table, with no leaf; the next
     sequencer (the restarted process's first, full run) takes them."""
     append(engine, 4)
@@ -270,10 +276,15 @@ def test_events_committed_but_never_sequenced_are_sequenced_by_the_next_run__R_A
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(audit_leaves)).scalar_one() == 4
         assert check(engine).unsequenced == audit.WINDOW // 1000
-    step = audit.sequence(engine, KEY, _now, full=True)
-    assert step.added == audit.WINDOW // 1000 and step.size == 4 + audit.WINDOW // 1000
+    # The restarted side: here the worker's job (entrypoints/jobs), a full run like the web's first.
+    app = bootstrap(
+        Settings(database_url=db_url), engine=engine, keys=key_settings_from_env({"ECERT_KEYS_DIR": str(tmp_path)})
+    )
+    app.__dict__["audit_key"] = KEY  # the test's audit key instead of one made in tmp_path
+    step = JOBS["audit_sequence"].fn(app)
+    assert step == {"added": audit.WINDOW // 1000, "size": 4 + audit.WINDOW // 1000}
     result = check(engine)
-    assert result.intact and result.unsequenced == 0 and result.size == step.size
+    assert result.intact and result.unsequenced == 0 and result.size == step["size"]
     append(engine, 2, 200)  # and one edited before the sequencer took it: the hash written with it says so
     victim = event_ids(engine)[-1]
     with tamper(engine) as conn:
