@@ -659,7 +659,7 @@ def check(conn: Connection, key: NoteKey | None, trusted_note: str | None = None
                 f"核验记录 {unlogged} 不属于任何批次",
                 f"verification row {unlogged} belongs to no batch",
             )
-    _check_rows(conn, problems, digests)
+    _check_rows(conn, problems, digests, last_event_id)
     return ChainCheck(
         first_broken_id=min(first_broken) if first_broken else None,
         unlogged_verification_id=unlogged,
@@ -721,17 +721,24 @@ def _note_digests(action: str, payload: Any, digests: dict[str, str]) -> None:
             digests.update({f"{payload['table']} {k}": str(v) for k, v in rows.items()})
 
 
-def _late_digests(conn: Connection, digests: dict[str, str]) -> None:
-    """Digests in events committed after the walk began (not yet sequenced): a certificate issued
-    during the check is not reported as unlogged."""
-    for r in _unsequenced(conn, 0, SEQUENCE_BATCH):
-        _note_digests(r.action, json.loads(r.payload), digests)
+def _late_digests(conn: Connection, digests: dict[str, str], since_id: int) -> None:
+    """Digests in events committed after the log was read (sequenced meanwhile or not, and their ids
+    not in commit order): a row written during the check is not reported as unlogged. The events'
+    own check is the next run's; here they only vouch for rows, in id order (the newest digest wins)."""
+    e = audit_events.c
+    recent = (
+        select(e.action, e.payload)
+        .where(e.id > since_id - WINDOW, e.action.in_((ISSUE_ACTION, ROWS_ACTION, BASELINE_ACTION)))
+        .order_by(e.id)
+    )
+    for action, payload in conn.execute(recent):
+        _note_digests(action, json.loads(payload), digests)
 
 
 _ROW_WORDS = {"certificates": ("证书", "certificate"), "registrations": ("注册", "registration")}
 
 
-def _check_rows(conn: Connection, problems: _Problems, digests: dict[str, str]) -> None:
+def _check_rows(conn: Connection, problems: _Problems, digests: dict[str, str], last_event_id: int) -> None:
     """Every certificate and registration row against the digest last logged for it."""
     seen: set[str] = set()
     late_read = False
@@ -745,7 +752,7 @@ def _check_rows(conn: Connection, problems: _Problems, digests: dict[str, str]) 
                 k = f"{name} {mapping[key]}"
                 seen.add(k)
                 if k not in digests and not late_read:
-                    _late_digests(conn, digests)
+                    _late_digests(conn, digests, last_event_id)
                     late_read = True
                 want = digests.get(k)
                 if want is None:
@@ -833,9 +840,11 @@ def _unlogged_after(conn: Connection, last_id: int, last_event_id: int) -> int |
     tail_max = conn.execute(select(func.max(v.id)).where(v.id > last_id)).scalar_one_or_none()
     if tail_max is None:
         return None
+    # Event ids are not in commit order any more (no lock): a batch committed during the check may
+    # have an id below the highest one read. Every recent batch event is looked at again.
     newer = conn.execute(
         select(audit_events.c.id, audit_events.c.payload).where(
-            audit_events.c.id > last_event_id, audit_events.c.action == BATCH_ACTION
+            audit_events.c.id > last_event_id - WINDOW, audit_events.c.action == BATCH_ACTION
         )
     )
     covered = last_id
