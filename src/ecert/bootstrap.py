@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from pyhanko.sign.signers import Signer
 
+    from ecert.adapters.db.audit import NoteKey, Sequenced
     from ecert.adapters.db.sessions import FailureStore
     from ecert.adapters.db.verification_log import VerificationLog
     from ecert.adapters.documents.fonts import FontSet
@@ -192,6 +193,19 @@ class App:
         fonts = default_fonts()
         page = render_attestation(att.document, att.jws, base_url=self.keys.base_url, fonts=fonts, lang=lang)
         return self.documents.sealer.seal(page, self.clock.now())
+
+    @cached_property
+    def audit_key(self) -> NoteKey:
+        """The audit log's checkpoint key (R-ACC-1) and the name its checkpoints carry."""
+        from ecert.adapters.db.audit import NoteKey
+
+        return NoteKey(keystore.audit_log_name(self.keys), keystore.audit_private_key(self.keys))
+
+    def sequence_audit(self, *, full: bool = False) -> Sequenced:
+        """Sequence the committed audit events into the tree and sign a checkpoint (adapters/db/audit.py)."""
+        from ecert.adapters.db.audit import sequence
+
+        return sequence(self.engine, self.audit_key, self.clock.now, full=full)
 
     @cached_property
     def signature_checker(self) -> PdfSignatureChecker:

@@ -207,7 +207,7 @@ def test_the_audit_page_of_50_events_stays_under_two_screens__R_ACC_1(
         chain = page.locator(".chain").bounding_box()
         table = page.locator("table.audit").bounding_box()
         assert chain is not None and table is not None and chain["y"] < table["y"]  # the chain's verdict first
-        assert "哈希链完整" in page.inner_text(".chain")
+        assert "审计日志完好" in page.inner_text(".chain")
         shot(page, "07-admin-audit")
 
         page.locator("table.audit tbody tr").nth(2).locator("summary").click()

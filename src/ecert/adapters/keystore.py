@@ -47,6 +47,7 @@ from ecert.domain.errors import EcertError
 
 QR_KEY = "qr-key.pem"
 APP_SECRET = "app-secret.key"  # 32 random bytes: keys signed cookies and the TOTP secrets at rest
+AUDIT_KEY = "audit-key.pem"  # Ed25519: signs the audit log's checkpoints (R-ACC-1), and nothing else
 QR_RETIRED = "qr-retired"
 DEMO_MARKER = "DEMO-KEYS-NOT-FOR-PRODUCTION.txt"
 SM2_DEMO_SEAL = "sm2-seal.esl"  # the DEMO electronic seal (SESeal, DER) beside the DEMO SM2 PKI
@@ -163,6 +164,8 @@ def ensure_keys(ks: KeySettings) -> list[str]:
     if not (ks.keys_dir / APP_SECRET).exists():
         app_secret(ks)
         notices.append(f"Application secret created: {ks.keys_dir / APP_SECRET}")
+    if not (ks.keys_dir / AUDIT_KEY).exists() and _write_new_key(ks.keys_dir / AUDIT_KEY) is not None:
+        notices.append(f"audit checkpoint key created: {ks.keys_dir / AUDIT_KEY}")
     return notices
 
 
@@ -282,6 +285,44 @@ def seal_config(ks: KeySettings) -> SealKeyConfig:
     if not key.exists():
         raise _missing("seal_key", key)
     return SealKeyConfig.pem(key, cert, (ks.keys_dir / pki.ROOT_CERT,))
+
+
+def _write_new_key(path: Path) -> Ed25519PrivateKey | None:
+    """A new Ed25519 key written to ``path`` (0600), or None if the file appeared meanwhile."""
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return None  # another process made it first: read theirs
+    with os.fdopen(fd, "wb") as f:
+        f.write(pem)
+    return key
+
+
+def audit_private_key(ks: KeySettings) -> Ed25519PrivateKey:
+    """The audit key (R-ACC-1: signs the audit log's checkpoints), ``audit-key.pem`` in the keys
+    directory; made on first use (by ``ecert init``, or the first sequencer of a deployment made
+    before the key existed). Keep it, and back it up, like the QR key: a lost key means checkpoints
+    signed from then on are under a new key that relying parties must be given."""
+    path = ks.keys_dir / AUDIT_KEY
+    if not path.exists():
+        made = _write_new_key(path)
+        if made is not None:
+            return made
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise EcertError("bad_keys", params={"reason": f"{path} is not an Ed25519 key"})
+    return key
+
+
+def audit_log_name(ks: KeySettings) -> str:
+    """The audit log's origin and key name in its checkpoints: the public site's host + ``/audit``."""
+    from urllib.parse import urlsplit
+
+    host = urlsplit(ks.base_url).netloc or "ecert"
+    return f"{host}/audit"
 
 
 def qr_private_key(ks: KeySettings) -> Ed25519PrivateKey:

@@ -314,6 +314,8 @@ TERMS: dict[str, tuple[str, str]] = {
     "thing.subscription": ("变更通知订阅", "subscription"),
     "thing.webhook_event": ("变更通知", "notification"),
     "thing.api_client": ("接口客户端", "API client"),
+    "thing.audit_checkpoint": ("审计日志检查点", "audit log checkpoint"),
+    "thing.audit_event": ("已排序的审计事件", "sequenced audit event"),
     "thing.employer": ("聘用企业(统一社会信用代码)", "employer (unified social credit code)"),
     "thing.signature_image": ("签名图像", "signature image"),
     "thing.seal_key": ("印章密钥", "seal key"),

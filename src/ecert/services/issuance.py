@@ -205,7 +205,7 @@ def issue(
                 content, qr_text=qr_text, signature_image=images["signature"], photo=images.get("photo"),
                 metadata=metadata, signing_time=now,
             )  # fmt: skip
-        uow.certificates.add(
+        row_digest = uow.certificates.add(
             CertificateRecord(
                 serial=serial,
                 registration_no=reg.registration_no,
@@ -228,6 +228,7 @@ def issue(
             "confirmed_window": [window.usage_from.isoformat(), window.usage_until.isoformat()],
             "data_version": content.data_version,
             "content_digest": digest.hex(),
+            "row_sha256": row_digest,  # the certificate row as written: the audit check compares (R-ACC-1)
         }
         if formats != ("pdf",):  # the PDF-only payload stays as it always was
             payload["formats"] = list(formats)

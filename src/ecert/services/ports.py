@@ -168,7 +168,9 @@ class Registrations(Protocol):
 
 
 class Certificates(Protocol):
-    def add(self, rec: CertificateRecord) -> None: ...
+    def add(self, rec: CertificateRecord) -> str:
+        """Store the row; its digest, for the audit event that logs it (R-ACC-1)."""
+        ...
 
     def get(self, serial: str) -> CertificateRecord | None: ...
 
@@ -225,14 +227,14 @@ class SecondFactors(Protocol):
 
 
 class AuditTrail(Protocol):
-    """The append-only, tamper-evident audit log (R-ACC-1)."""
+    """The append-only, tamper-evident audit log (R-ACC-1; a Merkle-tree log, adapters/db/audit.py)."""
 
     def append(self, *, at: datetime, actor: str, action: str, subject: str | None, payload: Mapping[str, Any]) -> str:
-        """Append one event; returns its chain hash."""
+        """Append one event in the caller's transaction; returns its leaf hash (hex)."""
         ...
 
     def head(self) -> tuple[int, str] | None:
-        """The chain's last event: (its position, counted from 1, its hash); None while empty."""
+        """The log's last event: (its id, its hash); None while empty."""
         ...
 
 

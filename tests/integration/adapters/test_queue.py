@@ -45,6 +45,8 @@ def test_every_job_is_a_task_and_the_daily_ones_are_scheduled_on_request(engine:
         "ecert.status_list",
         "ecert.recover_stalled",
         "ecert.deliver",
+        "ecert.audit_sequence",
+        "ecert.audit_sequence_periodic",
     }
     assert jobs <= set(tasks.queue_app(engine).tasks)
     assert "ecert.daily_sweep" not in tasks.queue_app(engine).tasks
@@ -53,6 +55,7 @@ def test_every_job_is_a_task_and_the_daily_ones_are_scheduled_on_request(engine:
     assert {t.task.name for t in scheduled.periodic_registry.periodic_tasks.values()} == {
         "ecert.recover_stalled",
         "ecert.deliver_due",  # subscribers' notifications whose retry time came (issue 14)
+        "ecert.audit_sequence_periodic",
         "ecert.daily_sweep",
         "ecert.daily_reminders",
         "ecert.hourly_status_list",  # issue 14: the signed status list, every hour

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Boolean, Connection, Date, DateTime, Integer, Row, bindparam, insert, select, text
 
+from ecert.adapters.db.audit import certificate_digest
 from ecert.adapters.db.registry import build_registration
 from ecert.adapters.db.tables import certificates, holder_images, registrations
 from ecert.domain.certificate import CertificateRecord
@@ -115,7 +116,8 @@ class SqlCertificates:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def add(self, rec: CertificateRecord) -> None:
+    def add(self, rec: CertificateRecord) -> str:
+        """Insert the row; returns its digest (audit.certificate_digest) for the event that logs it."""
         values = dict(rec.__dict__)
         # UTC in the database: SQLite keeps no offset, so one zone everywhere.
         values["confirmed_at"] = rec.confirmed_at.astimezone(UTC)
@@ -123,6 +125,7 @@ class SqlCertificates:
         # RETURNING, not rowcount: psycopg reports -1 for an INSERT … SELECT.
         if self.conn.execute(_ADD_STATEMENT, values).scalar_one_or_none() is None:  # the registration is gone
             raise LookupError(f"no registration {rec.registration_no}")
+        return certificate_digest(values)
 
     def get(self, serial: str) -> CertificateRecord | None:
         row = self.conn.execute(select(certificates).where(certificates.c.serial == serial)).one_or_none()

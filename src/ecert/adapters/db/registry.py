@@ -27,12 +27,14 @@ from sqlalchemy import (
     insert,
     literal,
     literal_column,
+    or_,
     select,
     text,
     update,
 )
 from sqlalchemy import table as light_table
 
+from ecert.adapters.db.audit import log_registrations
 from ecert.adapters.db.subscriptions import record_lapse, record_supersession
 from ecert.adapters.db.tables import (
     holder_images,
@@ -286,6 +288,7 @@ def supersede(
     if id_set:
         count = int(conn.execute(stmt).rowcount)
         if count:
+            log_registrations(conn, which, at=at, actor=actor)  # R-ACC-1: the rows as written, digested
             record = select(
                 r.c.id,
                 r.c.data_version - 1,
@@ -299,6 +302,7 @@ def supersede(
         return Superseded(count, {})
     rows = conn.execute(stmt.returning(r.c.id, r.c.registration_no, r.c.data_version)).all()
     if rows:
+        log_registrations(conn, r.c.id.in_([row.id for row in rows]), at=at, actor=actor)  # R-ACC-1
         conn.execute(
             insert(s),
             [
@@ -593,6 +597,17 @@ class SqlRegistry:
                 "state = 'valid', lapse_reason = NULL, lapse_recorded_on = NULL "
                 "WHERE specialty_registrations.valid_until <> excluded.valid_until"
             )
+        )
+        # R-ACC-1: the digests of the rows the upsert added or updated (the superseded ones are logged
+        # by supersede); rows the file did not change are not rewritten, nor logged again.
+        held = light_table(HOLDERS, column("registration_no"), column("reg_id"), column("other_changed"))
+        upserted = select(held.c.registration_no).where(or_(held.c.reg_id.is_(None), held.c.other_changed == 1))
+        superseded = select(light_table(CHANGED, column("id")).c.id)
+        log_registrations(
+            self.conn,
+            and_(registrations.c.registration_no.in_(upserted), registrations.c.id.not_in(superseded)),
+            at=now,
+            actor=actor,
         )
         changed_watched: set[str] = set()
         items = sorted(watch or ())

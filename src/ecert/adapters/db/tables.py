@@ -200,9 +200,34 @@ audit_events = Table(
     Column("action", Text, nullable=False),
     Column("subject", Text, nullable=True),
     Column("payload", Text, nullable=False),  # canonical JSON
-    # Hash chain: hash = sha256(prev_hash || canonical event). Any edit or deletion breaks it (R-ACC-1).
-    Column("prev_hash", String(64), nullable=False),
-    Column("hash", String(64), nullable=False, unique=True),
+    # The event's Merkle leaf hash (RFC 9162: sha256(0x00 || canonical event), hex), made when it is
+    # written, with no lock (R-ACC-1, migration 0014). Events written before 0014 keep the hash of the
+    # old SHA-256 chain here and their ``prev_hash``; newer ones have no ``prev_hash``.
+    Column("prev_hash", String(64), nullable=True),
+    Column("hash", String(64), nullable=False),
+)
+
+# The audit log's Merkle tree (R-ACC-1; adapters/db/audit.py): the sequencer gives each committed
+# event the next leaf index; leaves and checkpoints are only ever added (PostgreSQL refuses UPDATE,
+# DELETE and TRUNCATE on them and on audit_events: migration 0014's trigger).
+audit_leaves = Table(
+    "audit_leaves",
+    metadata,
+    Column("leaf_index", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
+    Column("event_id", Integer, nullable=False, unique=True),
+    Column("leaf_hash", String(64), nullable=False),
+)
+
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    # One signed checkpoint (C2SP tlog-checkpoint in a signed note) per tree size the sequencer reached.
+    Column("tree_size", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
+    Column("root_hash", String(64), nullable=False),
+    _instant("at"),
+    Column("key_id", String(200), nullable=False),  # the signed-note key name and key hash
+    Column("note", Text, nullable=False),  # the signed note, exactly as published
+    Column("frontier", Text, nullable=False),  # JSON: the perfect subtrees' roots (hex), to append next
 )
 
 certificates = Table(

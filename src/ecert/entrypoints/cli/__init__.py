@@ -21,6 +21,7 @@ from ecert.adapters import keystore
 from ecert.adapters.db.engine import upgrade
 from ecert.config import pass_to_workers
 from ecert.entrypoints.cli import attest, certs, changes, registry
+from ecert.entrypoints.cli.audit import audit_cli
 from ecert.entrypoints.cli.common import Invocation
 from ecert.entrypoints.cli.jobs import jobs_cli
 from ecert.entrypoints.cli.reminders import reminders_cli
@@ -57,6 +58,7 @@ cli.add_typer(reminders_cli, name="reminders")
 cli.add_typer(jobs_cli, name="jobs")
 cli.add_typer(roster_cli, name="roster")
 cli.add_typer(subscribe_cli, name="subscribe")
+cli.add_typer(audit_cli, name="audit")
 
 
 @cli.callback()

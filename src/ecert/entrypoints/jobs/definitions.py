@@ -115,6 +115,14 @@ def status_list(a: App, *, progress: Progress | None = None) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def audit_sequence(a: App, *, progress: Progress | None = None) -> dict[str, Any]:
+    """Sequence every committed audit event into the Merkle tree and sign a checkpoint (R-ACC-1;
+    adapters/db/audit.py). The web processes do it every second; a worker does it every minute too,
+    so a deployment whose web tier is down still gets its events sequenced."""
+    done = a.sequence_audit(full=True)
+    return {"size": done.size, "added": done.added}
+
+
 # ------------------------------------------------------------------------------------------ rosters
 
 
@@ -234,5 +242,6 @@ JOBS: dict[str, JobSpec] = {
         JobSpec("archive", archive, lock="ecert.archive", dedupe=True),
         JobSpec("deliver", deliver, lock="ecert.deliver", dedupe=True),
         JobSpec("status_list", status_list, lock="ecert.status_list", dedupe=True),
+        JobSpec("audit_sequence", audit_sequence, lock="ecert.audit", dedupe=True),
     )
 }

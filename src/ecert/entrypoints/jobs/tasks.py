@@ -73,6 +73,15 @@ def register_jobs(papp: Any, *, stalled_after: float = queue.STALLED_AFTER, sche
     papp.periodic(cron="* * * * *", periodic_id="deliver")(
         papp.task(name=task_name("deliver_due"), queue=QUEUE, pass_context=True, lock="ecert.deliver")(deliver_due)
     )
+
+    def sequence_audit(context: Any, timestamp: int) -> dict[str, Any]:
+        return JOBS["audit_sequence"].fn(context.additional_context["ecert"])
+
+    papp.periodic(cron="* * * * *", periodic_id="audit")(  # R-ACC-1: the audit log's sequencer, every minute
+        papp.task(name=task_name("audit_sequence_periodic"), queue=QUEUE, pass_context=True, lock="ecert.audit")(
+            sequence_audit
+        )
+    )
     if schedule:
 
         def daily_sweep(context: Any, timestamp: int) -> dict[str, Any]:

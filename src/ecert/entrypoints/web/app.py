@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -46,18 +47,40 @@ from ecert.entrypoints.web.templating import render
 HERE = Path(__file__).parent
 
 
+SEQUENCE_INTERVAL = 1.0  # seconds between two runs of the audit log's sequencer
+FULL_SEQUENCE_EVERY = 60  # every so many runs (and the first) look at the whole log, not the window
+log = logging.getLogger("ecert.audit")
+
+
+async def run_sequencer(core: App, interval: float = SEQUENCE_INTERVAL) -> None:
+    """The audit log's sequencer (R-ACC-1; adapters/db/audit.py): at startup over the whole log (what
+    a crashed process committed and never sequenced), then about once a second, until cancelled."""
+    runs = 0
+    while True:
+        try:
+            await asyncio.to_thread(core.sequence_audit, full=runs % FULL_SEQUENCE_EVERY == 0)
+        except Exception:  # the database is down, or the tree does not match its checkpoint: said, tried again
+            log.exception("audit log: sequencing failed (R-ACC-1); trying again")
+        runs += 1
+        await asyncio.sleep(interval)
+
+
 @contextlib.asynccontextmanager
 async def lifespan(app: Any) -> AsyncIterator[None]:
     """The verification log's writer (R-ACC-1): a batch every second or so while the process
-    serves, and the last one when it stops (a hard crash loses at most about one interval)."""
+    serves, and the last one when it stops (a hard crash loses at most about one interval); and the
+    audit log's sequencer beside it."""
     vlog = parts(app).verification_log
     task = asyncio.create_task(vlog.run())
+    sequencer = asyncio.create_task(run_sequencer(app.state.ctx.core))
     try:
         yield
     finally:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        sequencer.cancel()
+        for t in (task, sequencer):
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
         await vlog.close()
 
 

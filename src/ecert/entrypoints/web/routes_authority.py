@@ -23,14 +23,17 @@ from typing import Annotated, Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
+from ecert.adapters.db import audit as audit_store
 from ecert.adapters.db.users import User
 from ecert.domain import provinces
-from ecert.domain.errors import BadInput, EcertError, problem
+from ecert.domain.errors import BadInput, EcertError, NotFound, problem
 from ecert.entrypoints.web.deps import check_csrf, ctx, require_user
 from ecert.entrypoints.web.errors import form_error, http_status
+from ecert.entrypoints.web.i18n import request_lang
 from ecert.entrypoints.web.templating import render
 from ecert.services import changes, registry_import, renewal
 from ecert.services.registry_import import ImportResult
@@ -472,7 +475,7 @@ def admin_audit(request: Request, before_id: EventId = None, after_id: EventId =
         e["payload_line"] = json.dumps(e["payload"], ensure_ascii=False, sort_keys=True)[:AUDIT_SUMMARY_CHARS]
         pretty = json.dumps(e["payload"], ensure_ascii=False, sort_keys=True, indent=2)
         e["payload_pretty"] = pretty[:AUDIT_DETAILS_CHARS] + ("\n…" if len(pretty) > AUDIT_DETAILS_CHARS else "")
-    chain = authority.audit_chain(core.uow())
+    chain = _audit_check(core, request_lang(request))
     paged = before_id is not None or after_id is not None
     return _page(request, "admin_audit.html", user, chain=chain, paged=paged, **page)
 
@@ -550,10 +553,65 @@ def api_audit(
     verify: bool = False,
 ) -> JSONResponse:
     """The latest audit events, newest first; ``next_before_id`` pages back. ``verify=true`` also
-    checks the whole hash chain and the verification batches it seals (R-ACC-1):
-    ``chain: {"intact", "first_broken_id", "first_unlogged_verification_id", "events", "verifications"}``."""
+    checks the whole log as ``ecert audit verify`` does (R-ACC-1; the same answer): ``chain: {"intact",
+    "size", "checkpoint", "problems": [{"code", "message"}], "first_broken_id",
+    "first_unlogged_verification_id", "events", "verifications", "unsequenced"}``."""
     core = ctx(request).core
     body = authority.audit_page(core.uow(), limit=limit, before_id=before_id)
     if verify:
-        body["chain"] = authority.audit_chain(core.uow())
+        body["chain"] = _audit_check(core, request_lang(request))
     return JSONResponse(body)
+
+
+def _audit_check(core: Any, lang: str) -> dict[str, Any]:
+    """What is committed sequenced first, then the check with the audit key: ``ecert audit verify``'s answer."""
+    core.sequence_audit(full=True)
+    return authority.audit_chain(core.uow(), key=core.audit_key, lang=lang)
+
+
+@router.get("/api/v1/audit/checkpoint", tags=["audit"])
+def api_audit_checkpoint(request: Request, format: str = "json") -> Response:
+    """The audit log's latest signed checkpoint (R-ACC-1), public: ``{"size", "root_hash", "time",
+    "key_id", "note", "verifier_key"}``; ``format=text``: the signed note alone (C2SP tlog-checkpoint),
+    as ``ecert audit checkpoint`` writes it. Keep copies: ``ecert audit verify --from-checkpoint``
+    proves the log still extends each."""
+    core = ctx(request).core
+    with core.uow() as uow:
+        cp = audit_store.latest_checkpoint(uow.connection, core.audit_key)
+    if cp is None:
+        raise NotFound("audit_checkpoint", "-")
+    if format == "text":
+        return Response(cp["note"], media_type="text/plain; charset=utf-8")
+    return JSONResponse(cp)
+
+
+@router.get("/api/v1/audit/consistency", tags=["audit"])
+def api_audit_consistency(
+    request: Request,
+    first: Annotated[int, Query(ge=0, le=2**62)],
+    second: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+) -> JSONResponse:
+    """Public: the consistency proof (RFC 9162 §2.1.4) from the tree of size ``first`` (a checkpoint
+    you kept) to the checkpoint of size ``second`` (default the latest): ``{"first", "second",
+    "root_hash", "proof": [hex], "checkpoint"}``."""
+    core = ctx(request).core
+    with core.uow() as uow:
+        out = audit_store.consistency(uow.connection, first, second)
+    if out is None:
+        raise NotFound("audit_checkpoint", str(second if second is not None else first))
+    return JSONResponse(out)
+
+
+@router.get("/api/v1/audit/proof/{event_id}", tags=["audit"])
+def api_audit_proof(
+    request: Request, event_id: Annotated[int, PathParam(ge=0, le=2**31 - 1)], user: Admin
+) -> JSONResponse:
+    """The inclusion proof (RFC 9162 §2.1.3) of audit event ``event_id`` in the latest checkpoint's
+    tree: ``{"event_id", "leaf_index", "leaf_hash", "tree_size", "root_hash", "proof": [hex], "checkpoint"}``;
+    the leaf hash is sha256(0x00 || the event's canonical JSON). 404 for an event not (yet) in the tree."""
+    core = ctx(request).core
+    with core.uow() as uow:
+        out = audit_store.inclusion(uow.connection, event_id)
+    if out is None:
+        raise NotFound("audit_event", str(event_id))
+    return JSONResponse(out)

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 
+from ecert.adapters.db.audit import NoteKey
 from ecert.adapters.db.tables import (
     audit_events,
     registrations,
@@ -456,18 +457,25 @@ def audit_browse(
     }
 
 
-def audit_chain(uow: SqlUnitOfWork) -> dict[str, Any]:
-    """The hash chain's state (R-ACC-1): intact, or the id of the first event that breaks it — its
-    hash, or a verification batch whose rows no longer match its digest — or of a verification row
-    that no batch accounts for."""
+def audit_chain(
+    uow: SqlUnitOfWork, *, key: NoteKey | None = None, trusted_note: str | None = None, lang: str = "zh"
+) -> dict[str, Any]:
+    """The audit log's state (R-ACC-1; adapters/db/audit.py ``check``): ``intact``, the tree ``size``,
+    the latest signed ``checkpoint``, the ``problems`` found (``code``, ``message``); and the fields
+    the check has always had: the first event found missing or altered or whose verification batch
+    does not match its rows, the first verification row no batch accounts for, the counts."""
     with uow:
-        check = uow.audit.check()
+        check = uow.audit.check(key, trusted_note)
         count = uow.connection.execute(select(func.count()).select_from(audit_events)).scalar_one()
         checks = uow.connection.execute(select(func.count()).select_from(verification_events)).scalar_one()
     return {
         "intact": check.intact,
+        "size": check.size,
+        "checkpoint": None if check.checkpoint is None else dict(check.checkpoint),
+        "problems": check.problem_dicts(lang),
         "first_broken_id": check.first_broken_id,
         "first_unlogged_verification_id": check.unlogged_verification_id,
         "events": int(count),
         "verifications": int(checks),
+        "unsequenced": check.unsequenced,
     }

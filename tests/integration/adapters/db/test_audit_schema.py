@@ -13,11 +13,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, delete, func, inspect, select, update
 
-from ecert.adapters.db.audit import GENESIS, AuditLog
+from ecert.adapters.db.audit import AuditLog, canonical, event_leaf
 from ecert.adapters.db.engine import make_engine, upgrade
 from ecert.adapters.db.tables import audit_events, include_name, metadata
 from ecert.domain.ids import make_id_number, make_registration_no, make_uscc
 from ecert.domain.model import Gender
+from helpers_audit import tamper
 from helpers_cli import COLUMNS as HEADER
 
 
@@ -35,8 +36,10 @@ def write_registry(path: Path, n: int = 2, employer: str = "某建设公司") ->
 
 
 def events(engine: Engine) -> list[Any]:
+    """The events of the changes (not the ``registry.rows`` digests each change also logs)."""
     with engine.connect() as conn:
-        return list(conn.execute(select(audit_events).order_by(audit_events.c.id)))
+        q = select(audit_events).where(audit_events.c.action != "registry.rows").order_by(audit_events.c.id)
+        return list(conn.execute(q))
 
 
 def verify(engine: Engine) -> int | None:
@@ -52,7 +55,11 @@ def test_import_writes_an_audit_event__R_ACC_1(ecert: Any, engine: Engine, tmp_p
     assert ev.action == "registry.import"
     assert ev.subject == "reg.csv"
     assert ev.actor
-    assert ev.prev_hash == GENESIS
+    assert ev.prev_hash is None  # no chain (migration 0014): the hash is the event's Merkle leaf
+    body = canonical(
+        ev.at if ev.at.tzinfo else ev.at.replace(tzinfo=UTC), ev.actor, ev.action, ev.subject, json.loads(ev.payload)
+    )
+    assert ev.hash == event_leaf(body).hex()
     payload = json.loads(ev.payload)
     assert (payload["imported"], payload["updated"], payload["rows"]) == (2, 0, 2)
     at = ev.at if ev.at.tzinfo else ev.at.replace(tzinfo=UTC)
@@ -73,20 +80,25 @@ def test_audit_chain_verifies_and_an_edited_event_is_found__R_ACC_1(ecert: Any, 
     assert ecert("sweep", "--json", today="2021-07-12").json()["lapsed"] == 0
     evs = events(engine)
     assert [e.action for e in evs] == ["registry.import", "registry.import", "registry.sweep"]
-    assert [e.prev_hash for e in evs[1:]] == [e.hash for e in evs[:-1]]
     assert verify(engine) is None
+    audit = ecert("audit", "verify", "--json")  # sequenced, checked and signed
+    with engine.connect() as conn:  # the three, and the registry rows each import logged (registry.rows)
+        total = conn.execute(select(func.count()).select_from(audit_events)).scalar_one()
+    assert (audit.exit_code, audit.json()["intact"], audit.json()["size"]) == (0, True, total) and total > 3, (
+        audit.stdout
+    )
 
     middle = evs[1]
     forged = json.loads(middle.payload)
     forged["imported"] = 0
-    with engine.begin() as conn:
+    with tamper(engine) as conn:
         conn.execute(
             update(audit_events)
             .where(audit_events.c.id == middle.id)
             .values(payload=json.dumps(forged, sort_keys=True))
         )
     assert verify(engine) == middle.id
-    with engine.begin() as conn:
+    with tamper(engine) as conn:
         conn.execute(update(audit_events).where(audit_events.c.id == middle.id).values(payload=middle.payload))
     assert verify(engine) is None
 
@@ -97,14 +109,17 @@ def test_audit_chain_detects_a_deleted_event_and_an_edited_actor__R_ACC_1(
     for i, name in enumerate(("a.csv", "b.csv", "c.csv"), start=1):
         res = ecert("import", str(write_registry(tmp_path / name, i)), "--json", today="2021-03-01")
         assert res.exit_code == 0
+    assert ecert("audit", "verify", "--json").exit_code == 0  # sequenced: in the Merkle tree
     _first, second, third = events(engine)
-    with engine.begin() as conn:
+    with tamper(engine) as conn:
         conn.execute(update(audit_events).where(audit_events.c.id == third.id).values(actor="someone else"))
     assert verify(engine) == third.id
-    with engine.begin() as conn:
+    with tamper(engine) as conn:
         conn.execute(update(audit_events).where(audit_events.c.id == third.id).values(actor=third.actor))
         conn.execute(delete(audit_events).where(audit_events.c.id == second.id))
-    assert verify(engine) == third.id
+    assert verify(engine) == second.id  # its leaf has no event any more
+    res = ecert("audit", "verify", "--json")
+    assert res.exit_code == 1 and [p["code"] for p in res.json()["problems"]] == ["event_missing"]
 
 
 def test_audit_append_through_the_unit_of_work_verifies_on_both_databases__R_ACC_1(make_app: Any) -> None:
@@ -124,21 +139,37 @@ def test_audit_append_through_the_unit_of_work_verifies_on_both_databases__R_ACC
         assert uow.connection.execute(select(func.count()).select_from(audit_events)).scalar_one() == 3
 
 
-def test_the_postgresql_append_function_takes_the_chain_lock_audit_py_names__R_ACC_1() -> None:
-    """Migration 0008 creates ecert_audit_append with its own copy of the lock key: the verification
-    batches and any other appender must serialise on the same key, or the chain forks."""
+def test_migration_0014_hashes_leaves_and_certificate_rows_as_audit_py_does__R_ACC_1() -> None:
+    """Migration 0014 keeps its own copies of the leaf and certificate digests (a revision does the same
+    whatever the code becomes): they must equal adapters/db/audit.py's, or the first check after the
+    migration would report every old event and certificate as altered."""
     import importlib.util
 
     import ecert.adapters.db.audit as audit
     import ecert.adapters.db.migrations.versions as versions
 
-    path = Path(versions.__path__[0]) / "0008_audit_append_function.py"
-    spec = importlib.util.spec_from_file_location("m0008", path)
+    path = Path(versions.__path__[0]) / "0014_audit_log_merkle.py"
+    spec = importlib.util.spec_from_file_location("m0014", path)
     assert spec is not None and spec.loader is not None
-    m0008 = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(m0008)
-    assert m0008.LOCK_KEY == audit._PG_LOCK_KEY
-    assert f"pg_advisory_xact_lock({audit._PG_LOCK_KEY})" in m0008.FUNCTION
+    m0014 = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(m0014)
+    at = datetime(2021, 3, 1, 8, 0, 1, 5, tzinfo=UTC)
+    payload = {"n": 1, "name": "𠮷", "nested": {"b": [1, 2]}, "when": None}
+    assert m0014.canonical(at, "a", "b", None, payload) == audit.canonical(at, "a", "b", None, payload)
+    assert (
+        m0014.leaf_hash(audit.canonical(at, "a", "b", "s", payload))
+        == audit.event_leaf(audit.canonical(at, "a", "b", "s", payload)).hex()
+    )
+    row = {c: f"v-{c}" for c in audit.CERTIFICATE_COLUMNS} | {
+        "data_version": 3,
+        "issue_date": date(2021, 3, 1),
+        "issued_at": at,
+    }
+    assert m0014.certificate_digest(row) == audit.certificate_digest(row)
+    assert m0014.CERTIFICATE_COLUMNS == audit.CERTIFICATE_COLUMNS
+    assert m0014.REGISTRATION_COLUMNS == audit.REGISTRATION_COLUMNS
+    reg = {c: f"v-{c}" for c in audit.REGISTRATION_COLUMNS} | {"birth_date": date(1980, 1, 1), "created_at": at}
+    assert m0014.row_digest(reg, m0014.REGISTRATION_COLUMNS) == audit.registration_digest(reg)
 
 
 # ---------------------------------------------------------------------------------------------- schema

@@ -3,15 +3,26 @@ history then answers for a date with the employer of the day (R-CHG-1)."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from typing import Any
 
 from alembic import command
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, insert, select
 
-from ecert.adapters.db.audit import AuditLog
+from ecert.adapters.db.audit import GENESIS, NoteKey, canonical, chain_hash
+from ecert.adapters.db.audit import check as audit_check
+from ecert.adapters.db.audit import sequence as audit_sequence
 from ecert.adapters.db.engine import alembic_config, make_engine
-from ecert.adapters.db.tables import registration_versions, registrations, specialty_registrations, supersessions
+from ecert.adapters.db.tables import (
+    audit_events,
+    audit_leaves,
+    registration_versions,
+    registrations,
+    specialty_registrations,
+    supersessions,
+)
 from ecert.adapters.db.unit_of_work import SqlUnitOfWork
 from ecert.config import load_policy
 from ecert.domain.ids import make_id_number, make_registration_no, make_uscc
@@ -58,12 +69,30 @@ def test_backfill_rebuilds_the_employer_before_a_change_and_the_date_answers_wit
                     actor="t",
                 )
             )
-            AuditLog(conn).append(
-                at=CHANGED_AT, actor="t", action="registration.change_employer", subject=no,
-                payload={"before": {"name": "旧公司", "uscc": OLD}, "after": {"name": "新公司", "uscc": NEW},
-                         "data_version": 2},
+            # An event of the old chain (before migration 0014), as revision 0012's code wrote it.
+            payload = {
+                "before": {"name": "旧公司", "uscc": OLD},
+                "after": {"name": "新公司", "uscc": NEW},
+                "data_version": 2,
+            }
+            body = canonical(CHANGED_AT, "t", "registration.change_employer", no, payload)
+            conn.execute(
+                insert(audit_events).values(
+                    at=CHANGED_AT, actor="t", action="registration.change_employer", subject=no,
+                    payload=json.dumps(payload, ensure_ascii=False, sort_keys=True), prev_hash=GENESIS,
+                    hash=chain_hash(GENESIS, body),
+                )
             )  # fmt: skip
         _migrate(eng, "head")
+        with eng.connect() as conn:  # migration 0014: the old chain's event is leaf 0 of the Merkle tree
+            assert conn.execute(select(audit_leaves.c.leaf_index, audit_leaves.c.event_id)).all() == [(0, 1)]
+            found = audit_check(conn, None)
+            # … and the registration row's digest is logged (audit.baseline, not yet sequenced)
+            assert (found.intact, found.size, found.unsequenced) == (True, 1, 1), found.problems
+        key = NoteKey("test/audit", Ed25519PrivateKey.generate())  # the first sequencer run signs those leaves
+        assert audit_sequence(eng, key, lambda: CHANGED_AT).size == 2
+        with eng.connect() as conn:
+            assert audit_check(conn, key).intact
         with eng.connect() as conn:
             rows = conn.execute(select(registration_versions)).all()
         assert [(r.version, r.employer_name, r.employer_uscc, r.source) for r in rows] == [

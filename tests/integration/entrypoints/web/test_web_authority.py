@@ -27,12 +27,14 @@ from ecert.adapters import keystore
 from ecert.adapters.db.tables import audit_events, registrations, renewal_applications
 from ecert.bootstrap import App, bootstrap
 from ecert.config import Settings
+from ecert.domain import merkle
 from ecert.domain.ids import make_id_number, make_registration_no, make_uscc
 from ecert.domain.model import Gender
 from ecert.domain.rules.renewal import renewed_validity_end
 from ecert.entrypoints.web.app import create_app
 from ecert.services import accounts, demo, registry, renewal
 from helpers_app import Served, api_signed_in, pass_second_factor_page, renewable_days
+from helpers_audit import tamper
 from helpers_cli import COLUMNS
 
 SEED_DAY = date(2021, 3, 1)
@@ -508,21 +510,54 @@ def test_audit_page_shows_latest_events_and_an_intact_chain__R_ACC_1(site: Site)
     c, token = site.api_login("ministry")
     c.post(f"/review/{site.application_id}", data={"decision": "approve", "csrf": token})
     html = c.get("/admin/audit").text
-    assert "哈希链完整" in html
+    assert "审计日志完好" in html and "最新签名检查点" in html
     for action in ("auth.login", "renewal.approved", "renewal.apply", "user.add"):
         assert action in html
-    api = c.get("/api/v1/audit", params={"limit": 2, "verify": "true"}).json()
+    api = c.get("/api/v1/audit", params={"limit": 3, "verify": "true"}).json()
     assert api["chain"]["intact"] is True and api["chain"]["first_broken_id"] is None
-    # The sign-in: the password, then the second factor (a first sign-in enrols).
-    assert [e["action"] for e in api["events"]] == ["renewal.approved", "auth.second_factor_enrolled"]
+    assert api["chain"]["problems"] == [] and api["chain"]["size"] == api["chain"]["checkpoint"]["size"] > 0
+    # The approval (and the digest of the registration row it rewrote), then the sign-in's second factor.
+    assert [e["action"] for e in api["events"]] == ["renewal.approved", "registry.rows", "auth.second_factor_enrolled"]
     older = c.get("/api/v1/audit", params={"limit": 2, "before_id": api["next_before_id"]}).json()
     assert all(e["id"] < api["next_before_id"] for e in older["events"])
 
-    with site.engine.begin() as conn:
+    with tamper(site.engine) as conn:
         victim = conn.execute(select(audit_events.c.id).where(audit_events.c.action == "renewal.apply")).scalar_one()
         conn.execute(update(audit_events).where(audit_events.c.id == victim).values(payload=json.dumps({"forged": 1})))
     html = c.get("/admin/audit").text
-    assert "哈希链已断裂" in html and f"第一条异常事件编号 {victim}" in html
+    assert "审计日志有问题" in html and f"查看第一条异常事件(编号 {victim})" in html and "event_altered" in html
+    chain = c.get("/api/v1/audit", params={"verify": "true"}).json()["chain"]
+    assert chain["intact"] is False and chain["first_broken_id"] == victim
+    assert {p["code"] for p in chain["problems"]} == {"event_altered", "root_mismatch"}
+
+
+def test_the_checkpoint_is_public_and_proofs_verify__R_ACC_1(site: Site) -> None:
+    """``GET /api/v1/audit/checkpoint`` for anyone (the signed note, C2SP); the inclusion proof of an
+    event (admin) and the consistency proof between two checkpoints (public) verify against it."""
+    c, _ = site.api_login("ministry")
+    c.get("/api/v1/audit", params={"verify": "true"})  # sequenced now
+    anonymous = site.client()
+    first = anonymous.get("/api/v1/audit/checkpoint").json()
+    note = anonymous.get("/api/v1/audit/checkpoint", params={"format": "text"}).text
+    assert note == first["note"] and note.splitlines()[1] == str(first["size"])
+    assert anonymous.get("/api/v1/audit/proof/1").status_code == 401
+    c, _ = site.api_login("ministry")  # a sign-in: more events
+    c.get("/api/v1/audit", params={"verify": "true"})
+    with site.engine.connect() as conn:
+        last = conn.execute(select(audit_events.c.id).order_by(audit_events.c.id.desc()).limit(1)).scalar_one()
+    proof = c.get(f"/api/v1/audit/proof/{last}").json()
+    assert proof["tree_size"] > first["size"]  # the second sign-in's events came after the first checkpoint
+    hashes = [bytes.fromhex(h) for h in proof["proof"]]
+    root = bytes.fromhex(proof["root_hash"])
+    assert merkle.verify_inclusion(
+        proof["leaf_index"], proof["tree_size"], bytes.fromhex(proof["leaf_hash"]), hashes, root
+    )
+    cons = anonymous.get("/api/v1/audit/consistency", params={"first": first["size"]}).json()
+    assert cons["second"] == proof["tree_size"]
+    old_root = bytes.fromhex(first["root_hash"])
+    path = [bytes.fromhex(h) for h in cons["proof"]]
+    assert merkle.verify_consistency(first["size"], cons["second"], old_root, root, path)
+    assert c.get("/api/v1/audit/proof/999999").status_code == 404
 
 
 AUDIT_ROW = re.compile(r"<tr(?: class=\"broken\")?>\s*<td>(\d+)</td>")
@@ -557,7 +592,7 @@ def test_audit_page_is_paged_50_newest_first_with_details_folded__R_ACC_1(site: 
     ids = _audit_ids(first)
     assert ids == every[:50]
     assert f"第 1–50 条,共 {total} 条(最新在前)" in first
-    assert first.index("哈希链完整") < first.index('<table class="audit"')  # the verdict on the chain first
+    assert first.index("审计日志完好") < first.index('<table class="audit"')  # the verdict on the chain first
     assert first.count("<details>") == 50 and 'rel="prev"' not in first
     # Folded: a one-line summary, then the JSON pretty-printed (two-space indent) and the event's hash.
     assert "<summary>{&#34;n&#34;: 119, &#34;tag&#34;: " in first

@@ -278,6 +278,7 @@ def _build(url: str, engine: Engine, keys: keystore.KeySettings, cast: Cast | No
             select(registrations.c.registration_no, registrations.c.id, registrations.c.id_number, registrations.c.name)
             .where(registrations.c.registration_no.in_([cast.a, cast.b, cast.c]))
         ).all()  # fmt: skip
+    core.sequence_audit(full=True)  # as the web process's sequencer would: a checkpoint, event 1 in the tree
     return World(
         core,
         cast=cast,
@@ -744,6 +745,30 @@ def check_audit(w: World, role: str, res: httpx.Response, diff: dict[str, Change
     assert w.cast.a in {e["subject"] for e in res.json()["events"]}
 
 
+def send_audit_checkpoint(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
+    return c.get("/api/v1/audit/checkpoint")
+
+
+def check_audit_checkpoint(w: World, role: str, res: httpx.Response, diff: dict[str, Change]) -> None:
+    assert res.json()["note"].startswith(res.json()["key_id"].rsplit("+", 1)[0] + "\n")  # public: hashes only
+
+
+def send_audit_consistency(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
+    return c.get("/api/v1/audit/consistency", params={"first": 1})
+
+
+def check_audit_consistency(w: World, role: str, res: httpx.Response, diff: dict[str, Change]) -> None:
+    assert res.json()["first"] == 1 and all(len(h) == 64 for h in res.json()["proof"])
+
+
+def send_audit_proof(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
+    return c.get("/api/v1/audit/proof/1")
+
+
+def check_audit_proof(w: World, role: str, res: httpx.Response, diff: dict[str, Change]) -> None:
+    assert res.json()["event_id"] == 1 and res.json()["leaf_index"] >= 0
+
+
 # Subscriptions (issue 14): only employer accounts and API clients (neither a role of this matrix;
 # tests/integration/entrypoints/web/test_web_subscriptions.py has them) — every role here is refused.
 def send_subscribe(w: World, role: str, c: TestClient, csrf: str) -> httpx.Response:
@@ -824,6 +849,9 @@ ROWS = [
     Row("DELETE", "/api/v1/subscriptions/{subscription_id}", SUBSCRIPTION, send_unsubscribe, check_subscribed),
     Row("POST", "/api/v1/subscriptions/{subscription_id}/verification", SUBSCRIPTION, send_handshake, check_subscribed),
     Row("GET", "/api/v1/subscriptions/{subscription_id}/deliveries", SUBSCRIPTION, send_deliveries, check_subscribed),
+    Row("GET", "/api/v1/audit/checkpoint", PUBLIC, send_audit_checkpoint, check_audit_checkpoint),
+    Row("GET", "/api/v1/audit/consistency", PUBLIC, send_audit_consistency, check_audit_consistency),
+    Row("GET", "/api/v1/audit/proof/{event_id}", MINISTRY, send_audit_proof, check_audit_proof),
 ]
 CELLS = [pytest.param(row, role, id=f"{row.method} {row.path} as {role}") for row in ROWS for role in ROLES]
 

@@ -24,7 +24,7 @@ from alembic import op
 from ecert.adapters.db.migrations.shared import cascade_to, create_indexes, instant, primary_key, serial
 
 revision = "0015"
-down_revision = "0013"  # the lead re-chains after 0014 (another branch) at merge
+down_revision = "0014"  # after the Merkle audit log
 
 
 def upgrade() -> None:

@@ -15,7 +15,7 @@ from alembic import op
 from ecert.adapters.db.migrations.shared import create_indexes, create_table_with_id, instant
 
 revision = "0016"
-down_revision = "0015"  # chained after the subscriptions (merged first)
+down_revision = "0015"  # after the subscriptions
 
 
 def upgrade() -> None:

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0017"
-down_revision = "0016"  # chained after the status lists (merged first)
+down_revision = "0016"  # after the status lists
 
 
 def upgrade() -> None:
