@@ -4,8 +4,9 @@
     scripts/fuzz --seconds 3000 --runs 1000000  # the long run: each target until 1,000,000 executions or 3000 s
 
 Each target runs in its own process (``fuzz/fuzz_<target>.py``, libFuzzer through atheris), ``--jobs`` at a
-time. Prints one JSON object per target (executions, executions per second, slowest input in ms, verdicts
-seen) and, last, one line ``{"metric": "fuzz", "executions": {...}, "crashes": N, "wrong_verdicts": N, ...}``.
+time. Prints one JSON object per target (executions, executions per second, the slowest input's CPU
+milliseconds, verdicts seen) and, last, one line
+``{"metric": "fuzz", "executions": {...}, "crashes": N, "wrong_verdicts": N, ...}``.
 Exit status 1 if any target crashed or its oracle failed (the input is kept in the ``--out`` folder as
 ``<target>-crash-*``; replay it with ``fuzz/fuzz_<target>.py FILE``).
 """
@@ -16,11 +17,13 @@ import argparse
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 TARGETS = ("pdf", "ofd", "qr", "import")
@@ -57,20 +60,15 @@ def main() -> int:
         flags.append(f"-runs={args.runs}")
 
     t0 = time.monotonic()
-    pending, running, results = list(targets), {}, {}
-    while pending or running:
-        while pending and len(running) < args.jobs:
-            name = pending.pop(0)
-            log = (out / f"{name}.log").open("wb")
-            cmd = [sys.executable, str(HERE / f"fuzz_{name}.py"), *flags]
-            running[name] = (subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT), log)
-        for name, (proc, log) in list(running.items()):
-            if proc.poll() is not None:
-                log.close()
-                del running[name]
-                results[name] = report(name, proc.returncode, out)
-                print(json.dumps(results[name]), flush=True)
-        time.sleep(0.2)
+    pending = list(targets)
+    running: dict[str, tuple[subprocess.Popen[bytes], Any]] = {}
+    results: dict[str, dict[str, Any]] = {}
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped: stop the targets too (finally below)
+    try:
+        run_all(pending, running, results, args, flags, env, out)
+    finally:
+        for proc, _log in running.values():
+            proc.terminate()
 
     failed = [r for r in results.values() if not r["ok"]]
     wrong = sum(1 for r in failed if r.get("wrong_verdict"))
@@ -91,6 +89,30 @@ def main() -> int:
     return 1 if failed else 0
 
 
+def run_all(
+    pending: list[str],
+    running: dict[str, tuple[subprocess.Popen[bytes], Any]],
+    results: dict[str, dict[str, Any]],
+    args: argparse.Namespace,
+    flags: list[str],
+    env: dict[str, str],
+    out: Path,
+) -> None:
+    while pending or running:
+        while pending and len(running) < args.jobs:
+            name = pending.pop(0)
+            log = (out / f"{name}.log").open("wb")
+            cmd = [sys.executable, str(HERE / f"fuzz_{name}.py"), *flags]
+            running[name] = (subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT), log)
+        for name, (proc, log) in list(running.items()):
+            if proc.poll() is not None:
+                log.close()
+                del running[name]
+                results[name] = report(name, proc.returncode, out)
+                print(json.dumps(results[name]), flush=True)
+        time.sleep(0.2)
+
+
 def report(name: str, code: int, out: Path) -> dict[str, object]:
     """A target's figures: libFuzzer's own count of executions and rate, and the target's stats file."""
     text = (out / f"{name}.log").read_text(encoding="utf-8", errors="replace")
@@ -104,6 +126,7 @@ def report(name: str, code: int, out: Path) -> dict[str, object]:
         "executions": int(done.group(1)) if done else stats.get("executions", 0),
         "exec_per_s": int(rate.group(1)) if rate else None,
         "slowest_ms": stats.get("slowest_ms"),
+        "slowest_wall_ms": stats.get("slowest_wall_ms"),
         "verdicts": stats.get("verdicts", {}),
     }
     if code != 0:
