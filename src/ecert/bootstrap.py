@@ -183,14 +183,15 @@ def make_mailer(settings: Settings) -> SmtpMailer:
     return SmtpMailer.from_env(settings.mail.variables)
 
 
-def make_rate_limiter(settings: Settings) -> Limiter:
+def make_rate_limiter(settings: Settings, *, on_fallback: Callable[[bool], None] | None = None) -> Limiter:
     """The public verification pages' per-client limit (R-DOC-4): Redis windows shared by every
-    process when ``ECERT_REDIS_URL`` is set, else token buckets of this process."""
+    process when ``ECERT_REDIS_URL`` is set (``on_fallback`` told when Redis stops and starts
+    answering: the limits are this process's meanwhile), else token buckets of this process."""
     from ecert.adapters.ratelimit import ClientBuckets, RedisWindows
 
     rl = settings.ratelimit
     if rl.redis_url:
-        return RedisWindows(rl.redis_url, int(rl.per_minute), rl.redis_prefix)
+        return RedisWindows(rl.redis_url, int(rl.per_minute), rl.redis_prefix, on_fallback=on_fallback)
     return ClientBuckets(rl.per_minute)
 
 
@@ -259,10 +260,12 @@ def web_parts(
     limiter: Limiter | None = None,
     verification_log: VerificationLog | None = None,
     on_log_drop: Callable[[int], None] | None = None,
+    on_limiter_fallback: Callable[[bool], None] | None = None,
 ) -> WebParts:
     """The web process's shared parts; ``limiter`` and ``verification_log`` default to the configured
     ones (``make_rate_limiter``, ``make_verification_log``). ``on_log_drop`` counts
-    verifications the log could not keep."""
+    verifications the log could not keep; ``on_limiter_fallback`` is told when the limits fall back to this
+    process (Redis unreachable) and when they are shared again."""
     from ecert.services.qr_verify import FastVerify
 
     vlog = verification_log or make_verification_log(core, on_drop=on_log_drop)
@@ -276,7 +279,7 @@ def web_parts(
         cache_size=core.settings.web.qr_token_cache,  # verified tokens kept; 0 turns the cache off
     )
     return WebParts(
-        limiter=limiter or make_rate_limiter(core.settings),
+        limiter=limiter or make_rate_limiter(core.settings, on_fallback=on_limiter_fallback),
         verification_log=vlog,
         fast_verify=fast,
         platform=make_platform_client(core.settings),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ecert.adapters.db.sessions import SessionStore
@@ -81,6 +84,9 @@ def body_limit(core: App) -> Callable[[str], int]:
     return limit_for
 
 
+_log = logging.getLogger("ecert.web")
+
+
 def _megabytes(n: int) -> str:
     return f"{n // (1024 * 1024)} MB"
 
@@ -105,7 +111,9 @@ def create_app(core: App, web: WebParts | None = None) -> FastAPI:
         openapi_url="/openapi.json",
     )
     api.state.ctx = WebContext(core=core, sessions=SessionStore(core.engine))
-    api.state.web = web or web_parts(core, on_log_drop=metrics.VERIFY_LOG_DROPPED.inc)
+    api.state.web = web or web_parts(
+        core, on_log_drop=metrics.VERIFY_LOG_DROPPED.inc, on_limiter_fallback=metrics.rate_limit_fallback
+    )
     api.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     async def too_large(scope: Any, limit: int) -> Response:
@@ -127,6 +135,19 @@ def create_app(core: App, web: WebParts | None = None) -> FastAPI:
             return RedirectResponse(f"/login/second-factor?next={request.url.path}", status_code=303)
         error = page_error(status, lang, exc.as_dict(lang)["error"])
         return render(request, "error.html", status_code=status, error=error)
+
+    async def database_unavailable(request: Request, exc: Exception) -> Response:
+        """The database went away (restarted, unreachable, every connection busy): 503 ``database_error``, as
+        the CLI says it, instead of a 500 with a traceback. The transaction was rolled back by its unit of
+        work, so nothing of the request was kept; the pool drops the dead connections and the next request
+        connects again (issue 16 §5, ``tests/e2e/test_faults.py``)."""
+        detail = str(getattr(exc, "orig", None) or exc).strip()
+        reason = detail.splitlines()[0][:200] if detail else type(exc).__name__
+        _log.warning("database unavailable on %s %s: %s", request.method, request.url.path, reason)
+        return await ecert_error(request, EcertError("database_error", params={"reason": type(exc).__name__}))
+
+    for db_error in (OperationalError, InterfaceError, PoolTimeout):
+        api.add_exception_handler(db_error, database_unavailable)
 
     @api.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
