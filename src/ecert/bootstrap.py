@@ -183,15 +183,15 @@ def make_mailer(settings: Settings) -> SmtpMailer:
     return SmtpMailer.from_env(settings.mail.variables)
 
 
-def make_rate_limiter(settings: Settings, *, on_fallback: Callable[[bool], None] | None = None) -> Limiter:
+def make_rate_limiter(settings: Settings) -> Limiter:
     """The public verification pages' per-client limit (R-DOC-4): Redis windows shared by every
-    process when ``ECERT_REDIS_URL`` is set (``on_fallback`` told when Redis stops and starts
-    answering: the limits are this process's meanwhile), else token buckets of this process."""
+    process when ``ECERT_REDIS_URL`` is set (this process's own buckets while Redis does not
+    answer), else token buckets of this process."""
     from ecert.adapters.ratelimit import ClientBuckets, RedisWindows
 
     rl = settings.ratelimit
     if rl.redis_url:
-        return RedisWindows(rl.redis_url, int(rl.per_minute), rl.redis_prefix, on_fallback=on_fallback)
+        return RedisWindows(rl.redis_url, int(rl.per_minute), rl.redis_prefix)
     return ClientBuckets(rl.per_minute)
 
 
@@ -266,9 +266,13 @@ def web_parts(
     ones (``make_rate_limiter``, ``make_verification_log``). ``on_log_drop`` counts
     verifications the log could not keep; ``on_limiter_fallback`` is told when the limits fall back to this
     process (Redis unreachable) and when they are shared again."""
+    from ecert.adapters.ratelimit import RedisWindows
     from ecert.services.qr_verify import FastVerify
 
     vlog = verification_log or make_verification_log(core, on_drop=on_log_drop)
+    rate_limiter = limiter or make_rate_limiter(core.settings)
+    if on_limiter_fallback is not None and isinstance(rate_limiter, RedisWindows):
+        rate_limiter.on_fallback = on_limiter_fallback
     fast = FastVerify(
         uow=core.uow,
         keys=lambda: core.qr_public_keys,
@@ -279,7 +283,7 @@ def web_parts(
         cache_size=core.settings.web.qr_token_cache,  # verified tokens kept; 0 turns the cache off
     )
     return WebParts(
-        limiter=limiter or make_rate_limiter(core.settings, on_fallback=on_limiter_fallback),
+        limiter=rate_limiter,
         verification_log=vlog,
         fast_verify=fast,
         platform=make_platform_client(core.settings),

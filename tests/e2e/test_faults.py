@@ -31,6 +31,7 @@ from sqlalchemy.engine import make_url
 from ecert.adapters import keystore
 from ecert.adapters.db.engine import upgrade
 from ecert.adapters.db.tables import audit_events, certificates
+from ecert.adapters.pdf_inspect import signed_metadata
 from ecert.bootstrap import bootstrap
 from ecert.config import load_settings
 from ecert.entrypoints.web.app import create_app
@@ -178,7 +179,8 @@ def test_downloads_answer_503_while_postgresql_is_away_and_recover(
 ) -> None:
     client, proxy, body = served_through_proxy
     engine = client.app.state.ctx.core.engine  # type: ignore[attr-defined]
-    assert client.post("/api/v1/me/certificates", json=body).status_code == 200
+    first = client.post("/api/v1/me/certificates", json=body)
+    assert first.status_code == 200
 
     # Downloads go on while the database goes away for a moment, twice (mid-request, some of them).
     statuses: list[int] = []
@@ -210,6 +212,26 @@ def test_downloads_answer_503_while_postgresql_is_away_and_recover(
     assert n_certs == n_events, (n_certs, n_events)
     ok = statuses.count(200) + 2  # with the one before and the one after
     assert ok <= n_certs <= ok + statuses.count(503), (n_certs, statuses)
+
+
+def test_the_qr_page_answers_503_while_postgresql_is_away_and_recovers(
+    served_through_proxy: tuple[TestClient, Proxy, Any],
+) -> None:
+    client, proxy, body = served_through_proxy
+    meta = signed_metadata(client.post("/api/v1/me/certificates", json=body).content)
+    assert meta is not None
+    path = "/V/" + meta["EcertQR"].split("/V/", 1)[1]
+    anonymous = TestClient(client.app)  # the QR page's fast path (a signed-in visitor goes through the routes)
+    for visitor in (anonymous, client):
+        assert visitor.get(path).status_code == 200
+        proxy.cut()
+        try:
+            page = visitor.get(path)
+            assert page.status_code == 503, page.text[:300]
+            assert "服务暂时不可用" in page.text
+        finally:
+            proxy.restore()
+        assert visitor.get(path).status_code == 200
 
 
 # --------------------------------------------------------------------------------------------- Redis

@@ -17,8 +17,6 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ecert.adapters.db.sessions import SessionStore
@@ -38,7 +36,7 @@ from ecert.entrypoints.web import (
     routes_verify,
 )
 from ecert.entrypoints.web.deps import WebContext, parts
-from ecert.entrypoints.web.errors import http_status, page_error, shown
+from ecert.entrypoints.web.errors import DATABASE_UNAVAILABLE, http_status, page_error, shown
 from ecert.entrypoints.web.i18n import request_lang
 from ecert.entrypoints.web.middleware import BodyLimit, BodyTooLarge, HeadersAndMetrics
 from ecert.entrypoints.web.qr_fast_path import QrPageFastPath
@@ -146,7 +144,7 @@ def create_app(core: App, web: WebParts | None = None) -> FastAPI:
         _log.warning("database unavailable on %s %s: %s", request.method, request.url.path, reason)
         return await ecert_error(request, EcertError("database_error", params={"reason": type(exc).__name__}))
 
-    for db_error in (OperationalError, InterfaceError, PoolTimeout):
+    for db_error in DATABASE_UNAVAILABLE:
         api.add_exception_handler(db_error, database_unavailable)
 
     @api.exception_handler(StarletteHTTPException)
