@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,15 @@ def test_a_100_mb_single_line_file_is_refused_in_flat_memory(tmp_path: Path) -> 
     )
     grown_kb = int(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout)
     assert grown_kb < 32 * 1024, f"reading grew the process by {grown_kb // 1024} MB"
+
+
+def test_a_zip_whose_file_name_is_not_the_utf8_it_claims_is_a_damaged_workbook(tmp_path: Path) -> None:
+    """Found by fuzz/fuzz_import.py (issue 16 §5): zipfile raised UnicodeDecodeError, which escaped the import as a
+    crash instead of the damaged-workbook refusal."""
+    path = tmp_path / "names.xlsx"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("xl/é.xml", b"<x/>")  # a non-ASCII name: written as UTF-8, with the UTF-8 flag set
+    path.write_bytes(path.read_bytes().replace("é".encode(), b"\xb1\xb1"))  # still flagged, no longer UTF-8
+    with pytest.raises(BadInput) as info:
+        readers.open_table(path)
+    assert [p.code for p in info.value.problems] == ["import_xlsx_damaged"]

@@ -102,7 +102,8 @@ OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls, and Excel's encrypted 
 
 
 def _zip_kind(path: Path) -> str | None:
-    """``None`` for an XLSX workbook, else what the ZIP file is. BadZipFile for a broken one."""
+    """``None`` for an XLSX workbook, else what the ZIP file is. BadZipFile, ValueError (a file name flagged
+    UTF-8 that does not decode: found by fuzz/fuzz_import.py) … for a broken one."""
     with zipfile.ZipFile(path) as z:
         names = set(z.namelist())
     if "xl/workbook.xml" in names:
@@ -128,7 +129,7 @@ def sniff(path: Path, head: bytes) -> str | None:
     if head.startswith(XLSX_MAGIC):
         try:
             return _zip_kind(path)
-        except (zipfile.BadZipFile, OSError) as exc:
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:  # ValueError: see _zip_kind
             raise BadInput([coded_problem("import_xlsx_damaged", name=path.name)]) from exc
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf16"
