@@ -74,3 +74,18 @@ def test_a_zip_whose_file_name_is_not_the_utf8_it_claims_is_a_damaged_workbook(t
     with pytest.raises(BadInput) as info:
         readers.open_table(path)
     assert [p.code for p in info.value.problems] == ["import_xlsx_damaged"]
+
+
+def test_a_zip_of_an_unknown_version_is_a_damaged_workbook_and_an_unreadable_roster_archive(tmp_path: Path) -> None:
+    """Found by fuzz/fuzz_import.py (issue 16 §5): zipfile's NotImplementedError escaped the import."""
+    path = tmp_path / "version.xlsx"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("xl/workbook.xml", b"<x/>")
+    data = bytearray(path.read_bytes())
+    central = data.index(b"PK\x01\x02")
+    data[central + 6 : central + 8] = (235).to_bytes(2, "little")  # "version needed to extract": 23.5
+    path.write_bytes(bytes(data))
+    with pytest.raises(BadInput) as info:
+        readers.open_table(path)
+    assert [p.code for p in info.value.problems] == ["import_xlsx_damaged"]
+    assert readers.zip_members(bytes(data), max_entries=10, max_member=1000, max_total=1000) == "not_zip"
