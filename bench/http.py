@@ -38,6 +38,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,7 @@ def wrk(url: str, *, seconds: int, connections: int, script: Path | None = None)
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     total = re.search(r"(\d+) requests in", out)
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     return {
         "rps": float(rps.group(1)) if rps else 0.0,
         "p50_ms": ms("50%"),
@@ -85,6 +87,7 @@ def wrk(url: str, *, seconds: int, connections: int, script: Path | None = None)
         "p99_ms": ms("99%"),
         "requests": float(total.group(1)) if total else 0.0,
         "non_2xx": float(non2xx.group(1)) if non2xx else 0.0,
+        "socket_errors": float(sum(int(g) for g in sockets.groups())) if sockets else 0.0,
     }
 
 
@@ -141,15 +144,55 @@ def main() -> None:
 
 
 def measure(holders: int, args: argparse.Namespace) -> dict[str, Any]:
+    with started(holders, pg=args.pg, workers=args.workers, tokens=args.tokens,
+                 download_holders=args.download_holders) as svc:  # fmt: skip
+
+        def measured(name: str, url: str, connections: int, script: Path | None = None) -> dict[str, float]:
+            if args.profile is None:
+                return wrk(url, seconds=args.seconds, connections=connections, script=script)
+            with profiled(svc.server.pid, args.profile / f"{name}-{holders}.folded", args.seconds):
+                return wrk(url, seconds=args.seconds, connections=connections, script=script)
+
+        ceiling = measured("healthz", f"{svc.base}/healthz", 16)
+        print(json.dumps({"measure": "healthz (no work)", "holders": holders, **ceiling}), flush=True)
+        qr = measured("qr_page", svc.base, 16, svc.qr_script)
+        print(json.dumps({"measure": "qr_page", "holders": holders, **qr}), flush=True)
+        dl = measured("download", f"{svc.base}/api/v1/me/certificates", 16, svc.download_script)
+        print(
+            json.dumps({"measure": "confirm_and_download", "holders": holders, "downloaders": svc.downloaders, **dl}),
+            flush=True,
+        )
+        return {"holders": holders, "ceiling": ceiling, "qr": qr, "download": dl}
+
+
+@dataclass
+class Service:
+    """``ecert serve`` on PostgreSQL over a DEMO registry, with what the load needs: wrk scripts cycling over
+    issued certificates' QR pages (``qr_script``) and over signed-in holders' confirm-and-download requests
+    (``download_script``)."""
+
+    base: str
+    server: subprocess.Popen[bytes]
+    work: Path
+    qr_script: Path
+    download_script: Path
+    downloaders: int
+
+
+@contextmanager
+def started(holders: int, *, pg: str, workers: int, tokens: int, download_holders: int) -> Iterator[Service]:
+    """The service of the measurements (bench/soak.py runs the same): a fresh schema on ``pg`` with ``holders``
+    DEMO holders, ``tokens`` certificates issued to verify, ``download_holders`` holders signed in; stopped and
+    dropped afterwards."""
     work = Path(tempfile.mkdtemp(prefix="ecert-bench-http-"))
-    with pg_schema(args.pg, "bench") as url:
-        try:
-            return _measure(holders, args, url, work)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+    try:
+        with pg_schema(pg, "bench") as url:
+            yield from _started(holders, url, work, workers=workers, n_tokens=tokens, n_down=download_holders)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
-def _measure(holders: int, args: argparse.Namespace, url: str, work: Path) -> dict[str, Any]:
+def _started(holders: int, url: str, work: Path, *, workers: int, n_tokens: int, n_down: int) -> Iterator[Service]:
     env = {
         **os.environ,
         "ECERT_DATABASE_URL": url,
@@ -159,7 +202,7 @@ def _measure(holders: int, args: argparse.Namespace, url: str, work: Path) -> di
     with ExitStack() as stack:
         t0 = time.perf_counter()
         subprocess.run([ECERT, "init"], env=env, check=True, capture_output=True)
-        n_sign = args.tokens * 2 + args.download_holders * 2
+        n_sign = n_tokens * 2 + n_down * 2
         subprocess.run(
             [ECERT, "demo", "--holders", str(holders), "--signatures", str(n_sign), "--json"],
             env=env, check=True, capture_output=True,
@@ -176,11 +219,11 @@ def _measure(holders: int, args: argparse.Namespace, url: str, work: Path) -> di
         tokens: list[str] = []
         downloaders: list[str] = []
         for no, issued in issued_sample(core, n_sign, actor="bench"):
-            if len(downloaders) < args.download_holders:
+            if len(downloaders) < n_down:
                 downloaders.append(no)
             else:
                 tokens.append(token_of(issued))
-            if len(tokens) >= args.tokens:
+            if len(tokens) >= n_tokens:
                 break
         assert downloaders and tokens, "no issuable demo holders"
         for i, no in enumerate(downloaders):
@@ -190,13 +233,7 @@ def _measure(holders: int, args: argparse.Namespace, url: str, work: Path) -> di
             )  # fmt: skip
         core.engine.dispose()
 
-        base, server = stack.enter_context(serving(env, workers=args.workers, timeout=60))
-
-        def measured(name: str, url: str, connections: int, script: Path | None = None) -> dict[str, float]:
-            if args.profile is None:
-                return wrk(url, seconds=args.seconds, connections=connections, script=script)
-            with profiled(server.pid, args.profile / f"{name}-{holders}.folded", args.seconds):
-                return wrk(url, seconds=args.seconds, connections=connections, script=script)
+        base, server = stack.enter_context(serving(env, workers=workers, timeout=60))
 
         paths = work / "paths.lua"
         paths.write_text(
@@ -240,17 +277,7 @@ def _measure(holders: int, args: argparse.Namespace, url: str, work: Path) -> di
             "end\n",
             encoding="utf-8",
         )
-
-        ceiling = measured("healthz", f"{base}/healthz", 16)
-        print(json.dumps({"measure": "healthz (no work)", "holders": holders, **ceiling}), flush=True)
-        qr = measured("qr_page", base, 16, paths)
-        print(json.dumps({"measure": "qr_page", "holders": holders, **qr}), flush=True)
-        dl = measured("download", f"{base}/api/v1/me/certificates", 16, download)
-        print(
-            json.dumps({"measure": "confirm_and_download", "holders": holders, "downloaders": len(sessions), **dl}),
-            flush=True,
-        )
-        return {"holders": holders, "ceiling": ceiling, "qr": qr, "download": dl}
+        yield Service(base, server, work, paths, download, len(sessions))
 
 
 if __name__ == "__main__":

@@ -248,7 +248,8 @@ def make_mailer(settings: Settings) -> SmtpMailer:
 
 def make_rate_limiter(settings: Settings) -> Limiter:
     """The public verification pages' per-client limit (R-DOC-4): Redis windows shared by every
-    process when ``ECERT_REDIS_URL`` is set, else token buckets of this process."""
+    process when ``ECERT_REDIS_URL`` is set (this process's own buckets while Redis does not
+    answer), else token buckets of this process."""
     from ecert.adapters.ratelimit import ClientBuckets, RedisWindows
 
     rl = settings.ratelimit
@@ -334,13 +335,19 @@ def web_parts(
     limiter: Limiter | None = None,
     verification_log: VerificationLog | None = None,
     on_log_drop: Callable[[int], None] | None = None,
+    on_limiter_fallback: Callable[[bool], None] | None = None,
 ) -> WebParts:
     """The web process's shared parts; ``limiter`` and ``verification_log`` default to the configured
     ones (``make_rate_limiter``, ``make_verification_log``). ``on_log_drop`` counts
-    verifications the log could not keep."""
+    verifications the log could not keep; ``on_limiter_fallback`` is told when the limits fall back to this
+    process (Redis unreachable) and when they are shared again."""
+    from ecert.adapters.ratelimit import RedisWindows
     from ecert.services.qr_verify import FastVerify
 
     vlog = verification_log or make_verification_log(core, on_drop=on_log_drop)
+    rate_limiter = limiter or make_rate_limiter(core.settings)
+    if on_limiter_fallback is not None and isinstance(rate_limiter, RedisWindows):
+        rate_limiter.on_fallback = on_limiter_fallback
     fast = FastVerify(
         uow=core.uow,
         keys=lambda: core.qr_public_keys,
@@ -351,7 +358,7 @@ def web_parts(
         cache_size=core.settings.web.qr_token_cache,  # verified tokens kept; 0 turns the cache off
     )
     return WebParts(
-        limiter=limiter or make_rate_limiter(core.settings),
+        limiter=rate_limiter,
         verification_log=vlog,
         fast_verify=fast,
         platform=make_platform_client(core.settings),

@@ -8,6 +8,12 @@ limit is ``ECERT_VERIFY_RATE`` requests a minute per client address (default 120
 
 The sign-in's failure counts (:class:`RedisFailures`) live in Redis too when it is configured; unlike
 the verification limit they never fail open: without Redis they are the database's.
+
+When Redis does not answer, the limits fall back to this process's own buckets (the same limit per
+process: verification stays available, and a client is still limited, if less strictly across
+processes), the log says so once (a warning, and an info line when Redis answers again), and
+``/metrics`` shows ``ecert_rate_limit_fallback`` 1. Redis is tried again every
+:data:`RETRY_SECONDS`, not on every request (each try can cost the connection timeout).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
@@ -22,6 +29,7 @@ if TYPE_CHECKING:
     from ecert.adapters.db.sessions import FailureStore
 
 log = logging.getLogger("ecert.ratelimit")
+RETRY_SECONDS = 5.0
 
 
 class Limiter(Protocol):
@@ -53,18 +61,38 @@ class ClientBuckets:
 
 
 class RedisWindows:
-    """Fixed one-minute windows in Redis, shared by all processes. If Redis is unreachable the
-    request is allowed (availability of verification over strict limiting) and the error counted."""
+    """Fixed one-minute windows in Redis, shared by all processes; this process's own buckets while Redis
+    is unreachable (see the module's text). ``on_fallback(True|False)`` is told when that starts and ends."""
 
-    def __init__(self, url: str, per_minute: int, prefix: str = "ecert") -> None:
+    def __init__(
+        self,
+        url: str,
+        per_minute: int,
+        prefix: str = "ecert",
+        *,
+        on_fallback: Callable[[bool], None] | None = None,
+        retry_seconds: float = RETRY_SECONDS,
+    ) -> None:
         import redis
 
         self.client = redis.Redis.from_url(url, socket_timeout=0.2, socket_connect_timeout=0.2)
         self.limit = per_minute
         self.prefix = prefix
         self.errors = 0
+        self.local = ClientBuckets(per_minute)
+        self.on_fallback = on_fallback
+        self.retry_seconds = retry_seconds
+        self._retry_at: float | None = None  # set while falling back: when to try Redis again
+        self._lock = threading.Lock()
+
+    @property
+    def falling_back(self) -> bool:
+        return self._retry_at is not None
 
     def allow(self, client: str) -> bool:
+        retry_at = self._retry_at
+        if retry_at is not None and time.monotonic() < retry_at:
+            return self.local.allow(client)
         window = int(time.time() // 60)
         key = f"{self.prefix}:rl:verify:{client}:{window}"
         try:
@@ -72,10 +100,34 @@ class RedisWindows:
             pipe.incr(key)
             pipe.expire(key, 120)
             count, _ = pipe.execute()
-        except Exception:  # redis.RedisError and socket errors alike
-            self.errors += 1
-            return True
+        except Exception as exc:  # redis.RedisError and socket errors alike
+            self._failed(exc)
+            return self.local.allow(client)
+        if retry_at is not None:
+            self._recovered()
         return int(count) <= self.limit
+
+    def _failed(self, exc: Exception) -> None:
+        with self._lock:
+            self.errors += 1
+            started = self._retry_at is None
+            self._retry_at = time.monotonic() + self.retry_seconds
+        if started:
+            log.warning(
+                "rate limits: Redis unreachable (%s: %s); limiting per process until it answers",
+                type(exc).__name__, exc,
+            )  # fmt: skip
+            if self.on_fallback is not None:
+                self.on_fallback(True)
+
+    def _recovered(self) -> None:
+        with self._lock:
+            ended = self._retry_at is not None
+            self._retry_at = None
+        if ended:
+            log.info("rate limits: Redis answers again; limits are shared again")
+            if self.on_fallback is not None:
+                self.on_fallback(False)
 
 
 class RedisFailures:

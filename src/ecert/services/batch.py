@@ -37,20 +37,26 @@ def _init(settings: Settings) -> None:
 def _issue_one(
     settings: Settings, registration_no: str, out_dir: str, actor: str, formats: tuple[str, ...] = ("pdf",)
 ) -> tuple[str, str | None, str | None]:
-    from ecert.domain.errors import EcertError
+    """One certificate of the batch, its files written before its record is committed: a file that cannot be
+    written (the output disk is full) leaves nothing recorded, and the refusal's code says why
+    (``out_write_failed``; issue 16 §5)."""
+    from ecert.domain.errors import BadInput, EcertError
     from ecert.services import issuance
 
     a = _worker_app(settings)
+
+    def named(suffix: str) -> Callable[[str], Path]:
+        return lambda serial: Path(out_dir) / f"{registration_no}-{serial}.{suffix}"
+
     try:
         issued = issuance.issue(
             a.uow(), registration_no, confirm=True, actor=actor, today=a.clock.today(), now=a.clock.now(),
-            policy=a.policy, docs=a.documents, formats=formats,
+            policy=a.policy, docs=a.documents, formats=formats, out=named("pdf"), ofd_out=named("ofd"),
         )  # fmt: skip
+    except BadInput as exc:
+        return registration_no, None, next((p.code for p in exc.problems if p.code), exc.code)
     except EcertError as exc:
         return registration_no, None, exc.code
-    for suffix, data in (("pdf", issued.pdf), ("ofd", issued.ofd)):
-        if data is not None:
-            (Path(out_dir) / f"{registration_no}-{issued.serial}.{suffix}").write_bytes(data)
     return registration_no, issued.serial, None
 
 

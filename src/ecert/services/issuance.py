@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -154,13 +154,15 @@ def issue(
     now: datetime,
     policy: Policy,
     docs: DocumentServices,
-    out: Path | None = None,
+    out: Path | Callable[[str], Path] | None = None,
     expected_window: tuple[date | None, date | None] | None = None,
     formats: Sequence[str] = ("pdf",),
-    ofd_out: Path | None = None,
+    ofd_out: Path | Callable[[str], Path] | None = None,
 ) -> IssuedCertificate:
     """Confirm the usage window and issue a sealed certificate (R-USE-1, R-USE-2) as the files of
-    ``formats`` (``out``: where the PDF goes, ``ofd_out``: the OFD; both optional).
+    ``formats`` (``out``: where the PDF goes, ``ofd_out``: the OFD; both optional, each a path or a function
+    of the new serial that gives it). A file is written before the commit and moved into place after it:
+    one that cannot be written (the disk is full) is ``out_write_failed`` and nothing is recorded.
 
     ``expected_window``: the window the holder saw and confirmed; if today's differs (the page was
     open past midnight, the data changed) nothing is issued — the holder confirms the new one.
@@ -237,9 +239,10 @@ def issue(
         uow.audit.append(at=now, actor=actor, action="certificate.issue", subject=reg.registration_no, payload=payload)
         moves: list[tuple[Path, Path]] = []
         try:
-            for data, dest in ((sealed, out), (ofd, ofd_out)):
-                if data is None or dest is None:
+            for data, where in ((sealed, out), (ofd, ofd_out)):
+                if data is None or where is None:
                     continue
+                dest = where(serial) if callable(where) else where
                 tmp = dest.with_name(f".{dest.name}.{serial}.tmp")
                 try:
                     tmp.write_bytes(data)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,30 @@ def test_a_100_mb_single_line_file_is_refused_in_flat_memory(tmp_path: Path) -> 
     )
     grown_kb = int(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout)
     assert grown_kb < 32 * 1024, f"reading grew the process by {grown_kb // 1024} MB"
+
+
+def test_a_zip_whose_file_name_is_not_the_utf8_it_claims_is_a_damaged_workbook(tmp_path: Path) -> None:
+    """Found by fuzz/fuzz_import.py (issue 16 §5): zipfile raised UnicodeDecodeError, which escaped the import as a
+    crash instead of the damaged-workbook refusal."""
+    path = tmp_path / "names.xlsx"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("xl/é.xml", b"<x/>")  # a non-ASCII name: written as UTF-8, with the UTF-8 flag set
+    path.write_bytes(path.read_bytes().replace("é".encode(), b"\xb1\xb1"))  # still flagged, no longer UTF-8
+    with pytest.raises(BadInput) as info:
+        readers.open_table(path)
+    assert [p.code for p in info.value.problems] == ["import_xlsx_damaged"]
+
+
+def test_a_zip_of_an_unknown_version_is_a_damaged_workbook_and_an_unreadable_roster_archive(tmp_path: Path) -> None:
+    """Found by fuzz/fuzz_import.py (issue 16 §5): zipfile's NotImplementedError escaped the import."""
+    path = tmp_path / "version.xlsx"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("xl/workbook.xml", b"<x/>")
+    data = bytearray(path.read_bytes())
+    central = data.index(b"PK\x01\x02")
+    data[central + 6 : central + 8] = (235).to_bytes(2, "little")  # "version needed to extract": 23.5
+    path.write_bytes(bytes(data))
+    with pytest.raises(BadInput) as info:
+        readers.open_table(path)
+    assert [p.code for p in info.value.problems] == ["import_xlsx_damaged"]
+    assert readers.zip_members(bytes(data), max_entries=10, max_member=1000, max_total=1000) == "not_zip"

@@ -195,7 +195,16 @@ class AsyncReadPool:
     async def fetch(self, sql: str, params: Sequence[str]) -> list[tuple[Any, ...]]:
         """All rows of one read-only statement with text parameters ``$1``, ``$2``…. A connection
         that fails (the server restarted, the network dropped) is discarded and the read retried
-        once on a new one."""
+        once on a new one. A database still unreachable then is SQLAlchemy's ``OperationalError``,
+        as from every other query of the service (the web answers it 503 ``database_error``)."""
+        from sqlalchemy.exc import OperationalError
+
+        try:
+            return await self._fetch(sql, params)
+        except self.psycopg.OperationalError as exc:
+            raise OperationalError(sql, list(params), exc) from exc
+
+    async def _fetch(self, sql: str, params: Sequence[str]) -> list[tuple[Any, ...]]:
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
             self._bind(loop)

@@ -102,7 +102,9 @@ OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls, and Excel's encrypted 
 
 
 def _zip_kind(path: Path) -> str | None:
-    """``None`` for an XLSX workbook, else what the ZIP file is. BadZipFile for a broken one."""
+    """``None`` for an XLSX workbook, else what the ZIP file is. For a broken one: BadZipFile, ValueError (a file
+    name flagged UTF-8 that does not decode), NotImplementedError (an unknown ZIP version): the last two found by
+    fuzz/fuzz_import.py."""
     with zipfile.ZipFile(path) as z:
         names = set(z.namelist())
     if "xl/workbook.xml" in names:
@@ -128,7 +130,7 @@ def sniff(path: Path, head: bytes) -> str | None:
     if head.startswith(XLSX_MAGIC):
         try:
             return _zip_kind(path)
-        except (zipfile.BadZipFile, OSError) as exc:
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:  # see _zip_kind
             raise BadInput([coded_problem("import_xlsx_damaged", name=path.name)]) from exc
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf16"
@@ -226,7 +228,7 @@ def zip_members(data: bytes, *, max_entries: int, max_member: int, max_total: in
             i for i in z.infolist()
             if not i.is_dir() and not i.filename.startswith("__MACOSX/") and not Path(i.filename).name.startswith(".")
         ]  # fmt: skip
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError):
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError):  # as _zip_kind
         return "not_zip"
     if len(infos) > max_entries:
         return "too_many"

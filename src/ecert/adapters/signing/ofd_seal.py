@@ -280,7 +280,7 @@ def unpack(package: bytes) -> dict[str, bytes] | str:
     try:
         z = zipfile.ZipFile(io.BytesIO(package))
         infos = [i for i in z.infolist() if not i.is_dir()]
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError):
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError):  # the last: unknown ZIP version
         return "not_zip"
     if len(infos) > MAX_ENTRIES or sum(i.file_size for i in infos) > MAX_UNPACKED:
         return "zip_bomb"

@@ -38,7 +38,7 @@ from ecert.entrypoints.web import (
     routes_verify,
 )
 from ecert.entrypoints.web.deps import WebContext, parts
-from ecert.entrypoints.web.errors import http_status, page_error, shown
+from ecert.entrypoints.web.errors import DATABASE_UNAVAILABLE, http_status, page_error, shown
 from ecert.entrypoints.web.i18n import request_lang
 from ecert.entrypoints.web.middleware import BodyLimit, BodyTooLarge, HeadersAndMetrics
 from ecert.entrypoints.web.qr_fast_path import QrPageFastPath
@@ -106,6 +106,9 @@ def body_limit(core: App) -> Callable[[str], int]:
     return limit_for
 
 
+_log = logging.getLogger("ecert.web")
+
+
 def _megabytes(n: int) -> str:
     return f"{n // (1024 * 1024)} MB"
 
@@ -130,7 +133,9 @@ def create_app(core: App, web: WebParts | None = None) -> FastAPI:
         openapi_url="/openapi.json",
     )
     api.state.ctx = WebContext(core=core, sessions=SessionStore(core.engine))
-    api.state.web = web or web_parts(core, on_log_drop=metrics.VERIFY_LOG_DROPPED.inc)
+    api.state.web = web or web_parts(
+        core, on_log_drop=metrics.VERIFY_LOG_DROPPED.inc, on_limiter_fallback=metrics.rate_limit_fallback
+    )
     api.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     async def too_large(scope: Any, limit: int) -> Response:
@@ -156,6 +161,19 @@ def create_app(core: App, web: WebParts | None = None) -> FastAPI:
         response = render(request, "error.html", status_code=status, error=error)
         response.headers.update(wait)
         return response
+
+    async def database_unavailable(request: Request, exc: Exception) -> Response:
+        """The database went away (restarted, unreachable, every connection busy): 503 ``database_error``, as
+        the CLI says it, instead of a 500 with a traceback. The transaction was rolled back by its unit of
+        work, so nothing of the request was kept; the pool drops the dead connections and the next request
+        connects again (issue 16 §5, ``tests/e2e/test_faults.py``)."""
+        detail = str(getattr(exc, "orig", None) or exc).strip()
+        reason = detail.splitlines()[0][:200] if detail else type(exc).__name__
+        _log.warning("database unavailable on %s %s: %s", request.method, request.url.path, reason)
+        return await ecert_error(request, EcertError("database_error", params={"reason": type(exc).__name__}))
+
+    for db_error in DATABASE_UNAVAILABLE:
+        api.add_exception_handler(db_error, database_unavailable)
 
     @api.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
 from ecert.domain.errors import BadInput, EcertError
 
 STATUS: dict[str, int] = {
@@ -27,6 +30,8 @@ STATUS: dict[str, int] = {
     "database_error": 503,
     "keys_missing": 503,
 }
+# The database went away (restarted, unreachable) or every connection is busy: ``database_error``, 503.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError, PoolTimeout)
 RULE_REFUSAL_STATUS = 409  # a rule of the notice refused it: the request conflicts with the registry's state
 
 # Codes whose message is for operators (file paths, database and configuration details): a page

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 REGISTRY = CollectorRegistry()
 REQUESTS = Counter("ecert_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=REGISTRY)
@@ -20,6 +20,16 @@ VERIFY_LOG_DROPPED = Counter(
     "Verifications not written to the verification log (its buffer was full: the database was down or slow)",
     registry=REGISTRY,
 )
+
+RATE_LIMIT_FALLBACK = Gauge(
+    "ecert_rate_limit_fallback",
+    "1 while the public pages' rate limits are this process's own because Redis does not answer, else 0",
+    registry=REGISTRY,
+)
+
+
+def rate_limit_fallback(on: bool) -> None:
+    RATE_LIMIT_FALLBACK.set(1 if on else 0)
 
 
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:

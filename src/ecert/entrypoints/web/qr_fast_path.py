@@ -3,15 +3,19 @@ answered before the framework (the page a scanned QR code opens is the hottest U
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from starlette.requests import cookie_parser
 
+from ecert.domain.errors import EcertError
 from ecert.entrypoints.web import routes_verify, verdicts
 from ecert.entrypoints.web.deps import COOKIE, allow
+from ecert.entrypoints.web.errors import DATABASE_UNAVAILABLE, page_error
 from ecert.entrypoints.web.middleware import HeadersAndMetrics
 from ecert.entrypoints.web.templating import render_anonymous
 
+_log = logging.getLogger("ecert.web")
 _HTML = [(b"content-type", b"text/html; charset=utf-8")]
 
 
@@ -60,10 +64,18 @@ class QrPageFastPath:
 
     async def _respond(self, scope: Any, receive: Any, send: Any) -> None:
         token, lang = scope["ecert.qr"]
-        result = await routes_verify.verify_token(self.api, token)
         core = self.api.state.ctx.core
-        context = verdicts.page_context(lang, result, token, "qr", core.clock.now())
-        body = render_anonymous(lang, "verify_result.html", demo=core.demo_seal, **context).encode()
+        status = 200
+        try:
+            result = await routes_verify.verify_token(self.api, token)
+        except DATABASE_UNAVAILABLE as exc:  # as the application answers it: 503 database_error
+            _log.warning("database unavailable on GET %s: %s", scope["path"], type(exc).__name__)
+            status, error = 503, EcertError("database_error", params={"reason": type(exc).__name__})
+            context = {"error": page_error(status, lang, error.as_dict(lang)["error"])}
+            body = render_anonymous(lang, "error.html", demo=core.demo_seal, **context).encode()
+        else:
+            context = verdicts.page_context(lang, result, token, "qr", core.clock.now())
+            body = render_anonymous(lang, "verify_result.html", demo=core.demo_seal, **context).encode()
         headers = [*_HTML, (b"content-length", b"%d" % len(body))]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
