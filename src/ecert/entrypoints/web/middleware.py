@@ -22,7 +22,10 @@ SECURITY_HEADERS = {
     ),
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    # Not "no-referrer": with it Chromium sends ``Origin: null`` on the site's own form posts, and the
+    # sign-in's login-CSRF check (routes_session.check_same_origin) could not tell them from a forged one.
+    # "same-origin" still sends nothing to other sites (a QR URL never leaks as a referrer).
+    "Referrer-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
 # A page with the QR scanner (templates/scanner.html) sets these on its response: the camera for

@@ -52,7 +52,9 @@ def check_same_origin(request: Request) -> None:
     if site is not None and site.strip().lower() not in ("same-origin", "none"):
         raise EcertError("cross_site_refused")
     origin = request.headers.get("origin")
-    if origin is None:
+    if origin is None or (site is not None and origin.strip().lower() == "null"):
+        # No Origin: not a browser page. "null" beside a same-origin Sec-Fetch-Site (which no page can set):
+        # the browser hid the origin (a stricter Referrer-Policy), the request is still our own page's.
         return
     own = {f"{request.url.scheme}://{request.url.netloc}".lower()}
     base = urlsplit(ctx(request).core.keys.base_url)

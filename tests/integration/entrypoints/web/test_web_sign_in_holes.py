@@ -169,7 +169,8 @@ def test_with_redis_the_counts_live_there_and_an_outage_falls_back_to_the_databa
 
 CROSS_SITE = [
     {"Origin": "https://evil.example"},
-    {"Origin": "null"},
+    {"Origin": "null"},  # a sandboxed frame, with no Sec-Fetch-Site to say where it is
+    {"Origin": "null", "Sec-Fetch-Site": "cross-site"},
     {"Sec-Fetch-Site": "cross-site"},
     {"Sec-Fetch-Site": "same-site", "Origin": "http://testserver"},
 ]
@@ -178,6 +179,7 @@ SAME_SITE_OR_NO_BROWSER = [
     {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"},  # this service's own page
     {"Origin": "https://verify.example.gov.cn"},  # ECERT_BASE_URL's origin
     {"Sec-Fetch-Site": "none"},  # typed or bookmarked
+    {"Origin": "null", "Sec-Fetch-Site": "same-origin"},  # our own page, its origin hidden by a Referrer-Policy
 ]
 
 
