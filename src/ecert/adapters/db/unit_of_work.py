@@ -70,9 +70,10 @@ class SqlUnitOfWork:
     ) -> None:
         assert self._conn is not None
         try:
-            self._conn.info.pop(OUTBOX_KEY, None)
             if self._conn.in_transaction():
                 self._conn.rollback()
+            # After the rollback: on a connection the database dropped, .info raises until it is rolled back.
+            self._conn.info.pop(OUTBOX_KEY, None)
         finally:
             self._conn.close()
             self._conn = None
