@@ -550,6 +550,22 @@ def check(conn: Connection, key: NoteKey | None, trusted_note: str | None = None
     last_event_id = 0
     claims: list[BatchClaim] = []
     digests: dict[str, str] = {}
+
+    def read_claims(event_id: int, action: str, payload: Any) -> None:
+        """What an event claims, sequenced or not: a verification batch's claim, the registry rows' digests."""
+        if action == BATCH_ACTION:
+            claim = BatchClaim.parse(event_id, payload)
+            if claim is None:
+                problems.add(
+                    "verification_batch_invalid",
+                    f"核验批次事件 {event_id} 的内容无效",
+                    f"verification batch event {event_id} is malformed",
+                )
+                first_broken.append(event_id)
+            else:
+                claims.append(claim)
+        _note_digests(action, payload, digests)
+
     mismatched_root: int | None = None
     for row in _walk(conn):
         index = int(row.leaf_index)
@@ -580,18 +596,7 @@ def check(conn: Connection, key: NoteKey | None, trusted_note: str | None = None
                     f"event {row.id} (leaf {index}) was altered",
                 )
                 first_broken.append(int(row.id))
-            if row.action == BATCH_ACTION:
-                claim = BatchClaim.parse(int(row.id), payload)
-                if claim is None:
-                    problems.add(
-                        "verification_batch_invalid",
-                        f"核验批次事件 {row.id} 的内容无效",
-                        f"verification batch event {row.id} is malformed",
-                    )
-                    first_broken.append(int(row.id))
-                else:
-                    claims.append(claim)
-            _note_digests(row.action, payload, digests)
+            read_claims(int(row.id), row.action, payload)
         frontier.append(h)
         if keep_leaves:
             all_leaves.append(h)
@@ -614,18 +619,7 @@ def check(conn: Connection, key: NoteKey | None, trusted_note: str | None = None
                 "event_altered", f"尚未排序的事件 {r.id} 已被改动", f"event {r.id} (not yet sequenced) was altered"
             )
             first_broken.append(int(r.id))
-        if r.action == BATCH_ACTION:
-            claim = BatchClaim.parse(int(r.id), payload)
-            if claim is None:
-                problems.add(
-                    "verification_batch_invalid",
-                    f"核验批次事件 {r.id} 的内容无效",
-                    f"verification batch event {r.id} is malformed",
-                )
-                first_broken.append(int(r.id))
-            else:
-                claims.append(claim)
-        _note_digests(r.action, payload, digests)
+        read_claims(int(r.id), r.action, payload)
     if mismatched_root is not None:
         problems.add(
             "root_mismatch",
