@@ -45,6 +45,7 @@ from ecert.domain.roster import (
 from ecert.domain.spreadsheet import neutralise
 from ecert.domain.verification import VerificationResult
 from ecert.services import history
+from ecert.services.changes import parse_date
 from ecert.services.unit_of_work import AbstractUnitOfWork
 
 # Header names accepted for the two columns (the import's English names, and the Chinese ones people type).
@@ -123,13 +124,10 @@ def parse_on(value: str | None) -> date | None:
     :func:`~ecert.domain.roster.check_date`'s."""
     if value is None or not value.strip():
         return None
-    v = value.strip()
-    try:
-        if len(v) != 10:
-            raise ValueError(v)
-        return date.fromisoformat(v)
-    except ValueError as exc:
-        raise BadInput([coded_problem("roster_date_malformed", column="date", date=value)]) from exc
+    day = parse_date(value, "date", [])  # the check every date the services read goes through
+    if day is None:
+        raise BadInput([coded_problem("roster_date_malformed", column="date", date=value)])
+    return day
 
 
 SHOWN_ROWS = 1000  # rows the report page lists; the files have them all
