@@ -471,11 +471,15 @@ def _image_bodies(img: PreparedImage, num: int) -> tuple[bytes, bytes | None]:
     key = (img.name, num)
     hit = _IMAGE_BODIES.get(key)
     if hit is None:
-        d = b"/Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /%s /BitsPerComponent 8 /Filter /%s" % (
-            img.width,
-            img.height,
-            img.color_space.encode("ascii"),
-            b"DCTDecode" if img.dct else b"FlateDecode",
+        d = (
+            b"/Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /%s /BitsPerComponent 8 /Filter /%s"
+            % (
+                img.width,
+                img.height,
+                img.color_space.encode("ascii"),
+                b"DCTDecode" if img.dct else b"FlateDecode",
+            )
+            + img.decode_parms()
         )
         mask = None
         if img.smask is not None:

@@ -393,6 +393,8 @@ def _image_file(img: PreparedImage) -> tuple[bytes, str]:
     per distinct image: signature images repeat across issuances)."""
     if img.dct:
         return img.data, "JPEG"
+    if img.source is not None:  # a PNG passed through as it came (page.prepare_image)
+        return img.source, "PNG"
     hit = _IMAGE_FILES.get(img.name)
     if hit is None:
         hit = _png(img)

@@ -334,6 +334,19 @@ class PreparedImage:
     data: bytes
     dct: bool  # JPEG passed through (DCTDecode) rather than Flate-compressed samples
     smask: bytes | None  # Flate-compressed 8-bit alpha, same size
+    # > 0: ``data`` is a PNG's own image data, passed through (zlib of PNG-predicted rows): the XObject
+    # says ``/DecodeParms << /Predictor 15 /Colors png_colors /BitsPerComponent 8 /Columns width >>``.
+    png_colors: int = 0
+    source: bytes | None = None  # the PNG file as it came, when passed through (the OFD embeds it as it is)
+
+    def decode_parms(self) -> bytes:
+        """The XObject's ``/DecodeParms`` entry (with its leading space), empty unless passed through."""
+        if not self.png_colors:
+            return b""
+        return b" /DecodeParms << /Predictor 15 /Colors %d /BitsPerComponent 8 /Columns %d >>" % (
+            self.png_colors,
+            self.width,
+        )
 
 
 _IMAGES: OrderedDict[bytes, PreparedImage] = OrderedDict()
@@ -365,7 +378,75 @@ def prepare_image(data: bytes, what: str = "image") -> PreparedImage:
     return prepared
 
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_COLORS = {0: 1, 2: 3}  # colour type -> samples per pixel, for the types passed through (grey, RGB)
+# Ancillary chunks that change what is shown: transparency, EXIF orientation. With any of them the PNG
+# is decoded as before; every other ancillary chunk (gamma, colour profile, text …) is ignored by both routes.
+_PNG_DECODE_CHUNKS = {b"tRNS", b"eXIf"}
+
+
+def _png_passthrough(data: bytes, name: str) -> PreparedImage | None:
+    """The PNG's image data as it is, when a PDF can take it so (issue 15: no decode and re-encode per
+    image): 8-bit grey or RGB, not interlaced, no transparency or EXIF, at most ``MAX_IMAGE_PX``, every
+    chunk's CRC right and the data inflating to exactly the rows the header announces, each with a valid
+    filter type. None otherwise (or for anything malformed): the caller then decodes it with Pillow."""
+    if not data.startswith(_PNG_SIGNATURE):
+        return None
+    pos, end = len(_PNG_SIGNATURE), len(data)
+    header: tuple[int, ...] | None = None
+    idat: list[bytes] = []
+    prev = b""
+    while pos + 12 <= end:
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        kind = data[pos + 4 : pos + 8]
+        body_end = pos + 8 + length
+        if body_end + 4 > end or zlib.crc32(data[pos + 4 : body_end]) != int.from_bytes(
+            data[body_end : body_end + 4], "big"
+        ):
+            return None
+        body = data[pos + 8 : body_end]
+        pos = body_end + 4
+        if header is None:
+            if kind != b"IHDR" or length != 13:
+                return None
+            header = (int.from_bytes(body[0:4], "big"), int.from_bytes(body[4:8], "big"), *body[8:13])
+        elif kind == b"IDAT":
+            if idat and prev != b"IDAT":  # IDAT chunks must be consecutive
+                return None
+            idat.append(body)
+        elif kind == b"IEND":
+            break
+        elif kind in _PNG_DECODE_CHUNKS or (kind[0] & 0x20 == 0 and kind != b"PLTE"):  # unknown critical chunk
+            return None
+        prev = kind
+    else:
+        return None  # no IEND
+    if header is None or not idat:
+        return None
+    width, height, depth, color_type, compression, filtering, interlace = header
+    colors = _PNG_COLORS.get(color_type)
+    if colors is None or depth != 8 or compression or filtering or interlace:
+        return None
+    if not 0 < width <= MAX_IMAGE_PX or not 0 < height <= MAX_IMAGE_PX:
+        return None
+    stream = b"".join(idat)
+    stride = 1 + width * colors
+    expected = stride * height
+    inflater = zlib.decompressobj()
+    try:
+        rows = inflater.decompress(stream, expected + 1)  # bounded: a bomb stops at the announced size
+    except zlib.error:
+        return None
+    if len(rows) != expected or not inflater.eof or inflater.unconsumed_tail or max(rows[::stride]) > 4:
+        return None
+    cs = "DeviceGray" if colors == 1 else "DeviceRGB"
+    return PreparedImage(name, width, height, cs, stream, False, None, png_colors=colors, source=data)
+
+
 def _prepare(data: bytes, name: str) -> PreparedImage:
+    passed = _png_passthrough(data, name)
+    if passed is not None:
+        return passed
     im: Image.Image = Image.open(io.BytesIO(data))
     if im.format not in ("PNG", "JPEG"):
         raise ValueError(f"unsupported image format {im.format}")

@@ -83,6 +83,9 @@ def draw_image_fit(c: Any, img: page.PreparedImage, x: float, y: float, w: float
         d["Height"] = img.height
         d["ColorSpace"] = pdfdoc.PDFName(img.color_space)
         d["BitsPerComponent"] = 8
+        if img.png_colors:  # a PNG's image data passed through (page.prepare_image)
+            parms = {"Predictor": 15, "Colors": img.png_colors, "BitsPerComponent": 8, "Columns": img.width}
+            d["DecodeParms"] = pdfdoc.PDFArray([pdfdoc.PDFDictionary(parms)])  # ReportLab writes /Filter as an array
         if img.smask is not None:
             mask = pdfdoc.PDFStream(content=img.smask, filters=[FLATE_DONE])
             md = mask.dictionary

@@ -141,3 +141,92 @@ def test_fast_path_refuses_what_the_reference_refuses__R_DOC_1() -> None:
     )
     with pytest.raises(ValueError, match="at most 10"):
         docs.render_sample(FAST.render, too_many, photo=False)
+
+
+def _png(mode: str, **save: object) -> tuple[bytes, Image.Image]:
+    """A signature-like PNG in ``mode`` (strokes on white) and the image Pillow decodes from it."""
+    import io
+
+    from PIL import ImageDraw
+
+    im = Image.new(mode, (240, 80), "white")
+    ImageDraw.Draw(im).line([(10, 60), (80, 15), (150, 62), (230, 20)], fill="navy" if mode == "RGB" else 40, width=4)
+    buf = io.BytesIO()
+    im.save(buf, "PNG", **save)
+    data = buf.getvalue()
+    return data, Image.open(io.BytesIO(data)).convert(mode)
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+@pytest.mark.parametrize("renderer", [FAST, REFERENCE], ids=["fast", "reference"])
+def test_png_signature_is_passed_through_and_extracts_pixel_exact__R_DOC_5(
+    mode: str, renderer: CertificateRenderer, tmp_path: Path
+) -> None:
+    """Issue 15: an 8-bit grey or RGB PNG is embedded with its own image data (PNG predictors), not decoded
+    and re-encoded; poppler's ``pdfimages`` gets back exactly the pixels Pillow decodes from the file."""
+    from ecert.adapters.documents.page import prepare_image
+
+    data, decoded = _png(mode, optimize=True)
+    prepared = prepare_image(data, "signature image")
+    assert prepared.png_colors == (3 if mode == "RGB" else 1) and prepared.source == data
+    content = docs.sample_content(1)
+    pdf = renderer.render(content, qr_text=docs.QR_TEXT, signature_image=data, photo=None, metadata={})
+    assert b"/Predictor 15" in pdf
+    (tmp_path / "c.pdf").write_bytes(pdf)
+    subprocess.run([docs.need_tool("pdfimages"), "-png", str(tmp_path / "c.pdf"), str(tmp_path / "img")], check=True)
+    found = [Image.open(p).convert(mode) for p in sorted(tmp_path.glob("img-*.png"))]
+    same = [im for im in found if im.size == decoded.size and ImageChops.difference(im, decoded).getbbox() is None]
+    assert same, f"no embedded image equals the signature's pixels among {[im.size for im in found]}"
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["alpha", "transparency", "interlaced", "16-bit", "palette", "broken crc", "truncated data", "exif"],
+)
+def test_pngs_a_pdf_cannot_take_as_they_are_are_decoded_as_before__R_DOC_5(case: str) -> None:
+    """Anything but a plain 8-bit grey/RGB PNG with sound chunks and data takes Pillow's route (decoded,
+    alpha as a soft mask) or, if Pillow cannot read it either, is refused as before; never passed through."""
+    import io
+    import zlib
+
+    from ecert.adapters.documents.page import _png_passthrough, prepare_image
+
+    im = Image.new("RGB", (60, 20), "white")
+    buf = io.BytesIO()
+    if case == "alpha":
+        im.convert("RGBA").save(buf, "PNG")
+    elif case == "transparency":
+        im.save(buf, "PNG", transparency=(255, 255, 255))
+    elif case == "interlaced":
+        im.save(buf, "PNG")  # Pillow writes no Adam7: set the interlace byte and fix the header's CRC
+        raw = bytearray(buf.getvalue())
+        raw[28] = 1
+        raw[29:33] = zlib.crc32(bytes(raw[12:29])).to_bytes(4, "big")
+        buf = io.BytesIO(bytes(raw))
+    elif case == "16-bit":
+        Image.new("I;16", (60, 20), 30000).save(buf, "PNG")
+    elif case == "palette":
+        im.convert("P").save(buf, "PNG")
+    elif case == "exif":
+        exif = Image.Exif()
+        exif[0x0112] = 6
+        im.save(buf, "PNG", exif=exif.tobytes())
+    else:
+        im.save(buf, "PNG")
+    data = buf.getvalue()
+    if case == "broken crc":
+        at = data.index(b"IDAT") + 4
+        data = data[:at] + bytes([data[at] ^ 1]) + data[at + 1 :]
+    elif case == "truncated data":
+        at = data.index(b"IDAT")
+        length = int.from_bytes(data[at - 4 : at], "big")
+        body = data[at + 4 : at + 4 + length - 3]
+        chunk = (len(body)).to_bytes(4, "big") + b"IDAT" + body + zlib.crc32(b"IDAT" + body).to_bytes(4, "big")
+        data = data[: at - 4] + chunk + data[at + 4 + length + 4 :]
+    assert _png_passthrough(data, "x") is None
+    try:
+        prepared = prepare_image(data, "signature image")
+    except ValueError:
+        assert case in ("broken crc", "truncated data", "interlaced")  # Pillow refuses these too
+        return
+    assert prepared.png_colors == 0 and prepared.source is None
