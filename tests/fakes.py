@@ -118,6 +118,12 @@ class FakeRegistrations:
             specialties=tuple(replace(s, pending_application=s.specialty in pending) for s in reg.specialties),
         )
 
+    def get_with_images(self, registration_no: str) -> tuple[Registration, dict[str, bytes]] | None:
+        reg = self.get(registration_no)
+        if reg is None:
+            return None
+        return reg, {kind: data for (no, kind), (_sha, data) in self.db.images.items() if no == registration_no}
+
     def status_record(self, registration_no: str) -> StatusRecord | None:
         return self.db.statuses.get(registration_no)
 

@@ -27,7 +27,7 @@ from ecert.domain.model import Registration, SpecialtyRegistration, UsageWindow
 from ecert.domain.policy import Policy
 from ecert.domain.rules.usage import usage_window
 from ecert.services.ports import DocumentServices, QrSigner
-from ecert.services.registry import get_registration
+from ecert.services.registry import get_registration, get_registration_with_images
 from ecert.services.unit_of_work import AbstractUnitOfWork
 
 
@@ -169,7 +169,7 @@ def issue(
     """
     formats = check_formats(formats, docs)
     with uow:
-        reg = get_registration(uow, registration_no)
+        reg, images = get_registration_with_images(uow, registration_no)  # one read (issue 15)
         window = usage_window(reg, today, policy)  # raises the R-USE-4 refusal, in its order
         if not confirm:
             raise RuleRefusal("confirmation_required", rule="R-USE-1")
@@ -178,7 +178,6 @@ def issue(
         missing = docs.renderer.missing_characters(reg.person.name + reg.employer.name)
         if missing:
             raise RuleRefusal("unsupported_character", rule="R-DOC-1", params={"chars": " ".join(missing)})
-        images = uow.certificates.images(reg.registration_no)
         if "signature" not in images:  # also checked by the rules; the image must really be there
             raise RuleRefusal("signature_missing", rule="R-USE-4")
         serial = new_serial()

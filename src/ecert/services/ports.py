@@ -110,6 +110,10 @@ class Registrations(Protocol):
 
     def get(self, registration_no: str) -> Registration | None: ...
 
+    def get_with_images(self, registration_no: str) -> tuple[Registration, dict[str, bytes]] | None:
+        """The registration and its images (kind -> bytes: ``signature``, ``photo``) in one read."""
+        ...
+
     def status_record(self, registration_no: str) -> StatusRecord | None: ...
 
     def employer_names(self, uscc: str) -> set[str]:

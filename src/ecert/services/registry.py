@@ -22,6 +22,16 @@ def get_registration(uow: AbstractUnitOfWork, registration_no: str) -> Registrat
     return reg
 
 
+def get_registration_with_images(
+    uow: AbstractUnitOfWork, registration_no: str
+) -> tuple[Registration, dict[str, bytes]]:
+    """:func:`get_registration` and the holder's images (kind -> bytes) in one read: what an issuance needs."""
+    found = uow.registry.get_with_images(registration_no.strip())
+    if found is None:
+        raise NotFound("registration_no", registration_no)
+    return found
+
+
 def show_holder(uow: AbstractUnitOfWork, registration_no: str, *, today: date, policy: Policy) -> dict[str, Any]:
     with uow:
         return holder_view(get_registration(uow, registration_no), today, policy)

@@ -21,12 +21,14 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
+    case,
     column,
     exists,
     func,
     insert,
     literal,
     literal_column,
+    null,
     or_,
     select,
     text,
@@ -235,6 +237,49 @@ def _get_statement() -> Any:
 
 
 _GET_STATEMENT = _get_statement()  # built once: SQLAlchemy then reuses its compiled form
+
+
+def _registration_of(rows: Sequence[Any]) -> Registration | None:
+    """The registration of :data:`_GET_STATEMENT`'s rows (one per specialty), None for no rows."""
+    if not rows:
+        return None
+    row = rows[0]
+    specs = [s for s in rows if s.specialty is not None]
+    return build_registration(
+        registration_no=row.registration_no,
+        province_code=row.province_code,
+        name=row.name,
+        gender=row.gender,
+        birth_date=row.birth_date,
+        id_number=row.id_number,
+        employer_name=row.employer_name,
+        employer_uscc=row.employer_uscc,
+        status=row.status,
+        has_signature=row.has_sig,
+        data_version=row.data_version,
+        ce_hours=row.ce_hours,
+        specialties=[(s.specialty, s.valid_until, s.state, s.lapse_reason, s.pending) for s in specs],
+    )
+
+
+def _get_with_images_statement() -> Any:
+    """:func:`_get_statement` plus the signature and photo bytes, on the first row only (the one with the
+    lowest specialty id, or the single row of a registration without specialties): one round trip."""
+    r, s, h = registrations, specialty_registrations, holder_images
+    s2 = specialty_registrations.alias("s2")
+    first = or_(
+        s.c.id.is_(None),
+        s.c.id == select(func.min(s2.c.id)).where(s2.c.registration_id == r.c.id).scalar_subquery(),
+    )
+
+    def image(kind: str) -> Any:
+        data = select(h.c.data).where(h.c.registration_id == r.c.id, h.c.kind == kind).scalar_subquery()
+        return case((first, data), else_=null()).label(f"{kind}_data")
+
+    return _get_statement().add_columns(image("signature"), image("photo"))
+
+
+_GET_WITH_IMAGES_STATEMENT = _get_with_images_statement()
 
 
 # ---------------------------------------------------------------- supersession (R-CHG-1)
@@ -780,26 +825,17 @@ class SqlRegistry:
     def get(self, registration_no: str) -> Registration | None:
         # One statement (a row per specialty): every download and decision starts here, and a second
         # round trip for the specialties showed in the download profile (issue "national scale").
-        rows = self.conn.execute(_GET_STATEMENT, {"no": registration_no}).all()
-        if not rows:
+        return _registration_of(self.conn.execute(_GET_STATEMENT, {"no": registration_no}).all())
+
+    def get_with_images(self, registration_no: str) -> tuple[Registration, dict[str, bytes]] | None:
+        """The registration and its images (kind -> bytes) in one statement: what an issuance reads
+        (issue 15, "one read per download": the images were a second round trip)."""
+        rows = self.conn.execute(_GET_WITH_IMAGES_STATEMENT, {"no": registration_no}).all()
+        reg = _registration_of(rows)
+        if reg is None:
             return None
-        row = rows[0]
-        specs = [s for s in rows if s.specialty is not None]
-        return build_registration(
-            registration_no=row.registration_no,
-            province_code=row.province_code,
-            name=row.name,
-            gender=row.gender,
-            birth_date=row.birth_date,
-            id_number=row.id_number,
-            employer_name=row.employer_name,
-            employer_uscc=row.employer_uscc,
-            status=row.status,
-            has_signature=row.has_sig,
-            data_version=row.data_version,
-            ce_hours=row.ce_hours,
-            specialties=[(s.specialty, s.valid_until, s.state, s.lapse_reason, s.pending) for s in specs],
-        )
+        images = {k: bytes(v) for k, v in (("signature", rows[0].signature_data), ("photo", rows[0].photo_data)) if v}
+        return reg, images
 
     def status_record(self, registration_no: str) -> StatusRecord | None:
         r = registrations

@@ -209,6 +209,34 @@ def test_put_image_supersedes_only_a_new_image(repos: Repos) -> None:
     assert images == {"signature": b"y", "photo": b"w"}
 
 
+def test_registration_with_images_is_the_registration_and_its_images_in_one_read(repos: Repos) -> None:
+    """Issue 15 (one read per download): the same registration as ``get`` and the same images as
+    ``certificates.images``, for several specialties (the images once, not once per specialty row), for
+    none, and for a registration without images; None for an unknown number."""
+    three = holder(1, specialties=("建筑工程", "公路工程", "机电工程"))
+    bare = replace(holder(2, specialties=()), has_signature=False)
+    repos.seed(three, bare)
+    change = Change(SupersessionCause.SIGNATURE, NOW, "h")
+    with repos.uow as uow:
+        uow.registry.put_image(
+            three.registration_no, HolderImage("photo", "image/jpeg", b"\xff\xd8 photo", "2" * 64), change
+        )
+        uow.commit()
+    with repos.uow as uow:
+        for reg in (three, bare):
+            found = uow.registry.get_with_images(reg.registration_no)
+            assert found is not None
+            assert found[0] == uow.registry.get(reg.registration_no)
+            assert found[1] == uow.certificates.images(reg.registration_no)
+        assert found[1] == {}
+        assert uow.registry.get_with_images(three.registration_no)[1] == {  # type: ignore[index]
+            "signature": b"\x89PNG fake signature",
+            "photo": b"\xff\xd8 photo",
+        }
+        assert [s.specialty for s in found[0].specialties] == []
+        assert uow.registry.get_with_images("浙133201020129999999") is None
+
+
 def test_renewal_applications_one_pending_per_specialty__R_REN_1_R_REN_6(repos: Repos) -> None:
     reg = holder(specialties=("建筑工程", "机电工程"))
     repos.seed(reg)
